@@ -1,0 +1,48 @@
+//! The core of goleash: an exact model of a Go program's goroutines, read from any dump or
+//! profile Go emits, and grouped by stack.
+//!
+//! Data flows one way: bytes → [`parse`] → [`model::Record`]s → [`group::Grouper`] →
+//! [`group::Snapshot`]s. Nothing here does network or file I/O beyond reading the
+//! [`std::io::Read`] it is given.
+//!
+//! ```
+//! let dump = b"goroutine 1 [running]:\nmain.main()\n\t/src/main.go:10 +0x1d\n";
+//! let capture = goleash_core::read(&dump[..], &Default::default(), None).unwrap();
+//! assert_eq!(capture.snapshots[0].total, 1);
+//! ```
+#![deny(missing_docs)]
+
+pub mod group;
+pub mod intern;
+pub mod model;
+pub mod parse;
+pub mod signature;
+
+pub use group::{Capture, Group, GroupOptions, Grouper, Similarity, Snapshot};
+pub use intern::{Frame, FrameId, LabelSetId, StackId, Sym, Tables};
+pub use parse::{ParseError, ParseOptions, Sink};
+pub use signature::Signature;
+
+/// Options for [`read`].
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// Limits for the parsers.
+    pub parse: ParseOptions,
+    /// How to group.
+    pub group: GroupOptions,
+}
+
+/// Reads one input of any supported format and groups every dump in it.
+///
+/// `passthrough` receives the lines of a text input that are not part of a dump,
+/// unchanged, as they are read.
+pub fn read(
+    input: impl std::io::Read,
+    options: &ReadOptions,
+    passthrough: Option<&mut dyn FnMut(&[u8])>,
+) -> Result<Capture, ParseError> {
+    let mut tables = Tables::new();
+    let mut grouper = Grouper::new(options.group.clone(), passthrough);
+    parse::parse(input, &options.parse, &mut tables, &mut grouper)?;
+    Ok(grouper.finish(tables))
+}

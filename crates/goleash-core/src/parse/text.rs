@@ -1,0 +1,987 @@
+//! Finds goroutine dumps, debug=1 profiles and race reports in any text, and reads them.
+//!
+//! Go writes its dumps into whatever else a process prints: `go test` output, logs with a
+//! timestamp on every line, goleak messages indented by `testing`. The scanner looks for a
+//! goroutine header anywhere in a line; what stands before it becomes the dump's line
+//! prefix, stripped from the following lines for as long as they carry one of the same
+//! shape. Lines that are not part of a dump go to [`Sink::text`] unchanged.
+
+use std::io::Read;
+
+use memchr::memmem::Finder;
+
+use crate::intern::{LabelSetId, Tables};
+use crate::model::{
+    Ancestor, Cause, CauseKind, Creator, DumpInfo, Elision, Format, Profile, RaceReport,
+    RaceSection, RaceSectionKind, Record, Warning,
+};
+use crate::parse::lines::{Line, LineReader};
+use crate::parse::{ParseError, ParseOptions, Parser, Sink, Summary, debug1, race, traceback};
+
+/// `runtime/pprof` cuts debug=2 output at exactly this size without saying so.
+const DEBUG2_CAP: u64 = 64 << 20;
+/// Preamble lines held back while waiting to see whether a dump follows them.
+const MAX_HELD_LINES: usize = 256;
+const MAX_HELD_BYTES: usize = 256 << 10;
+
+/// Reads tracebacks, debug=1 profiles and race reports from text.
+pub struct TextParser {
+    options: ParseOptions,
+}
+
+impl TextParser {
+    /// A parser with the given limits.
+    pub fn new(options: ParseOptions) -> Self {
+        TextParser { options }
+    }
+}
+
+impl Parser for TextParser {
+    fn parse(
+        &mut self,
+        input: &mut dyn Read,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> Result<Summary, ParseError> {
+        let mut reader = LineReader::new(input, self.options.max_line_len);
+        let mut scanner = Scanner::new();
+        loop {
+            match reader.next_line() {
+                Ok(Some(line)) => scanner.line(&line, tables, sink),
+                Ok(None) => break,
+                Err(e) => {
+                    if reader.position() == 0 {
+                        return Err(ParseError::Io(e));
+                    }
+                    // Salvage: a truncated gzip stream or a dropped connection still leaves
+                    // everything read so far.
+                    scanner.truncate_open_record();
+                    sink.warning(Warning {
+                        offset: reader.position(),
+                        line: None,
+                        message: format!("input stopped early ({e}); kept what was read before it"),
+                    });
+                    break;
+                }
+            }
+        }
+        let end = reader.position();
+        scanner.finish(end, tables, sink);
+        scanner.summary.bytes = end;
+        if scanner.summary.dumps == 0 && scanner.summary.races == 0 {
+            if end == 0 {
+                return Err(ParseError::Empty);
+            }
+            if scanner.binary_lines * 2 > scanner.lines {
+                return Err(ParseError::Binary);
+            }
+            if scanner.looks_like_html {
+                return Err(ParseError::Html);
+            }
+            return Err(ParseError::NoDump {
+                lines: scanner.lines,
+            });
+        }
+        Ok(scanner.summary)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Outside,
+    Traceback,
+    Debug1,
+    Race,
+}
+
+/// Where the traceback grammar is inside a dump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tb {
+    /// Expecting a frame, `created by`, an ancestor section, an elision marker or a blank.
+    Frames,
+    /// Inside an `[originating from goroutine N]:` section.
+    Ancestor,
+    /// A function line was read; its file line comes next.
+    FileOf(Pending),
+    /// After the blank line that ends a record.
+    Between,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    Frame,
+    Creator,
+    AncestorFrame,
+    AncestorCreator,
+}
+
+/// A line prefix stripped from every line of a dump: what stood before the first header.
+#[derive(Default)]
+struct Prefix {
+    bytes: Vec<u8>,
+}
+
+impl Prefix {
+    /// Strips the prefix from `line`; `None` when the line does not carry it (the dump
+    /// ended). Timestamps change from line to line, so digits match any digit (and the
+    /// space that pads a one-digit day).
+    fn strip<'a>(&self, line: &'a [u8]) -> Option<&'a [u8]> {
+        let k = self.bytes.len();
+        if k == 0 {
+            return Some(line);
+        }
+        if line.len() >= k {
+            let same_shape = line[..k].iter().zip(&self.bytes).all(|(&a, &b)| {
+                a == b || ((a.is_ascii_digit() || a == b' ') && (b.is_ascii_digit() || b == b' '))
+            });
+            if same_shape {
+                return Some(&line[k..]);
+            }
+        }
+        // Loggers often drop the prefix from empty lines.
+        if line.trim_ascii().is_empty() {
+            return Some(b"");
+        }
+        // An indentation prefix may have been eaten from an empty-looking line only.
+        None
+    }
+}
+
+struct Scanner {
+    mode: Mode,
+    tb: Tb,
+    prefix: Prefix,
+    goroutine_finder: Finder<'static>,
+
+    held: Vec<u8>,
+    held_lines: usize,
+    held_offset: u64,
+    held_runtime_stack: bool,
+
+    dump_open: bool,
+    dump_offset: u64,
+    dump_truncated: bool,
+    cause_kind: CauseKind,
+    record: Record,
+    record_open: bool,
+    saw_blank: bool,
+    func_buf: Vec<u8>,
+    args_buf: Vec<u8>,
+    creator_parent: Option<u64>,
+    last_unterminated: bool,
+
+    race: Option<RaceReport>,
+    race_title: Option<(String, RaceSectionKind, Option<u64>)>,
+    race_frames: Vec<crate::intern::FrameId>,
+
+    summary: Summary,
+    lines: u64,
+    binary_lines: u64,
+    looks_like_html: bool,
+}
+
+impl Scanner {
+    fn new() -> Self {
+        Scanner {
+            mode: Mode::Outside,
+            tb: Tb::Between,
+            prefix: Prefix::default(),
+            goroutine_finder: Finder::new(b"goroutine "),
+            held: Vec::new(),
+            held_lines: 0,
+            held_offset: 0,
+            held_runtime_stack: false,
+            dump_open: false,
+            dump_offset: 0,
+            dump_truncated: false,
+            cause_kind: CauseKind::Dump,
+            record: Record::default(),
+            record_open: false,
+            saw_blank: false,
+            func_buf: Vec::new(),
+            args_buf: Vec::new(),
+            creator_parent: None,
+            last_unterminated: false,
+            race: None,
+            race_title: None,
+            race_frames: Vec::new(),
+            summary: Summary::default(),
+            lines: 0,
+            binary_lines: 0,
+            looks_like_html: false,
+        }
+    }
+
+    fn line(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) {
+        self.lines += 1;
+        if self.lines <= 64 {
+            if crate::parse::is_binary(line.text) {
+                self.binary_lines += 1;
+            }
+            let lower = line.text.trim_ascii_start();
+            if lower.len() >= 5
+                && (lower[..5].eq_ignore_ascii_case(b"<html")
+                    || lower.starts_with(b"<!DOCTYPE")
+                    || lower.starts_with(b"<!doctype"))
+            {
+                self.looks_like_html = true;
+            }
+        }
+        if line.cut {
+            sink.warning(Warning {
+                offset: line.offset,
+                line: Some(line.number),
+                message: "line longer than the limit; only its start was read".into(),
+            });
+        }
+        self.last_unterminated = line.unterminated;
+        // A mode that does not take the line hands it on to the next; Outside takes all.
+        loop {
+            let taken = match self.mode {
+                Mode::Outside => {
+                    self.outside(line, tables, sink);
+                    true
+                }
+                Mode::Traceback => self.traceback(line, tables, sink),
+                Mode::Debug1 => self.debug1(line, tables, sink),
+                Mode::Race => self.race_line(line.text, tables, sink),
+            };
+            if taken {
+                return;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- outside dumps
+
+    fn outside(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) {
+        let text = line.text;
+        if let Some(pos) = self.goroutine_finder.find(text) {
+            if let Some(header) = traceback::parse_header(&text[pos..]) {
+                let prefix = text[..pos].to_vec();
+                self.start_traceback_dump(prefix, line.offset, tables, sink);
+                self.start_record(&header, line, tables);
+                return;
+            }
+            if let Some((profile, total)) = debug1::parse_profile_header(&text[pos..]) {
+                self.start_debug1_dump(
+                    text[..pos].to_vec(),
+                    profile,
+                    total,
+                    line.offset,
+                    tables,
+                    sink,
+                );
+                return;
+            }
+        }
+        if let Some(pos) = memchr::memmem::find(text, b"goroutineleak profile: total ") {
+            if let Some((profile, total)) = debug1::parse_profile_header(&text[pos..]) {
+                self.start_debug1_dump(
+                    text[..pos].to_vec(),
+                    profile,
+                    total,
+                    line.offset,
+                    tables,
+                    sink,
+                );
+                return;
+            }
+        }
+        if text == race::START {
+            // The rule above the report is noise once the report is recognised.
+            if self.held_lines == 1 && self.held.trim_ascii() == race::RULE {
+                self.drop_held();
+            }
+            self.flush_held(sink);
+            self.mode = Mode::Race;
+            self.race = Some(RaceReport {
+                sections: Vec::new(),
+                offset: line.offset,
+            });
+            return;
+        }
+        if self.held_lines > 0 && self.continues_preamble(text) || starts_preamble(text) {
+            self.hold(line, sink);
+            return;
+        }
+        self.flush_held(sink);
+        sink.text(line.raw);
+    }
+
+    /// Whether a line carries on a held preamble.
+    fn continues_preamble(&mut self, text: &[u8]) -> bool {
+        if text == b"runtime stack:" {
+            self.held_runtime_stack = true;
+            return true;
+        }
+        if text.is_empty() {
+            return true;
+        }
+        if self.held_runtime_stack
+            && (traceback::split_function_line(text).is_some()
+                || traceback::parse_file_line(text).is_some())
+        {
+            return true;
+        }
+        text.starts_with(b"\t")
+            || text.starts_with(b"[signal ")
+            || text.starts_with(b"PC=")
+            || text.starts_with(b"signal arrived during")
+            || is_goleak_element(text)
+    }
+
+    fn hold(&mut self, line: &Line<'_>, sink: &mut dyn Sink) {
+        if self.held_lines == 0 {
+            self.held_offset = line.offset;
+        }
+        if self.held_lines >= MAX_HELD_LINES || self.held.len() + line.raw.len() > MAX_HELD_BYTES {
+            self.flush_held(sink);
+            sink.text(line.raw);
+            return;
+        }
+        self.held.extend_from_slice(line.raw);
+        self.held_lines += 1;
+    }
+
+    fn flush_held(&mut self, sink: &mut dyn Sink) {
+        if self.held_lines > 0 {
+            for raw in self.held.split_inclusive(|&b| b == b'\n') {
+                sink.text(raw);
+            }
+        }
+        self.drop_held();
+    }
+
+    fn drop_held(&mut self) {
+        self.held.clear();
+        self.held_lines = 0;
+        self.held_runtime_stack = false;
+    }
+
+    /// Turns the held preamble lines into the dump's cause and drops them.
+    fn take_cause(&mut self, tables: &mut Tables) -> Cause {
+        let mut cause = Cause::default();
+        let held = std::mem::take(&mut self.held);
+        let mut runtime_frames = Vec::new();
+        let mut in_runtime_stack = false;
+        let mut pending_function: Option<(Vec<u8>, bool)> = None;
+        for raw in held.split_inclusive(|&b| b == b'\n') {
+            let text = trim_line_end(raw);
+            if in_runtime_stack {
+                if let Some((function, args)) = traceback::split_function_line(text) {
+                    if let Some((f, inlined)) = pending_function.take() {
+                        runtime_frames.push(traceback::intern_bare_frame(tables, &f, inlined));
+                    }
+                    pending_function = Some((function.to_vec(), traceback::is_inlined(args)));
+                    continue;
+                }
+                if let Some(file_line) = traceback::parse_file_line(text) {
+                    if let Some((f, inlined)) = pending_function.take() {
+                        runtime_frames
+                            .push(traceback::intern_frame(tables, &f, inlined, &file_line));
+                    }
+                    continue;
+                }
+                in_runtime_stack = false;
+            }
+            if text == b"runtime stack:" {
+                in_runtime_stack = true;
+                continue;
+            }
+            let trimmed = String::from_utf8_lossy(text.trim_ascii()).into_owned();
+            if trimmed.is_empty() {
+                continue;
+            }
+            if cause.kind == CauseKind::Dump {
+                if let Some(message) = preamble_message(text) {
+                    cause.kind = message.0;
+                    cause.message = message.1;
+                    continue;
+                }
+            }
+            if cause.kind == CauseKind::TestTimeout && text.starts_with(b"\t\t") {
+                // `\t\tTestName (2s)`: keep the name.
+                let name = trimmed
+                    .rsplit_once(" (")
+                    .map_or(trimmed.as_str(), |(n, _)| n);
+                cause.running_tests.push(name.to_string());
+                continue;
+            }
+            if trimmed == "running tests:" || is_goleak_element(text) {
+                continue;
+            }
+            if cause.kind == CauseKind::Dump {
+                continue;
+            }
+            cause.details.push(trimmed);
+        }
+        if let Some((f, inlined)) = pending_function.take() {
+            runtime_frames.push(traceback::intern_bare_frame(tables, &f, inlined));
+        }
+        if !runtime_frames.is_empty() {
+            cause.runtime_stack = Some(tables.stack(&runtime_frames));
+        }
+        self.held = held;
+        self.drop_held();
+        cause
+    }
+
+    // ---------------------------------------------------------------- dumps
+
+    fn start_traceback_dump(
+        &mut self,
+        prefix: Vec<u8>,
+        offset: u64,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) {
+        let cause = self.take_cause(tables);
+        let start = if cause.kind == CauseKind::Dump {
+            offset
+        } else {
+            self.held_offset.min(offset)
+        };
+        self.open_dump(
+            prefix,
+            start,
+            Format::Traceback,
+            Profile::Goroutine,
+            cause,
+            None,
+            sink,
+            tables,
+        );
+        self.mode = Mode::Traceback;
+        self.tb = Tb::Between;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_dump(
+        &mut self,
+        prefix: Vec<u8>,
+        offset: u64,
+        format: Format,
+        profile: Profile,
+        cause: Cause,
+        declared_total: Option<u64>,
+        sink: &mut dyn Sink,
+        tables: &Tables,
+    ) {
+        self.cause_kind = cause.kind;
+        let info = DumpInfo {
+            format,
+            profile,
+            cause,
+            declared_total,
+            time_nanos: None,
+            offset,
+            prefix: (!prefix.is_empty()).then(|| String::from_utf8_lossy(&prefix).into_owned()),
+        };
+        self.prefix = Prefix { bytes: prefix };
+        self.dump_open = true;
+        self.dump_offset = offset;
+        self.dump_truncated = false;
+        self.saw_blank = false;
+        self.summary.dumps += 1;
+        sink.dump_start(tables, &info);
+    }
+
+    fn end_dump(&mut self, end: u64, tables: &mut Tables, sink: &mut dyn Sink) {
+        self.finish_record(tables, sink);
+        if self.dump_open {
+            if self.mode == Mode::Traceback && end - self.dump_offset == DEBUG2_CAP {
+                self.dump_truncated = true;
+                sink.warning(Warning {
+                    offset: end,
+                    line: None,
+                    message: "the dump is exactly 64 MiB: runtime/pprof cuts debug=2 output at that size, so goroutines are probably missing; the count from ?debug=1 or ?debug=0 is complete".into(),
+                });
+            }
+            sink.dump_end(tables, self.dump_truncated);
+        }
+        self.dump_open = false;
+        self.mode = Mode::Outside;
+        self.prefix = Prefix::default();
+    }
+
+    fn start_record(
+        &mut self,
+        header: &traceback::Header<'_>,
+        line: &Line<'_>,
+        tables: &mut Tables,
+    ) {
+        self.record.clear();
+        self.record.count = 1;
+        self.record.id = Some(header.id);
+        self.record.thread = header.thread;
+        self.record.state = Some(traceback::parse_state(tables, header.state));
+        if let Some(labels) = header.labels {
+            self.record.labels =
+                traceback::parse_traceback_labels(tables, labels).unwrap_or(LabelSetId::EMPTY);
+        }
+        self.record.offset = line.offset;
+        self.record.line = line.number;
+        self.record_open = true;
+        self.tb = Tb::Frames;
+    }
+
+    fn finish_record(&mut self, tables: &mut Tables, sink: &mut dyn Sink) {
+        if let Tb::FileOf(pending) = self.tb {
+            self.attach(pending, None, tables);
+            self.record.truncated = true;
+        }
+        if self.record_open {
+            if self.record.truncated {
+                self.dump_truncated = true;
+                sink.warning(Warning {
+                    offset: self.record.offset,
+                    line: Some(self.record.line),
+                    message: match self.record.id {
+                        Some(id) => {
+                            format!("goroutine {id} is cut short; kept the frames that were there")
+                        }
+                        None => "a profile record is cut short; kept what was there".into(),
+                    },
+                });
+            }
+            self.summary.records += 1;
+            sink.record(tables, &self.record);
+            self.record_open = false;
+        }
+        if self.mode == Mode::Traceback {
+            self.tb = Tb::Between;
+        }
+    }
+
+    /// Marks the record in progress as cut short (the input broke off).
+    fn truncate_open_record(&mut self) {
+        if self.record_open {
+            self.record.truncated = true;
+        }
+    }
+
+    fn finish(&mut self, end: u64, tables: &mut Tables, sink: &mut dyn Sink) {
+        if self.record_open && self.last_unterminated {
+            self.record.truncated = true;
+        }
+        match self.mode {
+            Mode::Traceback | Mode::Debug1 => self.end_dump(end, tables, sink),
+            Mode::Race => self.end_race(tables, sink),
+            Mode::Outside => {}
+        }
+        self.flush_held(sink);
+    }
+
+    // ---------------------------------------------------------------- tracebacks
+
+    fn traceback(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) -> bool {
+        let Some(text) = self.prefix.strip(line.text) else {
+            self.end_dump(line.offset, tables, sink);
+            return false;
+        };
+        if let Tb::FileOf(pending) = self.tb {
+            if let Some(file_line) = traceback::parse_file_line(text) {
+                self.attach(pending, Some(&file_line), tables);
+                self.saw_blank = false;
+                return true;
+            }
+            // No file line where one belongs: keep the function without a position.
+            self.attach(pending, None, tables);
+        }
+        if text.is_empty() {
+            if self.record_open {
+                self.finish_record(tables, sink);
+            }
+            self.saw_blank = true;
+            return true;
+        }
+        if let Some(header) = traceback::parse_header(text) {
+            let adjoining = self.record_open && !self.saw_blank;
+            self.finish_record(tables, sink);
+            if adjoining {
+                // Go separates records with a blank line; a header straight after a record
+                // starts another dump (two `runtime.Stack` outputs appended to one file).
+                let prefix = std::mem::take(&mut self.prefix.bytes);
+                self.end_dump(line.offset, tables, sink);
+                self.start_traceback_dump(prefix, line.offset, tables, sink);
+            }
+            self.start_record(&header, line, tables);
+            self.saw_blank = false;
+            return true;
+        }
+        self.saw_blank = false;
+        if self.cause_kind == CauseKind::Goleak && text == b"]" {
+            self.end_dump(line.offset + line.raw.len() as u64, tables, sink);
+            return true;
+        }
+        let taken = match self.tb {
+            Tb::Frames | Tb::Ancestor if self.record_open => {
+                self.frame_line(text)
+                    // A register dump follows the last record of a signal dump directly.
+                    || (is_interstitial(text) && {
+                        self.finish_record(tables, sink);
+                        true
+                    })
+            }
+            Tb::Between => is_interstitial(text),
+            _ => false,
+        };
+        if !taken {
+            self.end_dump(line.offset, tables, sink);
+        }
+        taken
+    }
+
+    /// Handles a line inside a record's body; false when the line is not part of it.
+    fn frame_line(&mut self, text: &[u8]) -> bool {
+        let in_ancestor = self.tb == Tb::Ancestor;
+        if let Some((function, parent)) = traceback::parse_created_by(text) {
+            self.func_buf.clear();
+            self.func_buf.extend_from_slice(function);
+            self.creator_parent = parent;
+            self.tb = Tb::FileOf(if in_ancestor {
+                Pending::AncestorCreator
+            } else {
+                Pending::Creator
+            });
+            return true;
+        }
+        if let Some(id) = traceback::parse_ancestor_header(text) {
+            self.record.ancestors.push(Ancestor {
+                id,
+                frames: Vec::new(),
+                elided: false,
+                created_by: None,
+            });
+            self.tb = Tb::Ancestor;
+            return true;
+        }
+        if let Some(count) = traceback::parse_elision(text) {
+            if in_ancestor {
+                if let Some(ancestor) = self.record.ancestors.last_mut() {
+                    ancestor.elided = true;
+                }
+            } else {
+                self.record.elided = Some(match count {
+                    Some(count) => Elision::Middle {
+                        after: self.record.frames.len(),
+                        count,
+                    },
+                    None => Elision::Tail,
+                });
+            }
+            return true;
+        }
+        if text.first().is_some_and(u8::is_ascii_whitespace) {
+            if memchr::memmem::find(text, b"stack unavailable").is_some() {
+                self.record.stack_unavailable = true;
+            }
+            // A file line without a function line: nothing to attach it to.
+            return true;
+        }
+        if let Some((function, args)) = traceback::split_function_line(text) {
+            self.func_buf.clear();
+            self.func_buf.extend_from_slice(function);
+            self.args_buf.clear();
+            self.args_buf.extend_from_slice(args);
+            self.tb = Tb::FileOf(if in_ancestor {
+                Pending::AncestorFrame
+            } else {
+                Pending::Frame
+            });
+            return true;
+        }
+        false
+    }
+
+    /// Completes the pending function line with its file line (or without one).
+    fn attach(
+        &mut self,
+        pending: Pending,
+        file_line: Option<&traceback::FileLine<'_>>,
+        tables: &mut Tables,
+    ) {
+        let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
+            && traceback::is_inlined(&self.args_buf);
+        let frame = match file_line {
+            Some(fl) => traceback::intern_frame(tables, &self.func_buf, inlined, fl),
+            None => traceback::intern_bare_frame(tables, &self.func_buf, inlined),
+        };
+        match pending {
+            Pending::Frame => {
+                self.record
+                    .push_frame(frame, &self.args_buf, file_line.and_then(|fl| fl.regs));
+                self.tb = Tb::Frames;
+            }
+            Pending::Creator => {
+                self.record.created_by = Some(Creator {
+                    frame,
+                    parent: self.creator_parent,
+                });
+                self.tb = Tb::Frames;
+            }
+            Pending::AncestorFrame => {
+                if let Some(ancestor) = self.record.ancestors.last_mut() {
+                    ancestor.frames.push(frame);
+                }
+                self.tb = Tb::Ancestor;
+            }
+            Pending::AncestorCreator => {
+                if let Some(ancestor) = self.record.ancestors.last_mut() {
+                    ancestor.created_by = Some(frame);
+                }
+                self.tb = Tb::Ancestor;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- debug=1
+
+    fn start_debug1_dump(
+        &mut self,
+        prefix: Vec<u8>,
+        profile: Profile,
+        total: u64,
+        offset: u64,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) {
+        self.flush_held(sink);
+        self.open_dump(
+            prefix,
+            offset,
+            Format::Debug1,
+            profile,
+            Cause::default(),
+            Some(total),
+            sink,
+            tables,
+        );
+        self.mode = Mode::Debug1;
+    }
+
+    fn debug1(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) -> bool {
+        let Some(text) = self.prefix.strip(line.text) else {
+            self.end_dump(line.offset, tables, sink);
+            return false;
+        };
+        if text.is_empty() {
+            self.finish_record(tables, sink);
+            return true;
+        }
+        if text.first().is_some_and(u8::is_ascii_digit) {
+            self.finish_record(tables, sink);
+            self.record.clear();
+            if let Some(count) = debug1::parse_record_header(text, &mut self.record.pcs) {
+                self.record.count = count;
+                self.record.offset = line.offset;
+                self.record.line = line.number;
+                self.record_open = true;
+                return true;
+            }
+            self.end_dump(line.offset, tables, sink);
+            return false;
+        }
+        if self.record_open && text.starts_with(b"# labels: ") {
+            match debug1::parse_labels_line(tables, text) {
+                Some(labels) => self.record.labels = labels,
+                None => sink.warning(Warning {
+                    offset: line.offset,
+                    line: Some(line.number),
+                    message: "labels that do not parse; the record is kept without them".into(),
+                }),
+            }
+            return true;
+        }
+        if self.record_open {
+            if let Some(frame_line) = debug1::parse_frame_line(text) {
+                if !frame_line.symbolized.is_empty() {
+                    self.debug1_frame(frame_line, line, tables, sink);
+                }
+                return true;
+            }
+        }
+        self.end_dump(line.offset, tables, sink);
+        false
+    }
+
+    fn debug1_frame(
+        &mut self,
+        frame_line: debug1::FrameLine<'_>,
+        line: &Line<'_>,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) {
+        // An inlined call repeats its caller's PC: every frame but the last of a same-PC run
+        // is inlined. So a frame is known to be inlined only when the next one arrives.
+        let previous_pc_same = self
+            .record
+            .regs
+            .last()
+            .is_some_and(|r| r.and_then(|r| r.pc) == Some(frame_line.pc));
+        if previous_pc_same {
+            if let Some(last) = self.record.frames.last_mut() {
+                let mut frame = tables.get_frame(*last).clone();
+                frame.inlined = true;
+                *last = tables.frame(frame);
+            }
+        }
+        match debug1::intern_frame(tables, frame_line.symbolized, false) {
+            Some(frame) => {
+                let regs = crate::model::FrameRegs {
+                    fp: 0,
+                    sp: 0,
+                    pc: Some(frame_line.pc),
+                };
+                self.record.push_frame(frame, b"", Some(regs));
+            }
+            None => sink.warning(Warning {
+                offset: line.offset,
+                line: Some(line.number),
+                message: "a frame line that does not parse; skipped".into(),
+            }),
+        }
+    }
+
+    // ---------------------------------------------------------------- race reports
+
+    fn race_line(&mut self, text: &[u8], tables: &mut Tables, sink: &mut dyn Sink) -> bool {
+        if text == race::RULE {
+            self.end_race(tables, sink);
+            return true;
+        }
+        if text.is_empty() {
+            self.finish_race_section(tables);
+            return true;
+        }
+        if let Some((title, kind, goroutine)) = race::parse_title(text) {
+            self.finish_race_section(tables);
+            self.race_title = Some((String::from_utf8_lossy(title).into_owned(), kind, goroutine));
+            return true;
+        }
+        if self.race_title.is_some() {
+            if let Some(function) = race::parse_function(text) {
+                self.func_buf.clear();
+                self.func_buf.extend_from_slice(function);
+                let frame = traceback::intern_bare_frame(tables, function, false);
+                self.race_frames.push(frame);
+                return true;
+            }
+            if let Some(file_line) = traceback::parse_file_line(text) {
+                if let Some(last) = self.race_frames.last_mut() {
+                    *last = traceback::intern_frame(tables, &self.func_buf, false, &file_line);
+                }
+                return true;
+            }
+            if text.starts_with(b"  ") {
+                // `  [failed to restore the stack]` and the like.
+                return true;
+            }
+        }
+        self.end_race(tables, sink);
+        false
+    }
+
+    fn finish_race_section(&mut self, tables: &mut Tables) {
+        if let Some((title, kind, goroutine)) = self.race_title.take() {
+            let stack = tables.stack(&self.race_frames);
+            self.race_frames.clear();
+            if let Some(report) = self.race.as_mut() {
+                report.sections.push(RaceSection {
+                    title,
+                    kind,
+                    goroutine,
+                    stack,
+                });
+            }
+        }
+    }
+
+    fn end_race(&mut self, tables: &mut Tables, sink: &mut dyn Sink) {
+        self.finish_race_section(tables);
+        if let Some(report) = self.race.take() {
+            self.summary.races += 1;
+            sink.race(tables, report);
+        }
+        self.mode = Mode::Outside;
+    }
+}
+
+fn trim_line_end(raw: &[u8]) -> &[u8] {
+    let text = raw.strip_suffix(b"\n").unwrap_or(raw);
+    text.strip_suffix(b"\r").unwrap_or(text)
+}
+
+/// Lines that can start a dump's preamble.
+fn starts_preamble(text: &[u8]) -> bool {
+    preamble_message(text).is_some()
+        || text.starts_with(b"runtime: ")
+        || text.starts_with(b"unexpected fault address")
+        || text == race::RULE
+}
+
+/// The kind and message of a preamble's first line.
+fn preamble_message(text: &[u8]) -> Option<(CauseKind, String)> {
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+    if let Some(rest) = text.strip_prefix(b"panic: ") {
+        let kind = if rest.starts_with(b"test timed out after ") {
+            CauseKind::TestTimeout
+        } else {
+            CauseKind::Panic
+        };
+        return Some((kind, lossy(rest)));
+    }
+    if let Some(rest) = text.strip_prefix(b"fatal error: ") {
+        return Some((CauseKind::Fatal, lossy(rest)));
+    }
+    if text.starts_with(b"SIG") {
+        let name_len = text[3..]
+            .iter()
+            .take_while(|b| b.is_ascii_uppercase())
+            .count();
+        if name_len > 0 && text[3 + name_len..].starts_with(b": ") {
+            return Some((CauseKind::Signal, lossy(text)));
+        }
+    }
+    if memchr::memmem::find(text, b"found unexpected goroutines:").is_some() {
+        return Some((CauseKind::Goleak, "found unexpected goroutines".into()));
+    }
+    None
+}
+
+/// goleak prints `[Goroutine 12 in state chan receive, with main.f on top of the stack:`
+/// before each goroutine of its message.
+fn is_goleak_element(text: &[u8]) -> bool {
+    let body = text.trim_ascii_start();
+    let body = body.strip_prefix(b"[").unwrap_or(body);
+    body.starts_with(b"Goroutine ")
+        && memchr::memmem::find(body, b" in state ").is_some()
+        && body.ends_with(b"on top of the stack:")
+}
+
+/// Lines the runtime prints between the records of one dump.
+fn is_interstitial(text: &[u8]) -> bool {
+    is_goleak_element(text)
+        || is_register_line(text)
+        || text == b"-----"
+        || text.starts_with(b"PC=")
+        || text.starts_with(b"signal arrived during")
+        // GOTRACEBACK=crash repeats the signal line for every thread.
+        || (text.starts_with(b"SIG") && preamble_message(text).is_some())
+}
+
+/// A line of a register dump: `rax    0xca`, `r8     0x0`, `rflags 0x246`.
+fn is_register_line(text: &[u8]) -> bool {
+    let name_len = text
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    if name_len == 0 || name_len > 8 {
+        return false;
+    }
+    let rest = text[name_len..].trim_ascii_start();
+    rest.len() < text.len() - name_len
+        && rest.starts_with(b"0x")
+        && rest[2..].iter().all(u8::is_ascii_hexdigit)
+}

@@ -1,0 +1,539 @@
+//! The grammar of Go traceback text, line by line (see `docs/formats.md` §1).
+//!
+//! These functions take one line with any log prefix already removed and return its parts;
+//! [`super::text`] strings them together into records and dumps.
+
+use crate::intern::{Frame, FrameId, LabelSetId, Tables};
+use crate::model::{FrameRegs, State, ThreadInfo};
+use xxhash_rust::xxh3::xxh3_128;
+
+/// A parsed `goroutine N [...]:` header.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Header<'a> {
+    pub id: u64,
+    pub thread: Option<ThreadInfo>,
+    /// The text between the brackets.
+    pub state: &'a [u8],
+    /// The text between the braces of ` {k: v}` (Go 1.26+ labels), if any.
+    pub labels: Option<&'a [u8]>,
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+fn parse_hex(text: &[u8]) -> Option<u64> {
+    let digits = text.strip_prefix(b"0x")?;
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        n = (n << 4) | u64::from(d);
+    }
+    Some(n)
+}
+
+/// Splits off the leading run of ASCII digits.
+fn take_digits(text: &[u8]) -> (&[u8], &[u8]) {
+    let n = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    text.split_at(n)
+}
+
+/// Parses `goroutine N[ gp=0x.. m=N|nil[ mp=0x..]] [state][ {labels}]:`.
+pub(crate) fn parse_header(line: &[u8]) -> Option<Header<'_>> {
+    let rest = line.strip_prefix(b"goroutine ")?;
+    let (digits, mut rest) = take_digits(rest);
+    let id = parse_u64(digits)?;
+    let mut thread = None;
+    if let Some(after) = rest.strip_prefix(b" gp=") {
+        let end = memchr::memchr(b' ', after)?;
+        let gp = parse_hex(&after[..end])?;
+        let after = after[end..].strip_prefix(b" m=")?;
+        let end = memchr::memchr(b' ', after)?;
+        let m = match &after[..end] {
+            b"nil" => None,
+            digits => Some(parse_u64(digits)?),
+        };
+        let mut after = &after[end..];
+        let mut mp = None;
+        if let Some(mp_text) = after.strip_prefix(b" mp=") {
+            let end = memchr::memchr(b' ', mp_text)?;
+            mp = Some(parse_hex(&mp_text[..end])?);
+            after = &mp_text[end..];
+        }
+        thread = Some(ThreadInfo { gp, m, mp });
+        rest = after;
+    }
+    let rest = rest.strip_prefix(b" [")?;
+    let close = memchr::memchr(b']', rest)?;
+    let state = &rest[..close];
+    let tail = &rest[close + 1..];
+    if tail == b":" {
+        return Some(Header {
+            id,
+            thread,
+            state,
+            labels: None,
+        });
+    }
+    let labels = tail.strip_prefix(b" {")?.strip_suffix(b"}:")?;
+    Some(Header {
+        id,
+        thread,
+        state,
+        labels: Some(labels),
+    })
+}
+
+/// Takes apart the bracketed state: `chan receive (nil chan) (leaked), 3 minutes, locked to
+/// thread, synctest bubble 1`.
+pub(crate) fn parse_state(tables: &mut Tables, text: &[u8]) -> State {
+    let mut state = State::default();
+    let mut parts = text.split(|&b| b == b',');
+    let mut reason = parts.next().unwrap_or_default().trim_ascii();
+    for part in parts {
+        let part = part.trim_ascii();
+        if part == b"locked to thread" {
+            state.locked_to_thread = true;
+        } else if let Some(n) = part.strip_suffix(b" minutes") {
+            state.wait_minutes = parse_u64(n).map(|n| n.min(u64::from(u32::MAX)) as u32);
+        } else if let Some(n) = part.strip_prefix(b"synctest bubble ") {
+            state.synctest_bubble = parse_u64(n);
+        }
+    }
+    // Flags are appended after the reason in a fixed order; strip them from the right.
+    loop {
+        if let Some(r) = reason.strip_suffix(b" (leaked)") {
+            state.leaked = true;
+            reason = r;
+        } else if let Some(r) = reason.strip_suffix(b" (scan)") {
+            state.scan = true;
+            reason = r;
+        } else if let Some(r) = reason.strip_suffix(b" (durable)") {
+            state.durable = true;
+            reason = r;
+        } else {
+            break;
+        }
+    }
+    if !reason.is_empty() {
+        state.reason = Some(tables.sym(reason));
+    }
+    state
+}
+
+/// Reads one Go-quoted or bare token of a traceback label set; returns it unquoted and the
+/// rest of the text.
+fn label_token(text: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+    if text.first() == Some(&b'"') {
+        let (value, len) = unquote_go(text)?;
+        Some((value, &text[len..]))
+    } else {
+        let end = text
+            .iter()
+            .position(|&b| b == b':' || b == b',')
+            .unwrap_or(text.len());
+        Some((text[..end].to_vec(), &text[end..]))
+    }
+}
+
+/// Parses the inside of traceback labels: `k: v, k2: "quoted value"`.
+pub(crate) fn parse_traceback_labels(tables: &mut Tables, text: &[u8]) -> Option<LabelSetId> {
+    let mut pairs = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (key, after) = label_token(rest)?;
+        let after = after.strip_prefix(b": ")?;
+        let (value, after) = label_token(after)?;
+        pairs.push((tables.sym(&key), tables.sym(&value)));
+        rest = match after.strip_prefix(b", ") {
+            Some(r) => r,
+            None if after.is_empty() => after,
+            None => return None,
+        };
+    }
+    Some(tables.labels(&mut pairs))
+}
+
+/// Unquotes a Go string literal at the start of `text`; returns the value and the number of
+/// bytes the literal took.
+pub(crate) fn unquote_go(text: &[u8]) -> Option<(Vec<u8>, usize)> {
+    if text.first() != Some(&b'"') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < text.len() {
+        match text[i] {
+            b'"' => return Some((out, i + 1)),
+            b'\\' => {
+                let esc = *text.get(i + 1)?;
+                i += 2;
+                match esc {
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'a' => out.push(0x07),
+                    b'b' => out.push(0x08),
+                    b'f' => out.push(0x0c),
+                    b'v' => out.push(0x0b),
+                    b'\\' | b'"' | b'\'' => out.push(esc),
+                    b'x' => {
+                        let hex = text.get(i..i + 2)?;
+                        out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                        i += 2;
+                    }
+                    b'u' | b'U' => {
+                        let n = if esc == b'u' { 4 } else { 8 };
+                        let hex = text.get(i..i + n)?;
+                        let code = u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+                        let c = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+                        let mut buf = [0; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                        i += n;
+                    }
+                    b'0'..=b'7' => {
+                        let oct = text.get(i - 1..i + 2)?;
+                        out.push(u8::from_str_radix(std::str::from_utf8(oct).ok()?, 8).ok()?);
+                        i += 2;
+                    }
+                    _ => return None,
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+/// Splits a function line `pkg.(*T).M(0x1, {0x2})` into the function and its raw arguments.
+/// The last `(` is the one that opens the arguments: names contain parentheses, arguments do
+/// not.
+pub(crate) fn split_function_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    if line.last() != Some(&b')') || line.first().is_none_or(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let open = memchr::memrchr(b'(', line)?;
+    if open == 0 {
+        return None;
+    }
+    Some((&line[..open], &line[open + 1..line.len() - 1]))
+}
+
+/// A parsed file line: `\t/path/file.go:123 +0x1d fp=0x.. sp=0x.. pc=0x..`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct FileLine<'a> {
+    /// The line from the path to the offset, without the register suffix: what identifies
+    /// the position.
+    pub core: &'a [u8],
+    pub file: &'a [u8],
+    pub line: u32,
+    pub offset: Option<u32>,
+    pub regs: Option<FrameRegs>,
+}
+
+/// Parses a file line; `line` must start with the whitespace that indents it.
+pub(crate) fn parse_file_line(line: &[u8]) -> Option<FileLine<'_>> {
+    let body = line.trim_ascii_start();
+    if body.len() == line.len() || body.is_empty() {
+        return None;
+    }
+    let (core, regs) = match memchr::memmem::find(body, b" fp=0x") {
+        Some(at) => (&body[..at], parse_regs(&body[at + 1..])),
+        None => (body.trim_ascii_end(), None),
+    };
+    let (position, offset) = match memchr::memmem::rfind(core, b" +0x") {
+        Some(at) => {
+            let hex = &core[at + 2..];
+            match parse_hex(hex) {
+                Some(off) => (&core[..at], Some(off.min(u64::from(u32::MAX)) as u32)),
+                None => (core, None),
+            }
+        }
+        None => (core, None),
+    };
+    let colon = memchr::memrchr(b':', position)?;
+    let line_no = parse_u64(&position[colon + 1..])?;
+    Some(FileLine {
+        core,
+        file: &position[..colon],
+        line: line_no.min(u64::from(u32::MAX)) as u32,
+        offset,
+        regs,
+    })
+}
+
+fn parse_regs(text: &[u8]) -> Option<FrameRegs> {
+    let mut regs = FrameRegs::default();
+    let mut seen_fp = false;
+    for word in text.split(|&b| b == b' ') {
+        if let Some(v) = word.strip_prefix(b"fp=") {
+            regs.fp = parse_hex(v)?;
+            seen_fp = true;
+        } else if let Some(v) = word.strip_prefix(b"sp=") {
+            regs.sp = parse_hex(v)?;
+        } else if let Some(v) = word.strip_prefix(b"pc=") {
+            regs.pc = Some(parse_hex(v)?);
+        }
+    }
+    seen_fp.then_some(regs)
+}
+
+/// Interns the frame made of a function line's name and its file line, parsing the file line
+/// only the first time this exact text is seen.
+pub(crate) fn intern_frame(
+    tables: &mut Tables,
+    function: &[u8],
+    inlined: bool,
+    file_line: &FileLine<'_>,
+) -> FrameId {
+    let key = frame_text_fingerprint(function, file_line.core, inlined);
+    if let Some(id) = tables.frame_by_text(key) {
+        return id;
+    }
+    let frame = Frame {
+        function: tables.sym(function),
+        file: tables.sym(file_line.file),
+        line: file_line.line,
+        offset: file_line.offset,
+        inlined,
+    };
+    let id = tables.frame(frame);
+    tables.remember_frame_text(key, id);
+    id
+}
+
+/// Interns a frame that has no file line (the input ended or went on with something else).
+pub(crate) fn intern_bare_frame(tables: &mut Tables, function: &[u8], inlined: bool) -> FrameId {
+    let function = tables.sym(function);
+    let file = tables.sym(b"");
+    tables.frame(Frame {
+        function,
+        file,
+        line: 0,
+        offset: None,
+        inlined,
+    })
+}
+
+fn frame_text_fingerprint(function: &[u8], core: &[u8], inlined: bool) -> u128 {
+    let f = xxh3_128(function);
+    let c = xxh3_128(core);
+    // Mix rather than xor so that swapping the two halves does not collide.
+    f.rotate_left(17) ^ c ^ u128::from(inlined)
+}
+
+/// Parses `created by pkg.F[ in goroutine N]`.
+pub(crate) fn parse_created_by(line: &[u8]) -> Option<(&[u8], Option<u64>)> {
+    let rest = line.strip_prefix(b"created by ")?;
+    if let Some(at) = memchr::memmem::rfind(rest, b" in goroutine ") {
+        if let Some(parent) = parse_u64(&rest[at + 14..]) {
+            return Some((&rest[..at], Some(parent)));
+        }
+    }
+    Some((rest, None))
+}
+
+/// Parses `[originating from goroutine N]:`.
+pub(crate) fn parse_ancestor_header(line: &[u8]) -> Option<u64> {
+    parse_u64(
+        line.strip_prefix(b"[originating from goroutine ")?
+            .strip_suffix(b"]:")?,
+    )
+}
+
+/// Parses the elision markers: `...N frames elided...` (Some(N)) or
+/// `...additional frames elided...` (Some(None)).
+pub(crate) fn parse_elision(line: &[u8]) -> Option<Option<u64>> {
+    let inner = line
+        .strip_prefix(b"...")?
+        .strip_suffix(b" frames elided...")?;
+    if inner == b"additional" {
+        Some(None)
+    } else {
+        parse_u64(inner).map(Some)
+    }
+}
+
+/// Whether a function line's arguments mark an inlined frame.
+pub(crate) fn is_inlined(args: &[u8]) -> bool {
+    args == b"..."
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_every_era() {
+        let h = parse_header(b"goroutine 1 [running]:").unwrap();
+        assert_eq!(
+            (h.id, h.state, h.labels, h.thread),
+            (1, &b"running"[..], None, None)
+        );
+
+        let h = parse_header(
+            b"goroutine 15 gp=0x31af35451680 m=3 mp=0x31af35413008 [syscall, 1 minutes]:",
+        )
+        .unwrap();
+        assert_eq!(
+            h.thread,
+            Some(ThreadInfo {
+                gp: 0x31af35451680,
+                m: Some(3),
+                mp: Some(0x31af35413008)
+            })
+        );
+        assert_eq!(h.state, b"syscall, 1 minutes");
+
+        let h = parse_header(
+            b"goroutine 14 gp=0x31af354514a0 m=nil [select, 1 minutes, locked to thread]:",
+        )
+        .unwrap();
+        assert_eq!(h.thread.unwrap().m, None);
+
+        let h = parse_header(
+            br#"goroutine 49 [chan receive] {handler: "recv-never-sent", route: "/leak/recv-never-sent"}:"#,
+        )
+        .unwrap();
+        assert_eq!(
+            h.labels.unwrap(),
+            br#"handler: "recv-never-sent", route: "/leak/recv-never-sent""#
+        );
+
+        assert!(parse_header(b"goroutine profile: total 5").is_none());
+        assert!(parse_header(b"goroutine 1 [running]").is_none());
+        assert!(parse_header(b"goroutine 99999999999999999999999 [running]:").is_none());
+    }
+
+    #[test]
+    fn states_with_flags() {
+        let mut t = Tables::new();
+        let s = parse_state(&mut t, b"chan receive (nil chan) (leaked)");
+        assert_eq!(t.bytes(s.reason.unwrap()), b"chan receive (nil chan)");
+        assert!(s.leaked);
+        let s = parse_state(&mut t, b"sleep (durable), synctest bubble 1");
+        assert_eq!(t.bytes(s.reason.unwrap()), b"sleep");
+        assert!(s.durable);
+        assert_eq!(s.synctest_bubble, Some(1));
+        let s = parse_state(&mut t, b"chan send, 101 minutes, locked to thread");
+        assert_eq!(s.wait_minutes, Some(101));
+        assert!(s.locked_to_thread);
+        let s = parse_state(&mut t, b"GOMAXPROCS updater (idle)");
+        assert_eq!(t.bytes(s.reason.unwrap()), b"GOMAXPROCS updater (idle)");
+    }
+
+    #[test]
+    fn labels_bare_and_quoted() {
+        let mut t = Tables::new();
+        let set =
+            parse_traceback_labels(&mut t, br#"handler: "send-after\"timeout", tenant: acme"#)
+                .unwrap();
+        let pairs: Vec<(String, String)> = t
+            .label_pairs(set)
+            .iter()
+            .map(|&(k, v)| (t.str(k).into_owned(), t.str(v).into_owned()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("handler".into(), "send-after\"timeout".into()),
+                ("tenant".into(), "acme".into())
+            ]
+        );
+        assert!(parse_traceback_labels(&mut t, b"broken").is_none());
+    }
+
+    #[test]
+    fn function_lines() {
+        assert_eq!(
+            split_function_line(b"main.(*session).flush(0x1ceed9867b8?)"),
+            Some((&b"main.(*session).flush"[..], &b"0x1ceed9867b8?"[..]))
+        );
+        assert_eq!(
+            split_function_line(b"main.main()"),
+            Some((&b"main.main"[..], &b""[..]))
+        );
+        assert_eq!(
+            split_function_line(b"main.Drain[...](0x9838517e230?)"),
+            Some((&b"main.Drain[...]"[..], &b"0x9838517e230?"[..]))
+        );
+        assert!(split_function_line(b"\tmain.main()").is_none());
+        assert!(split_function_line(b"exit status 2").is_none());
+    }
+
+    #[test]
+    fn file_lines() {
+        let f = parse_file_line(b"\t/usr/local/go/src/runtime/proc.go:474 +0xca fp=0x1fe8963a8e18 sp=0x1fe8963a8df8 pc=0x47666a").unwrap();
+        assert_eq!(f.file, b"/usr/local/go/src/runtime/proc.go");
+        assert_eq!((f.line, f.offset), (474, Some(0xca)));
+        assert_eq!(
+            f.regs,
+            Some(FrameRegs {
+                fp: 0x1fe8963a8e18,
+                sp: 0x1fe8963a8df8,
+                pc: Some(0x47666a)
+            })
+        );
+        assert_eq!(f.core, b"/usr/local/go/src/runtime/proc.go:474 +0xca");
+
+        let f = parse_file_line(b"\tC:/Users/me/go/main.go:12 +0x1d").unwrap();
+        assert_eq!((f.file, f.line), (&b"C:/Users/me/go/main.go"[..], 12));
+        let f = parse_file_line(b"        /path with space/a.go:7").unwrap();
+        assert_eq!(
+            (f.file, f.line, f.offset),
+            (&b"/path with space/a.go"[..], 7, None)
+        );
+        let f = parse_file_line(b"\t_cgo_gotypes.go:63 +0x45").unwrap();
+        assert_eq!(f.file, b"_cgo_gotypes.go");
+        assert!(parse_file_line(b"/no/indent.go:1").is_none());
+        assert!(parse_file_line(b"\tno line number").is_none());
+    }
+
+    #[test]
+    fn created_by_ancestors_and_elision() {
+        assert_eq!(
+            parse_created_by(b"created by net/http.(*Transport).dialConn in goroutine 35"),
+            Some((&b"net/http.(*Transport).dialConn"[..], Some(35)))
+        );
+        assert_eq!(
+            parse_created_by(b"created by main.main"),
+            Some((&b"main.main"[..], None))
+        );
+        assert_eq!(
+            parse_ancestor_header(b"[originating from goroutine 21]:"),
+            Some(21)
+        );
+        assert_eq!(parse_elision(b"...21 frames elided..."), Some(Some(21)));
+        assert_eq!(parse_elision(b"...additional frames elided..."), Some(None));
+    }
+
+    #[test]
+    fn go_string_unquoting() {
+        assert_eq!(
+            unquote_go(br#""a\tb\x41\u00e9\101" rest"#),
+            Some(("a\tbA\u{e9}A".as_bytes().to_vec(), 20))
+        );
+        assert_eq!(unquote_go(br#""unterminated"#), None);
+    }
+}
