@@ -405,13 +405,13 @@ impl<'p> Grouper<'p> {
             ..
         } = building;
 
-        // Largest groups first; equal counts in a stable order.
+        // Largest groups first; equal counts in the order the dump printed them, which puts
+        // the goroutine that panicked or called runtime.Stack first.
         let mut order: Vec<u32> = (0..groups.len() as u32).collect();
         order.sort_by(|&a, &b| {
-            let (ga, gb) = (&groups[a as usize], &groups[b as usize]);
-            gb.count
-                .cmp(&ga.count)
-                .then(ga.signature.cmp(&gb.signature))
+            groups[b as usize]
+                .count
+                .cmp(&groups[a as usize].count)
                 .then(a.cmp(&b))
         });
         let mut new_index = vec![0u32; groups.len()];

@@ -12,6 +12,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod code;
 pub mod group;
 pub mod intern;
 pub mod model;

@@ -1,1 +1,100 @@
-fn main() {}
+//! goleash: find goroutine leaks in Go programs.
+
+mod cli;
+mod cmd;
+mod collect;
+mod input;
+mod render;
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Find goroutine leaks in Go programs.
+#[derive(Parser, Debug)]
+#[command(
+    name = "goleash",
+    version,
+    about,
+    after_help = "EXAMPLES:
+    goleash inspect dump.txt                 group a dump's goroutines by stack
+    go test ./... 2>&1 | goleash             read test output, panics and goleak reports
+    goleash inspect http://127.0.0.1:6060    read a live service's /debug/pprof
+
+EXIT STATUS:
+    0 no problem, 1 leaks found or gate failed, 2 usage or input error"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Inspect(cmd::inspect::InspectArgs),
+}
+
+/// How a run ended, as the exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: nothing wrong.
+    Ok,
+    /// 1: leaks found, or a gate failed.
+    Leaks,
+    /// 2: bad usage or unreadable input.
+    InputError,
+}
+
+/// Prints an error with its causes, one per line.
+pub fn report_error(error: &anyhow::Error) {
+    let mut message = format!("goleash: error: {error}");
+    for cause in error.chain().skip(1) {
+        message.push_str(&format!(": {cause}"));
+    }
+    eprintln!("{message}");
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let command = match cli.command {
+        Some(command) => command,
+        // `go test ./... 2>&1 | goleash`: with input piped in, reading it is the obvious job.
+        None if !io::stdin().is_terminal() => {
+            Command::Inspect(cmd::inspect::InspectArgs::parse_default())
+        }
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Leaks) => ExitCode::from(1),
+        Ok(Outcome::InputError) => ExitCode::from(2),
+        // `goleash … | head` closing the pipe early is not a failure.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e);
+            ExitCode::from(2)
+        }
+    }
+}

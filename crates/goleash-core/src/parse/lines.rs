@@ -18,8 +18,6 @@ pub(crate) struct Line<'a> {
     pub offset: u64,
     /// 1-based line number.
     pub number: u64,
-    /// The input ended before a newline.
-    pub unterminated: bool,
     /// The line was longer than the limit; `text` holds its start only.
     pub cut: bool,
 }
@@ -145,7 +143,6 @@ impl<R: Read> LineReader<R> {
             text,
             offset,
             number: self.number,
-            unterminated: !terminated && !cut,
             cut,
         }
     }
@@ -155,11 +152,11 @@ impl<R: Read> LineReader<R> {
 mod tests {
     use super::*;
 
-    fn lines(input: &[u8], max: usize) -> Vec<(Vec<u8>, bool, bool)> {
+    fn lines(input: &[u8], max: usize) -> Vec<(Vec<u8>, bool)> {
         let mut r = LineReader::new(input, max);
         let mut out = Vec::new();
         while let Some(l) = r.next_line().unwrap() {
-            out.push((l.text.to_vec(), l.unterminated, l.cut));
+            out.push((l.text.to_vec(), l.cut));
         }
         out
     }
@@ -170,10 +167,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (b"a".to_vec(), false, false),
-                (b"bb".to_vec(), false, false),
-                (b"".to_vec(), false, false),
-                (b"ccc".to_vec(), true, false)
+                (b"a".to_vec(), false),
+                (b"bb".to_vec(), false),
+                (b"".to_vec(), false),
+                (b"ccc".to_vec(), false)
             ]
         );
     }
@@ -184,8 +181,8 @@ mod tests {
         input.extend_from_slice(b"\nnext\n");
         let got = lines(&input, 10);
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0], (vec![b'x'; 10], false, true));
-        assert_eq!(got[1], (b"next".to_vec(), false, false));
+        assert_eq!(got[0], (vec![b'x'; 10], true));
+        assert_eq!(got[1], (b"next".to_vec(), false));
     }
 
     #[test]

@@ -44,30 +44,55 @@ impl Parser for ProtoParser {
     }
 }
 
-/// Whether the first bytes look like a profile.proto message: Go writes `sample_type`
-/// (field 1, a small `ValueType`) first, followed by another field.
+/// Whether the first bytes look like a profile.proto message. Go writes `sample_type`
+/// (field 1) or, before Go 1.16, `period_type` (field 11) first: a small `ValueType`. Every
+/// field that follows in the head must have the wire type profile.proto gives it.
 pub(crate) fn looks_like_profile(head: &[u8]) -> bool {
     let mut r = Reader::new(head);
-    let Ok((1, 2)) = r.key() else { return false };
-    let Ok(len) = r.varint() else { return false };
-    if len == 0 || len > 32 || r.remaining() < len as usize + 1 {
-        return false;
+    let mut fields = 0;
+    while r.remaining() > 0 {
+        let Ok((field, wire)) = r.key() else {
+            return fields >= 2;
+        };
+        let expected_wire = match field {
+            1..=6 | 11 => 2,
+            7..=10 | 12 | 14 | 15 => 0,
+            13 => wire,
+            _ => return false,
+        };
+        if wire != expected_wire || (fields == 0 && field != 1 && field != 11) {
+            return false;
+        }
+        let complete = match wire {
+            0 => r.varint().is_ok(),
+            _ => match r.varint() {
+                Ok(len) if fields == 0 && !(1..=32).contains(&len) => return false,
+                Ok(len) => match r.bytes(len as usize) {
+                    Ok(inner) if fields == 0 => is_value_type(inner),
+                    Ok(_) => true,
+                    // The head ends inside this field: what was seen is all there is.
+                    Err(_) => return fields >= 1,
+                },
+                Err(_) => false,
+            },
+        };
+        if !complete {
+            return fields >= 2;
+        }
+        fields += 1;
     }
-    let Ok(inner) = r.bytes(len as usize) else {
-        return false;
-    };
+    fields >= 2
+}
+
+fn is_value_type(inner: &[u8]) -> bool {
     let mut v = Reader::new(inner);
     while v.remaining() > 0 {
         match v.key() {
-            Ok((1 | 2, 0)) => {
-                if v.varint().is_err() {
-                    return false;
-                }
-            }
+            Ok((1 | 2, 0)) if v.varint().is_ok() => {}
             _ => return false,
         }
     }
-    matches!(r.key(), Ok((1..=15, 0 | 2)))
+    true
 }
 
 #[derive(Debug)]

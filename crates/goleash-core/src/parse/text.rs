@@ -168,7 +168,9 @@ struct Scanner {
     func_buf: Vec<u8>,
     args_buf: Vec<u8>,
     creator_parent: Option<u64>,
-    last_unterminated: bool,
+    /// A line inside a record that is not a frame: either a malformed frame (a file line
+    /// follows) or the end of the dump (it does not). Decided on the next line.
+    suspect: Option<Suspect>,
 
     race: Option<RaceReport>,
     race_title: Option<(String, RaceSectionKind, Option<u64>)>,
@@ -201,7 +203,7 @@ impl Scanner {
             func_buf: Vec::new(),
             args_buf: Vec::new(),
             creator_parent: None,
-            last_unterminated: false,
+            suspect: None,
             race: None,
             race_title: None,
             race_frames: Vec::new(),
@@ -234,7 +236,6 @@ impl Scanner {
                 message: "line longer than the limit; only its start was read".into(),
             });
         }
-        self.last_unterminated = line.unterminated;
         // A mode that does not take the line hands it on to the next; Outside takes all.
         loop {
             let taken = match self.mode {
@@ -562,8 +563,8 @@ impl Scanner {
     }
 
     fn finish(&mut self, end: u64, tables: &mut Tables, sink: &mut dyn Sink) {
-        if self.record_open && self.last_unterminated {
-            self.record.truncated = true;
+        if let Some(suspect) = self.suspect.take() {
+            self.replay(suspect, tables, sink);
         }
         match self.mode {
             Mode::Traceback | Mode::Debug1 => self.end_dump(end, tables, sink),
@@ -580,13 +581,32 @@ impl Scanner {
             self.end_dump(line.offset, tables, sink);
             return false;
         };
+        if let Some(suspect) = self.suspect.take() {
+            if traceback::parse_file_line(text).is_some() {
+                sink.warning(Warning {
+                    offset: suspect.offset,
+                    line: Some(suspect.number),
+                    message: format!(
+                        "`{}` is not a function call; skipped it and its file line",
+                        String::from_utf8_lossy(trim_line_end(&suspect.raw)).trim()
+                    ),
+                });
+                return true;
+            }
+            self.replay(suspect, tables, sink);
+            return false;
+        }
         if let Tb::FileOf(pending) = self.tb {
             if let Some(file_line) = traceback::parse_file_line(text) {
                 self.attach(pending, Some(&file_line), tables);
                 self.saw_blank = false;
                 return true;
             }
-            // No file line where one belongs: keep the function without a position.
+            // No file line where one belongs: keep the function without a position. An
+            // indented line that is not a file line is one cut short.
+            if text.first().is_some_and(u8::is_ascii_whitespace) {
+                self.record.truncated = true;
+            }
             self.attach(pending, None, tables);
         }
         if text.is_empty() {
@@ -623,6 +643,14 @@ impl Scanner {
                         self.finish_record(tables, sink);
                         true
                     })
+                    || {
+                        self.suspect = Some(Suspect {
+                            raw: line.raw.to_vec(),
+                            offset: line.offset,
+                            number: line.number,
+                        });
+                        true
+                    }
             }
             Tb::Between => is_interstitial(text),
             _ => false,
@@ -631,6 +659,20 @@ impl Scanner {
             self.end_dump(line.offset, tables, sink);
         }
         taken
+    }
+
+    /// The suspect line was not a malformed frame: the dump ended before it, and it is
+    /// ordinary text (or the start of something else).
+    fn replay(&mut self, suspect: Suspect, tables: &mut Tables, sink: &mut dyn Sink) {
+        self.end_dump(suspect.offset, tables, sink);
+        let line = Line {
+            raw: &suspect.raw,
+            text: trim_line_end(&suspect.raw),
+            offset: suspect.offset,
+            number: suspect.number,
+            cut: false,
+        };
+        self.outside(&line, tables, sink);
     }
 
     /// Handles a line inside a record's body; false when the line is not part of it.
@@ -906,6 +948,12 @@ impl Scanner {
         }
         self.mode = Mode::Outside;
     }
+}
+
+struct Suspect {
+    raw: Vec<u8>,
+    offset: u64,
+    number: u64,
 }
 
 fn trim_line_end(raw: &[u8]) -> &[u8] {

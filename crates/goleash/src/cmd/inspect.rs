@@ -1,0 +1,122 @@
+//! `goleash inspect`: read dumps and show their goroutines grouped by stack.
+
+use std::io::{self, Write};
+
+use anyhow::Result;
+use clap::Args;
+use goleash_core::ReadOptions;
+
+use crate::Outcome;
+use crate::cli::{CommonArgs, HttpArgs, OutputFormat};
+use crate::input::{self, Input};
+use crate::render::{json, style::Style, text};
+
+/// Read goroutine dumps and profiles and show their goroutines grouped by stack.
+#[derive(Args, Debug)]
+#[command(after_help = "EXAMPLES:
+    goleash inspect dump.txt
+    go test ./... 2>&1 | goleash inspect
+    curl -s localhost:6060/debug/pprof/goroutine?debug=2 | goleash inspect -
+    goleash inspect http://127.0.0.1:6060
+    goleash inspect --format json profile.pb.gz")]
+pub struct InspectArgs {
+    /// Dump files, `-` for standard input (the default), or the URL of a live service
+    /// (`http://host:port`: reads /debug/pprof/goroutine?debug=2).
+    pub inputs: Vec<String>,
+    /// Show every frame instead of folding runtime and standard library runs.
+    #[arg(long)]
+    pub full: bool,
+    /// Do not copy text that is not part of a dump to stdout when reading standard input.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+impl InspectArgs {
+    /// The arguments of a bare `goleash` reading standard input.
+    pub fn parse_default() -> Self {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            inspect: InspectArgs,
+        }
+        <Wrapper as clap::Parser>::parse_from(["goleash"]).inspect
+    }
+}
+
+pub fn run(args: &InspectArgs) -> Result<Outcome> {
+    let inputs = Input::from_args(&args.inputs)?;
+    let options = ReadOptions {
+        group: args.common.group_options(),
+        ..Default::default()
+    };
+    let client = args.http.client();
+    let json_output = args.common.format == OutputFormat::Json;
+
+    // Text around the dumps in a piped stream (go test output) is passed through as it
+    // arrives, so the stream reads as it would without goleash. With JSON on stdout it goes
+    // to stderr instead, to keep stdout parseable.
+    let mut passthrough = |line: &[u8]| {
+        let result = if json_output {
+            io::stderr().lock().write_all(line)
+        } else {
+            io::stdout().lock().write_all(line)
+        };
+        // A closed stdout ends the run when the report is written; nothing to do here.
+        drop(result);
+    };
+
+    let mut captures = Vec::new();
+    let mut failed = false;
+    for input in &inputs {
+        let pass: Option<&mut dyn FnMut(&[u8])> = if *input == Input::Stdin && !args.quiet {
+            Some(&mut passthrough)
+        } else {
+            None
+        };
+        match input::read(input, &options, &client, pass) {
+            Ok(capture) => captures.push((input.name(), capture)),
+            Err(e) => {
+                crate::report_error(&e);
+                failed = true;
+            }
+        }
+    }
+    for (name, capture) in &captures {
+        for warning in &capture.warnings {
+            eprintln!("goleash: warning: {name}: {warning}");
+        }
+    }
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if json_output {
+        let sources: Vec<(String, &goleash_core::Capture)> =
+            captures.iter().map(|(n, c)| (n.clone(), c)).collect();
+        json::write(&mut out, &json::inspect_doc(&sources))?;
+    } else {
+        let sources: Vec<text::Source<'_>> = captures
+            .iter()
+            .map(|(name, capture)| text::Source {
+                name: name.clone(),
+                capture,
+            })
+            .collect();
+        let style = Style::for_stdout(args.common.color);
+        text::write_report(
+            &mut out,
+            &sources,
+            &style,
+            &text::TextOptions { full: args.full },
+        )?;
+    }
+    out.flush()?;
+    Ok(if failed {
+        Outcome::InputError
+    } else {
+        Outcome::Ok
+    })
+}

@@ -1,0 +1,86 @@
+//! Where dumps come from: files, standard input, or a live service over HTTP.
+
+use std::fs::File;
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use goleash_core::{Capture, ReadOptions};
+
+use crate::collect::{self, Client};
+
+/// One input named on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input (`-`, or no argument).
+    Stdin,
+    /// A file.
+    File(PathBuf),
+    /// A live service (`http://host:port`, its pprof base or a profile URL).
+    Url(String),
+}
+
+impl Input {
+    /// Reads a command-line argument.
+    pub fn from_arg(arg: &str) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else if collect::is_url(arg) {
+            Input::Url(arg.to_string())
+        } else {
+            Input::File(PathBuf::from(arg))
+        }
+    }
+
+    /// The arguments, or stdin when there are none.
+    pub fn from_args(args: &[String]) -> Result<Vec<Input>> {
+        if args.is_empty() {
+            if io::stdin().is_terminal() {
+                bail!(
+                    "no input: give a dump file, `-` for standard input, or a service URL like http://127.0.0.1:6060"
+                );
+            }
+            return Ok(vec![Input::Stdin]);
+        }
+        Ok(args.iter().map(|a| Input::from_arg(a)).collect())
+    }
+
+    /// How the input is named in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "stdin".into(),
+            Input::File(path) => path.display().to_string(),
+            Input::Url(url) => url.clone(),
+        }
+    }
+}
+
+/// Reads and groups one input. `passthrough` gets the lines that are not part of a dump.
+pub fn read(
+    input: &Input,
+    options: &ReadOptions,
+    client: &Client,
+    passthrough: Option<&mut dyn FnMut(&[u8])>,
+) -> Result<Capture> {
+    let name = input.name();
+    let result = match input {
+        Input::Stdin => goleash_core::read(io::stdin().lock(), options, passthrough),
+        Input::File(path) => {
+            let file = File::open(path).with_context(|| {
+                let text = path.display().to_string();
+                if !path.exists() && text.contains(':') && !text.contains('/') {
+                    format!("cannot open {text}\n  hint: to read from a live service, give its URL: http://{text}")
+                } else {
+                    format!("cannot open {text}")
+                }
+            })?;
+            goleash_core::read(file, options, passthrough)
+        }
+        Input::Url(url) => {
+            let url = collect::profile_url(url, "goroutine", 2);
+            let body = client.get(&url)?;
+            goleash_core::read(&body[..], options, passthrough)
+        }
+    };
+    result.with_context(|| format!("reading {name}"))
+}

@@ -1,0 +1,389 @@
+//! The JSON output: versioned wire types, kept apart from the domain model so the model can
+//! change without breaking scripts. The contract is documented in `docs/json.md`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use goleash_core::group::{Group, ParentRef};
+use goleash_core::model::{Elision, RaceSectionKind};
+use goleash_core::{Capture, FrameId, Snapshot, Tables};
+use serde::Serialize;
+
+/// Bumped on any incompatible change to the documents below.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `goleash inspect --format json`.
+#[derive(Serialize)]
+pub struct InspectDoc {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Goroutines in all the dumps read; the group counts add up to it.
+    pub goroutines: u64,
+    /// Every group of every dump, each dump's largest first.
+    pub groups: Vec<GroupJson>,
+    /// The dumps the groups came from.
+    pub dumps: Vec<DumpJson>,
+    /// Data race reports.
+    pub races: Vec<RaceJson>,
+    /// Problems with the input that did not stop the parse.
+    pub warnings: Vec<WarningJson>,
+}
+
+/// One dump.
+#[derive(Serialize)]
+pub struct DumpJson {
+    /// Index of the dump; groups refer to it.
+    pub index: usize,
+    /// The input it was read from.
+    pub source: String,
+    /// `traceback`, `debug1` or `proto`.
+    pub format: &'static str,
+    /// `goroutine` or `goroutineleak`.
+    pub profile: &'static str,
+    /// Why the dump was printed.
+    pub cause: CauseJson,
+    /// Goroutines in this dump.
+    pub goroutines: u64,
+    /// What the profile itself says its total is (debug=1, debug=0).
+    pub declared_total: Option<u64>,
+    /// The dump was cut short.
+    pub truncated: bool,
+    /// A prefix stripped from every line (log timestamps, indentation).
+    pub line_prefix: Option<String>,
+    /// Capture time of a protobuf profile, nanoseconds since the Unix epoch.
+    pub time_nanos: Option<i64>,
+}
+
+/// Why a dump was printed.
+#[derive(Serialize)]
+pub struct CauseJson {
+    /// `dump`, `panic`, `test_timeout`, `fatal_error`, `signal` or `goleak`.
+    pub kind: &'static str,
+    /// The panic value, fatal error or signal.
+    pub message: String,
+    /// Further preamble lines.
+    pub details: Vec<String>,
+    /// Tests named by `go test -timeout`.
+    pub running_tests: Vec<String>,
+}
+
+/// One group of goroutines with the same stack.
+#[derive(Serialize)]
+pub struct GroupJson {
+    /// Index of the dump in `dumps`.
+    pub dump: usize,
+    /// The stack's signature: equal across formats, processes and restarts.
+    pub signature: String,
+    /// How many goroutines.
+    pub count: u64,
+    /// The most frequent wait reason, without annotations; null where the format has none.
+    pub state: Option<String>,
+    /// Every wait reason seen, with counts.
+    pub states: BTreeMap<String, u64>,
+    /// The runtime proved every goroutine of the group leaked (`(leaked)`, goroutineleak).
+    pub proven: bool,
+    /// How many of the goroutines the runtime marked leaked.
+    pub leaked: u64,
+    /// Smallest and largest `N minutes` seen.
+    pub wait_minutes: Option<MinMax>,
+    /// Goroutines `locked to thread`.
+    pub locked_to_thread: u64,
+    /// Label sets seen, with counts.
+    pub labels: Vec<LabelsJson>,
+    /// The stack, innermost frame first.
+    pub frames: Vec<FrameJson>,
+    /// Where the runtime left frames out.
+    pub elided: Option<ElidedJson>,
+    /// The `go` statement that started the goroutines.
+    pub created_by: Option<CreatorJson>,
+    /// Where the parent goroutines are.
+    pub parents: Vec<ParentJson>,
+    /// Some goroutine ids of the group.
+    pub ids: Vec<u64>,
+    /// A goroutine of the group was cut short.
+    pub truncated: bool,
+}
+
+/// A range.
+#[derive(Serialize)]
+pub struct MinMax {
+    /// Smallest.
+    pub min: u32,
+    /// Largest.
+    pub max: u32,
+}
+
+/// A label set and how many goroutines carried it.
+#[derive(Serialize)]
+pub struct LabelsJson {
+    /// Key → value.
+    pub labels: BTreeMap<String, String>,
+    /// Goroutines with exactly this set.
+    pub count: u64,
+}
+
+/// One frame.
+#[derive(Serialize)]
+pub struct FrameJson {
+    /// The function as Go prints it.
+    pub function: String,
+    /// The source file; empty when unknown.
+    pub file: String,
+    /// The line; 0 when unknown.
+    pub line: u32,
+    /// The `+0x` offset, when printed.
+    pub offset: Option<u32>,
+    /// The call was inlined.
+    pub inlined: bool,
+    /// Raw arguments of the group's first goroutine, when printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
+}
+
+/// Frames the runtime left out.
+#[derive(Serialize)]
+pub struct ElidedJson {
+    /// Index in `frames` where frames are missing.
+    pub at: usize,
+    /// How many, when the runtime said.
+    pub count: Option<u64>,
+}
+
+/// The `created by` of a group.
+#[derive(Serialize)]
+pub struct CreatorJson {
+    /// The function holding the `go` statement.
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line of the `go` statement.
+    pub line: u32,
+    /// The parent goroutine id, when every goroutine of the group has the same one.
+    pub goroutine: Option<u64>,
+}
+
+/// Where some of a group's parent goroutines are.
+#[derive(Serialize)]
+pub struct ParentJson {
+    /// Index in `groups` of the parent's group, or null when the parent exited.
+    pub group: Option<usize>,
+    /// The parent is not in the dump any more.
+    pub exited: bool,
+    /// How many goroutines of the group have a parent there.
+    pub count: u64,
+}
+
+/// A data race report.
+#[derive(Serialize)]
+pub struct RaceJson {
+    /// The input.
+    pub source: String,
+    /// Its sections.
+    pub sections: Vec<RaceSectionJson>,
+}
+
+/// One section of a race report.
+#[derive(Serialize)]
+pub struct RaceSectionJson {
+    /// The title line.
+    pub title: String,
+    /// `access`, `creation` or `other`.
+    pub kind: &'static str,
+    /// The access wrote.
+    pub write: bool,
+    /// The goroutine named.
+    pub goroutine: Option<u64>,
+    /// Its stack.
+    pub frames: Vec<FrameJson>,
+}
+
+/// A warning.
+#[derive(Serialize)]
+pub struct WarningJson {
+    /// The input.
+    pub source: String,
+    /// Line number, when known.
+    pub line: Option<u64>,
+    /// What happened.
+    pub message: String,
+}
+
+/// Builds the document for inputs that were read.
+pub fn inspect_doc(sources: &[(String, &Capture)]) -> InspectDoc {
+    let mut doc = InspectDoc {
+        schema_version: SCHEMA_VERSION,
+        goroutines: 0,
+        groups: Vec::new(),
+        dumps: Vec::new(),
+        races: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for (name, capture) in sources {
+        let tables = &capture.tables;
+        for snapshot in &capture.snapshots {
+            let index = doc.dumps.len();
+            let base = doc.groups.len();
+            doc.goroutines += snapshot.total;
+            doc.dumps.push(dump_json(index, name, snapshot));
+            for group in &snapshot.groups {
+                doc.groups.push(group_json(tables, group, index, base));
+            }
+        }
+        for race in &capture.races {
+            doc.races.push(RaceJson {
+                source: name.clone(),
+                sections: race
+                    .sections
+                    .iter()
+                    .map(|s| {
+                        let (kind, write) = match s.kind {
+                            RaceSectionKind::Access { write, .. } => ("access", write),
+                            RaceSectionKind::Creation { .. } => ("creation", false),
+                            RaceSectionKind::Other => ("other", false),
+                        };
+                        RaceSectionJson {
+                            title: s.title.clone(),
+                            kind,
+                            write,
+                            goroutine: s.goroutine,
+                            frames: tables
+                                .frames(s.stack)
+                                .iter()
+                                .map(|&f| frame_json(tables, f, None))
+                                .collect(),
+                        }
+                    })
+                    .collect(),
+            });
+        }
+        for warning in &capture.warnings {
+            doc.warnings.push(WarningJson {
+                source: name.clone(),
+                line: warning.line,
+                message: warning.message.clone(),
+            });
+        }
+    }
+    doc
+}
+
+/// The wire form of one dump.
+pub fn dump_json(index: usize, source: &str, snapshot: &Snapshot) -> DumpJson {
+    let info = &snapshot.info;
+    DumpJson {
+        index,
+        source: source.to_string(),
+        format: info.format.name(),
+        profile: match info.profile {
+            goleash_core::model::Profile::Goroutine => "goroutine",
+            goleash_core::model::Profile::GoroutineLeak => "goroutineleak",
+        },
+        cause: CauseJson {
+            kind: info.cause.kind.name(),
+            message: info.cause.message.clone(),
+            details: info.cause.details.clone(),
+            running_tests: info.cause.running_tests.clone(),
+        },
+        goroutines: snapshot.total,
+        declared_total: info.declared_total,
+        truncated: snapshot.truncated,
+        line_prefix: info.prefix.clone(),
+        time_nanos: info.time_nanos,
+    }
+}
+
+/// The wire form of one frame.
+pub fn frame_json(tables: &Tables, id: FrameId, args: Option<&[u8]>) -> FrameJson {
+    let frame = tables.get_frame(id);
+    FrameJson {
+        function: tables.str(frame.function).into_owned(),
+        file: tables.str(frame.file).into_owned(),
+        line: frame.line,
+        offset: frame.offset,
+        inlined: frame.inlined,
+        args: args
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
+    }
+}
+
+/// The wire form of one group; `base` is the index in the document of the dump's first
+/// group, so parent references point into the document's `groups`.
+pub fn group_json(tables: &Tables, group: &Group, dump: usize, base: usize) -> GroupJson {
+    let frames = tables.frames(group.stack);
+    GroupJson {
+        dump,
+        signature: group.signature.to_string(),
+        count: group.count,
+        state: group.state().map(|s| tables.str(s).into_owned()),
+        states: group
+            .states
+            .iter()
+            .filter_map(|&(s, n)| s.map(|s| (tables.str(s).into_owned(), n)))
+            .collect(),
+        proven: group.proven(),
+        leaked: group.leaked,
+        wait_minutes: group.wait_minutes.map(|(min, max)| MinMax { min, max }),
+        locked_to_thread: group.locked_to_thread,
+        labels: group
+            .labels
+            .iter()
+            .map(|&(set, count)| LabelsJson {
+                labels: tables
+                    .label_pairs(set)
+                    .iter()
+                    .map(|&(k, v)| (tables.str(k).into_owned(), tables.str(v).into_owned()))
+                    .collect(),
+                count,
+            })
+            .collect(),
+        frames: frames
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| frame_json(tables, f, group.example.args.get(i).map(|a| &a[..])))
+            .collect(),
+        elided: group.example.elided.map(|e| match e {
+            Elision::Middle { after, count } => ElidedJson {
+                at: after,
+                count: Some(count),
+            },
+            Elision::Tail => ElidedJson {
+                at: frames.len(),
+                count: None,
+            },
+        }),
+        created_by: group.created_by.map(|c| {
+            let frame = tables.get_frame(c);
+            CreatorJson {
+                function: tables.str(frame.function).into_owned(),
+                file: tables.str(frame.file).into_owned(),
+                line: frame.line,
+                goroutine: group.parent,
+            }
+        }),
+        parents: group
+            .parents
+            .iter()
+            .map(|&(place, count)| match place {
+                ParentRef::Group(g) => ParentJson {
+                    group: Some(base + g),
+                    exited: false,
+                    count,
+                },
+                ParentRef::Exited => ParentJson {
+                    group: None,
+                    exited: true,
+                    count,
+                },
+            })
+            .collect(),
+        ids: group.ids.clone(),
+        truncated: group.truncated,
+    }
+}
+
+/// Writes a document as pretty JSON followed by a newline.
+pub fn write(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)
+}
