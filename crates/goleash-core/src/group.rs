@@ -323,12 +323,12 @@ pub struct Grouper<'p> {
     warnings: Vec<Warning>,
     signatures: Vec<Option<Signature>>,
     creators: FxHashMap<FrameId, u64>,
-    passthrough: Option<&'p mut dyn FnMut(&[u8])>,
+    passthrough: Option<crate::Passthrough<'p>>,
 }
 
 impl<'p> Grouper<'p> {
     /// A grouper; `passthrough` receives the lines of the input that are not part of a dump.
-    pub fn new(options: GroupOptions, passthrough: Option<&'p mut dyn FnMut(&[u8])>) -> Self {
+    pub fn new(options: GroupOptions, passthrough: Option<crate::Passthrough<'p>>) -> Self {
         Grouper {
             options,
             done: Vec::new(),
@@ -447,23 +447,24 @@ impl<'p> Grouper<'p> {
             group
                 .parents
                 .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            group.states.sort_by(|a, b| b.1.cmp(&a.1));
+            group.states.sort_by_key(|s| std::cmp::Reverse(s.1));
             group
                 .labels
                 .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             group.ids.sort_unstable();
             group.synctest_bubbles.sort_unstable();
         }
-        if let Some(declared) = info.declared_total {
-            if declared != total && info.format == crate::model::Format::Debug1 {
-                self.warnings.push(Warning {
-                    offset: info.offset,
-                    line: None,
-                    message: format!(
-                        "the profile says total {declared} but its records add up to {total}"
-                    ),
-                });
-            }
+        if let Some(declared) = info.declared_total
+            && declared != total
+            && info.format == crate::model::Format::Debug1
+        {
+            self.warnings.push(Warning {
+                offset: info.offset,
+                line: None,
+                message: format!(
+                    "the profile says total {declared} but its records add up to {total}"
+                ),
+            });
         }
         self.done.push(Snapshot {
             info,
@@ -546,10 +547,10 @@ impl Sink for Grouper<'_> {
                 }
                 None => group.without_wait_minutes += count,
             }
-            if let Some(bubble) = state.synctest_bubble {
-                if !group.synctest_bubbles.contains(&bubble) {
-                    group.synctest_bubbles.push(bubble);
-                }
+            if let Some(bubble) = state.synctest_bubble
+                && !group.synctest_bubbles.contains(&bubble)
+            {
+                group.synctest_bubbles.push(bubble);
             }
         } else if building.info.profile == Profile::GoroutineLeak {
             group.leaked += count;

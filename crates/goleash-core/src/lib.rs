@@ -24,6 +24,9 @@ pub use intern::{Frame, FrameId, LabelSetId, StackId, Sym, Tables};
 pub use parse::{ParseError, ParseOptions, Sink};
 pub use signature::Signature;
 
+/// Receives the lines of a text input that are not part of a dump.
+pub type Passthrough<'p> = &'p mut dyn FnMut(&[u8]);
+
 /// Options for [`read`].
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
@@ -40,7 +43,7 @@ pub struct ReadOptions {
 pub fn read(
     input: impl std::io::Read,
     options: &ReadOptions,
-    passthrough: Option<&mut dyn FnMut(&[u8])>,
+    passthrough: Option<Passthrough<'_>>,
 ) -> Result<Capture, ParseError> {
     let mut tables = Tables::new();
     let mut grouper = Grouper::new(options.group.clone(), passthrough);

@@ -60,7 +60,7 @@ pub fn read(
     input: &Input,
     options: &ReadOptions,
     client: &Client,
-    passthrough: Option<&mut dyn FnMut(&[u8])>,
+    passthrough: Option<goleash_core::Passthrough<'_>>,
 ) -> Result<Capture> {
     let name = input.name();
     let result = match input {

@@ -4,7 +4,7 @@
 //! goroutine profile: total 1710
 //! 400 @ 0x48c6ea 0x418c9c 0x418897 0x6bf6e8 0x4937a1
 //! # labels: {"handler":"abandoned-results", "pool":"squares"}
-//! #	0x6bf6e7	main.squareWorker+0x47	/home/gopher/leakfixtures/leakysvc/main.go:276
+//! #<TAB>0x6bf6e7<TAB>main.squareWorker+0x47<TAB>/home/gopher/leakfixtures/leakysvc/main.go:276
 //! ```
 
 use crate::intern::{Frame, FrameId, LabelSetId, Tables};

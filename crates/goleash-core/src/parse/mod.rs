@@ -36,6 +36,41 @@ pub trait Sink {
     fn warning(&mut self, _warning: Warning) {}
 }
 
+/// A [`Sink`] that keeps every record of every dump: for tools that need each goroutine's
+/// own facts (ids, arguments, ancestors) rather than groups. Memory grows with the input.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// Each dump with its records in input order.
+    pub dumps: Vec<(DumpInfo, Vec<Record>)>,
+    /// Race reports.
+    pub races: Vec<RaceReport>,
+    /// Warnings.
+    pub warnings: Vec<Warning>,
+    /// Lines that were not part of a dump.
+    pub text: Vec<u8>,
+}
+
+impl Sink for Records {
+    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) {
+        self.dumps.push((info.clone(), Vec::new()));
+    }
+    fn record(&mut self, _tables: &mut Tables, record: &Record) {
+        if let Some((_, records)) = self.dumps.last_mut() {
+            records.push(record.clone());
+        }
+    }
+    fn dump_end(&mut self, _tables: &mut Tables, _truncated: bool) {}
+    fn race(&mut self, _tables: &Tables, report: RaceReport) {
+        self.races.push(report);
+    }
+    fn text(&mut self, raw_line: &[u8]) {
+        self.text.extend_from_slice(raw_line);
+    }
+    fn warning(&mut self, warning: Warning) {
+        self.warnings.push(warning);
+    }
+}
+
 /// Limits that keep hostile input from taking unbounded memory or time.
 #[derive(Clone, Debug)]
 pub struct ParseOptions {

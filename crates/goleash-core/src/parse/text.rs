@@ -171,6 +171,10 @@ struct Scanner {
     /// A line inside a record that is not a frame: either a malformed frame (a file line
     /// follows) or the end of the dump (it does not). Decided on the next line.
     suspect: Option<Suspect>,
+    /// The last line read had no newline: the input may have been cut inside it.
+    last_unterminated: bool,
+    /// The frame the last file line completed.
+    last_attached: Option<crate::intern::FrameId>,
 
     race: Option<RaceReport>,
     race_title: Option<(String, RaceSectionKind, Option<u64>)>,
@@ -204,6 +208,8 @@ impl Scanner {
             args_buf: Vec::new(),
             creator_parent: None,
             suspect: None,
+            last_unterminated: false,
+            last_attached: None,
             race: None,
             race_title: None,
             race_frames: Vec::new(),
@@ -229,6 +235,7 @@ impl Scanner {
                 self.looks_like_html = true;
             }
         }
+        self.last_unterminated = !line.raw.ends_with(b"\n");
         if line.cut {
             sink.warning(Warning {
                 offset: line.offset,
@@ -276,18 +283,12 @@ impl Scanner {
                 return;
             }
         }
-        if let Some(pos) = memchr::memmem::find(text, b"goroutineleak profile: total ") {
-            if let Some((profile, total)) = debug1::parse_profile_header(&text[pos..]) {
-                self.start_debug1_dump(
-                    text[..pos].to_vec(),
-                    profile,
-                    total,
-                    line.offset,
-                    tables,
-                    sink,
-                );
-                return;
-            }
+        if let Some(pos) = memchr::memmem::find(text, b"goroutineleak profile: total ")
+            && let Some((profile, total)) = debug1::parse_profile_header(&text[pos..])
+        {
+            let prefix = text[..pos].to_vec();
+            self.start_debug1_dump(prefix, profile, total, line.offset, tables, sink);
+            return;
         }
         if text == race::START {
             // The rule above the report is noise once the report is recognised.
@@ -394,12 +395,12 @@ impl Scanner {
             if trimmed.is_empty() {
                 continue;
             }
-            if cause.kind == CauseKind::Dump {
-                if let Some(message) = preamble_message(text) {
-                    cause.kind = message.0;
-                    cause.message = message.1;
-                    continue;
-                }
+            if cause.kind == CauseKind::Dump
+                && let Some(message) = preamble_message(text)
+            {
+                cause.kind = message.0;
+                cause.message = message.1;
+                continue;
             }
             if cause.kind == CauseKind::TestTimeout && text.starts_with(b"\t\t") {
                 // `\t\tTestName (2s)`: keep the name.
@@ -524,6 +525,7 @@ impl Scanner {
         self.record.offset = line.offset;
         self.record.line = line.number;
         self.record_open = true;
+        self.last_attached = None;
         self.tb = Tb::Frames;
     }
 
@@ -564,7 +566,28 @@ impl Scanner {
 
     fn finish(&mut self, end: u64, tables: &mut Tables, sink: &mut dyn Sink) {
         if let Some(suspect) = self.suspect.take() {
-            self.replay(suspect, tables, sink);
+            if suspect.raw.ends_with(b"\n") {
+                self.replay(suspect, tables, sink);
+            } else {
+                // The input ends in the middle of a frame line.
+                self.record.truncated = true;
+            }
+        }
+        if self.record_open && self.mode == Mode::Traceback {
+            // Every goroutine prints at least one frame: one that ends the input without any
+            // was cut right after its header.
+            if self.record.frames.is_empty() && !self.record.stack_unavailable {
+                self.record.truncated = true;
+            }
+            // Every frame that is not inlined prints a `+0x` offset, so a last file line
+            // without one was cut inside its line number.
+            if let Some(frame) = self.last_attached.map(|f| tables.get_frame(f))
+                && self.last_unterminated
+                && frame.offset.is_none()
+                && !frame.inlined
+            {
+                self.record.truncated = true;
+            }
         }
         match self.mode {
             Mode::Traceback | Mode::Debug1 => self.end_dump(end, tables, sink),
@@ -577,9 +600,22 @@ impl Scanner {
     // ---------------------------------------------------------------- tracebacks
 
     fn traceback(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) -> bool {
-        let Some(text) = self.prefix.strip(line.text) else {
-            self.end_dump(line.offset, tables, sink);
-            return false;
+        let text = match self.prefix.strip(line.text) {
+            Some(text) => text,
+            // Text printed without a newline just before a dump (`dumping stacks...goroutine
+            // 1 [running]:`) looks like a prefix until the next line lacks it.
+            None if self.record_open
+                && self.record.frames.is_empty()
+                && self.tb == Tb::Frames
+                && traceback::split_function_line(line.text).is_some() =>
+            {
+                self.prefix = Prefix::default();
+                line.text
+            }
+            None => {
+                self.end_dump(line.offset, tables, sink);
+                return false;
+            }
         };
         if let Some(suspect) = self.suspect.take() {
             if traceback::parse_file_line(text).is_some() {
@@ -655,6 +691,11 @@ impl Scanner {
             Tb::Between => is_interstitial(text),
             _ => false,
         };
+        if !taken && !line.raw.ends_with(b"\n") && !line.cut {
+            // The input ends inside what would come next in the dump.
+            self.dump_truncated = true;
+            return true;
+        }
         if !taken {
             self.end_dump(line.offset, tables, sink);
         }
@@ -750,6 +791,7 @@ impl Scanner {
             Some(fl) => traceback::intern_frame(tables, &self.func_buf, inlined, fl),
             None => traceback::intern_bare_frame(tables, &self.func_buf, inlined),
         };
+        self.last_attached = file_line.is_some().then_some(frame);
         match pending {
             Pending::Frame => {
                 self.record
@@ -836,13 +878,13 @@ impl Scanner {
             }
             return true;
         }
-        if self.record_open {
-            if let Some(frame_line) = debug1::parse_frame_line(text) {
-                if !frame_line.symbolized.is_empty() {
-                    self.debug1_frame(frame_line, line, tables, sink);
-                }
-                return true;
+        if self.record_open
+            && let Some(frame_line) = debug1::parse_frame_line(text)
+        {
+            if !frame_line.symbolized.is_empty() {
+                self.debug1_frame(frame_line, line, tables, sink);
             }
+            return true;
         }
         self.end_dump(line.offset, tables, sink);
         false
@@ -862,12 +904,10 @@ impl Scanner {
             .regs
             .last()
             .is_some_and(|r| r.and_then(|r| r.pc) == Some(frame_line.pc));
-        if previous_pc_same {
-            if let Some(last) = self.record.frames.last_mut() {
-                let mut frame = tables.get_frame(*last).clone();
-                frame.inlined = true;
-                *last = tables.frame(frame);
-            }
+        if previous_pc_same && let Some(last) = self.record.frames.last_mut() {
+            let mut frame = tables.get_frame(*last).clone();
+            frame.inlined = true;
+            *last = tables.frame(frame);
         }
         match debug1::intern_frame(tables, frame_line.symbolized, false) {
             Some(frame) => {

@@ -346,10 +346,10 @@ fn frame_text_fingerprint(function: &[u8], core: &[u8], inlined: bool) -> u128 {
 /// Parses `created by pkg.F[ in goroutine N]`.
 pub(crate) fn parse_created_by(line: &[u8]) -> Option<(&[u8], Option<u64>)> {
     let rest = line.strip_prefix(b"created by ")?;
-    if let Some(at) = memchr::memmem::rfind(rest, b" in goroutine ") {
-        if let Some(parent) = parse_u64(&rest[at + 14..]) {
-            return Some((&rest[..at], Some(parent)));
-        }
+    if let Some(at) = memchr::memmem::rfind(rest, b" in goroutine ")
+        && let Some(parent) = parse_u64(&rest[at + 14..])
+    {
+        return Some((&rest[..at], Some(parent)));
     }
     Some((rest, None))
 }

@@ -72,7 +72,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
     let mut captures = Vec::new();
     let mut failed = false;
     for input in &inputs {
-        let pass: Option<&mut dyn FnMut(&[u8])> = if *input == Input::Stdin && !args.quiet {
+        let pass: Option<goleash_core::Passthrough<'_>> = if *input == Input::Stdin && !args.quiet {
             Some(&mut passthrough)
         } else {
             None

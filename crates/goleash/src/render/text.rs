@@ -104,7 +104,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -253,7 +253,11 @@ fn write_group(
         };
         // Recursion prints the same frame over and over; say it once with a count.
         let repeats = frames[i..].iter().take_while(|&&f| f == frames[i]).count();
-        write_frame_emph(out, tables, frames[i], paths, style, indent, text, repeats)?;
+        let shown = Shown {
+            emphasis: text,
+            repeats,
+        };
+        write_frame_emph(out, tables, frames[i], paths, style, indent, shown)?;
         i += repeats;
     }
     if let Some(elision) = group.example.elided {
@@ -395,7 +399,26 @@ fn write_frame(
     indent: &str,
 ) -> io::Result<()> {
     let emphasis = Emphasis::from(origin(tables, frame));
-    write_frame_emph(out, tables, frame, paths, style, indent, emphasis, 1)
+    write_frame_emph(
+        out,
+        tables,
+        frame,
+        paths,
+        style,
+        indent,
+        Shown {
+            emphasis,
+            repeats: 1,
+        },
+    )
+}
+
+/// How to show one frame line.
+#[derive(Clone, Copy)]
+struct Shown {
+    emphasis: Emphasis,
+    /// The frame repeats this many times in a row (recursion).
+    repeats: usize,
 }
 
 fn write_frame_emph(
@@ -405,9 +428,9 @@ fn write_frame_emph(
     paths: &Paths,
     style: &Style,
     indent: &str,
-    emphasis: Emphasis,
-    repeats: usize,
+    shown: Shown,
 ) -> io::Result<()> {
+    let Shown { emphasis, repeats } = shown;
     let frame = tables.get_frame(frame_id);
     let function = tables.str(frame.function);
     let position = paths.position(tables, frame_id);
@@ -444,7 +467,7 @@ impl Paths {
                 continue;
             }
             let file = tables.bytes(tables.get_frame(frame).file);
-            if !file.starts_with(b"/") && !file.get(1..3).is_some_and(|s| s == b":/") {
+            if !file.starts_with(b"/") && file.get(1..3).is_none_or(|s| s != b":/") {
                 continue;
             }
             let dir = match file.iter().rposition(|&b| b == b'/') {
