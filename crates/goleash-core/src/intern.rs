@@ -82,10 +82,10 @@ pub struct Tables {
     frame_text_map: FxHashMap<u128, FrameId>,
     stack_frames: Vec<FrameId>,
     stack_spans: Vec<(u32, u32)>,
-    stack_map: FxHashMap<u128, StackId>,
+    stack_map: FxHashMap<u64, StackId>,
     label_pairs: Vec<(Sym, Sym)>,
     label_spans: Vec<(u32, u32)>,
-    label_map: FxHashMap<u128, LabelSetId>,
+    label_map: FxHashMap<u64, LabelSetId>,
 }
 
 impl Default for Tables {
@@ -110,12 +110,20 @@ impl Default for Tables {
     }
 }
 
-fn fingerprint_ids(ids: &[u32]) -> u128 {
-    let mut bytes = Vec::with_capacity(ids.len() * 4);
+/// A quick hash of a sequence of ids. It only picks a slot: the ids are compared on every
+/// hit, and a collision moves on to the next slot.
+fn hash_ids(ids: impl Iterator<Item = u32>) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
     for id in ids {
-        bytes.extend_from_slice(&id.to_le_bytes());
+        hasher.write_u32(id);
     }
-    xxh3_128(&bytes)
+    hasher.finish()
+}
+
+/// The slot after `hash` when it is taken by something else.
+fn next_slot(hash: u64) -> u64 {
+    hash.wrapping_add(0x9e37_79b9_7f4a_7c15)
 }
 
 impl Tables {
@@ -177,16 +185,18 @@ impl Tables {
 
     /// Interns a stack (frames innermost first).
     pub fn stack(&mut self, frames: &[FrameId]) -> StackId {
-        let raw: Vec<u32> = frames.iter().map(|f| f.0).collect();
-        let fingerprint = fingerprint_ids(&raw);
-        if let Some(&id) = self.stack_map.get(&fingerprint) {
-            return id;
+        let mut slot = hash_ids(frames.iter().map(|f| f.0));
+        while let Some(&id) = self.stack_map.get(&slot) {
+            if self.frames(id) == frames {
+                return id;
+            }
+            slot = next_slot(slot);
         }
         let id = StackId(self.stack_spans.len() as u32);
         self.stack_spans
             .push((self.stack_frames.len() as u32, frames.len() as u32));
         self.stack_frames.extend_from_slice(frames);
-        self.stack_map.insert(fingerprint, id);
+        self.stack_map.insert(slot, id);
         id
     }
 
@@ -201,16 +211,18 @@ impl Tables {
     pub fn labels(&mut self, pairs: &mut Vec<(Sym, Sym)>) -> LabelSetId {
         pairs.sort_by(|a, b| self.bytes(a.0).cmp(self.bytes(b.0)).then(a.1.cmp(&b.1)));
         pairs.dedup();
-        let raw: Vec<u32> = pairs.iter().flat_map(|(k, v)| [k.0, v.0]).collect();
-        let fingerprint = fingerprint_ids(&raw);
-        if let Some(&id) = self.label_map.get(&fingerprint) {
-            return id;
+        let mut slot = hash_ids(pairs.iter().flat_map(|(k, v)| [k.0, v.0]));
+        while let Some(&id) = self.label_map.get(&slot) {
+            if self.label_pairs(id) == pairs.as_slice() {
+                return id;
+            }
+            slot = next_slot(slot);
         }
         let id = LabelSetId(self.label_spans.len() as u32);
         self.label_spans
             .push((self.label_pairs.len() as u32, pairs.len() as u32));
         self.label_pairs.extend_from_slice(pairs);
-        self.label_map.insert(fingerprint, id);
+        self.label_map.insert(slot, id);
         id
     }
 

@@ -110,9 +110,10 @@ pub struct Record {
     pub frames: Vec<FrameId>,
     /// The raw argument text of all frames, see [`Record::args`].
     pub(crate) args_text: Vec<u8>,
-    /// `(start, end)` in `args_text` of each frame's arguments, parallel to `frames`.
-    pub(crate) args_spans: Vec<(u32, u32)>,
-    /// `fp= sp= pc=` of each frame, parallel to `frames` when present.
+    /// Where each frame's arguments end in `args_text`, parallel to `frames`.
+    pub(crate) args_ends: Vec<u32>,
+    /// `fp= sp= pc=` of each frame, parallel to `frames` when the dump prints them (level 2);
+    /// empty otherwise.
     pub regs: Vec<Option<FrameRegs>>,
     /// Program counters: the `@` list of debug=1 (return addresses, including the hidden
     /// runtime frames), or the location addresses of debug=0.
@@ -137,18 +138,27 @@ impl Record {
     /// The raw argument text of frame `index` (`0x1?, {0x2, 0x3}`, `...` when inlined);
     /// empty where the format prints none.
     pub fn args(&self, index: usize) -> &[u8] {
-        match self.args_spans.get(index) {
-            Some(&(start, end)) => &self.args_text[start as usize..end as usize],
-            None => &[],
-        }
+        let Some(&end) = self.args_ends.get(index) else {
+            return &[];
+        };
+        let start = if index == 0 {
+            0
+        } else {
+            self.args_ends[index - 1]
+        };
+        &self.args_text[start as usize..end as usize]
     }
 
+    #[inline]
     pub(crate) fn push_frame(&mut self, frame: FrameId, args: &[u8], regs: Option<FrameRegs>) {
-        let start = self.args_text.len() as u32;
-        self.args_text.extend_from_slice(args);
-        self.args_spans.push((start, self.args_text.len() as u32));
         self.frames.push(frame);
-        self.regs.push(regs);
+        self.args_text.extend_from_slice(args);
+        self.args_ends.push(self.args_text.len() as u32);
+        // Level-1 dumps have no registers: keep `regs` empty rather than full of `None`.
+        if regs.is_some() || !self.regs.is_empty() {
+            self.regs.resize(self.frames.len() - 1, None);
+            self.regs.push(regs);
+        }
     }
 
     /// Resets the record for reuse, keeping its allocations.
@@ -160,7 +170,7 @@ impl Record {
         self.labels = LabelSetId::EMPTY;
         self.frames.clear();
         self.args_text.clear();
-        self.args_spans.clear();
+        self.args_ends.clear();
         self.regs.clear();
         self.pcs.clear();
         self.elided = None;

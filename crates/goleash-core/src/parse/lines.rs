@@ -81,7 +81,22 @@ impl<R: Read> LineReader<R> {
     }
 
     /// The next line, or `None` at the end of the input.
+    #[inline]
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        // The common case, kept small enough to inline into the parser's loop: a whole line
+        // is already in the buffer.
+        if !self.skipping
+            && let Some(pos) = memchr::memchr(b'\n', &self.buf[self.start..self.end])
+        {
+            let line_start = self.start;
+            self.start += pos + 1;
+            return Ok(Some(self.emit(line_start, pos + 1, false)));
+        }
+        self.next_line_slow()
+    }
+
+    #[inline(never)]
+    fn next_line_slow(&mut self) -> io::Result<Option<Line<'_>>> {
         loop {
             let pending = &self.buf[self.start..self.end];
             if let Some(pos) = memchr::memchr(b'\n', pending) {
@@ -125,6 +140,7 @@ impl<R: Read> LineReader<R> {
         }
     }
 
+    #[inline]
     fn emit(&mut self, start: usize, len: usize, cut: bool) -> Line<'_> {
         let raw = &self.buf[start..start + len];
         let mut text = raw;

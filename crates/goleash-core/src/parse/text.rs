@@ -10,9 +10,9 @@ use std::io::Read;
 
 use memchr::memmem::Finder;
 
-use crate::intern::{LabelSetId, Tables};
+use crate::intern::{FrameId, LabelSetId, Tables};
 use crate::model::{
-    Ancestor, Cause, CauseKind, Creator, DumpInfo, Elision, Format, Profile, RaceReport,
+    Ancestor, Cause, CauseKind, Creator, DumpInfo, Elision, Format, FrameRegs, Profile, RaceReport,
     RaceSection, RaceSectionKind, Record, Warning,
 };
 use crate::parse::lines::{Line, LineReader};
@@ -23,6 +23,8 @@ const DEBUG2_CAP: u64 = 64 << 20;
 /// Preamble lines held back while waiting to see whether a dump follows them.
 const MAX_HELD_LINES: usize = 256;
 const MAX_HELD_BYTES: usize = 256 << 10;
+/// Entries kept in each parse cache.
+const CACHE_LIMIT: usize = 1 << 16;
 
 /// Reads tracebacks, debug=1 profiles and race reports from text.
 pub struct TextParser {
@@ -166,6 +168,7 @@ struct Scanner {
     record_open: bool,
     saw_blank: bool,
     func_buf: Vec<u8>,
+    func_hash: u64,
     args_buf: Vec<u8>,
     creator_parent: Option<u64>,
     /// A line inside a record that is not a frame: either a malformed frame (a file line
@@ -173,8 +176,13 @@ struct Scanner {
     suspect: Option<Suspect>,
     /// The last line read had no newline: the input may have been cut inside it.
     last_unterminated: bool,
+    /// Headers repeat the same state and label text over and over: parse each once.
+    state_cache: rustc_hash::FxHashMap<u64, crate::model::State>,
+    label_cache: rustc_hash::FxHashMap<u128, LabelSetId>,
+    /// The PC of the last debug=1 frame line of the record.
+    debug1_last_pc: Option<u64>,
     /// The frame the last file line completed.
-    last_attached: Option<crate::intern::FrameId>,
+    last_attached: Option<FrameId>,
 
     race: Option<RaceReport>,
     race_title: Option<(String, RaceSectionKind, Option<u64>)>,
@@ -192,7 +200,7 @@ impl Scanner {
             mode: Mode::Outside,
             tb: Tb::Between,
             prefix: Prefix::default(),
-            goroutine_finder: Finder::new(b"goroutine "),
+            goroutine_finder: Finder::new(b"goroutine"),
             held: Vec::new(),
             held_lines: 0,
             held_offset: 0,
@@ -205,11 +213,15 @@ impl Scanner {
             record_open: false,
             saw_blank: false,
             func_buf: Vec::new(),
+            func_hash: 0,
             args_buf: Vec::new(),
             creator_parent: None,
             suspect: None,
             last_unterminated: false,
             last_attached: None,
+            debug1_last_pc: None,
+            state_cache: Default::default(),
+            label_cache: Default::default(),
             race: None,
             race_title: None,
             race_frames: Vec::new(),
@@ -264,7 +276,7 @@ impl Scanner {
 
     fn outside(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) {
         let text = line.text;
-        if let Some(pos) = self.goroutine_finder.find(text) {
+        for pos in self.goroutine_finder.find_iter(text) {
             if let Some(header) = traceback::parse_header(&text[pos..]) {
                 let prefix = text[..pos].to_vec();
                 self.start_traceback_dump(prefix, line.offset, tables, sink);
@@ -282,13 +294,6 @@ impl Scanner {
                 );
                 return;
             }
-        }
-        if let Some(pos) = memchr::memmem::find(text, b"goroutineleak profile: total ")
-            && let Some((profile, total)) = debug1::parse_profile_header(&text[pos..])
-        {
-            let prefix = text[..pos].to_vec();
-            self.start_debug1_dump(prefix, profile, total, line.offset, tables, sink);
-            return;
         }
         if text == race::START {
             // The rule above the report is noise once the report is recognised.
@@ -517,10 +522,28 @@ impl Scanner {
         self.record.count = 1;
         self.record.id = Some(header.id);
         self.record.thread = header.thread;
-        self.record.state = Some(traceback::parse_state(tables, header.state));
+        // Bounded so that unique label values on every goroutine cannot grow them forever.
+        if self.state_cache.len() > CACHE_LIMIT {
+            self.state_cache.clear();
+        }
+        if self.label_cache.len() > CACHE_LIMIT {
+            self.label_cache.clear();
+        }
+        let state_key = xxhash_rust::xxh3::xxh3_64(header.state);
+        let state = match self.state_cache.get(&state_key) {
+            Some(state) => state.clone(),
+            None => {
+                let state = traceback::parse_state(tables, header.state);
+                self.state_cache.insert(state_key, state.clone());
+                state
+            }
+        };
+        self.record.state = Some(state);
         if let Some(labels) = header.labels {
-            self.record.labels =
-                traceback::parse_traceback_labels(tables, labels).unwrap_or(LabelSetId::EMPTY);
+            let key = xxhash_rust::xxh3::xxh3_128(labels);
+            self.record.labels = *self.label_cache.entry(key).or_insert_with(|| {
+                traceback::parse_traceback_labels(tables, labels).unwrap_or(LabelSetId::EMPTY)
+            });
         }
         self.record.offset = line.offset;
         self.record.line = line.number;
@@ -531,7 +554,10 @@ impl Scanner {
 
     fn finish_record(&mut self, tables: &mut Tables, sink: &mut dyn Sink) {
         if let Tb::FileOf(pending) = self.tb {
-            self.attach(pending, None, tables);
+            let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
+                && traceback::is_inlined(&self.args_buf);
+            let frame = traceback::intern_bare_frame(tables, &self.func_buf, inlined);
+            self.attach(pending, frame, None);
             self.record.truncated = true;
         }
         if self.record_open {
@@ -633,8 +659,15 @@ impl Scanner {
             return false;
         }
         if let Tb::FileOf(pending) = self.tb {
-            if let Some(file_line) = traceback::parse_file_line(text) {
-                self.attach(pending, Some(&file_line), tables);
+            let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
+                && traceback::is_inlined(&self.args_buf);
+            if let Some(raw) = traceback::split_file_line(text)
+                && let Some(frame) =
+                    traceback::frame_for(tables, &self.func_buf, self.func_hash, inlined, &raw)
+            {
+                let regs = raw.regs.and_then(traceback::parse_regs);
+                self.attach(pending, frame, regs);
+                self.last_attached = Some(frame);
                 self.saw_blank = false;
                 return true;
             }
@@ -643,7 +676,9 @@ impl Scanner {
             if text.first().is_some_and(u8::is_ascii_whitespace) {
                 self.record.truncated = true;
             }
-            self.attach(pending, None, tables);
+            let frame = traceback::intern_bare_frame(tables, &self.func_buf, inlined);
+            self.attach(pending, frame, None);
+            self.last_attached = None;
         }
         if text.is_empty() {
             if self.record_open {
@@ -652,7 +687,9 @@ impl Scanner {
             self.saw_blank = true;
             return true;
         }
-        if let Some(header) = traceback::parse_header(text) {
+        if text[0] == b'g'
+            && let Some(header) = traceback::parse_header(text)
+        {
             let adjoining = self.record_open && !self.saw_blank;
             self.finish_record(tables, sink);
             if adjoining {
@@ -719,53 +756,68 @@ impl Scanner {
     /// Handles a line inside a record's body; false when the line is not part of it.
     fn frame_line(&mut self, text: &[u8]) -> bool {
         let in_ancestor = self.tb == Tb::Ancestor;
-        if let Some((function, parent)) = traceback::parse_created_by(text) {
-            self.func_buf.clear();
-            self.func_buf.extend_from_slice(function);
-            self.creator_parent = parent;
-            self.tb = Tb::FileOf(if in_ancestor {
-                Pending::AncestorCreator
-            } else {
-                Pending::Creator
-            });
-            return true;
-        }
-        if let Some(id) = traceback::parse_ancestor_header(text) {
-            self.record.ancestors.push(Ancestor {
-                id,
-                frames: Vec::new(),
-                elided: false,
-                created_by: None,
-            });
-            self.tb = Tb::Ancestor;
-            return true;
-        }
-        if let Some(count) = traceback::parse_elision(text) {
-            if in_ancestor {
-                if let Some(ancestor) = self.record.ancestors.last_mut() {
-                    ancestor.elided = true;
+        // Most lines are function lines; the first byte rules out the other kinds cheaply.
+        match text[0] {
+            b'c' => {
+                if let Some((function, parent)) = traceback::parse_created_by(text) {
+                    self.func_buf.clear();
+                    self.func_buf.extend_from_slice(function);
+                    self.func_hash = traceback::function_hash(function);
+                    self.creator_parent = parent;
+                    self.tb = Tb::FileOf(if in_ancestor {
+                        Pending::AncestorCreator
+                    } else {
+                        Pending::Creator
+                    });
+                    return true;
                 }
-            } else {
-                self.record.elided = Some(match count {
-                    Some(count) => Elision::Middle {
-                        after: self.record.frames.len(),
-                        count,
-                    },
-                    None => Elision::Tail,
-                });
             }
-            return true;
-        }
-        if text.first().is_some_and(u8::is_ascii_whitespace) {
-            if memchr::memmem::find(text, b"stack unavailable").is_some() {
-                self.record.stack_unavailable = true;
+            b'[' => {
+                if let Some(id) = traceback::parse_ancestor_header(text) {
+                    self.record.ancestors.push(Ancestor {
+                        id,
+                        frames: Vec::new(),
+                        elided: false,
+                        created_by: None,
+                    });
+                    self.tb = Tb::Ancestor;
+                    return true;
+                }
             }
-            // A file line without a function line: nothing to attach it to.
-            return true;
+            b'.' => {
+                if let Some(count) = traceback::parse_elision(text) {
+                    if in_ancestor {
+                        if let Some(ancestor) = self.record.ancestors.last_mut() {
+                            ancestor.elided = true;
+                        }
+                    } else {
+                        self.record.elided = Some(match count {
+                            Some(count) => Elision::Middle {
+                                after: self.record.frames.len(),
+                                count,
+                            },
+                            None => Elision::Tail,
+                        });
+                    }
+                    return true;
+                }
+            }
+            b'\t' | b' ' => {
+                if text
+                    .trim_ascii_start()
+                    .starts_with(b"goroutine running on other thread")
+                {
+                    self.record.stack_unavailable = true;
+                }
+                // A file line without a function line: nothing to attach it to.
+                return true;
+            }
+            _ => {}
         }
         if let Some((function, args)) = traceback::split_function_line(text) {
             self.func_buf.clear();
             self.func_buf.extend_from_slice(function);
+            self.func_hash = traceback::function_hash(function);
             self.args_buf.clear();
             self.args_buf.extend_from_slice(args);
             self.tb = Tb::FileOf(if in_ancestor {
@@ -778,24 +830,11 @@ impl Scanner {
         false
     }
 
-    /// Completes the pending function line with its file line (or without one).
-    fn attach(
-        &mut self,
-        pending: Pending,
-        file_line: Option<&traceback::FileLine<'_>>,
-        tables: &mut Tables,
-    ) {
-        let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
-            && traceback::is_inlined(&self.args_buf);
-        let frame = match file_line {
-            Some(fl) => traceback::intern_frame(tables, &self.func_buf, inlined, fl),
-            None => traceback::intern_bare_frame(tables, &self.func_buf, inlined),
-        };
-        self.last_attached = file_line.is_some().then_some(frame);
+    /// Puts the frame of the pending function line where it belongs.
+    fn attach(&mut self, pending: Pending, frame: FrameId, regs: Option<FrameRegs>) {
         match pending {
             Pending::Frame => {
-                self.record
-                    .push_frame(frame, &self.args_buf, file_line.and_then(|fl| fl.regs));
+                self.record.push_frame(frame, &self.args_buf, regs);
                 self.tb = Tb::Frames;
             }
             Pending::Creator => {
@@ -857,6 +896,7 @@ impl Scanner {
         if text.first().is_some_and(u8::is_ascii_digit) {
             self.finish_record(tables, sink);
             self.record.clear();
+            self.debug1_last_pc = None;
             if let Some(count) = debug1::parse_record_header(text, &mut self.record.pcs) {
                 self.record.count = count;
                 self.record.offset = line.offset;
@@ -899,25 +939,16 @@ impl Scanner {
     ) {
         // An inlined call repeats its caller's PC: every frame but the last of a same-PC run
         // is inlined. So a frame is known to be inlined only when the next one arrives.
-        let previous_pc_same = self
-            .record
-            .regs
-            .last()
-            .is_some_and(|r| r.and_then(|r| r.pc) == Some(frame_line.pc));
-        if previous_pc_same && let Some(last) = self.record.frames.last_mut() {
+        if self.debug1_last_pc == Some(frame_line.pc)
+            && let Some(last) = self.record.frames.last_mut()
+        {
             let mut frame = tables.get_frame(*last).clone();
             frame.inlined = true;
             *last = tables.frame(frame);
         }
+        self.debug1_last_pc = Some(frame_line.pc);
         match debug1::intern_frame(tables, frame_line.symbolized, false) {
-            Some(frame) => {
-                let regs = crate::model::FrameRegs {
-                    fp: 0,
-                    sp: 0,
-                    pc: Some(frame_line.pc),
-                };
-                self.record.push_frame(frame, b"", Some(regs));
-            }
+            Some(frame) => self.record.push_frame(frame, b"", None),
             None => sink.warning(Warning {
                 offset: line.offset,
                 line: Some(line.number),
@@ -1032,7 +1063,9 @@ fn preamble_message(text: &[u8]) -> Option<(CauseKind, String)> {
             return Some((CauseKind::Signal, lossy(text)));
         }
     }
-    if memchr::memmem::find(text, b"found unexpected goroutines:").is_some() {
+    static GOLEAK: std::sync::LazyLock<Finder<'static>> =
+        std::sync::LazyLock::new(|| Finder::new(b"found unexpected goroutines:"));
+    if GOLEAK.find(text).is_some() {
         return Some((CauseKind::Goleak, "found unexpected goroutines".into()));
     }
     None

@@ -5,7 +5,7 @@
 
 use crate::intern::{Frame, FrameId, LabelSetId, Tables};
 use crate::model::{FrameRegs, State, ThreadInfo};
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// A parsed `goroutine N [...]:` header.
 #[derive(Debug, PartialEq, Eq)]
@@ -252,38 +252,75 @@ pub(crate) struct FileLine<'a> {
     pub regs: Option<FrameRegs>,
 }
 
-/// Parses a file line; `line` must start with the whitespace that indents it.
-pub(crate) fn parse_file_line(line: &[u8]) -> Option<FileLine<'_>> {
-    let body = line.trim_ascii_start();
-    if body.len() == line.len() || body.is_empty() {
+/// A file line cut into the part that names the position and the register suffix, before
+/// either is parsed.
+pub(crate) struct RawFileLine<'a> {
+    /// From the path to the offset: `/src/main.go:12 +0x1d`.
+    pub core: &'a [u8],
+    /// `fp=0x… sp=0x… pc=0x…`, at level 2.
+    pub regs: Option<&'a [u8]>,
+}
+
+/// Cuts a file line; `line` must start with the whitespace that indents it.
+pub(crate) fn split_file_line(line: &[u8]) -> Option<RawFileLine<'_>> {
+    let body = match line.first() {
+        Some(b'\t') => &line[1..],
+        Some(b' ') => line.trim_ascii_start(),
+        _ => return None,
+    };
+    if body.is_empty() {
         return None;
     }
-    let (core, regs) = match memchr::memmem::find(body, b" fp=0x") {
-        Some(at) => (&body[..at], parse_regs(&body[at + 1..])),
-        None => (body.trim_ascii_end(), None),
+    // Level-2 frames end in ` fp=0x… sp=0x… pc=0x…`, after the `+0x` offset. This runs for
+    // every frame of a dump, so scan back from the end: reaching the offset's `+` first means
+    // there are no registers.
+    let regs_at = match body.iter().rposition(|&b| b == b'=' || b == b'+') {
+        Some(at) if body[at] == b'=' => memchr::memmem::rfind(body, b" fp=0x"),
+        _ => None,
     };
-    let (position, offset) = match memchr::memmem::rfind(core, b" +0x") {
-        Some(at) => {
-            let hex = &core[at + 2..];
-            match parse_hex(hex) {
-                Some(off) => (&core[..at], Some(off.min(u64::from(u32::MAX)) as u32)),
-                None => (core, None),
-            }
-        }
-        None => (core, None),
-    };
-    let colon = memchr::memrchr(b':', position)?;
-    let line_no = parse_u64(&position[colon + 1..])?;
-    Some(FileLine {
-        core,
-        file: &position[..colon],
-        line: line_no.min(u64::from(u32::MAX)) as u32,
-        offset,
-        regs,
+    Some(match regs_at {
+        Some(at) => RawFileLine {
+            core: &body[..at],
+            regs: Some(&body[at + 1..]),
+        },
+        None => RawFileLine {
+            core: body.trim_ascii_end(),
+            regs: None,
+        },
     })
 }
 
-fn parse_regs(text: &[u8]) -> Option<FrameRegs> {
+/// Parses `/path/file.go:123 +0x1d` into the file, the line and the offset.
+pub(crate) fn parse_position(core: &[u8]) -> Option<(&[u8], u32, Option<u32>)> {
+    let offset_at = memchr::memrchr(b' ', core).filter(|&at| core[at + 1..].starts_with(b"+0x"));
+    let (position, offset) = match offset_at.and_then(|at| Some((at, parse_hex(&core[at + 2..])?)))
+    {
+        Some((at, off)) => (&core[..at], Some(off.min(u64::from(u32::MAX)) as u32)),
+        None => (core, None),
+    };
+    let colon = memchr::memrchr(b':', position)?;
+    let line = parse_u64(&position[colon + 1..])?;
+    Some((
+        &position[..colon],
+        line.min(u64::from(u32::MAX)) as u32,
+        offset,
+    ))
+}
+
+/// Parses a file line; `line` must start with the whitespace that indents it.
+pub(crate) fn parse_file_line(line: &[u8]) -> Option<FileLine<'_>> {
+    let raw = split_file_line(line)?;
+    let (file, line, offset) = parse_position(raw.core)?;
+    Some(FileLine {
+        core: raw.core,
+        file,
+        line,
+        offset,
+        regs: raw.regs.and_then(parse_regs),
+    })
+}
+
+pub(crate) fn parse_regs(text: &[u8]) -> Option<FrameRegs> {
     let mut regs = FrameRegs::default();
     let mut seen_fp = false;
     for word in text.split(|&b| b == b' ') {
@@ -299,15 +336,51 @@ fn parse_regs(text: &[u8]) -> Option<FrameRegs> {
     seen_fp.then_some(regs)
 }
 
-/// Interns the frame made of a function line's name and its file line, parsing the file line
-/// only the first time this exact text is seen.
+/// The hash of a function name, taken once when its line is read.
+pub(crate) fn function_hash(function: &[u8]) -> u64 {
+    xxh3_64(function)
+}
+
+/// Identifies a frame by its text: two independent 64-bit hashes make a 128-bit key, so a
+/// collision would need both to collide.
+fn frame_key(function_hash: u64, core: &[u8], inlined: bool) -> u128 {
+    ((u128::from(function_hash) << 64) | u128::from(xxh3_64(core))) ^ (u128::from(inlined) << 127)
+}
+
+/// The frame of a function (name and [`function_hash`]) and a file line. A file line seen
+/// before is not parsed again; `None` when it is not a file line after all.
+pub(crate) fn frame_for(
+    tables: &mut Tables,
+    function: &[u8],
+    function_hash: u64,
+    inlined: bool,
+    raw: &RawFileLine<'_>,
+) -> Option<FrameId> {
+    let key = frame_key(function_hash, raw.core, inlined);
+    if let Some(id) = tables.frame_by_text(key) {
+        return Some(id);
+    }
+    let (file, line, offset) = parse_position(raw.core)?;
+    let frame = Frame {
+        function: tables.sym(function),
+        file: tables.sym(file),
+        line,
+        offset,
+        inlined,
+    };
+    let id = tables.frame(frame);
+    tables.remember_frame_text(key, id);
+    Some(id)
+}
+
+/// Interns the frame made of a function name and its parsed file line.
 pub(crate) fn intern_frame(
     tables: &mut Tables,
     function: &[u8],
     inlined: bool,
     file_line: &FileLine<'_>,
 ) -> FrameId {
-    let key = frame_text_fingerprint(function, file_line.core, inlined);
+    let key = frame_key(function_hash(function), file_line.core, inlined);
     if let Some(id) = tables.frame_by_text(key) {
         return id;
     }
@@ -336,20 +409,14 @@ pub(crate) fn intern_bare_frame(tables: &mut Tables, function: &[u8], inlined: b
     })
 }
 
-fn frame_text_fingerprint(function: &[u8], core: &[u8], inlined: bool) -> u128 {
-    let f = xxh3_128(function);
-    let c = xxh3_128(core);
-    // Mix rather than xor so that swapping the two halves does not collide.
-    f.rotate_left(17) ^ c ^ u128::from(inlined)
-}
-
 /// Parses `created by pkg.F[ in goroutine N]`.
 pub(crate) fn parse_created_by(line: &[u8]) -> Option<(&[u8], Option<u64>)> {
     let rest = line.strip_prefix(b"created by ")?;
-    if let Some(at) = memchr::memmem::rfind(rest, b" in goroutine ")
-        && let Some(parent) = parse_u64(&rest[at + 14..])
+    if let Some(space) = rest.iter().rposition(|&b| b == b' ')
+        && let Some(function) = rest[..space].strip_suffix(b" in goroutine")
+        && let Some(parent) = parse_u64(&rest[space + 1..])
     {
-        return Some((&rest[..at], Some(parent)));
+        return Some((function, Some(parent)));
     }
     Some((rest, None))
 }

@@ -1,0 +1,269 @@
+//! Parse + group throughput on large dumps, with `grep -c '^goroutine '` on the same bytes
+//! timed in the same run as the baseline, and the peak memory of `goleash` reading the dump
+//! from a pipe.
+//!
+//! The dumps are made by replicating the goroutines of real captures (a Go 1.27 level-1
+//! traceback, the `?debug=2` format, and a level-2 one, the SIGQUIT format) with fresh
+//! goroutine ids until they reach the target size.
+//!
+//! ```text
+//! cargo bench --bench throughput                # 256 MiB dumps
+//! GOLEASH_BENCH_MB=1024 cargo bench --bench throughput
+//! ```
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Source {
+    name: &'static str,
+    file: &'static str,
+}
+
+const SOURCES: &[Source] = &[
+    Source {
+        name: "debug=2 (level-1 traceback)",
+        file: "tests/data/corpus/go1.27/crash/panic_error_GOTRACEBACK-all.txt",
+    },
+    Source {
+        name: "SIGQUIT (level-2 traceback)",
+        file: "tests/data/corpus/go1.27/crash/panic_error_GOTRACEBACK-crash.txt",
+    },
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The goroutine records of a dump, each a block of lines starting with its header.
+fn records(text: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in text.lines() {
+        if line.starts_with("goroutine ") && line.ends_with(':') {
+            if let Some(r) = current.take() {
+                out.push(r);
+            }
+            current = Some(vec![line.to_string()]);
+        } else if line.is_empty() || line.starts_with("SIG") || line.starts_with("-----") {
+            if let Some(r) = current.take() {
+                out.push(r);
+            }
+        } else if let Some(r) = current.as_mut() {
+            // Register dumps follow the last record of a level-2 dump.
+            let mut words = line.split_whitespace();
+            let register = matches!(
+                (words.next(), words.next(), words.next()),
+                (Some(name), Some(value), None)
+                    if name.bytes().all(|b| b.is_ascii_alphanumeric()) && value.starts_with("0x")
+            );
+            if !register {
+                r.push(line.to_string());
+            }
+        }
+    }
+    out.extend(current);
+    out
+}
+
+/// Rewrites `goroutine N` and `in goroutine N` with ids shifted for copy `k`.
+fn renumber(line: &str, shift: u64) -> String {
+    let shift_id = |rest: &str| -> Option<(u64, usize)> {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        rest[..digits]
+            .parse::<u64>()
+            .ok()
+            .map(|n| (n + shift, digits))
+    };
+    if let Some(rest) = line.strip_prefix("goroutine ")
+        && let Some((id, len)) = shift_id(rest)
+    {
+        return format!("goroutine {id}{}", &rest[len..]);
+    }
+    if let Some(at) = line.find(" in goroutine ")
+        && let Some((id, len)) = shift_id(&line[at + 14..])
+    {
+        return format!(
+            "{} in goroutine {id}{}",
+            &line[..at],
+            &line[at + 14 + len..]
+        );
+    }
+    line.to_string()
+}
+
+fn generate(source: &Source, target_bytes: u64, out: &Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(workspace().join(source.file)).expect("source capture");
+    let records = records(&text);
+    assert!(!records.is_empty());
+    let max_id: u64 = records
+        .iter()
+        .filter_map(|r| {
+            r[0].strip_prefix("goroutine ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .max()
+        .unwrap();
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(out).unwrap());
+    let (mut written, mut goroutines, mut copy) = (0u64, 0u64, 0u64);
+    'outer: loop {
+        let shift = copy * (max_id + 1);
+        for record in &records {
+            let mut block = String::new();
+            if goroutines > 0 {
+                block.push('\n');
+            }
+            for line in record {
+                block.push_str(&renumber(line, shift));
+                block.push('\n');
+            }
+            w.write_all(block.as_bytes()).unwrap();
+            written += block.len() as u64;
+            goroutines += 1;
+            if written >= target_bytes {
+                break 'outer;
+            }
+        }
+        copy += 1;
+    }
+    w.flush().unwrap();
+    (written, goroutines)
+}
+
+/// Runs a shell command and returns its wall time and stdout.
+fn run(shell: &str) -> (Duration, String) {
+    let start = Instant::now();
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(shell)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run");
+    let elapsed = start.elapsed();
+    assert!(output.status.success(), "{shell} failed");
+    (
+        elapsed,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// `cat FILE | goleash inspect --format json -`: wall time, the JSON, and goleash's own peak
+/// RSS in KiB (from `wait4`, so `cat` is not counted).
+fn run_goleash(goleash: &str, path: &Path, out: &Path) -> (Duration, String, u64) {
+    let start = Instant::now();
+    let mut cat = Command::new("cat")
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cat");
+    let child = Command::new(goleash)
+        .args(["inspect", "--format", "json", "--quiet", "-"])
+        .stdin(cat.stdout.take().unwrap())
+        .stdout(File::create(out).unwrap())
+        .spawn()
+        .expect("goleash");
+    let mut status = 0;
+    // SAFETY: wait4 writes the exit status and resource usage of our own child into the
+    // values given; std's Child is not waited on afterwards.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage);
+        usage
+    };
+    let elapsed = start.elapsed();
+    cat.wait().unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "goleash failed"
+    );
+    (
+        elapsed,
+        std::fs::read_to_string(out).unwrap(),
+        usage.ru_maxrss as u64,
+    )
+}
+
+fn best_of<T>(n: usize, mut f: impl FnMut() -> (Duration, T)) -> (Duration, T) {
+    let mut best = f();
+    for _ in 1..n {
+        let next = f();
+        if next.0 < best.0 {
+            best = next;
+        }
+    }
+    best
+}
+
+fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+fn main() {
+    let mb: u64 = std::env::var("GOLEASH_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let runs: usize = std::env::var("GOLEASH_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let dir = workspace().join("target/bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let goleash = env!("CARGO_BIN_EXE_goleash");
+    println!("goleash parse + group throughput, {mb} MiB dumps, best of {runs} runs");
+    println!(
+        "{:<30} {:>10} {:>12} {:>12} {:>10} {:>12} {:>10}",
+        "dump", "goroutines", "grep -c", "goleash", "ratio", "goroutines/s", "peak RSS"
+    );
+    for source in SOURCES {
+        let path = dir.join(format!(
+            "{}-{mb}MiB.txt",
+            source
+                .file
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".txt")
+        ));
+        let (bytes, goroutines) = if path.exists() {
+            let text_len = std::fs::metadata(&path).unwrap().len();
+            let (_, count) = run(&format!("grep -c '^goroutine ' {}", path.display()));
+            (text_len, count.trim().parse().unwrap())
+        } else {
+            generate(source, mb << 20, &path)
+        };
+        // Warm the page cache so both sides read from memory.
+        run(&format!("cat {} > /dev/null", path.display()));
+        let (grep_time, grep_out) = best_of(runs, || {
+            run(&format!("grep -c '^goroutine ' {}", path.display()))
+        });
+        assert_eq!(grep_out.trim().parse::<u64>().unwrap(), goroutines);
+        let json_out = dir.join("goleash-output.json");
+        let (time, (out, rss)) = best_of(runs, || {
+            let (t, out, rss) = run_goleash(goleash, &path, &json_out);
+            (t, (out, rss))
+        });
+        let json: serde_json::Value = serde_json::from_str(&out).expect("goleash JSON");
+        assert_eq!(
+            json["goroutines"].as_u64(),
+            Some(goroutines),
+            "goleash counted every goroutine"
+        );
+        println!(
+            "{:<30} {:>10} {:>8.0} MB/s {:>7.0} MB/s {:>9.2}x {:>12.0} {:>7} MiB",
+            source.name,
+            goroutines,
+            mb_per_s(bytes, grep_time),
+            mb_per_s(bytes, time),
+            time.as_secs_f64() / grep_time.as_secs_f64(),
+            goroutines as f64 / time.as_secs_f64(),
+            rss / 1024,
+        );
+    }
+    println!("(ratio: goleash time / grep time; peak RSS: goleash's own, reading from the pipe)");
+}
