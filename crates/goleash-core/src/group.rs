@@ -91,6 +91,12 @@ pub struct Group {
     pub parent: Option<u64>,
     /// Where the parents of these goroutines are: in which group, or gone.
     pub parents: Vec<(ParentRef, u64)>,
+    /// How many runs of goroutines with the same parent the dump listed for this group: a
+    /// pool started by one goroutine is one run (the runtime lists goroutines roughly in
+    /// creation order), one goroutine per request is as many runs as goroutines. 0 when
+    /// the format has no parent ids.
+    pub parent_runs: u64,
+    last_parent: Option<u64>,
     /// Some goroutine ids of the group, ascending (at most `ids_per_group`).
     pub ids: Vec<u64>,
     /// The first goroutine of the group, with the facts that are not shared.
@@ -574,6 +580,10 @@ impl Sink for Grouper<'_> {
             } else if group.parent != parent {
                 group.parent = None;
             }
+            if parent.is_some() && parent != group.last_parent {
+                group.parent_runs += 1;
+                group.last_parent = parent;
+            }
             building.goroutines.push(id, parent, index);
         }
     }
@@ -614,6 +624,8 @@ fn new_group(signature: Signature, stack: StackId, record: &Record) -> Group {
         created_by: record.created_by.map(|c| c.frame),
         parent: None,
         parents: Vec::new(),
+        parent_runs: 0,
+        last_parent: None,
         ids: Vec::new(),
         example: Example {
             id: record.id,

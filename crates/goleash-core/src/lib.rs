@@ -12,12 +12,17 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod classify;
 pub mod code;
+pub mod diff;
 pub mod group;
 pub mod intern;
+pub mod kb;
 pub mod model;
 pub mod parse;
+pub mod rules;
 pub mod signature;
+pub mod source;
 
 pub use group::{Capture, Group, GroupOptions, Grouper, Similarity, Snapshot};
 pub use intern::{Frame, FrameId, LabelSetId, StackId, Sym, Tables};

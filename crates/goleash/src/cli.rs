@@ -66,9 +66,33 @@ pub struct HttpArgs {
     /// Time allowed for one request to a service, in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Do not ask a live service for /debug/pprof/goroutineleak. That profile (Go 1.27, or
+    /// 1.26 with GOEXPERIMENT=goroutineleakprofile) is how the runtime proves leaks, but
+    /// serving it runs a full garbage collection in the service (about a second per 100k
+    /// goroutines).
+    #[arg(long)]
+    pub no_leak_profile: bool,
+}
+
+/// Options for judging goroutines.
+#[derive(Args, Debug, Clone)]
+pub struct JudgeArgs {
+    /// The dump was taken when the program should have been idle (tests done, requests
+    /// drained): anything still waiting on another goroutine is left over, a leak. goleak
+    /// messages and `go test` timeouts are read this way anyway.
+    #[arg(long)]
+    pub quiescent: bool,
+    /// Do not read the program's source files, even when the dump's paths exist here.
+    #[arg(long)]
+    pub no_source: bool,
 }
 
 impl HttpArgs {
+    /// Whether to ask for the goroutineleak profile.
+    pub fn leak_profile(&self) -> bool {
+        !self.no_leak_profile
+    }
+
     /// A client with these options.
     pub fn client(&self) -> Client {
         Client::new(HttpOptions {

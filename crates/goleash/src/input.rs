@@ -55,12 +55,29 @@ impl Input {
     }
 }
 
+/// A full debug=2 dump of a live service. `goroutineleak?debug=2` is the same dump with the
+/// runtime's `(leaked)` proof on the goroutines it found leaked, so it is asked for first
+/// when allowed; services without it answer 404 and get the plain goroutine profile.
+pub fn fetch_dump(client: &Client, url: &str, leak_profile: bool) -> Result<Vec<u8>> {
+    let names_a_profile = url.contains("/debug/pprof/") && url.contains("debug=");
+    if leak_profile && !names_a_profile {
+        let leak_url = collect::profile_url(url, "goroutineleak", 2);
+        match client.get(&leak_url) {
+            Ok(body) => return Ok(body),
+            Err(e) if matches!(e.kind, collect::FetchErrorKind::Status(404)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(client.get(&collect::profile_url(url, "goroutine", 2))?)
+}
+
 /// Reads and groups one input. `passthrough` gets the lines that are not part of a dump.
 pub fn read(
     input: &Input,
     options: &ReadOptions,
     client: &Client,
     passthrough: Option<goleash_core::Passthrough<'_>>,
+    leak_profile: bool,
 ) -> Result<Capture> {
     let name = input.name();
     let result = match input {
@@ -77,8 +94,7 @@ pub fn read(
             goleash_core::read(file, options, passthrough)
         }
         Input::Url(url) => {
-            let url = collect::profile_url(url, "goroutine", 2);
-            let body = client.get(&url)?;
+            let body = fetch_dump(client, url, leak_profile)?;
             goleash_core::read(&body[..], options, passthrough)
         }
     };

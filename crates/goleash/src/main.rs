@@ -1,8 +1,10 @@
 //! goleash: find goroutine leaks in Go programs.
 
+mod analysis;
 mod cli;
 mod cmd;
 mod collect;
+mod config;
 mod input;
 mod render;
 
@@ -33,6 +35,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Inspect(cmd::inspect::InspectArgs),
+    Diff(cmd::diff::DiffArgs),
+    Check(cmd::check::CheckArgs),
 }
 
 /// How a run ended, as the exit status.
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
     };
     let result = match &command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::Check(args) => cmd::check::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -5,9 +5,11 @@ use std::io::{self, Write};
 use anyhow::Result;
 use clap::Args;
 use goleash_core::ReadOptions;
+use goleash_core::classify::{Assessment, Verdict};
 
 use crate::Outcome;
-use crate::cli::{CommonArgs, HttpArgs, OutputFormat};
+use crate::analysis::{self, FileSource};
+use crate::cli::{CommonArgs, HttpArgs, JudgeArgs, OutputFormat};
 use crate::input::{self, Input};
 use crate::render::{json, style::Style, text};
 
@@ -26,9 +28,14 @@ pub struct InspectArgs {
     /// Show every frame instead of folding runtime and standard library runs.
     #[arg(long)]
     pub full: bool,
+    /// Show the groups that are long-lived by design in full, not one line each.
+    #[arg(long)]
+    pub all: bool,
     /// Do not copy text that is not part of a dump to stdout when reading standard input.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -54,6 +61,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
         ..Default::default()
     };
     let client = args.http.client();
+    let source = FileSource::new(args.judge.no_source);
     let json_output = args.common.format == OutputFormat::Json;
 
     // Text around the dumps in a piped stream (go test output) is passed through as it
@@ -77,7 +85,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
         } else {
             None
         };
-        match input::read(input, &options, &client, pass) {
+        match input::read(input, &options, &client, pass, args.http.leak_profile()) {
             Ok(capture) => captures.push((input.name(), capture)),
             Err(e) => {
                 crate::report_error(&e);
@@ -91,31 +99,47 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
         }
     }
 
+    let assessments: Vec<Vec<Vec<Assessment>>> = captures
+        .iter()
+        .map(|(_, capture)| analysis::assess_capture(capture, args.judge.quiescent, &source))
+        .collect();
+    let leaks = assessments
+        .iter()
+        .flatten()
+        .flatten()
+        .any(|a| a.verdict == Verdict::Leak);
+
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if json_output {
-        let sources: Vec<(String, &goleash_core::Capture)> =
-            captures.iter().map(|(n, c)| (n.clone(), c)).collect();
+        let sources: Vec<(String, &goleash_core::Capture, &[Vec<Assessment>])> = captures
+            .iter()
+            .zip(&assessments)
+            .map(|((n, c), a)| (n.clone(), c, a.as_slice()))
+            .collect();
         json::write(&mut out, &json::inspect_doc(&sources))?;
     } else {
         let sources: Vec<text::Source<'_>> = captures
             .iter()
-            .map(|(name, capture)| text::Source {
+            .zip(&assessments)
+            .map(|((name, capture), assessments)| text::Source {
                 name: name.clone(),
                 capture,
+                assessments,
             })
             .collect();
         let style = Style::for_stdout(args.common.color);
-        text::write_report(
-            &mut out,
-            &sources,
-            &style,
-            &text::TextOptions { full: args.full },
-        )?;
+        let options = text::TextOptions {
+            full: args.full,
+            all: args.all,
+        };
+        text::write_report(&mut out, &sources, &style, &options)?;
     }
     out.flush()?;
     Ok(if failed {
         Outcome::InputError
+    } else if leaks {
+        Outcome::Leaks
     } else {
         Outcome::Ok
     })

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use goleash_core::classify::Assessment;
+use goleash_core::diff::Row;
 use goleash_core::group::{Group, ParentRef};
 use goleash_core::model::{Elision, RaceSectionKind};
 use goleash_core::{Capture, FrameId, Snapshot, Tables};
@@ -102,6 +104,33 @@ pub struct GroupJson {
     pub ids: Vec<u64>,
     /// A goroutine of the group was cut short.
     pub truncated: bool,
+    /// `leak`, `suspect`, `lingering` or `expected`.
+    pub verdict: &'static str,
+    /// The evidence behind the verdict, in a sentence.
+    pub why: String,
+    /// What the goroutines wait for, read from the state or the stack (`chan send`, `select`,
+    /// `sync.WaitGroup.Wait`, `IO wait`, …).
+    pub blocking: &'static str,
+    /// The innermost frame in the program's own code.
+    pub leak_site: Option<SiteJson>,
+    /// The knowledge-base entry that matched, by id.
+    pub pattern: Option<&'static str>,
+    /// What to do about it; null for groups that are fine.
+    pub hint: Option<&'static str>,
+}
+
+/// A position in the program.
+#[derive(Serialize)]
+pub struct SiteJson {
+    /// The function.
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line.
+    pub line: u32,
+    /// The source line, when the file was readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// A range.
@@ -209,7 +238,7 @@ pub struct WarningJson {
 }
 
 /// Builds the document for inputs that were read.
-pub fn inspect_doc(sources: &[(String, &Capture)]) -> InspectDoc {
+pub fn inspect_doc(sources: &[(String, &Capture, &[Vec<Assessment>])]) -> InspectDoc {
     let mut doc = InspectDoc {
         schema_version: SCHEMA_VERSION,
         goroutines: 0,
@@ -218,15 +247,18 @@ pub fn inspect_doc(sources: &[(String, &Capture)]) -> InspectDoc {
         races: Vec::new(),
         warnings: Vec::new(),
     };
-    for (name, capture) in sources {
+    for (name, capture, assessments) in sources {
         let tables = &capture.tables;
-        for snapshot in &capture.snapshots {
+        for (snapshot, assessed) in capture.snapshots.iter().zip(assessments.iter()) {
             let index = doc.dumps.len();
             let base = doc.groups.len();
             doc.goroutines += snapshot.total;
             doc.dumps.push(dump_json(index, name, snapshot));
-            for group in &snapshot.groups {
-                doc.groups.push(group_json(tables, group, index, base));
+            for (group, assessment) in snapshot.groups.iter().zip(assessed) {
+                doc.groups
+                    .push(group_json(tables, group, assessment, index, &|g| {
+                        Some(base + g)
+                    }));
             }
         }
         for race in &capture.races {
@@ -307,9 +339,15 @@ pub fn frame_json(tables: &Tables, id: FrameId, args: Option<&[u8]>) -> FrameJso
     }
 }
 
-/// The wire form of one group; `base` is the index in the document of the dump's first
-/// group, so parent references point into the document's `groups`.
-pub fn group_json(tables: &Tables, group: &Group, dump: usize, base: usize) -> GroupJson {
+/// The wire form of one group; `doc_index` turns a group index of its snapshot into its
+/// index in the document's `groups`, so parent references point there.
+pub fn group_json(
+    tables: &Tables,
+    group: &Group,
+    assessment: &Assessment,
+    dump: usize,
+    doc_index: &dyn Fn(usize) -> Option<usize>,
+) -> GroupJson {
     let frames = tables.frames(group.stack);
     GroupJson {
         dump,
@@ -366,7 +404,7 @@ pub fn group_json(tables: &Tables, group: &Group, dump: usize, base: usize) -> G
             .iter()
             .map(|&(place, count)| match place {
                 ParentRef::Group(g) => ParentJson {
-                    group: Some(base + g),
+                    group: doc_index(g),
                     exited: false,
                     count,
                 },
@@ -379,6 +417,123 @@ pub fn group_json(tables: &Tables, group: &Group, dump: usize, base: usize) -> G
             .collect(),
         ids: group.ids.clone(),
         truncated: group.truncated,
+        verdict: assessment.verdict.name(),
+        why: assessment.why.clone(),
+        blocking: assessment.blocking.name(),
+        leak_site: assessment.leak_site.map(|f| {
+            let frame = tables.get_frame(f);
+            SiteJson {
+                function: tables.str(frame.function).into_owned(),
+                file: tables.str(frame.file).into_owned(),
+                line: frame.line,
+                source: assessment.source.as_ref().map(|s| s.text.clone()),
+            }
+        }),
+        pattern: assessment.pattern.map(|p| p.id),
+        hint: assessment.hint(),
+    }
+}
+
+/// `goleash diff --format json`.
+#[derive(Serialize)]
+pub struct DiffDoc {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Goroutines in the earlier snapshot.
+    pub goroutines_before: u64,
+    /// Goroutines in the later snapshot; the `count`s of `groups` add up to it.
+    pub goroutines: u64,
+    /// The earlier dump (index 0).
+    pub before: DumpJson,
+    /// The later dump (index 1).
+    pub after: DumpJson,
+    /// Every stack of either snapshot, largest growth first.
+    pub groups: Vec<DiffGroupJson>,
+}
+
+/// A group of a diff: the group as in the later snapshot, with its count before.
+#[derive(Serialize)]
+pub struct DiffGroupJson {
+    /// The group (from the earlier snapshot, with `count` 0, when it is gone).
+    #[serde(flatten)]
+    pub group: GroupJson,
+    /// Goroutines with this stack in the earlier snapshot.
+    pub count_before: u64,
+    /// `count - count_before`.
+    pub delta: i64,
+    /// `new`, `grew`, `same`, `shrank` or `gone`.
+    pub change: &'static str,
+}
+
+/// One side of a diff: its name, capture, snapshot and assessments.
+pub type DiffSide<'a> = (&'a str, &'a Capture, &'a Snapshot, &'a [Assessment]);
+
+/// Builds the diff document.
+pub fn diff_doc(before: DiffSide<'_>, after: DiffSide<'_>, rows: &[Row]) -> DiffDoc {
+    let (before_name, before_capture, b, before_assessed) = before;
+    let (after_name, after_capture, a, after_assessed) = after;
+    // Rows may hold several groups of a side; each gets its own entry.
+    let mut doc_index_of_after = vec![None; a.groups.len()];
+    let mut next = 0;
+    for row in rows {
+        if row.after.is_empty() {
+            next += 1;
+        }
+        for &i in &row.after {
+            doc_index_of_after[i] = Some(next);
+            next += 1;
+        }
+    }
+    let mut groups = Vec::new();
+    for row in rows {
+        let change = match (row.count_before, row.count_after) {
+            (0, _) => "new",
+            (_, 0) => "gone",
+            (b, a) if a > b => "grew",
+            (b, a) if a < b => "shrank",
+            _ => "same",
+        };
+        if row.after.is_empty() {
+            let i = row.before[0];
+            let mut group = group_json(
+                &before_capture.tables,
+                &b.groups[i],
+                &before_assessed[i],
+                0,
+                &|_| None,
+            );
+            group.count = 0;
+            groups.push(DiffGroupJson {
+                group,
+                count_before: row.count_before,
+                delta: row.delta(),
+                change,
+            });
+            continue;
+        }
+        for &i in &row.after {
+            let group = group_json(
+                &after_capture.tables,
+                &a.groups[i],
+                &after_assessed[i],
+                1,
+                &|g| doc_index_of_after[g],
+            );
+            groups.push(DiffGroupJson {
+                group,
+                count_before: row.count_before,
+                delta: row.delta(),
+                change,
+            });
+        }
+    }
+    DiffDoc {
+        schema_version: SCHEMA_VERSION,
+        goroutines_before: b.total,
+        goroutines: a.total,
+        before: dump_json(0, before_name, b),
+        after: dump_json(1, after_name, a),
+        groups,
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::io::{self, Write};
 
+use goleash_core::classify::{Assessment, Growth, Verdict};
 use goleash_core::code::{Origin, origin};
 use goleash_core::group::{Group, ParentRef};
 use goleash_core::model::{CauseKind, Format, Profile, RaceSectionKind};
@@ -18,6 +19,8 @@ use super::style::Style;
 pub struct TextOptions {
     /// Show every frame instead of folding runtime and standard library runs.
     pub full: bool,
+    /// Show groups that are fine (`expected`) in full, not as one line each.
+    pub all: bool,
 }
 
 /// One input and what was read from it.
@@ -26,6 +29,8 @@ pub struct Source<'a> {
     pub name: String,
     /// What was read.
     pub capture: &'a Capture,
+    /// The verdicts for each snapshot's groups.
+    pub assessments: &'a [Vec<Assessment>],
 }
 
 /// Writes the report of every dump of every input.
@@ -38,12 +43,20 @@ pub fn write_report(
     let mut first = true;
     for source in sources {
         let tables = &source.capture.tables;
-        for snapshot in &source.capture.snapshots {
+        for (snapshot, assessed) in source.capture.snapshots.iter().zip(source.assessments) {
             if !first {
                 writeln!(out)?;
             }
             first = false;
-            write_snapshot(out, &source.name, tables, snapshot, style, options)?;
+            write_snapshot(
+                out,
+                &source.name,
+                tables,
+                snapshot,
+                assessed,
+                style,
+                options,
+            )?;
         }
         for race in &source.capture.races {
             if !first {
@@ -94,7 +107,8 @@ fn describe(snapshot: &Snapshot) -> String {
     }
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+/// `1 goroutine`, `1,234 goroutines`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     let word = if n == 1 { one } else { many };
     format!("{} {word}", thousands(n))
 }
@@ -117,6 +131,7 @@ fn write_snapshot(
     name: &str,
     tables: &Tables,
     snapshot: &Snapshot,
+    assessed: &[Assessment],
     style: &Style,
     options: &TextOptions,
 ) -> io::Result<()> {
@@ -147,6 +162,7 @@ fn write_snapshot(
             )
         )?;
     }
+    writeln!(out, "  {}", verdict_summary(snapshot, assessed, style))?;
     let paths = Paths::new(
         tables,
         snapshot
@@ -161,23 +177,192 @@ fn write_snapshot(
             style.dim(&format!("paths of the program's own code are under {root}"))
         )?;
     }
-    for group in &snapshot.groups {
+    // Problems first, then by size; the groups that are fine come last.
+    let mut order: Vec<usize> = (0..snapshot.groups.len()).collect();
+    order.sort_by_key(|&i| {
+        (
+            assessed[i].verdict,
+            std::cmp::Reverse(snapshot.groups[i].count),
+            i,
+        )
+    });
+    let mut expected_header = false;
+    for i in order {
+        let (group, assessment) = (&snapshot.groups[i], &assessed[i]);
+        if assessment.verdict == Verdict::Expected && !options.all {
+            if !expected_header {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "  {}",
+                    style.dim("long-lived by design (--all shows their stacks):")
+                )?;
+                expected_header = true;
+            }
+            write_expected_line(out, tables, group, assessment, style)?;
+            continue;
+        }
         writeln!(out)?;
-        write_group(out, tables, snapshot, group, &paths, style, options)?;
+        let view = GroupView {
+            tables,
+            snapshot,
+            group,
+            assessment,
+            growth: None,
+        };
+        write_group(out, &view, &paths, style, options)?;
+    }
+    Ok(())
+}
+
+/// `2 leaks (250 goroutines) · 1 suspect (3) · 8 expected (21)`.
+fn verdict_summary(snapshot: &Snapshot, assessed: &[Assessment], style: &Style) -> String {
+    let mut parts = Vec::new();
+    for verdict in [
+        Verdict::Leak,
+        Verdict::Suspect,
+        Verdict::Lingering,
+        Verdict::Expected,
+    ] {
+        let (groups, goroutines) = snapshot
+            .groups
+            .iter()
+            .zip(assessed)
+            .filter(|(_, a)| a.verdict == verdict)
+            .fold((0u64, 0u64), |(n, g), (group, _)| (n + 1, g + group.count));
+        if groups == 0 {
+            continue;
+        }
+        let word = match (verdict, groups) {
+            (Verdict::Leak, 1) => "leak".to_string(),
+            (Verdict::Leak, _) => "leaks".to_string(),
+            (Verdict::Suspect, 1) => "suspect".to_string(),
+            (Verdict::Suspect, _) => "suspects".to_string(),
+            (v, _) => v.name().to_string(),
+        };
+        let text = format!(
+            "{groups} {word} ({})",
+            plural(goroutines, "goroutine", "goroutines")
+        );
+        parts.push(match verdict {
+            Verdict::Leak => style.red(&text),
+            Verdict::Suspect => style.yellow(&text),
+            _ => text,
+        });
+    }
+    if parts.is_empty() {
+        "no goroutines".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// The verdict as a fixed-width column.
+pub fn verdict_label(verdict: Verdict, style: &Style) -> String {
+    let text = format!("{:<9}", verdict.name());
+    match verdict {
+        Verdict::Leak => style.red(&text.to_uppercase()),
+        Verdict::Suspect => style.yellow(&text),
+        Verdict::Lingering => text,
+        Verdict::Expected => style.dim(&text),
+    }
+}
+
+/// One line for a group that is fine.
+pub fn write_expected_line(
+    out: &mut dyn Write,
+    tables: &Tables,
+    group: &Group,
+    assessment: &Assessment,
+    style: &Style,
+) -> io::Result<()> {
+    let site = assessment
+        .leak_site
+        .map(|f| tables.str(tables.get_frame(f).function).into_owned())
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  {}{:>7} ×  {} {}",
+        verdict_label(Verdict::Expected, style),
+        thousands(group.count),
+        assessment.why,
+        style.dim(&format!("· {site}")),
+    )
+}
+
+/// One group in full, as `inspect`, `diff` and `check` show it.
+pub struct GroupView<'a> {
+    /// The tables of its capture.
+    pub tables: &'a Tables,
+    /// Its snapshot.
+    pub snapshot: &'a Snapshot,
+    /// The group.
+    pub group: &'a Group,
+    /// Its verdict.
+    pub assessment: &'a Assessment,
+    /// How it changed since an earlier snapshot, when it was compared.
+    pub growth: Option<Growth>,
+}
+
+/// Writes the groups of one snapshot (all of `views` must be of the same capture), each in
+/// full; `header` goes first when given.
+pub fn write_groups(
+    out: &mut dyn Write,
+    views: &[GroupView<'_>],
+    style: &Style,
+    options: &TextOptions,
+) -> io::Result<()> {
+    let Some(first) = views.first() else {
+        return Ok(());
+    };
+    let tables = first.tables;
+    let paths = Paths::new(
+        tables,
+        views.iter().flat_map(|v| {
+            tables
+                .frames(v.group.stack)
+                .iter()
+                .copied()
+                .chain(v.group.created_by)
+        }),
+    );
+    if let Some(root) = &paths.common {
+        writeln!(
+            out,
+            "  {}",
+            style.dim(&format!("paths of the program's own code are under {root}"))
+        )?;
+    }
+    for view in views {
+        writeln!(out)?;
+        write_group(out, view, &paths, style, options)?;
     }
     Ok(())
 }
 
 fn write_group(
     out: &mut dyn Write,
-    tables: &Tables,
-    snapshot: &Snapshot,
-    group: &Group,
+    view: &GroupView<'_>,
     paths: &Paths,
     style: &Style,
     options: &TextOptions,
 ) -> io::Result<()> {
+    let GroupView {
+        tables,
+        snapshot,
+        group,
+        assessment,
+        growth,
+    } = *view;
     let mut facts = Vec::new();
+    if let Some(g) = growth {
+        let delta = g.after as i64 - g.before as i64;
+        facts.push(style.bold(&format!(
+            "{delta:+} ({} → {})",
+            thousands(g.before),
+            thousands(g.after)
+        )));
+    }
     let states: Vec<String> = group
         .states
         .iter()
@@ -190,7 +375,9 @@ fn write_group(
             }
         })
         .collect();
-    if !states.is_empty() {
+    if states.is_empty() {
+        facts.push(style.yellow(assessment.blocking.name()));
+    } else {
         facts.push(style.yellow(&states.join(", ")));
     }
     if let Some((lo, hi)) = group.wait_minutes {
@@ -206,28 +393,21 @@ fn write_group(
     if group.durable > 0 {
         facts.push("durable (synctest)".into());
     }
-    if group.leaked > 0 {
-        let text = if group.proven() {
-            "leaked: proven by the runtime".to_string()
-        } else {
-            format!("{} proven leaked by the runtime", thousands(group.leaked))
-        };
-        facts.push(style.red(&text));
-    }
     if group.truncated {
         facts.push(style.yellow("cut short"));
     }
     writeln!(
         out,
-        "{}  {}",
+        "  {}{}  {}",
+        verdict_label(assessment.verdict, style),
         style.bold(&format!("{:>7} ×", thousands(group.count))),
         facts.join(" · ")
     )?;
+    let indent = "                    ";
+    writeln!(out, "{indent}{}", style.dim(&assessment.why))?;
 
     let frames = tables.frames(group.stack);
     let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
-    let first_user = origins.iter().position(|o| o.is_user());
-    let indent = "          ";
     let mut i = 0;
     while i < frames.len() {
         let folded = !options.full && i > 0 && !origins[i].is_user();
@@ -246,18 +426,24 @@ fn write_group(
                 continue;
             }
         }
-        let text = if Some(i) == first_user {
+        let emphasis = if Some(frames[i]) == assessment.leak_site {
             Emphasis::LeakSite
         } else {
             Emphasis::from(origins[i])
         };
         // Recursion prints the same frame over and over; say it once with a count.
         let repeats = frames[i..].iter().take_while(|&&f| f == frames[i]).count();
-        let shown = Shown {
-            emphasis: text,
-            repeats,
-        };
+        let shown = Shown { emphasis, repeats };
         write_frame_emph(out, tables, frames[i], paths, style, indent, shown)?;
+        if emphasis == Emphasis::LeakSite
+            && let Some(facts) = &assessment.source
+        {
+            writeln!(
+                out,
+                "{indent}  {}",
+                style.cyan(&format!("│ {}", facts.text))
+            )?;
+        }
         i += repeats;
     }
     if let Some(elision) = group.example.elided {
@@ -318,7 +504,36 @@ fn write_group(
             style.dim(&format!("goroutine {}{suffix}", ids.join(", ")))
         )?;
     }
+    if let Some(hint) = assessment.hint() {
+        for (n, line) in wrap(hint, 80).iter().enumerate() {
+            let lead = if n == 0 {
+                style.bold("fix: ")
+            } else {
+                "     ".to_string()
+            };
+            writeln!(out, "{indent}{lead}{line}")?;
+        }
+    }
     Ok(())
+}
+
+/// Splits text into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// ` in goroutine 35 (exited)`, ` in 100 goroutines, all exited`.

@@ -1,0 +1,613 @@
+//! Telling leaks from long-lived goroutines.
+//!
+//! For every group: what it is blocked in (read from the wait reason, or from the stack where
+//! the format has none), where in the program's own code (the leak site), and a verdict from
+//! the evidence at hand, strongest first:
+//!
+//! 1. the runtime's proof: `(leaked)` from the goroutineleak profile, or a deadlock report;
+//! 2. what the goroutine is: infrastructure of the runtime, the standard library or a
+//!    well-known library ([`crate::kb`]);
+//! 3. growth between snapshots: a group that grew and waits on something that cannot end by
+//!    itself is a leak;
+//! 4. the shape of one snapshot: a goroutine that outlived its creator waiting on a channel
+//!    is a suspect; one loop, or a small pool, started by a goroutine still alive is by
+//!    design.
+//!
+//! Verdicts never depend on the names of the program's own functions.
+
+use crate::code::{Origin, origin};
+use crate::group::{Group, ParentRef, Snapshot};
+use crate::intern::{FrameId, Tables};
+use crate::kb::{self, Kind, PATTERNS, Pattern};
+use crate::model::CauseKind;
+use crate::source::SiteFacts;
+
+/// What a goroutine is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Blocking {
+    /// `<-ch`.
+    ChanReceive,
+    /// `ch <- v`.
+    ChanSend,
+    /// A send or a receive: debug=1 hides the runtime frames that would tell which.
+    ChanOp,
+    /// A receive on a nil channel: forever.
+    ChanReceiveNil,
+    /// A send on a nil channel: forever.
+    ChanSendNil,
+    /// `select` with cases.
+    Select,
+    /// `select {}`: forever.
+    SelectNoCases,
+    /// `sync.WaitGroup.Wait`.
+    WaitGroup,
+    /// `sync.Mutex.Lock`.
+    Mutex,
+    /// `sync.RWMutex.RLock`.
+    RWMutexRead,
+    /// `sync.RWMutex.Lock`.
+    RWMutexWrite,
+    /// `sync.Cond.Wait`.
+    Cond,
+    /// Another semaphore.
+    Semaphore,
+    /// `time.Sleep`.
+    Sleep,
+    /// Waiting for the network poller: sockets, pipes.
+    IoWait,
+    /// In a system call or C code.
+    Syscall,
+    /// Running on a thread.
+    Running,
+    /// Ready to run.
+    Runnable,
+    /// One of the runtime's own waits (GC, finalizers, scavenger…).
+    Runtime,
+    /// Not known.
+    Unknown,
+}
+
+impl Blocking {
+    /// The name used in JSON and text.
+    pub fn name(self) -> &'static str {
+        match self {
+            Blocking::ChanReceive => "chan receive",
+            Blocking::ChanSend => "chan send",
+            Blocking::ChanOp => "chan send or receive",
+            Blocking::ChanReceiveNil => "chan receive (nil chan)",
+            Blocking::ChanSendNil => "chan send (nil chan)",
+            Blocking::Select => "select",
+            Blocking::SelectNoCases => "select (no cases)",
+            Blocking::WaitGroup => "sync.WaitGroup.Wait",
+            Blocking::Mutex => "sync.Mutex.Lock",
+            Blocking::RWMutexRead => "sync.RWMutex.RLock",
+            Blocking::RWMutexWrite => "sync.RWMutex.Lock",
+            Blocking::Cond => "sync.Cond.Wait",
+            Blocking::Semaphore => "semacquire",
+            Blocking::Sleep => "sleep",
+            Blocking::IoWait => "IO wait",
+            Blocking::Syscall => "syscall",
+            Blocking::Running => "running",
+            Blocking::Runnable => "runnable",
+            Blocking::Runtime => "runtime",
+            Blocking::Unknown => "unknown",
+        }
+    }
+
+    /// Whether nothing but another goroutine can end the wait: channels, selects and sync
+    /// primitives, not timers, I/O or system calls.
+    pub fn needs_another_goroutine(self) -> bool {
+        matches!(
+            self,
+            Blocking::ChanReceive
+                | Blocking::ChanSend
+                | Blocking::ChanOp
+                | Blocking::ChanReceiveNil
+                | Blocking::ChanSendNil
+                | Blocking::Select
+                | Blocking::SelectNoCases
+                | Blocking::WaitGroup
+                | Blocking::Mutex
+                | Blocking::RWMutexRead
+                | Blocking::RWMutexWrite
+                | Blocking::Cond
+        )
+    }
+
+    /// Whether the wait can never end, whatever other goroutines do.
+    pub fn is_forever(self) -> bool {
+        matches!(
+            self,
+            Blocking::ChanReceiveNil | Blocking::ChanSendNil | Blocking::SelectNoCases
+        )
+    }
+}
+
+/// How sure goleash is that a group leaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    /// Proven by the runtime, or grew while blocked on something that cannot end by itself.
+    Leak,
+    /// Looks stuck, but one snapshot cannot prove it (or it has a plausible way out).
+    Suspect,
+    /// Blocked, but something will wake it: a timer, I/O.
+    Lingering,
+    /// Long-lived by design: infrastructure, a loop, a pool, running code.
+    Expected,
+}
+
+impl Verdict {
+    /// The name used in JSON and text.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Leak => "leak",
+            Verdict::Suspect => "suspect",
+            Verdict::Lingering => "lingering",
+            Verdict::Expected => "expected",
+        }
+    }
+}
+
+/// What the dump's moment says about goroutines that wait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Moment {
+    /// A live program: goroutines may be mid-request.
+    #[default]
+    Live,
+    /// The program should have been idle (tests finished, goleak's check): whatever waits on
+    /// another goroutine is left over.
+    Quiescent,
+}
+
+/// How a group's count changed between two snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Growth {
+    /// Goroutines in the earlier snapshot (0 when the group is new).
+    pub before: u64,
+    /// Goroutines in the later one.
+    pub after: u64,
+}
+
+impl Growth {
+    /// Whether the group grew.
+    pub fn grew(self) -> bool {
+        self.after > self.before
+    }
+}
+
+/// Reads the source of a frame, when it is available.
+pub trait SourceLookup {
+    /// What line `line` of `file` says, or `None` when the file cannot be read.
+    fn site(&self, file: &str, line: u32) -> Option<SiteFacts>;
+}
+
+/// No source available.
+pub struct NoSource;
+
+impl SourceLookup for NoSource {
+    fn site(&self, _file: &str, _line: u32) -> Option<SiteFacts> {
+        None
+    }
+}
+
+/// The classification of one group.
+#[derive(Clone, Debug)]
+pub struct Assessment {
+    /// What the goroutines wait for.
+    pub blocking: Blocking,
+    /// The innermost frame that is not the runtime's: where the wait is.
+    pub blocking_frame: Option<FrameId>,
+    /// The innermost frame in the program's own code (or of a dependency, or the standard
+    /// library, when that is all there is).
+    pub leak_site: Option<FrameId>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The evidence, in a sentence.
+    pub why: String,
+    /// The knowledge-base entry that matched.
+    pub pattern: Option<&'static Pattern>,
+    /// What the source line at the leak site says, when it was readable.
+    pub source: Option<SiteFacts>,
+}
+
+impl Assessment {
+    /// What to do about it: the hint of the matched pattern, for groups that are not fine.
+    pub fn hint(&self) -> Option<&'static str> {
+        match (self.verdict, self.pattern) {
+            (Verdict::Expected, _) => None,
+            (_, Some(p)) if !p.hint.is_empty() => Some(p.hint),
+            _ => None,
+        }
+    }
+}
+
+/// What the group's stack reveals about the wait, independent of any verdict.
+pub fn blocking_of(tables: &Tables, group: &Group) -> Blocking {
+    if let Some(reason) = group.state() {
+        let from_state = match tables.bytes(reason) {
+            b"chan receive" => Some(Blocking::ChanReceive),
+            b"chan send" => Some(Blocking::ChanSend),
+            b"chan receive (nil chan)" => Some(Blocking::ChanReceiveNil),
+            b"chan send (nil chan)" => Some(Blocking::ChanSendNil),
+            b"select" => Some(Blocking::Select),
+            b"select (no cases)" => Some(Blocking::SelectNoCases),
+            b"sync.WaitGroup.Wait" => Some(Blocking::WaitGroup),
+            b"sync.Mutex.Lock" => Some(Blocking::Mutex),
+            b"sync.RWMutex.RLock" => Some(Blocking::RWMutexRead),
+            b"sync.RWMutex.Lock" => Some(Blocking::RWMutexWrite),
+            b"sync.Cond.Wait" => Some(Blocking::Cond),
+            b"sleep" => Some(Blocking::Sleep),
+            b"IO wait" => Some(Blocking::IoWait),
+            b"syscall" | b"waiting for cgo callback" => Some(Blocking::Syscall),
+            b"running" => Some(Blocking::Running),
+            b"runnable" | b"preempted" => Some(Blocking::Runnable),
+            // Before Go 1.24-1.25 sync waits all said semacquire; the stack tells which.
+            b"semacquire" => None,
+            b"idle"
+            | b"finalizer wait"
+            | b"force gc (idle)"
+            | b"GC sweep wait"
+            | b"GC scavenge wait"
+            | b"GC worker (idle)"
+            | b"GC worker (active)"
+            | b"GOMAXPROCS updater (idle)"
+            | b"cleanup wait"
+            | b"trace reader (blocked)"
+            | b"garbage collection"
+            | b"GC assist wait"
+            | b"GC assist marking"
+            | b"wait for GC cycle"
+            | b"timer goroutine (idle)"
+            | b"debug call"
+            | b"dumping heap"
+            | b"panicwait"
+            | b"synctest.Run"
+            | b"synctest.Wait" => Some(Blocking::Runtime),
+            _ => Some(Blocking::Unknown),
+        };
+        if let Some(blocking) = from_state {
+            return blocking;
+        }
+    }
+    let frames = tables.frames(group.stack);
+    for &frame in frames {
+        if let Some(blocking) = blocking_function(tables.bytes(tables.get_frame(frame).function)) {
+            return blocking;
+        }
+    }
+    // debug=1 prints no runtime frames, but its `@` list still has their PCs: two hidden
+    // frames (gopark, selectgo) are a select, three (gopark, chanrecv, chanrecv1 or the
+    // send equivalents) a channel operation.
+    if group.states.iter().all(|(s, _)| s.is_none()) && !group.example.pcs.is_empty() {
+        let physical = frames
+            .iter()
+            .filter(|&&f| !tables.get_frame(f).inlined)
+            .count();
+        let runtime_shown = frames
+            .iter()
+            .take_while(|&&f| origin(tables, f) == Origin::Runtime)
+            .count();
+        if runtime_shown == 0 {
+            match group.example.pcs.len().checked_sub(physical + 1) {
+                Some(2) => return Blocking::Select,
+                Some(3) => return Blocking::ChanOp,
+                _ => {}
+            }
+        }
+    }
+    if frames.iter().all(|&f| origin(tables, f) == Origin::Runtime) && !frames.is_empty() {
+        return Blocking::Runtime;
+    }
+    Blocking::Unknown
+}
+
+/// The operation a function of the runtime or `sync` blocks in.
+fn blocking_function(function: &[u8]) -> Option<Blocking> {
+    Some(match function {
+        b"runtime.chanrecv1" | b"runtime.chanrecv2" | b"runtime.chanrecv" => Blocking::ChanReceive,
+        b"runtime.chansend1" | b"runtime.chansend" => Blocking::ChanSend,
+        b"runtime.selectgo" => Blocking::Select,
+        b"runtime.block" => Blocking::SelectNoCases,
+        b"sync.runtime_SemacquireWaitGroup" | b"sync.(*WaitGroup).Wait" => Blocking::WaitGroup,
+        b"sync.runtime_SemacquireRWMutexR" | b"sync.(*RWMutex).RLock" => Blocking::RWMutexRead,
+        b"sync.runtime_SemacquireRWMutex" | b"sync.(*RWMutex).Lock" => Blocking::RWMutexWrite,
+        b"internal/sync.runtime_SemacquireMutex"
+        | b"sync.runtime_SemacquireMutex"
+        | b"internal/sync.(*Mutex).Lock"
+        | b"internal/sync.(*Mutex).lockSlow"
+        | b"sync.(*Mutex).Lock"
+        | b"sync.(*Mutex).lockSlow" => Blocking::Mutex,
+        b"sync.runtime_notifyListWait" | b"sync.(*Cond).Wait" => Blocking::Cond,
+        b"time.Sleep" | b"runtime.timeSleep" => Blocking::Sleep,
+        b"internal/poll.runtime_pollWait" | b"runtime.netpollblock" => Blocking::IoWait,
+        b"runtime.cgocall"
+        | b"syscall.Syscall"
+        | b"syscall.Syscall6"
+        | b"syscall.RawSyscall"
+        | b"syscall.RawSyscall6"
+        | b"syscall.syscall"
+        | b"syscall.rawsyscall" => Blocking::Syscall,
+        _ if function.starts_with(b"internal/runtime/syscall.") => Blocking::Syscall,
+        _ if function.starts_with(b"sync.runtime_Semacquire") => Blocking::Semaphore,
+        _ => return None,
+    })
+}
+
+/// The innermost frame not of the runtime, and the leak site.
+pub fn sites(tables: &Tables, group: &Group) -> (Option<FrameId>, Option<FrameId>) {
+    let frames = tables.frames(group.stack);
+    let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
+    let blocking = frames
+        .iter()
+        .zip(&origins)
+        .find(|(_, o)| **o != Origin::Runtime)
+        .map(|(&f, _)| f);
+    let first = |wanted: Origin| {
+        frames
+            .iter()
+            .zip(&origins)
+            .find(|(_, o)| **o == wanted)
+            .map(|(&f, _)| f)
+    };
+    let leak_site = first(Origin::User)
+        .or_else(|| first(Origin::Dependency))
+        .or(blocking);
+    (blocking, leak_site)
+}
+
+/// The facts a pattern is matched against.
+struct Facts<'a> {
+    functions: Vec<&'a [u8]>,
+    blocking: Blocking,
+    has_user_frames: bool,
+    only_runtime: bool,
+    source: Option<&'a SiteFacts>,
+    several_per_parent: bool,
+}
+
+fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
+    let when = &pattern.when;
+    (when.any_frame.is_empty()
+        || when.any_frame.iter().any(|prefix| {
+            facts
+                .functions
+                .iter()
+                .any(|f| f.starts_with(prefix.as_bytes()))
+        }))
+        && (when.blocking.is_empty() || when.blocking.contains(&facts.blocking))
+        && (!when.no_user_frames || !facts.has_user_frames)
+        && (!when.only_runtime || facts.only_runtime)
+        && (!when.several_per_parent || facts.several_per_parent)
+        && when
+            .source
+            .is_none_or(|shape| facts.source.is_some_and(|s| kb::source_has_shape(s, shape)))
+}
+
+/// Options for [`assess`].
+#[derive(Clone, Debug, Default)]
+pub struct AssessOptions {
+    /// What the moment of the dump says.
+    pub moment: Moment,
+}
+
+/// Classifies one group of a snapshot. `growth` is how the group changed since an earlier
+/// snapshot of the same program, when there is one.
+pub fn assess(
+    tables: &Tables,
+    snapshot: &Snapshot,
+    group: &Group,
+    growth: Option<Growth>,
+    options: &AssessOptions,
+    source: &dyn SourceLookup,
+) -> Assessment {
+    let blocking = blocking_of(tables, group);
+    let (blocking_frame, leak_site) = sites(tables, group);
+    let frames = tables.frames(group.stack);
+    let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
+    let site_facts = leak_site
+        .filter(|&f| origin(tables, f).is_user())
+        .and_then(|f| {
+            let frame = tables.get_frame(f);
+            source.site(&tables.str(frame.file), frame.line)
+        });
+    let facts = Facts {
+        functions: frames
+            .iter()
+            .map(|&f| tables.bytes(tables.get_frame(f).function))
+            .collect(),
+        blocking,
+        has_user_frames: origins.iter().any(|o| o.is_user()),
+        only_runtime: !origins.is_empty() && origins.iter().all(|&o| o == Origin::Runtime),
+        source: site_facts.as_ref(),
+        several_per_parent: group.parent_runs > 0 && group.count >= 2 * group.parent_runs,
+    };
+    let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
+    let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
+    // A leak pattern explains suspects too; an infrastructure pattern that was overruled
+    // (a client connection pool growing without bound) still carries its hint.
+    Assessment {
+        blocking,
+        blocking_frame,
+        leak_site,
+        verdict,
+        why,
+        pattern,
+        source: site_facts,
+    }
+}
+
+fn decide(
+    snapshot: &Snapshot,
+    group: &Group,
+    facts: &Facts<'_>,
+    pattern: Option<&Pattern>,
+    growth: Option<Growth>,
+    moment: Moment,
+) -> (Verdict, String) {
+    let blocking = facts.blocking;
+    let n = group.count;
+    if group.leaked > 0 {
+        let why = if group.proven() {
+            "the runtime proved it leaked: nothing that could wake it is reachable".to_string()
+        } else {
+            format!(
+                "the runtime proved {} of these {n} goroutines leaked",
+                group.leaked
+            )
+        };
+        return (Verdict::Leak, why);
+    }
+    let deadlocked = snapshot.info.cause.kind == CauseKind::Fatal
+        && snapshot
+            .info
+            .cause
+            .message
+            .contains("all goroutines are asleep");
+    if deadlocked && blocking.needs_another_goroutine() {
+        return (
+            Verdict::Leak,
+            "the runtime found every goroutine asleep: a deadlock".into(),
+        );
+    }
+    if let Some(p) = pattern.filter(|p| p.kind == Kind::Infrastructure) {
+        // An idle keep-alive pool is bounded; one that keeps growing is unclosed responses.
+        let client_conn_growing =
+            p.id == "http-client-conn" && growth.is_some_and(|g| g.grew() && g.after >= 2);
+        if !client_conn_growing {
+            return (Verdict::Expected, p.title.to_string());
+        }
+        let g = growth.expect("checked above");
+        return (
+            Verdict::Leak,
+            format!(
+                "HTTP client connections grew from {} to {}: responses are not closed",
+                g.before, g.after
+            ),
+        );
+    }
+    match blocking {
+        Blocking::Running | Blocking::Runnable => return (Verdict::Expected, "running".into()),
+        Blocking::Runtime => return (Verdict::Expected, "a runtime wait".into()),
+        _ => {}
+    }
+    if is_main_goroutine(facts, group) {
+        return (Verdict::Expected, "the main goroutine".into());
+    }
+    if blocking.is_forever() {
+        return (
+            Verdict::Leak,
+            format!("blocked forever: {}", blocking.name()),
+        );
+    }
+    if let Some(p) = pattern.filter(|p| p.kind == Kind::Lingering) {
+        let grew_in_loop = growth.is_some_and(Growth::grew) && p.id == "sleeping";
+        if !grew_in_loop {
+            return (Verdict::Lingering, p.title.to_string());
+        }
+    }
+    let waits_for_cancel = pattern.is_some_and(|p| p.id == "select-with-done");
+    if let Some(g) = growth.filter(|g| g.grew()) {
+        let grown = format!("grew from {} to {}", g.before, g.after);
+        if blocking.needs_another_goroutine() && !waits_for_cancel {
+            return (
+                Verdict::Leak,
+                format!(
+                    "{grown} while blocked in {}, which only another goroutine can end",
+                    blocking.name()
+                ),
+            );
+        }
+        if pattern.is_some_and(|p| p.id == "sleep-loop") {
+            return (
+                Verdict::Leak,
+                format!("{grown} in a sleep loop with no exit"),
+            );
+        }
+        return (
+            Verdict::Suspect,
+            format!("{grown} while in {}", blocking.name()),
+        );
+    }
+    if let Some(g) = growth
+        && g.after <= g.before
+        && g.before > 0
+    {
+        return (
+            Verdict::Expected,
+            format!("steady at {} goroutines, as long-lived ones are", g.after),
+        );
+    }
+    if blocking.needs_another_goroutine() || blocking == Blocking::Unknown {
+        if let Some(why) = by_design(group) {
+            return (Verdict::Expected, why);
+        }
+        let exited = group.parents.iter().any(|(p, _)| *p == ParentRef::Exited);
+        let parents_known = !group.parents.is_empty();
+        // When the program should be idle, goroutines that outlived their creator, or that
+        // are too many to be a pool, are left over. Without parent ids (profiles, Go 1.20
+        // and older) a pool and a leak look alike, so that stays a suspicion.
+        if moment == Moment::Quiescent && parents_known && !waits_for_cancel {
+            return (
+                Verdict::Leak,
+                format!(
+                    "still blocked in {} after the program should have finished",
+                    blocking.name()
+                ),
+            );
+        }
+        let why = if exited {
+            format!(
+                "{n} blocked in {} after the goroutine that started them exited",
+                blocking.name()
+            )
+        } else {
+            format!(
+                "blocked in {}; one snapshot cannot tell whether it will end",
+                blocking.name()
+            )
+        };
+        return (Verdict::Suspect, why);
+    }
+    match blocking {
+        Blocking::Sleep | Blocking::IoWait | Blocking::Syscall | Blocking::Semaphore => (
+            Verdict::Lingering,
+            format!("in {}: it can end without help", blocking.name()),
+        ),
+        _ => (Verdict::Suspect, format!("in {}", blocking.name())),
+    }
+}
+
+/// The main goroutine: its outermost frame of the program is `main.main`.
+fn is_main_goroutine(facts: &Facts<'_>, group: &Group) -> bool {
+    group.created_by.is_none()
+        && facts
+            .functions
+            .iter()
+            .rev()
+            .find(|f| !f.starts_with(b"runtime."))
+            .is_some_and(|f| *f == b"main.main")
+}
+
+/// Most goroutines a pool started by one long-lived goroutine is taken to have by design.
+const POOL_MAX: u64 = 256;
+
+/// Why a blocked group looks long-lived by design: one loop, or a pool, whose creator is
+/// still running (or is the program's start-up).
+fn by_design(group: &Group) -> Option<String> {
+    let parents_alive = !group.parents.is_empty()
+        && group
+            .parents
+            .iter()
+            .all(|(p, _)| matches!(p, ParentRef::Group(_)));
+    let no_parent_info = group.parents.is_empty();
+    if group.count == 1 && (parents_alive || no_parent_info) {
+        return Some("a single long-lived goroutine".into());
+    }
+    if group.count <= POOL_MAX && parents_alive && group.parent_runs <= 1 {
+        return Some(format!(
+            "a pool of {} started by one goroutine that is still running",
+            group.count
+        ));
+    }
+    None
+}

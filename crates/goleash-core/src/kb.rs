@@ -1,0 +1,475 @@
+//! The knowledge base: known shapes of goroutines, long-lived by design or leaking, each with
+//! what a senior Go developer would say about it.
+//!
+//! Everything here is data. An entry matches on what any format shows (frames, the blocking
+//! operation) and, when the source is at hand, on what the line says; adding an entry needs
+//! no code. Entries are tried in order and the first match wins, so specific entries come
+//! before general ones. `tests/it/classify.rs` drives each one against a real Go program.
+
+use crate::classify::Blocking;
+use crate::source::Statement;
+
+/// What a matching goroutine is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Long-lived by design: infrastructure of the runtime, the standard library or a
+    /// well-known library.
+    Infrastructure,
+    /// A known way goroutines leak.
+    Leak,
+    /// Blocked, but something will wake it (a timer).
+    Lingering,
+}
+
+/// What the source line must say for an entry to match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceShape {
+    /// A `select` with a ticker case and no way to be told to stop, in an endless loop.
+    TickerLoop,
+    /// A `select` with no case that can stop it, in an endless loop.
+    SelectLoopWithoutExit,
+    /// A `select` with a one-shot timer case (`time.After`).
+    SelectOnTimer,
+    /// A `select` with a `ctx.Done()`-like case.
+    SelectWithDone,
+    /// `time.Sleep` in an endless loop with no way out.
+    SleepLoop,
+    /// `for range ch`.
+    RangeOverChannel,
+}
+
+/// When an entry matches. Empty lists match anything.
+#[derive(Clone, Copy, Debug)]
+pub struct When {
+    /// Some frame's function starts with one of these.
+    pub any_frame: &'static [&'static str],
+    /// The goroutine is blocked in one of these operations.
+    pub blocking: &'static [Blocking],
+    /// The stack has none of the program's own frames (infrastructure idling, not a handler
+    /// of the program stuck inside it).
+    pub no_user_frames: bool,
+    /// Every frame is the runtime's.
+    pub only_runtime: bool,
+    /// The source line has this shape (only checked when the source is readable).
+    pub source: Option<SourceShape>,
+    /// Several goroutines of the group share one parent: a pool started by one caller.
+    pub several_per_parent: bool,
+}
+
+/// A known shape of goroutine.
+#[derive(Clone, Copy, Debug)]
+pub struct Pattern {
+    /// Stable identifier, used in JSON and suppression files.
+    pub id: &'static str,
+    /// What it is, in a few words.
+    pub title: &'static str,
+    /// What it means.
+    pub kind: Kind,
+    /// When it matches.
+    pub when: When,
+    /// What to do about it. Empty for infrastructure.
+    pub hint: &'static str,
+}
+
+const ANY: When = When {
+    any_frame: &[],
+    blocking: &[],
+    no_user_frames: false,
+    only_runtime: false,
+    source: None,
+    several_per_parent: false,
+};
+
+use Blocking as B;
+
+/// Every entry, most specific first.
+pub const PATTERNS: &[Pattern] = &[
+    // ---------------------------------------------------------------- infrastructure
+    Pattern {
+        id: "runtime",
+        title: "the Go runtime's own goroutine",
+        kind: Kind::Infrastructure,
+        when: When {
+            only_runtime: true,
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "dump-writer",
+        title: "the goroutine writing this dump",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "runtime/pprof.writeGoroutineStacks",
+                "runtime/pprof.writeRuntimeProfile",
+                "runtime/pprof.writeGoroutine",
+                "runtime/pprof.(*Profile).WriteTo",
+                "runtime/debug.Stack",
+                "runtime.Stack",
+            ],
+            blocking: &[B::Running, B::Runnable, B::Unknown],
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "testing",
+        title: "the testing package running tests",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "testing.tRunner",
+                "testing.runTests",
+                "testing.(*M).",
+                "testing.(*T).Run",
+                "testing.(*T).Parallel",
+                "testing.(*F).",
+                "testing.runFuzz",
+                "testing.(*testContext).",
+                "testing/synctest.",
+                "internal/synctest.",
+            ],
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "signal",
+        title: "os/signal delivering signals",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &["os/signal.signal_recv", "os/signal.loop"],
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "trace-reader",
+        title: "an execution trace reader",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "runtime/trace.Start",
+                "runtime.ReadTrace",
+                "runtime/trace.(*",
+            ],
+            no_user_frames: true,
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "http-server",
+        title: "an HTTP server accepting connections",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "net/http.(*Server).Serve",
+                "net/http.(*Server).ListenAndServe",
+            ],
+            blocking: &[B::IoWait],
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "http-server-conn",
+        title: "an HTTP server connection, idle or serving",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "net/http.(*conn).serve",
+                "net/http.(*connReader).backgroundRead",
+                "net/http.(*http2serverConn).",
+                "net/http.(*http2Server).ServeConn",
+                "golang.org/x/net/http2.(*serverConn).",
+            ],
+            no_user_frames: true,
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "http-client-conn",
+        title: "an idle keep-alive connection of an http.Client",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "net/http.(*persistConn).readLoop",
+                "net/http.(*persistConn).writeLoop",
+                "net/http.(*http2ClientConn).readLoop",
+                "net/http.(*http2clientConnReadLoop).run",
+                "golang.org/x/net/http2.(*ClientConn).readLoop",
+                "golang.org/x/net/http2.(*clientConnReadLoop).run",
+            ],
+            no_user_frames: true,
+            ..ANY
+        },
+        hint: "HTTP client responses that are never closed keep their connection and its readLoop and writeLoop goroutines alive: close every response body (`defer resp.Body.Close()`, also on error paths and when the body is not read), and reuse one http.Client instead of creating a Transport per request.",
+    },
+    Pattern {
+        id: "database-sql",
+        title: "database/sql connection management",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "database/sql.(*DB).connectionOpener",
+                "database/sql.(*DB).connectionCleaner",
+                "database/sql.(*DB).connectionResetter",
+            ],
+            no_user_frames: true,
+            ..ANY
+        },
+        hint: "",
+    },
+    Pattern {
+        id: "library-daemon",
+        title: "a well-known library's background goroutine",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &[
+                "github.com/golang/glog.(*loggingT).flushDaemon",
+                "github.com/golang/glog.(*fileSink).flushDaemon",
+                "k8s.io/klog.(*loggingT).flushDaemon",
+                "k8s.io/klog/v2.(*flushDaemon).run",
+                "go.opencensus.io/stats/view.(*worker).start",
+                "go.opentelemetry.io/otel/sdk/trace.(*batchSpanProcessor).processQueue",
+                "google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run",
+            ],
+            ..ANY
+        },
+        hint: "",
+    },
+    // ---------------------------------------------------------------- leaks
+    Pattern {
+        id: "nil-channel",
+        title: "blocked forever on a nil channel",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::ChanReceiveNil, B::ChanSendNil],
+            ..ANY
+        },
+        hint: "A send or receive on a nil channel blocks forever: the channel variable was never made (`make(chan T)`) or was set to nil. A nil channel only makes sense as a disabled case inside a select.",
+    },
+    Pattern {
+        id: "empty-select",
+        title: "`select {}` outside main",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::SelectNoCases],
+            ..ANY
+        },
+        hint: "`select {}` blocks forever. It is a way to park main; in any other goroutine it is a leak. Wait on a context or a done channel instead.",
+    },
+    Pattern {
+        id: "ticker-loop",
+        title: "a ticker loop with no way to stop",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::Select],
+            source: Some(SourceShape::TickerLoop),
+            ..ANY
+        },
+        hint: "A `for { select { case <-ticker.C: … } }` loop runs forever: nothing tells it to stop. Add `case <-ctx.Done(): return` (or a done channel) and `defer ticker.Stop()`, and cancel the context when the owner goes away.",
+    },
+    Pattern {
+        id: "select-loop",
+        title: "a for-select loop with no way to stop",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::Select],
+            source: Some(SourceShape::SelectLoopWithoutExit),
+            ..ANY
+        },
+        hint: "This `for { select { … } }` loop has no case that ends it. Add `case <-ctx.Done(): return` and cancel the context when the loop's owner is done.",
+    },
+    Pattern {
+        id: "select-on-timer",
+        title: "waiting on a timer",
+        kind: Kind::Lingering,
+        when: When {
+            blocking: &[B::Select],
+            source: Some(SourceShape::SelectOnTimer),
+            ..ANY
+        },
+        hint: "Waiting on `time.After`: it ends when the timer fires, but until then each call keeps a goroutine (and its timer). With long timeouts they pile up; prefer `context.WithTimeout` and cancel it when the result arrives.",
+    },
+    Pattern {
+        id: "select-with-done",
+        title: "a select that waits for cancellation",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::Select],
+            source: Some(SourceShape::SelectWithDone),
+            ..ANY
+        },
+        hint: "The select has a `ctx.Done()` (or done-channel) case, so it stops when told to; these pile up because nobody tells them. Check that the context is cancelled (`defer cancel()`) and is not `context.Background()`.",
+    },
+    Pattern {
+        id: "sleep-loop",
+        title: "a sleep loop with no exit",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::Sleep],
+            source: Some(SourceShape::SleepLoop),
+            ..ANY
+        },
+        hint: "A `for { …; time.Sleep(d) }` loop never ends. Use a `time.Ticker` in a `select` with a `case <-ctx.Done(): return`, and stop the ticker.",
+    },
+    Pattern {
+        id: "abandoned-results",
+        title: "workers blocked sending results nobody reads",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::ChanSend],
+            several_per_parent: true,
+            ..ANY
+        },
+        hint: "A pool of workers is blocked sending results that the consumer stopped reading (it returned early or broke out of its loop). Drain the results channel, cancel the workers with a context they select on, or give the results channel room for every result.",
+    },
+    Pattern {
+        id: "send-no-receiver",
+        title: "a send nobody receives",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::ChanSend],
+            ..ANY
+        },
+        hint: "Blocked sending on a channel nobody receives from any more, typically because the receiver returned early (a timeout, an error, a cancelled context). Make the channel buffered with room for the result (`make(chan T, 1)`) or send in a `select` with `case <-ctx.Done():`.",
+    },
+    Pattern {
+        id: "range-never-closed",
+        title: "ranging over a channel nobody closes",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::ChanReceive],
+            source: Some(SourceShape::RangeOverChannel),
+            ..ANY
+        },
+        hint: "A `for range ch` loop ends only when the channel is closed. Close it when the last sender is done (the sender owns closing), or stop the loop with a context.",
+    },
+    Pattern {
+        id: "receive-never-sent",
+        title: "a receive nothing will satisfy",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::ChanReceive],
+            ..ANY
+        },
+        hint: "Blocked receiving from a channel nobody sends to or closes. Close the channel when the producer is done, or receive in a `select` with `case <-ctx.Done():` so the goroutine can give up.",
+    },
+    Pattern {
+        id: "channel-op",
+        title: "blocked on a channel",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::ChanOp],
+            ..ANY
+        },
+        hint: "Blocked on a channel send or receive (this format does not say which) that nothing will complete. Make sure every channel has an owner that closes it, and that senders and receivers can give up on `ctx.Done()`.",
+    },
+    Pattern {
+        id: "select-blocked",
+        title: "a select nothing will wake",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::Select],
+            ..ANY
+        },
+        hint: "Blocked in a select whose channels nobody uses any more; a `for { select }` loop without `case <-ctx.Done(): return` looks like this, and so does a ticker loop nobody stops. Give the select a case that ends it.",
+    },
+    Pattern {
+        id: "waitgroup-never-done",
+        title: "a WaitGroup that never reaches zero",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::WaitGroup],
+            ..ANY
+        },
+        hint: "sync.WaitGroup.Wait never returns: some worker never called Done (an early return or a panic without `defer wg.Done()`), or Add counted more goroutines than were started.",
+    },
+    Pattern {
+        id: "mutex-never-unlocked",
+        title: "a mutex that is never unlocked",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::Mutex, B::RWMutexRead, B::RWMutexWrite],
+            ..ANY
+        },
+        hint: "Waiting for a lock that is never released: a Lock without an Unlock on some path (an early return, a panic). Write `mu.Lock(); defer mu.Unlock()`, and look for the goroutine holding it: it may be blocked itself (lock order).",
+    },
+    Pattern {
+        id: "cond-never-signalled",
+        title: "a sync.Cond nobody signals",
+        kind: Kind::Leak,
+        when: When {
+            blocking: &[B::Cond],
+            ..ANY
+        },
+        hint: "sync.Cond.Wait with no Signal or Broadcast to come. Every change a waiter waits for must Broadcast, shutdown included; a channel that is closed is often simpler.",
+    },
+    Pattern {
+        id: "sleeping",
+        title: "sleeping",
+        kind: Kind::Lingering,
+        when: When {
+            blocking: &[B::Sleep],
+            ..ANY
+        },
+        hint: "Sleeping: it wakes up by itself. If this group keeps growing, it is a `for { time.Sleep }` loop with no exit; use a ticker and a `case <-ctx.Done(): return`.",
+    },
+];
+
+impl Pattern {
+    /// The entry with this id.
+    pub fn by_id(id: &str) -> Option<&'static Pattern> {
+        PATTERNS.iter().find(|p| p.id == id)
+    }
+}
+
+/// Whether the source facts have a shape.
+pub fn source_has_shape(facts: &crate::source::SiteFacts, shape: SourceShape) -> bool {
+    let select = match &facts.statement {
+        Statement::Select(cases) => Some(cases),
+        _ => None,
+    };
+    match shape {
+        SourceShape::TickerLoop => select.is_some_and(|c| {
+            c.ticker && !c.done && !c.default && facts.endless_loop && !facts.loop_has_exit
+        }),
+        SourceShape::SelectLoopWithoutExit => select.is_some_and(|c| {
+            !c.done && !c.default && facts.in_loop && facts.endless_loop && !facts.loop_has_exit
+        }),
+        SourceShape::SelectOnTimer => {
+            select.is_some_and(|c| c.timer && !c.done && !facts.endless_loop)
+        }
+        SourceShape::SelectWithDone => select.is_some_and(|c| c.done),
+        SourceShape::SleepLoop => {
+            facts.statement == Statement::Sleep && facts.endless_loop && !facts.loop_has_exit
+        }
+        SourceShape::RangeOverChannel => {
+            matches!(facts.statement, Statement::Receive { .. }) && facts.text.starts_with("for ")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_leaks_say_what_to_do() {
+        for (i, p) in PATTERNS.iter().enumerate() {
+            assert!(
+                PATTERNS[..i].iter().all(|q| q.id != p.id),
+                "duplicate id {}",
+                p.id
+            );
+            if p.kind != Kind::Infrastructure {
+                assert!(!p.hint.is_empty(), "{} has no hint", p.id);
+            }
+        }
+        assert!(Pattern::by_id("send-no-receiver").is_some());
+    }
+}

@@ -1,0 +1,506 @@
+//! `goleash check`: the CI gate. Exit 1 when a snapshot holds leaks.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use goleash_core::classify::{Assessment, Growth, Verdict};
+use goleash_core::rules::Baseline;
+use goleash_core::{Capture, ReadOptions, Snapshot};
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::analysis::{self, FileSource};
+use crate::cli::{CommonArgs, HttpArgs, OutputFormat};
+use crate::config::{self, BaselineEntry, BaselineFile, Config};
+use crate::input::{self, Input};
+use crate::render::json::{self, GroupJson, SCHEMA_VERSION};
+use crate::render::style::Style;
+use crate::render::text::{self, GroupView, TextOptions, plural};
+
+/// Fail when goroutines leak: a CI gate that reads any dump or profile, or a live service.
+///
+/// By default the snapshot is taken to be of a program that should be idle (tests finished,
+/// load drained): goroutines still waiting on another goroutine, unless long-lived by design,
+/// are leaks. With two or more inputs, the last is judged against the first and stacks that
+/// grew are leaks. A live service is sampled until its goroutines settle, like goleak's
+/// retries, so goroutines that exit a moment late do not fail the build.
+#[derive(Args, Debug)]
+#[command(after_help = "EXAMPLES:
+    go test ./... 2>&1 | goleash check            fail on goleak reports and leaks in panics
+    goleash check http://127.0.0.1:6060           after a load test, against the live service
+    goleash check before.pb.gz after.pb.gz        stacks that grew fail
+    goleash check --write-baseline .goleash-baseline.json dump.txt
+
+SUPPRESSIONS:
+    .goleash.toml in this directory or a parent (see docs/check.md):
+        [[ignore]]
+        reason = \"lives as long as the process\"
+        function = \"github.com/acme/metrics.(*Pusher).loop\"")]
+pub struct CheckArgs {
+    /// Snapshots: files, `-` for standard input (the default), or a service URL.
+    pub inputs: Vec<String>,
+    /// Fail on suspects too, not only on leaks.
+    #[arg(long)]
+    pub strict: bool,
+    /// The program is live, goroutines may be mid-request: only proven or growing leaks fail.
+    #[arg(long)]
+    pub live: bool,
+    /// The suppression file (default: .goleash.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Accept the stacks recorded in this baseline (default: the one .goleash.toml names).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record every stack that is a leak or a suspect today in FILE, and pass.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Most samples of a live service while waiting for its goroutines to settle.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub settle_attempts: u32,
+    /// Longest pause between those samples, in milliseconds (pauses double from 1 ms).
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    pub settle_max_delay: u64,
+    /// Do not read the program's source files.
+    #[arg(long)]
+    pub no_source: bool,
+    /// Do not copy text that is not part of a dump when reading standard input.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// What happened to a group at the gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum GateOutcome {
+    Fail,
+    Pass,
+    Suppressed,
+    Baselined,
+}
+
+struct Judged {
+    name: String,
+    capture: Capture,
+    /// Per snapshot: the assessment and growth of each group.
+    snapshots: Vec<Vec<(Assessment, Option<Growth>)>>,
+}
+
+pub fn run(args: &CheckArgs) -> Result<Outcome> {
+    let inputs = Input::from_args(&args.inputs)?;
+    let config = config::load(args.config.as_deref())?;
+    let baseline = load_baseline(args, &config)?;
+    let source = FileSource::new(args.no_source);
+    let options = ReadOptions {
+        group: args.common.group_options(),
+        ..Default::default()
+    };
+    let quiescent = !args.live;
+    let json_output = args.common.format == OutputFormat::Json;
+
+    let judged: Vec<Judged> = if inputs.len() >= 2 {
+        vec![judge_series(&inputs, &options, args, quiescent, &source)?]
+    } else if let Input::Url(url) = &inputs[0] {
+        vec![settle(
+            url, &options, args, &config, &baseline, quiescent, &source,
+        )?]
+    } else {
+        let mut passthrough = |line: &[u8]| {
+            let result = if json_output {
+                io::stderr().lock().write_all(line)
+            } else {
+                io::stdout().lock().write_all(line)
+            };
+            drop(result);
+        };
+        let pass: Option<goleash_core::Passthrough<'_>> =
+            if inputs[0] == Input::Stdin && !args.quiet {
+                Some(&mut passthrough)
+            } else {
+                None
+            };
+        let capture = input::read(
+            &inputs[0],
+            &options,
+            &args.http.client(),
+            pass,
+            args.http.leak_profile(),
+        )?;
+        let snapshots = analysis::assess_capture(&capture, quiescent, &source)
+            .into_iter()
+            .map(|a| a.into_iter().map(|a| (a, None)).collect())
+            .collect();
+        vec![Judged {
+            name: inputs[0].name(),
+            capture,
+            snapshots,
+        }]
+    };
+
+    if let Some(path) = &args.write_baseline {
+        return write_baseline(path, &judged);
+    }
+    for j in &judged {
+        for warning in &j.capture.warnings {
+            eprintln!("goleash: warning: {}: {warning}", j.name);
+        }
+    }
+
+    let outcome_of = |capture: &Capture, snapshot: &Snapshot, i: usize, a: &Assessment| {
+        outcome(args, &config, &baseline, capture, snapshot, i, a)
+    };
+    let failed = judged.iter().any(|j| {
+        j.capture
+            .snapshots
+            .iter()
+            .zip(&j.snapshots)
+            .any(|(s, assessed)| {
+                assessed
+                    .iter()
+                    .enumerate()
+                    .any(|(i, (a, _))| outcome_of(&j.capture, s, i, a).0 == GateOutcome::Fail)
+            })
+    });
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if json_output {
+        json::write(&mut out, &check_doc(&judged, args, failed, &outcome_of))?;
+    } else {
+        write_text(&mut out, &judged, args, &config, failed, &outcome_of)?;
+    }
+    out.flush()?;
+    Ok(if failed { Outcome::Leaks } else { Outcome::Ok })
+}
+
+fn load_baseline(args: &CheckArgs, config: &Config) -> Result<Baseline> {
+    match (&args.baseline, &config.baseline) {
+        (Some(path), _) => config::read_baseline(path),
+        // A baseline named in the configuration may not have been written yet.
+        (None, Some(path)) if path.exists() => config::read_baseline(path),
+        _ => Ok(Baseline::default()),
+    }
+}
+
+/// Why a group passes or fails, with the rule's reason when one suppressed it.
+fn outcome(
+    args: &CheckArgs,
+    config: &Config,
+    baseline: &Baseline,
+    capture: &Capture,
+    snapshot: &Snapshot,
+    index: usize,
+    assessment: &Assessment,
+) -> (GateOutcome, Option<String>) {
+    let group = &snapshot.groups[index];
+    let failing = assessment.verdict == Verdict::Leak
+        || (args.strict && assessment.verdict == Verdict::Suspect);
+    if !failing {
+        return (GateOutcome::Pass, None);
+    }
+    if let Some(rule) = config
+        .rules
+        .iter()
+        .find(|r| r.matches(&capture.tables, group, assessment))
+    {
+        return (GateOutcome::Suppressed, Some(rule.reason.clone()));
+    }
+    if baseline.accepts(group.signature) {
+        return (GateOutcome::Baselined, None);
+    }
+    (GateOutcome::Fail, None)
+}
+
+/// Two or more inputs: the last judged against the first.
+fn judge_series(
+    inputs: &[Input],
+    options: &ReadOptions,
+    args: &CheckArgs,
+    quiescent: bool,
+    source: &FileSource,
+) -> Result<Judged> {
+    let first = crate::cmd::diff::read_one(&inputs[0], options, &args.http)?;
+    let last_input = inputs.last().expect("two or more");
+    let last = crate::cmd::diff::read_one(last_input, options, &args.http)?;
+    let (b, a) = (
+        first.snapshots.last().expect("read_one checked"),
+        last.snapshots.last().expect("read_one checked"),
+    );
+    let rows = goleash_core::diff::diff((&first.tables, b), (&last.tables, a));
+    let mut growth_of = vec![None; a.groups.len()];
+    for row in &rows {
+        for &i in &row.after {
+            growth_of[i] = Some(row.growth());
+        }
+    }
+    let assessed = analysis::assess_snapshot(&last, a, &|i| growth_of[i], quiescent, source);
+    let judged: Vec<(Assessment, Option<Growth>)> = assessed.into_iter().zip(growth_of).collect();
+    // Only the judged (last) snapshot is kept.
+    let mut capture = last;
+    let keep = capture.snapshots.len() - 1;
+    capture.snapshots.drain(..keep);
+    Ok(Judged {
+        name: last_input.name(),
+        capture,
+        snapshots: vec![judged],
+    })
+}
+
+/// Samples a live service until the failing groups stop changing.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    url: &str,
+    options: &ReadOptions,
+    args: &CheckArgs,
+    config: &Config,
+    baseline: &Baseline,
+    quiescent: bool,
+    source: &FileSource,
+) -> Result<Judged> {
+    let client = args.http.client();
+    let max_delay = Duration::from_millis(args.settle_max_delay.max(1));
+    let mut delay = Duration::from_millis(1);
+    let mut previous: Option<Vec<(goleash_core::Signature, u64)>> = None;
+    let attempts = args.settle_attempts.max(1);
+    for attempt in 1..=attempts {
+        let body = input::fetch_dump(&client, url, args.http.leak_profile())?;
+        let capture = goleash_core::read(&body[..], options, None)
+            .with_context(|| format!("reading {url}"))?;
+        let assessed = analysis::assess_capture(&capture, quiescent, source);
+        let mut failing: Vec<(goleash_core::Signature, u64)> = Vec::new();
+        for (s, a) in capture.snapshots.iter().zip(&assessed) {
+            for (i, x) in a.iter().enumerate() {
+                if outcome(args, config, baseline, &capture, s, i, x).0 == GateOutcome::Fail {
+                    failing.push((s.groups[i].signature, s.groups[i].count));
+                }
+            }
+        }
+        failing.sort();
+        let settled =
+            failing.is_empty() || previous.as_ref() == Some(&failing) || attempt == attempts;
+        if settled {
+            if attempt > 1 {
+                eprintln!("goleash: {url}: judged after {attempt} samples");
+            }
+            let snapshots = assessed
+                .into_iter()
+                .map(|a| a.into_iter().map(|a| (a, None)).collect())
+                .collect();
+            return Ok(Judged {
+                name: url.to_string(),
+                capture,
+                snapshots,
+            });
+        }
+        previous = Some(failing);
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(max_delay);
+    }
+    unreachable!("the last attempt always settles")
+}
+
+fn write_baseline(path: &PathBuf, judged: &[Judged]) -> Result<Outcome> {
+    let mut groups = Vec::new();
+    for j in judged {
+        let tables = &j.capture.tables;
+        for (snapshot, assessed) in j.capture.snapshots.iter().zip(&j.snapshots) {
+            for (group, (a, _)) in snapshot.groups.iter().zip(assessed) {
+                if !matches!(a.verdict, Verdict::Leak | Verdict::Suspect) {
+                    continue;
+                }
+                let function = |f| tables.str(tables.get_frame(f).function).into_owned();
+                groups.push(BaselineEntry {
+                    signature: group.signature.to_string(),
+                    verdict: a.verdict.name().to_string(),
+                    count: group.count,
+                    leak_site: a.leak_site.map(function),
+                    blocking: a.blocking.name().to_string(),
+                    created_by: group.created_by.map(function),
+                });
+            }
+        }
+    }
+    groups.sort_by(|a, b| a.signature.cmp(&b.signature));
+    groups.dedup_by(|a, b| a.signature == b.signature);
+    let file = BaselineFile {
+        schema_version: SCHEMA_VERSION,
+        generated_by: concat!("goleash ", env!("CARGO_PKG_VERSION")).to_string(),
+        groups,
+    };
+    let text = serde_json::to_string_pretty(&file)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "goleash: wrote {} to {}; check it in, and `goleash check` accepts them from now on",
+        plural(file.groups.len() as u64, "stack", "stacks"),
+        path.display()
+    );
+    Ok(Outcome::Ok)
+}
+
+type OutcomeOf<'a> =
+    dyn Fn(&Capture, &Snapshot, usize, &Assessment) -> (GateOutcome, Option<String>) + 'a;
+
+fn write_text(
+    out: &mut dyn Write,
+    judged: &[Judged],
+    args: &CheckArgs,
+    config: &Config,
+    failed: bool,
+    outcome_of: &OutcomeOf<'_>,
+) -> io::Result<()> {
+    let style = Style::for_stdout(args.common.color);
+    let options = TextOptions {
+        full: false,
+        all: false,
+    };
+    let (mut fails, mut suspects, mut suppressed, mut baselined) = (0u64, 0u64, Vec::new(), 0u64);
+    for j in judged {
+        for (snapshot, assessed) in j.capture.snapshots.iter().zip(&j.snapshots) {
+            let mut views = Vec::new();
+            for (i, (a, growth)) in assessed.iter().enumerate() {
+                let (o, reason) = outcome_of(&j.capture, snapshot, i, a);
+                match o {
+                    GateOutcome::Fail => {
+                        fails += 1;
+                        views.push(GroupView {
+                            tables: &j.capture.tables,
+                            snapshot,
+                            group: &snapshot.groups[i],
+                            assessment: a,
+                            growth: *growth,
+                        });
+                    }
+                    GateOutcome::Suppressed => suppressed.push(reason.unwrap_or_default()),
+                    GateOutcome::Baselined => baselined += 1,
+                    GateOutcome::Pass if a.verdict == Verdict::Suspect => suspects += 1,
+                    GateOutcome::Pass => {}
+                }
+            }
+            if !views.is_empty() {
+                writeln!(
+                    out,
+                    "{}: {} goroutines",
+                    style.bold(&j.name),
+                    snapshot.total
+                )?;
+                text::write_groups(out, &views, &style, &options)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    if failed {
+        writeln!(
+            out,
+            "{}",
+            style.red(&format!(
+                "goleash check: FAILED: {}",
+                plural(fails, "leaking stack", "leaking stacks")
+            ))
+        )?;
+    } else {
+        writeln!(out, "goleash check: passed, no leaks")?;
+    }
+    if suspects > 0 {
+        writeln!(
+            out,
+            "  {} not failing the check (--strict fails on them; `goleash inspect` shows them)",
+            plural(suspects, "suspect", "suspects")
+        )?;
+    }
+    if !suppressed.is_empty() {
+        let from = config
+            .path
+            .as_ref()
+            .map_or(String::new(), |p| format!(" by {}", p.display()));
+        writeln!(
+            out,
+            "  {} suppressed{from}:",
+            plural(suppressed.len() as u64, "stack", "stacks")
+        )?;
+        for reason in suppressed {
+            writeln!(out, "    {reason}")?;
+        }
+    }
+    if baselined > 0 {
+        writeln!(
+            out,
+            "  {} accepted by the baseline",
+            plural(baselined, "stack", "stacks")
+        )?;
+    }
+    Ok(())
+}
+
+/// `goleash check --format json`.
+#[derive(Serialize)]
+struct CheckDoc {
+    schema_version: u32,
+    /// Whether the gate passed.
+    passed: bool,
+    /// Suspects fail too.
+    strict: bool,
+    /// Goroutines in the judged snapshots.
+    goroutines: u64,
+    /// Every group judged, with its outcome.
+    groups: Vec<CheckGroupJson>,
+}
+
+#[derive(Serialize)]
+struct CheckGroupJson {
+    #[serde(flatten)]
+    group: GroupJson,
+    /// The input.
+    source: String,
+    /// Growth against the first input, when several were given.
+    count_before: Option<u64>,
+    /// `fail`, `pass`, `suppressed` or `baselined`.
+    outcome: GateOutcome,
+    /// The suppression rule's reason.
+    suppressed_because: Option<String>,
+}
+
+fn check_doc(
+    judged: &[Judged],
+    args: &CheckArgs,
+    failed: bool,
+    outcome_of: &OutcomeOf<'_>,
+) -> CheckDoc {
+    let mut doc = CheckDoc {
+        schema_version: SCHEMA_VERSION,
+        passed: !failed,
+        strict: args.strict,
+        goroutines: 0,
+        groups: Vec::new(),
+    };
+    let mut dump = 0;
+    for j in judged {
+        for (snapshot, assessed) in j.capture.snapshots.iter().zip(&j.snapshots) {
+            doc.goroutines += snapshot.total;
+            let base = doc.groups.len();
+            for (i, (a, growth)) in assessed.iter().enumerate() {
+                let (outcome, reason) = outcome_of(&j.capture, snapshot, i, a);
+                doc.groups.push(CheckGroupJson {
+                    group: json::group_json(
+                        &j.capture.tables,
+                        &snapshot.groups[i],
+                        a,
+                        dump,
+                        &|g| Some(base + g),
+                    ),
+                    source: j.name.clone(),
+                    count_before: growth.map(|g| g.before),
+                    outcome,
+                    suppressed_because: reason,
+                });
+            }
+            dump += 1;
+        }
+    }
+    doc
+}
