@@ -52,7 +52,8 @@ impl Parser for TextParser {
                 Ok(Some(line)) => scanner.line(&line, tables, sink),
                 Ok(None) => break,
                 Err(e) => {
-                    if reader.position() == 0 {
+                    // With nothing salvaged, the read error is the whole story.
+                    if scanner.summary.dumps == 0 && scanner.summary.races == 0 {
                         return Err(ParseError::Io(e));
                     }
                     // Salvage: a truncated gzip stream or a dropped connection still leaves
