@@ -54,11 +54,7 @@ pub fn theil_sen(points: &[(f64, f64)], alpha: f64) -> Result<TheilSen, TrendErr
             slopes.push((vj - vi) / (tj - ti));
         }
     }
-    let slope = median_in_place(&mut slopes);
-    let mut ts: Vec<f64> = points.iter().map(|p| p.0).collect();
-    let mut vs: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let intercept = median_in_place(&mut vs) - slope * median_in_place(&mut ts);
-
+    let mid = slopes.len() / 2;
     let alpha = if alpha > 0.5 { 1.0 - alpha } else { alpha };
     let z = normal::ppf(alpha / 2.0);
     // Times are distinct, so only ties among the values reduce the variance.
@@ -69,31 +65,51 @@ pub fn theil_sen(points: &[(f64, f64)], alpha: f64) -> Result<TheilSen, TrendErr
     let upper = (((count - z * sigma) / 2.0).round_ties_even().max(0.0) as usize).min(last);
     let lower = (((count + z * sigma) / 2.0).round_ties_even() - 1.0).max(0.0) as usize;
     let lower = lower.min(last);
+    let [low_slope, below_mid, at_mid, high_slope] =
+        order_statistics(&mut slopes, [lower, mid.saturating_sub(1), mid, upper]);
+    // numpy's median: the mean of the two middle values for an even count.
+    let slope = if slopes.len() % 2 == 1 {
+        at_mid
+    } else {
+        (below_mid + at_mid) / 2.0
+    };
+    let mut ts: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let mut vs: Vec<f64> = points.iter().map(|p| p.1).collect();
     Ok(TheilSen {
         slope,
-        intercept,
-        low_slope: order_statistic(&mut slopes, lower),
-        high_slope: order_statistic(&mut slopes, upper),
+        intercept: median_in_place(&mut vs) - slope * median_in_place(&mut ts),
+        low_slope,
+        high_slope,
     })
 }
 
-/// The `k`-th smallest value; reorders `values`.
-fn order_statistic(values: &mut [f64], k: usize) -> f64 {
-    *values.select_nth_unstable_by(k, f64::total_cmp).1
+/// The `ks[i]`-th smallest values; reorders `values`. Selecting in ascending order of rank,
+/// each selection only searches the part above the previous one, so four ranks cost about
+/// 1.5 passes over the slopes instead of four.
+fn order_statistics<const N: usize>(values: &mut [f64], ks: [usize; N]) -> [f64; N] {
+    let mut order: [usize; N] = std::array::from_fn(|i| i);
+    order.sort_by_key(|&i| ks[i]);
+    let mut out = [0.0; N];
+    let mut from = 0;
+    for i in order {
+        let k = ks[i];
+        if k >= from {
+            values[from..].select_nth_unstable_by(k - from, f64::total_cmp);
+            from = k + 1;
+        }
+        out[i] = values[k];
+    }
+    out
 }
 
 /// numpy's median: the mean of the two middle values for an even count. Reorders `values`,
 /// which must not be empty.
 pub(crate) fn median_in_place(values: &mut [f64]) -> f64 {
     let mid = values.len() / 2;
-    let high = order_statistic(values, mid);
+    let [low, high] = order_statistics(values, [mid.saturating_sub(1), mid]);
     if values.len() % 2 == 1 {
-        return high;
+        high
+    } else {
+        (low + high) / 2.0
     }
-    // After the selection everything left of `mid` is ≤ it: the lower middle is their max.
-    let low = values[..mid]
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
-    (low + high) / 2.0
 }

@@ -107,13 +107,25 @@ pub enum Shortfall {
 /// 3. the Theil–Sen interval for the slope lies wholly above zero;
 /// 4. the one-sided Mann–Kendall test over the minima of consecutive cool-down windows has
 ///    p ≤ [`window_alpha`](TrendOptions::window_alpha);
-/// 5. the last window's minimum exceeds the first's by at least
-///    [`min_rise`](TrendOptions::min_rise).
+/// 5. along the Theil–Sen line through those minima, they rise by at least
+///    [`min_rise`](TrendOptions::min_rise) and by at least
+///    [`min_signal_to_noise`](TrendOptions::min_signal_to_noise) times their scatter about
+///    the line;
+/// 6. the last window's minimum is at least every earlier window's.
 ///
-/// 2 and 3 say the count rises; 4 and 5 say it is not just the bursts getting bigger or
+/// 2 and 3 say the count rises; 4 to 6 say it is not just the bursts getting bigger or
 /// more frequent. A burst or a sawtooth shorter than the cool-down leaves every window's
-/// minimum at the baseline, so it cannot pass 4; a leak lifts every later minimum.
-/// `Falling` is the mirror image, with window maxima. Negating a series swaps the two.
+/// minimum at the baseline, so it cannot pass 4; a leak lifts every later minimum, which is
+/// what 6 asks of the newest one (goroutines that never exit never let the floor drop),
+/// and what withdraws the verdict as soon as the floor falls back. `Falling` is the mirror
+/// image, with window maxima; negating a series swaps the two.
+///
+/// Known limit: a healthy count that wanders up and down slowly (over tens of minutes) by
+/// more than `min_rise` can look like a leak for a while. In simulation with the defaults,
+/// a mean-reverting count (standard deviation 10, time constant 10 to 30 minutes) was
+/// called `Rising` at some point in 3 to 5 runs of 24 re-analysed every 2 minutes for 3
+/// hours. Raise `min_rise` for such series, or use [`recovery`](super::recovery) with the
+/// load phases, which tells the two apart.
 pub fn analyze(samples: &[Sample], options: &TrendOptions) -> Result<Analysis, TrendError> {
     let segments = segments(samples, options)?;
     if segments.is_empty() {
@@ -174,12 +186,14 @@ fn segment_trend(
             floor_mk.expect("≥ 3 windows"),
             ceiling_mk.expect("≥ 3 windows"),
         );
-        let rise = floors[windows - 1] - floors[0];
-        let fall = ceilings[0] - ceilings[windows - 1];
+        let rise = steady_change(&floors, options.min_signal_to_noise)?;
+        let negated: Vec<f64> = ceilings.iter().map(|c| -c).collect();
+        let fall = steady_change(&negated, options.min_signal_to_noise)?;
         if mk.p_increasing <= options.alpha
             && ts.low_slope > 0.0
             && fl.p_increasing <= options.window_alpha
             && rise >= options.min_rise
+            && is_record_high(&floors)
         {
             Verdict::Rising {
                 p_value: mk.p_increasing.max(fl.p_increasing),
@@ -188,6 +202,7 @@ fn segment_trend(
             && ts.high_slope < 0.0
             && ce.p_decreasing <= options.window_alpha
             && fall >= options.min_rise
+            && is_record_high(&negated)
         {
             Verdict::Falling {
                 p_value: mk.p_decreasing.max(ce.p_decreasing),
@@ -206,6 +221,36 @@ fn segment_trend(
         floors: floor_mk,
         ceilings: ceiling_mk,
         verdict,
+    })
+}
+
+/// Whether the last level is at least every earlier one. Not strictly: a slow leak in
+/// whole goroutines lifts the floor one step every few windows, tying it in between.
+fn is_record_high(levels: &[f64]) -> bool {
+    let (last, earlier) = levels.split_last().expect("at least min_windows levels");
+    earlier.iter().all(|l| l <= last)
+}
+
+/// How much `levels` (one per window) rise along their Theil–Sen line from the first to
+/// the last, or `−∞` when that rise is less than `signal_to_noise` times the scatter of
+/// the levels about the line (1.4826 × the median absolute deviation of the residuals, a
+/// robust standard deviation).
+fn steady_change(levels: &[f64], signal_to_noise: f64) -> Result<f64, TrendError> {
+    let points: Vec<(f64, f64)> = levels
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i as f64, v))
+        .collect();
+    let fit = theil_sen(&points, 0.95)?;
+    let mut residuals: Vec<f64> = points.iter().map(|&(i, v)| v - fit.slope * i).collect();
+    let center = median_in_place(&mut residuals);
+    let mut deviations: Vec<f64> = residuals.iter().map(|r| (r - center).abs()).collect();
+    let scatter = 1.4826 * median_in_place(&mut deviations);
+    let rise = fit.slope * (levels.len() - 1) as f64;
+    Ok(if rise >= signal_to_noise * scatter {
+        rise
+    } else {
+        f64::NEG_INFINITY
     })
 }
 
@@ -245,25 +290,21 @@ fn window_extremes(points: &[(f64, f64)], width: f64) -> (Vec<f64>, Vec<f64>) {
     (floors, ceilings)
 }
 
-/// At most `max` points: `points` as is when short enough, else one point per non-empty
-/// stretch of `max` equal stretches of time, its median time and median value. Times stay
-/// strictly increasing because the stretches are disjoint.
+/// At most `max` points: `points` as is when short enough, else `max` runs of consecutive
+/// points of (nearly) equal count, each replaced by its median time and median value.
+/// Runs of equal count rather than of equal time, so that data around an outage of the
+/// target keeps its resolution and no run is empty. Times stay strictly increasing
+/// because the runs are disjoint.
 fn decimate(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
     if points.len() <= max {
         return points.to_vec();
     }
-    let first = points[0].0;
-    let width = (points[points.len() - 1].0 - first) / max as f64;
-    let bin = |t: f64| (((t - first) / width) as usize).min(max - 1);
-    let mut out = Vec::with_capacity(max);
-    let mut begin = 0;
-    while begin < points.len() {
-        let b = bin(points[begin].0);
-        let end = begin + points[begin..].partition_point(|p| bin(p.0) == b);
-        let mut ts: Vec<f64> = points[begin..end].iter().map(|p| p.0).collect();
-        let mut vs: Vec<f64> = points[begin..end].iter().map(|p| p.1).collect();
-        out.push((median_in_place(&mut ts), median_in_place(&mut vs)));
-        begin = end;
-    }
-    out
+    (0..max)
+        .map(|k| {
+            let run = &points[k * points.len() / max..(k + 1) * points.len() / max];
+            let mut ts: Vec<f64> = run.iter().map(|p| p.0).collect();
+            let mut vs: Vec<f64> = run.iter().map(|p| p.1).collect();
+            (median_in_place(&mut ts), median_in_place(&mut vs))
+        })
+        .collect()
 }
