@@ -31,7 +31,7 @@ pub struct MannKendall {
 /// Runs the Mann–Kendall test on `values`, which are in time order.
 ///
 /// Only the order of the values matters, not their spacing in time, so missed samples do
-/// not bias it. Costs O(n²) time and O(n) memory: about a millisecond for n = 1,000 (see
+/// not bias it. Costs O(n²) time and O(n) memory: about 0.2 ms for n = 1,000 and 30 ms for 10,000 (see
 /// [`TrendOptions::max_points`](super::TrendOptions::max_points) for long series).
 ///
 /// The test assumes the values are independent. Goroutine counts sampled every few seconds
