@@ -498,7 +498,7 @@ impl Scanner {
     fn end_dump(&mut self, end: u64, tables: &mut Tables, sink: &mut dyn Sink) {
         self.finish_record(tables, sink);
         if self.dump_open {
-            if self.mode == Mode::Traceback && end - self.dump_offset == DEBUG2_CAP {
+            if self.mode == Mode::Traceback && end.saturating_sub(self.dump_offset) == DEBUG2_CAP {
                 self.dump_truncated = true;
                 sink.warning(Warning {
                     offset: end,
