@@ -7,6 +7,7 @@ mod collect;
 mod config;
 mod input;
 mod render;
+mod store;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
