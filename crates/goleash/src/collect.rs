@@ -17,6 +17,10 @@ pub struct HttpOptions {
     /// Largest body accepted: `runtime/pprof` caps debug=2 at 64 MiB, so twice that leaves
     /// room for SIGQUIT-sized text and still bounds memory.
     pub max_body: u64,
+    /// Idle keep-alive connections kept, in all. A watch of many services keeps one per
+    /// service, so that each sample costs the service a request, not a TCP handshake and a
+    /// new connection goroutine.
+    pub idle_connections: usize,
 }
 
 impl Default for HttpOptions {
@@ -25,8 +29,18 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(60),
             max_body: 128 << 20,
+            idle_connections: 10,
         }
     }
+}
+
+/// How one request differs from the client's defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// Time for the whole request, instead of the client's.
+    pub timeout: Option<Duration>,
+    /// Accept an HTML page: the pprof index is one, and it carries the goroutine count.
+    pub html: bool,
 }
 
 /// Why a fetch failed, with the hint a person needs.
@@ -114,6 +128,8 @@ impl Client {
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(options.connect_timeout))
             .timeout_global(Some(options.timeout))
+            .max_idle_connections(options.idle_connections)
+            .max_idle_connections_per_host(1.max(options.idle_connections.min(3)))
             .http_status_as_error(false)
             .user_agent(concat!("goleash/", env!("CARGO_PKG_VERSION")))
             .build();
@@ -125,6 +141,12 @@ impl Client {
 
     /// Fetches a URL's body.
     pub fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        self.get_with(url, Limits::default())
+    }
+
+    /// Fetches a URL's body within `limits`.
+    pub fn get_with(&self, url: &str, limits: Limits) -> Result<Vec<u8>, FetchError> {
+        let timeout = limits.timeout.unwrap_or(self.options.timeout);
         let fail = |kind| FetchError {
             url: url.to_string(),
             kind,
@@ -132,8 +154,11 @@ impl Client {
         let mut response = self
             .agent
             .get(url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
             .call()
-            .map_err(|e| fail(self.classify(e)))?;
+            .map_err(|e| fail(self.classify(e, timeout)))?;
         let status = response.status().as_u16();
         if status != 200 {
             return Err(fail(FetchErrorKind::Status(status)));
@@ -148,27 +173,27 @@ impl Client {
             .with_config()
             .limit(self.options.max_body)
             .read_to_vec()
-            .map_err(|e| fail(self.classify(e)))?;
+            .map_err(|e| fail(self.classify(e, timeout)))?;
         let head = body.trim_ascii_start();
         let looks_html = head.len() >= 5 && head[..5].eq_ignore_ascii_case(b"<html")
             || head.len() >= 9 && head[..9].eq_ignore_ascii_case(b"<!doctype");
-        if html || looks_html {
+        if (html || looks_html) && !limits.html {
             return Err(fail(FetchErrorKind::Html));
         }
         Ok(body)
     }
 
-    fn classify(&self, e: ureq::Error) -> FetchErrorKind {
+    fn classify(&self, e: ureq::Error, timeout: Duration) -> FetchErrorKind {
         match e {
             ureq::Error::ConnectionFailed => FetchErrorKind::Refused,
             ureq::Error::HostNotFound => FetchErrorKind::HostNotFound,
-            ureq::Error::Timeout(_) => FetchErrorKind::Timeout(self.options.timeout),
+            ureq::Error::Timeout(_) => FetchErrorKind::Timeout(timeout),
             ureq::Error::BodyExceedsLimit(limit) => FetchErrorKind::TooLarge(limit),
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                 FetchErrorKind::Refused
             }
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                FetchErrorKind::Timeout(self.options.timeout)
+                FetchErrorKind::Timeout(timeout)
             }
             other => FetchErrorKind::Other(other.to_string()),
         }

@@ -8,6 +8,7 @@ mod config;
 mod input;
 mod render;
 mod store;
+mod watch;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ use clap::{Parser, Subcommand};
     goleash inspect dump.txt                 group a dump's goroutines by stack
     go test ./... 2>&1 | goleash             read test output, panics and goleak reports
     goleash inspect http://127.0.0.1:6060    read a live service's /debug/pprof
+    goleash watch http://127.0.0.1:6060      watch a live service for leaks, keep history
 
 EXIT STATUS:
     0 no problem, 1 leaks found or gate failed, 2 usage or input error"
@@ -38,6 +40,7 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     Diff(cmd::diff::DiffArgs),
     Check(cmd::check::CheckArgs),
+    Watch(cmd::watch::WatchArgs),
 }
 
 /// How a run ended, as the exit status.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Watch(args) => cmd::watch::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

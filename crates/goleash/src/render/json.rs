@@ -9,7 +9,7 @@ use goleash_core::diff::Row;
 use goleash_core::group::{Group, ParentRef};
 use goleash_core::model::{Elision, RaceSectionKind};
 use goleash_core::{Capture, FrameId, Snapshot, Tables};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the documents below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -120,7 +120,7 @@ pub struct GroupJson {
 }
 
 /// A position in the program.
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SiteJson {
     /// The function.
     pub function: String,
@@ -152,7 +152,7 @@ pub struct LabelsJson {
 }
 
 /// One frame.
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameJson {
     /// The function as Go prints it.
     pub function: String,
@@ -179,7 +179,7 @@ pub struct ElidedJson {
 }
 
 /// The `created by` of a group.
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreatorJson {
     /// The function holding the `go` statement.
     pub function: String,

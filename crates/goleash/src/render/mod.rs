@@ -3,3 +3,4 @@
 pub mod json;
 pub mod style;
 pub mod text;
+pub mod watch_json;

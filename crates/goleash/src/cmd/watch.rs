@@ -1,0 +1,268 @@
+//! `goleash watch URL…`: watch live services for goroutine leaks.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use goleash_core::trend::TrendOptions;
+
+use crate::Outcome;
+use crate::analysis::FileSource;
+use crate::cli::OutputFormat;
+use crate::collect::{self, Client, HttpOptions};
+use crate::render::style::{ColorChoice, Style};
+use crate::store::Store;
+use crate::watch::view::{JsonLines, Live, Log, Sink};
+use crate::watch::{self, Timeouts, WatchOptions};
+
+/// Watch live Go services: sample their goroutines, keep the history, and report the stacks
+/// that leak.
+///
+/// Each service is sampled on a ladder of sources, cheapest first: the goroutine count
+/// alone (Prometheus `go_goroutines` on /metrics, an expvar, or the /debug/pprof/ index) at
+/// the interval; the per-stack `debug=0` profile no more often than 200 times what the last
+/// one took, so that watching costs the service under 1% of a core; and a full `debug=2`
+/// dump (the goroutineleak one where served) only when a stack rises, kept as evidence.
+/// A stack is called a leak when its count rises and the level it falls back to after
+/// bursts rises with it, over several cool-down windows after a warm-up; restarts cut the
+/// series and are never read as a leak ending.
+#[derive(Args, Debug)]
+#[command(after_help = "EXAMPLES:
+    goleash watch http://127.0.0.1:6060                       until Ctrl-C
+    goleash watch --duration 30m --fail-on-leak http://svc:6060   a load test's CI gate
+    goleash watch --format json http://a:6060 http://b:6060 | jq 'select(.event == \"alert\")'
+    goleash report --db goleash-watch.db -o report.html          draw the history
+
+TIMING:
+    The defaults are calibrated for production: 2m warm-up, then six 5m cool-down windows,
+    so a leak is called after about 32 minutes at the earliest. --warmup, --cooldown and
+    --min-windows shorten that for tests, on less evidence; the output says so.")]
+pub struct WatchArgs {
+    /// Services to watch: `http://host:port` (their /debug/pprof is assumed) or the URL of
+    /// their pprof base.
+    pub urls: Vec<String>,
+    /// A file with more service URLs, one per line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// How often to sample the goroutine count.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// The history database; a later watch on it continues the history.
+    #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
+    pub db: PathBuf,
+    /// Exit with status 1 when a leak was found.
+    #[arg(long)]
+    pub fail_on_leak: bool,
+    /// Ignore this long after each process starts (default 2m).
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// How long a healthy count may take to come back after load; also the width of the
+    /// windows whose floors must rise (default 5m).
+    #[arg(long, value_parser = parse_duration)]
+    pub cooldown: Option<Duration>,
+    /// Cool-down windows a verdict needs (default 6, at least 3).
+    #[arg(long, value_name = "N")]
+    pub min_windows: Option<usize>,
+    /// Smallest rise of the floor, in goroutines, that counts (default 5).
+    #[arg(long, value_name = "N")]
+    pub min_rise: Option<f64>,
+    /// Requests in flight at once, over all services.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub concurrency: usize,
+    /// Time allowed for a profile request; dumps get twice as long, counts 5 s at most.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Do not ask for /debug/pprof/goroutineleak for evidence dumps (it runs a GC with leak
+    /// detection in the service).
+    #[arg(long)]
+    pub no_leak_profile: bool,
+    /// Do not read the program's source files, even when the stacks' paths exist here.
+    #[arg(long)]
+    pub no_source: bool,
+    /// Output format: a live view (on a terminal) or a log, or JSON lines.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// When to colour text output (NO_COLOR is honoured).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// `500ms`, `5s`, `1.5m`, `2h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 5s, 2m or 1h"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+impl WatchArgs {
+    /// The trend thresholds: the defaults, with what was given on the command line.
+    pub fn trend(&self) -> TrendOptions {
+        let mut trend = TrendOptions::default();
+        if let Some(w) = self.warmup {
+            trend.warmup_secs = w.as_secs_f64();
+        }
+        if let Some(c) = self.cooldown {
+            trend.cooldown_secs = c.as_secs_f64();
+            // The baseline before a load phase scales with the windows (60 s of 300 s).
+            trend.baseline_secs = trend.cooldown_secs / 5.0;
+        }
+        if let Some(n) = self.min_windows {
+            trend.min_windows = n;
+        }
+        if let Some(r) = self.min_rise {
+            trend.min_rise = r;
+        }
+        trend
+    }
+
+    fn bases(&self) -> Result<Vec<String>> {
+        let mut urls = self.urls.clone();
+        if let Some(path) = &self.targets_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            urls.extend(
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or("").trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        if urls.is_empty() {
+            bail!("no service to watch: give a URL like http://127.0.0.1:6060");
+        }
+        let mut bases: Vec<String> = Vec::new();
+        for url in urls {
+            if !collect::is_url(&url) {
+                bail!(
+                    "{url} is not a service URL\n  hint: watch reads live services, like http://127.0.0.1:6060; `goleash inspect` reads files"
+                );
+            }
+            let base = collect::pprof_base(&url);
+            if !bases.contains(&base) {
+                bases.push(base);
+            }
+        }
+        Ok(bases)
+    }
+}
+
+/// The stop flag set by Ctrl-C and SIGTERM; a second Ctrl-C exits at once.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}
+
+/// The sink for the chosen format: a live view on a terminal, a log elsewhere.
+pub fn sink(format: OutputFormat, color: ColorChoice) -> Box<dyn Sink> {
+    let stdout = io::stdout();
+    match format {
+        OutputFormat::Json => Box::new(JsonLines::new(stdout)),
+        OutputFormat::Text if stdout.is_terminal() => {
+            let style = Style::for_stdout(color);
+            // Start the view on a clean screen; it redraws from the top-left corner.
+            print!("\x1b[2J");
+            Box::new(Live::new(stdout, style, terminal_rows()))
+        }
+        OutputFormat::Text => Box::new(Log::new(stdout, Style::for_stdout(color))),
+    }
+}
+
+fn terminal_rows() -> usize {
+    std::env::var("LINES")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(40)
+}
+
+pub fn run(args: &WatchArgs) -> Result<Outcome> {
+    let bases = args.bases()?;
+    if args.interval < Duration::from_millis(10) {
+        bail!("--interval must be at least 10ms");
+    }
+    let options = WatchOptions {
+        interval: args.interval,
+        duration: args.duration,
+        trend: args.trend(),
+        concurrency: args.concurrency,
+        leak_profile: !args.no_leak_profile,
+        timeouts: Timeouts {
+            count: args.timeout.min(Duration::from_secs(5)),
+            profile: args.timeout,
+            dump: args.timeout * 2,
+        },
+        simulated: false,
+    };
+    options.trend.validate().context("trend options")?;
+    let mut store = Store::open_for_writing(&args.db)?;
+    let client = Client::new(HttpOptions {
+        timeout: args.timeout * 2,
+        idle_connections: bases.len() + 8,
+        ..HttpOptions::default()
+    });
+    let stop = stop_on_signals()?;
+    let mut sink = sink(args.format, args.color);
+    let source = FileSource::new(args.no_source);
+    let ended = watch::run(
+        &bases,
+        &options,
+        &mut store,
+        client,
+        &source,
+        sink.as_mut(),
+        &stop,
+    )?;
+    if !ended.any_sample {
+        eprintln!("goleash: no service answered; nothing was recorded");
+        return Ok(Outcome::InputError);
+    }
+    Ok(if args.fail_on_leak && ended.summary.leaks > 0 {
+        Outcome::Leaks
+    } else {
+        Outcome::Ok
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+}

@@ -1,0 +1,388 @@
+//! What a watch knows about one target: its schedule, its current process, and the series
+//! of its current process.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use goleash_core::Signature;
+use goleash_core::trend::{Sample, SegmentStart, TrendOptions, segments};
+
+use super::judge::Status;
+use super::sources::CountSource;
+use crate::render::json::SiteJson;
+use crate::render::watch_json::AlertJson;
+
+/// Samples of the total kept per target (the trend looks no further back): 5.5 hours at
+/// 5 s. Older samples stay in the history database.
+pub const MAX_SAMPLES: usize = 4000;
+/// Profiles kept per target, each with one count per stack.
+pub const MAX_PROFILES: usize = 1000;
+
+/// Which count source a target has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// Not probed yet (or to probe again).
+    Unknown,
+    /// This one.
+    Source(CountSource),
+    /// None: the count comes from profiles alone.
+    Nothing,
+}
+
+/// What a stack is, as the watch shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupInfo {
+    /// What its goroutines wait for.
+    pub blocking: String,
+    /// The innermost frame of the program's own code.
+    pub site: Option<SiteJson>,
+    /// The verdict of its latest assessment.
+    pub verdict: String,
+    /// Its evidence.
+    pub why: String,
+    /// The knowledge-base entry.
+    pub pattern: Option<String>,
+    /// What usually fixes it.
+    pub hint: Option<String>,
+}
+
+impl GroupInfo {
+    /// `main.search.func1 main.go:52`, or the blocking operation when the site is unknown.
+    pub fn site_text(&self) -> String {
+        match &self.site {
+            Some(site) => {
+                let file = site.file.rsplit('/').next().unwrap_or(&site.file);
+                format!("{} {file}:{}", site.function, site.line)
+            }
+            None => self.blocking.clone(),
+        }
+    }
+}
+
+/// One stack of a target.
+#[derive(Clone, Debug)]
+pub struct GroupState {
+    /// Its count at each of the target's profiles (0 where absent), aligned with
+    /// [`Target::profile_t`].
+    pub counts: VecDeque<u32>,
+    /// What it is.
+    pub info: GroupInfo,
+    /// Its trend in the current process.
+    pub status: Status,
+}
+
+impl GroupState {
+    /// The latest count.
+    pub fn current(&self) -> u64 {
+        self.counts.back().copied().unwrap_or(0).into()
+    }
+}
+
+/// Sampling statistics.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Samples taken by this watch.
+    pub samples: u64,
+    /// Of which profiles.
+    pub profiles: u64,
+    /// Evidence dumps.
+    pub dumps: u64,
+    /// Restarts seen.
+    pub restarts: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Regular samples that came due.
+    pub due: u64,
+    /// Of which were dispatched later than half an interval after due.
+    pub late: u64,
+    /// The largest dispatch delay.
+    pub max_lag: Duration,
+}
+
+/// One watched service.
+pub struct Target {
+    /// Its pprof base.
+    pub base: String,
+    /// Its id in the history.
+    pub id: i64,
+
+    /// A request is in flight: never more than one per target.
+    pub in_flight: bool,
+    /// Bumped whenever the target is rescheduled, so that stale queue entries are dropped.
+    pub generation: u64,
+    /// When the next regular sample is due.
+    pub next_sample: Instant,
+    /// When the next profile may be taken.
+    pub next_profile: Instant,
+    /// Gap between regular samples: the interval, or more for a slow count source.
+    pub sample_gap: Duration,
+    /// Gap between profiles, adapted to what the last one cost.
+    pub profile_gap: Duration,
+    /// No evidence dump before this.
+    pub dump_not_before: Instant,
+    /// Why an evidence dump is wanted, when one is.
+    pub pending_dump: Option<String>,
+    /// The count source.
+    pub probe: Probe,
+    /// Ask for the goroutineleak profile (turned off after a 404).
+    pub leak_profile: bool,
+    /// Failed requests in a row.
+    pub failures: u32,
+    /// The last failure message, so that repeats are not printed again.
+    pub last_error: Option<String>,
+    /// The target refused connections since its last answer: nothing listened.
+    pub refused: bool,
+
+    /// The current process's id in the history.
+    pub process: Option<i64>,
+    /// Its start time, when the target serves one.
+    pub start_time: Option<f64>,
+    /// Whether the first profile of the current process has been stored.
+    pub first_profile_stored: bool,
+
+    /// The current process's samples: time, count.
+    pub samples: VecDeque<(f64, u32)>,
+    /// Where the count came from last.
+    pub last_source: Option<&'static str>,
+    /// Times of the current process's profiles.
+    pub profile_t: VecDeque<f64>,
+    /// Stacks seen in the current process, and any described in the history.
+    pub groups: HashMap<Signature, GroupState>,
+    /// Signatures described in the history (their rows exist).
+    pub described: HashSet<Signature>,
+    /// The total's trend.
+    pub total: Status,
+    /// When the total was last judged (sample time).
+    pub total_judged_at: f64,
+    /// When the groups were last judged (sample time).
+    pub groups_judged_at: f64,
+    /// Signatures (`None`: the total) alerted on in the current process.
+    pub alerted: HashSet<Option<Signature>>,
+    /// The alerts of this watch.
+    pub alerts: Vec<AlertJson>,
+    /// The latest profile: its sample id, time and body, to store at the end.
+    pub latest_profile: Option<(i64, f64, Vec<u8>)>,
+    /// When a profile was last stored as the latest.
+    pub latest_stored_t: f64,
+    /// Sampling statistics.
+    pub stats: Stats,
+}
+
+impl Target {
+    /// A target first seen now.
+    pub fn new(
+        base: String,
+        id: i64,
+        now: Instant,
+        interval: Duration,
+        leak_profile: bool,
+    ) -> Self {
+        Target {
+            base,
+            id,
+            in_flight: false,
+            generation: 0,
+            next_sample: now,
+            next_profile: now,
+            sample_gap: interval,
+            profile_gap: interval,
+            dump_not_before: now,
+            pending_dump: None,
+            probe: Probe::Unknown,
+            leak_profile,
+            failures: 0,
+            last_error: None,
+            refused: false,
+            process: None,
+            start_time: None,
+            first_profile_stored: false,
+            samples: VecDeque::new(),
+            last_source: None,
+            profile_t: VecDeque::new(),
+            groups: HashMap::new(),
+            described: HashSet::new(),
+            total: Status::Empty,
+            total_judged_at: f64::NEG_INFINITY,
+            groups_judged_at: f64::NEG_INFINITY,
+            alerted: HashSet::new(),
+            alerts: Vec::new(),
+            latest_profile: None,
+            latest_stored_t: f64::NEG_INFINITY,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The last count.
+    pub fn current(&self) -> Option<u64> {
+        self.samples.back().map(|&(_, v)| v.into())
+    }
+
+    /// The time of the last sample.
+    pub fn last_t(&self) -> Option<f64> {
+        self.samples.back().map(|&(t, _)| t)
+    }
+
+    /// The total as trend points.
+    pub fn total_points(&self) -> Vec<(f64, f64)> {
+        self.samples.iter().map(|&(t, v)| (t, v.into())).collect()
+    }
+
+    /// One stack's series as trend points.
+    pub fn group_points(&self, group: &GroupState) -> Vec<(f64, f64)> {
+        self.profile_t
+            .iter()
+            .zip(&group.counts)
+            .map(|(&t, &c)| (t, c.into()))
+            .collect()
+    }
+
+    /// Forgets the previous process's series.
+    pub fn new_process(&mut self) {
+        self.samples.clear();
+        self.profile_t.clear();
+        for group in self.groups.values_mut() {
+            group.counts.clear();
+            group.status = Status::Empty;
+        }
+        self.total = Status::Empty;
+        self.total_judged_at = f64::NEG_INFINITY;
+        self.groups_judged_at = f64::NEG_INFINITY;
+        self.alerted.clear();
+        self.first_profile_stored = false;
+    }
+
+    /// Adds a sample of the total.
+    pub fn push_sample(&mut self, t: f64, goroutines: u64) {
+        if self.samples.len() == MAX_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples
+            .push_back((t, u32::try_from(goroutines).unwrap_or(u32::MAX)));
+    }
+
+    /// Adds a profile's per-stack counts. Every stack in `counts` must be in
+    /// [`Target::groups`] already.
+    pub fn push_profile(&mut self, t: f64, counts: &HashMap<Signature, u64>) {
+        let full = self.profile_t.len() == MAX_PROFILES;
+        if full {
+            self.profile_t.pop_front();
+        }
+        let length = self.profile_t.len();
+        self.profile_t.push_back(t);
+        for (signature, group) in self.groups.iter_mut() {
+            if full {
+                group.counts.pop_front();
+            }
+            // A stack first seen now had none at the earlier profiles of this process.
+            while group.counts.len() < length {
+                group.counts.push_front(0);
+            }
+            let count = counts.get(signature).copied().unwrap_or(0);
+            group
+                .counts
+                .push_back(u32::try_from(count).unwrap_or(u32::MAX));
+        }
+        // Stacks gone for the whole window carry nothing but memory.
+        self.groups
+            .retain(|_, g| g.counts.iter().any(|&c| c > 0) || g.counts.is_empty());
+    }
+}
+
+/// Whether a new sample `(t, value)` starts a new process, read from the counts alone: it
+/// fell through the floor of the window before it, back to where the process started (the
+/// rule of [`segments`], which this asks). Only for targets that serve no start time.
+pub fn count_says_restart(
+    samples: &VecDeque<(f64, u32)>,
+    t: f64,
+    value: u64,
+    options: &TrendOptions,
+) -> bool {
+    let Some(&(_, previous)) = samples.back() else {
+        return false;
+    };
+    // The floor is at most the previous sample, so a drop smaller than the least one
+    // segments() reads as a restart cannot be one; this keeps the O(n) check rare.
+    if value as f64 > f64::from(previous) - options.restart_min_drop {
+        return false;
+    }
+    let series: Vec<Sample> = samples
+        .iter()
+        .map(|&(t, v)| Sample::new(t, v.into()))
+        .chain([Sample::new(t, value as f64)])
+        .collect();
+    let options = TrendOptions {
+        infer_restarts: true,
+        ..options.clone()
+    };
+    match segments(&series, &options) {
+        Ok(found) => found.last().is_some_and(|s| {
+            s.range.start == series.len() - 1 && s.start == SegmentStart::InferredRestart
+        }),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> GroupInfo {
+        GroupInfo {
+            blocking: "chan send".into(),
+            site: None,
+            verdict: "suspect".into(),
+            why: String::new(),
+            pattern: None,
+            hint: None,
+        }
+    }
+
+    #[test]
+    fn stacks_that_appear_later_are_zero_before_and_gone_ones_are_dropped() {
+        let mut target = Target::new(
+            "http://a/debug/pprof".into(),
+            1,
+            Instant::now(),
+            Duration::from_secs(1),
+            true,
+        );
+        let group = |_| GroupState {
+            counts: VecDeque::new(),
+            info: info(),
+            status: Status::Empty,
+        };
+        target.groups.insert(Signature(1), group(1));
+        target.push_profile(1.0, &HashMap::from([(Signature(1), 3)]));
+        target.groups.insert(Signature(2), group(2));
+        target.push_profile(2.0, &HashMap::from([(Signature(2), 5)]));
+        assert_eq!(target.groups[&Signature(1)].counts, [3, 0]);
+        assert_eq!(target.groups[&Signature(2)].counts, [0, 5]);
+        assert_eq!(
+            target.group_points(&target.groups[&Signature(2)]),
+            vec![(1.0, 0.0), (2.0, 5.0)]
+        );
+        for t in 3..(MAX_PROFILES + 3) {
+            target.push_profile(t as f64, &HashMap::from([(Signature(2), 5)]));
+        }
+        assert!(!target.groups.contains_key(&Signature(1)));
+        assert_eq!(target.profile_t.len(), MAX_PROFILES);
+        assert_eq!(target.groups[&Signature(2)].counts.len(), MAX_PROFILES);
+    }
+
+    #[test]
+    fn a_fall_through_the_floor_to_the_start_level_is_a_restart_a_burst_ending_is_not() {
+        let options = TrendOptions {
+            cooldown_secs: 10.0,
+            ..TrendOptions::default()
+        };
+        // 30 goroutines at start, leaking to 100 over 40 s, with bursts on top.
+        let samples: VecDeque<(f64, u32)> = (0..40)
+            .map(|i| (i as f64, 30 + 2 * i as u32 - 2 + [0, 0, 40][i % 3]))
+            .collect();
+        assert!(count_says_restart(&samples, 40.0, 31, &options));
+        // Back to the floor after a burst: not a restart.
+        assert!(!count_says_restart(&samples, 40.0, 104, &options));
+        // A drop that leaves the leaked goroutines: not a restart either.
+        assert!(!count_says_restart(&samples, 40.0, 80, &options));
+    }
+}

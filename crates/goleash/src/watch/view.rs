@@ -1,0 +1,514 @@
+//! What a watch prints: JSON lines, a log of what happens, or a live view on a terminal.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use goleash_core::trend::TrendOptions;
+
+use super::judge::Status;
+use super::target::Target;
+use crate::render::style::Style;
+use crate::render::text::thousands;
+use crate::render::watch_json::{AlertJson, SettingsJson, SummaryJson, WatchEvent};
+
+/// Where a watch's events go.
+pub trait Sink {
+    /// Something happened.
+    fn event(&mut self, event: &WatchEvent) -> io::Result<()>;
+    /// Whether [`Sink::refresh`] should be called regularly.
+    fn wants_refresh(&self) -> bool {
+        false
+    }
+    /// Redraws a live view of the targets.
+    fn refresh(
+        &mut self,
+        _targets: &[Target],
+        _settings: &SettingsJson,
+        _elapsed: Duration,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `--format json`: one object per line, flushed as it happens.
+pub struct JsonLines<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonLines<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> Self {
+        JsonLines { out }
+    }
+}
+
+impl<W: Write> Sink for JsonLines<W> {
+    fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, event)?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}
+
+/// Text for a pipe or a file: one line per thing that matters, the summary at the end.
+pub struct Log<W: Write> {
+    out: W,
+    style: Style,
+}
+
+impl<W: Write> Log<W> {
+    /// Writes to `out`.
+    pub fn new(out: W, style: Style) -> Self {
+        Log { out, style }
+    }
+}
+
+impl<W: Write> Sink for Log<W> {
+    fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
+        match event {
+            WatchEvent::Start(start) => {
+                writeln!(
+                    self.out,
+                    "goleash watch: {} · history in {} · every {}",
+                    plural_targets(start.targets.len()),
+                    start.db,
+                    duration_text(start.settings.interval_secs)
+                )?;
+                if let Some(note) = compression_note(&start.settings) {
+                    writeln!(self.out, "  {}", self.style.yellow(&note))?;
+                }
+                if start.simulated {
+                    writeln!(
+                        self.out,
+                        "  {}",
+                        self.style
+                            .yellow("the targets are simulated: no real service is watched")
+                    )?;
+                }
+            }
+            WatchEvent::Sample(_) => return Ok(()),
+            WatchEvent::Summary(summary) => write_summary(&mut self.out, summary, &self.style)?,
+            other => {
+                if let Some(line) = event_line(other, &self.style) {
+                    writeln!(self.out, "{line}")?;
+                }
+            }
+        }
+        self.out.flush()
+    }
+}
+
+/// A live view redrawn in place on a terminal, then the summary.
+pub struct Live<W: Write> {
+    out: W,
+    style: Style,
+    recent: VecDeque<String>,
+    db: String,
+    simulated: bool,
+    /// Rows the terminal has: the view never scrolls.
+    rows: usize,
+}
+
+impl<W: Write> Live<W> {
+    /// Writes to `out`, a terminal of `rows` lines.
+    pub fn new(out: W, style: Style, rows: usize) -> Self {
+        Live {
+            out,
+            style,
+            recent: VecDeque::new(),
+            db: String::new(),
+            simulated: false,
+            rows: rows.max(12),
+        }
+    }
+}
+
+const RECENT: usize = 6;
+
+impl<W: Write> Sink for Live<W> {
+    fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
+        match event {
+            WatchEvent::Start(start) => {
+                self.db = start.db.clone();
+                self.simulated = start.simulated;
+            }
+            WatchEvent::Sample(_) => {}
+            WatchEvent::Summary(summary) => {
+                write_summary(&mut self.out, summary, &self.style)?;
+                self.out.flush()?;
+            }
+            other => {
+                if let Some(line) = event_line(other, &self.style) {
+                    if self.recent.len() == RECENT {
+                        self.recent.pop_front();
+                    }
+                    self.recent.push_back(line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wants_refresh(&self) -> bool {
+        true
+    }
+
+    fn refresh(
+        &mut self,
+        targets: &[Target],
+        settings: &SettingsJson,
+        elapsed: Duration,
+    ) -> io::Result<()> {
+        let mut lines = Vec::new();
+        lines.push(self.style.bold(&format!(
+            "goleash watch · {} · {} · every {} · history in {}",
+            plural_targets(targets.len()),
+            duration_text(elapsed.as_secs_f64().floor()),
+            duration_text(settings.interval_secs),
+            self.db
+        )));
+        if let Some(note) = compression_note(settings) {
+            lines.push(self.style.yellow(&note));
+        }
+        if self.simulated {
+            lines.push(
+                self.style
+                    .yellow("simulation: the target is built into goleash, no real service"),
+            );
+        }
+        let room = self.rows.saturating_sub(lines.len() + RECENT + 3);
+        // Rising first, then the largest counts.
+        let mut order: Vec<&Target> = targets.iter().collect();
+        order.sort_by_key(|t| (!t.total.rising(), std::cmp::Reverse(t.current())));
+        let mut body = Vec::new();
+        for target in order {
+            if body.len() >= room {
+                break;
+            }
+            body.extend(target_lines(target, settings, &self.style));
+        }
+        body.truncate(room);
+        lines.push(String::new());
+        lines.extend(body);
+        if !self.recent.is_empty() {
+            lines.push(String::new());
+            lines.extend(self.recent.iter().cloned());
+        }
+        lines.push(
+            self.style
+                .dim("Ctrl-C stops; the history stays in the database"),
+        );
+        write!(self.out, "\x1b[H")?;
+        for line in lines {
+            writeln!(self.out, "{line}\x1b[K")?;
+        }
+        write!(self.out, "\x1b[J")?;
+        self.out.flush()
+    }
+}
+
+fn plural_targets(n: usize) -> String {
+    if n == 1 {
+        "1 target".into()
+    } else {
+        format!("{n} targets")
+    }
+}
+
+/// `250ms`, `5s`, `2m`, `1m30s`, `2h`.
+pub fn duration_text(secs: f64) -> String {
+    if secs < 1.0 && secs > 0.0 {
+        return format!("{}ms", (secs * 1000.0).round());
+    }
+    let total = secs.round() as u64;
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
+/// The plain statement that verdicts come sooner than the defaults allow, when they do.
+pub fn compression_note(settings: &SettingsJson) -> Option<String> {
+    if !settings.compressed {
+        return None;
+    }
+    let d = TrendOptions::default();
+    Some(format!(
+        "trend windows compressed: warm-up {}, cool-down {} × {} windows, rise ≥ {} (defaults {}, {} × {}, {}): faster verdicts on less evidence",
+        duration_text(settings.warmup_secs),
+        duration_text(settings.cooldown_secs),
+        settings.min_windows,
+        settings.min_rise,
+        duration_text(d.warmup_secs),
+        duration_text(d.cooldown_secs),
+        d.min_windows,
+        d.min_rise
+    ))
+}
+
+fn short_time(t: f64) -> String {
+    let s = t.rem_euclid(86_400.0) as u64;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// One line for an event worth a line.
+fn event_line(event: &WatchEvent, style: &Style) -> Option<String> {
+    Some(match event {
+        WatchEvent::Restart(r) => format!(
+            "{} {} {}: {}",
+            short_time(r.t),
+            r.target,
+            style.yellow("restarted"),
+            r.reason
+        ),
+        WatchEvent::Alert(a) => {
+            format!("{} {} {}", short_time(a.t), a.target, alert_text(a, style))
+        }
+        WatchEvent::Dump(d) => format!(
+            "{} {} kept {}?debug=2 ({} goroutines{}) as evidence: {}",
+            short_time(d.t),
+            d.target,
+            d.profile,
+            thousands(d.goroutines),
+            if d.proven_leaked > 0 {
+                format!(
+                    ", {} proven leaked by the runtime",
+                    thousands(d.proven_leaked)
+                )
+            } else {
+                String::new()
+            },
+            d.reason
+        ),
+        WatchEvent::Error(e) => format!(
+            "{} {} (retry in {})",
+            short_time(e.t),
+            style.red(&format!("error: {}", e.message)),
+            duration_text(e.retry_in_secs)
+        ),
+        WatchEvent::Recovered(r) => format!(
+            "{} {} answers again after {} failed requests",
+            short_time(r.t),
+            r.target,
+            r.after_failures
+        ),
+        WatchEvent::Start(_) | WatchEvent::Sample(_) | WatchEvent::Summary(_) => return None,
+    })
+}
+
+fn alert_text(a: &AlertJson, style: &Style) -> String {
+    let label = match a.verdict.as_str() {
+        "leak" => style.red("LEAK"),
+        "rising" => style.yellow("RISING"),
+        other => style.yellow(other),
+    };
+    let site = a
+        .leak_site
+        .as_ref()
+        .map(|s| {
+            let file = s.file.rsplit('/').next().unwrap_or(&s.file);
+            format!(" {} {file}:{}", style.cyan(&s.function), s.line)
+        })
+        .unwrap_or_default();
+    format!(
+        "{label}{site} {} → {} ({:+.1}/min, p = {:.1e})",
+        thousands(a.count_before),
+        thousands(a.count_after),
+        a.slope_per_minute,
+        a.p_value
+    )
+}
+
+fn sparkline(values: &[u32]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let (Some(&lo), Some(&hi)) = (values.iter().min(), values.iter().max()) else {
+        return String::new();
+    };
+    values
+        .iter()
+        .map(|&v| {
+            if hi == lo {
+                BARS[0]
+            } else {
+                BARS[((v - lo) as usize * 7 + (hi - lo) as usize / 2) / (hi - lo) as usize]
+            }
+        })
+        .collect()
+}
+
+/// The rate over the last minute of samples, goroutines per minute.
+fn recent_rate(target: &Target) -> Option<f64> {
+    let &(t1, v1) = target.samples.back()?;
+    let &(t0, v0) = target.samples.iter().find(|(t, _)| *t >= t1 - 60.0)?;
+    (t1 - t0 >= 1.0).then(|| (f64::from(v1) - f64::from(v0)) / (t1 - t0) * 60.0)
+}
+
+fn status_text(status: &Status, style: &Style) -> String {
+    match status {
+        Status::Empty => style.dim("waiting for samples"),
+        Status::Warming { left_secs } => style.dim(&format!(
+            "warming up, {} left",
+            duration_text(left_secs.ceil())
+        )),
+        Status::Collecting {
+            windows,
+            need,
+            eta_secs,
+        } => style.dim(&format!(
+            "collecting {windows}/{need} windows, verdict in ~{}",
+            duration_text(eta_secs.ceil())
+        )),
+        Status::Judged { .. } if status.rising() => {
+            style.red(&format!("RISING p={:.1e}", status.p_value().unwrap_or(1.0)))
+        }
+        other => other.name().to_string(),
+    }
+}
+
+fn target_lines(target: &Target, settings: &SettingsJson, style: &Style) -> Vec<String> {
+    let mut lines = Vec::new();
+    let count = target
+        .current()
+        .map_or("?".to_string(), |c| format!("{:>7}", thousands(c)));
+    let rate = target
+        .total
+        .slope_per_minute()
+        .or_else(|| recent_rate(target))
+        .map_or(String::new(), |r| format!("{r:+.1}/min"));
+    let tail: Vec<u32> = target
+        .samples
+        .iter()
+        .rev()
+        .take(40)
+        .rev()
+        .map(|&(_, v)| v)
+        .collect();
+    let error = target
+        .last_error
+        .as_ref()
+        .map(|e| style.red(e.lines().next().unwrap_or_default()))
+        .unwrap_or_default();
+    lines.push(format!(
+        "{}  {count} goroutines {rate:>10}  {:<40}  {}{error}",
+        style.bold(&target.base),
+        sparkline(&tail),
+        status_text(&target.total, style)
+    ));
+    let mut growing: Vec<(i64, &super::target::GroupState)> = target
+        .groups
+        .values()
+        .filter(|g| !g.counts.is_empty())
+        .map(|g| {
+            let first = i64::from(*g.counts.front().unwrap_or(&0));
+            (g.current() as i64 - first, g)
+        })
+        .filter(|(delta, g)| {
+            *delta > 0 && (*delta as f64 >= settings.min_rise || g.status.rising())
+        })
+        .collect();
+    growing.sort_by_key(|(delta, g)| (!g.status.rising(), std::cmp::Reverse(*delta)));
+    for (delta, group) in growing.into_iter().take(3) {
+        let verdict = if group.status.rising() && group.info.verdict == "leak" {
+            style.red("LEAK   ")
+        } else if group.status.rising() {
+            style.yellow(&format!("{:<7}", group.info.verdict))
+        } else {
+            style.dim("growing")
+        };
+        lines.push(format!(
+            "  {verdict} {:>7} {:>+7}  {:<16} {}",
+            thousands(group.current()),
+            delta,
+            group.info.blocking,
+            style.cyan(&group.info.site_text())
+        ));
+    }
+    lines
+}
+
+/// The end of a watch in text.
+pub fn write_summary(out: &mut dyn Write, summary: &SummaryJson, style: &Style) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "goleash watch: {} watched for {}",
+            plural_targets(summary.targets.len()),
+            duration_text(summary.duration_secs)
+        ))
+    )?;
+    if let Some(note) = compression_note(&summary.settings) {
+        writeln!(out, "  {}", style.yellow(&note))?;
+    }
+    for target in &summary.targets {
+        let trend = match (target.trend.status, target.trend.slope_per_minute) {
+            ("rising", Some(slope)) => style.red(&format!(
+                "rising {slope:+.1}/min, p = {:.1e}",
+                target.trend.p_value.unwrap_or(1.0)
+            )),
+            (status, Some(slope)) => format!("{status}, {slope:+.1}/min"),
+            (status, None) => status.to_string(),
+        };
+        let mut facts = vec![
+            format!("{} samples", thousands(target.samples)),
+            format!("{} profiles", thousands(target.profiles)),
+        ];
+        if target.restarts > 0 {
+            facts.push(style.yellow(&format!(
+                "{} restart{}",
+                target.restarts,
+                if target.restarts == 1 { "" } else { "s" }
+            )));
+        }
+        if target.errors > 0 {
+            facts.push(style.red(&format!("{} failed requests", target.errors)));
+        }
+        writeln!(
+            out,
+            "{}: {} goroutines ({trend}) · {}",
+            style.bold(&target.target),
+            target.goroutines.map_or("?".into(), thousands),
+            facts.join(" · ")
+        )?;
+        for alert in &target.alerts {
+            writeln!(out, "  {}", alert_text(alert, style))?;
+            writeln!(out, "      {}", style.dim(&alert.why))?;
+            if let Some(hint) = &alert.hint {
+                writeln!(out, "      {} {hint}", style.bold("fix:"))?;
+            }
+        }
+    }
+    match summary.leaks {
+        0 => writeln!(out, "no leak found")?,
+        1 => writeln!(out, "{}", style.red("1 leak found"))?,
+        n => writeln!(out, "{}", style.red(&format!("{n} leaks found")))?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(duration_text(0.25), "250ms");
+        assert_eq!(duration_text(5.0), "5s");
+        assert_eq!(duration_text(120.0), "2m");
+        assert_eq!(duration_text(90.0), "1m30s");
+        assert_eq!(duration_text(7200.0), "2h");
+    }
+
+    #[test]
+    fn sparklines_span_the_range() {
+        assert_eq!(sparkline(&[1, 2, 3, 8]), "▁▂▃█");
+        assert_eq!(sparkline(&[5, 5]), "▁▁");
+        assert_eq!(sparkline(&[]), "");
+    }
+}
