@@ -7,6 +7,7 @@ mod collect;
 mod config;
 mod input;
 mod render;
+mod report;
 mod store;
 mod watch;
 
@@ -26,6 +27,7 @@ use clap::{Parser, Subcommand};
     go test ./... 2>&1 | goleash             read test output, panics and goleak reports
     goleash inspect http://127.0.0.1:6060    read a live service's /debug/pprof
     goleash watch http://127.0.0.1:6060      watch a live service for leaks, keep history
+    goleash report -o report.html            draw the history of a watch
 
 EXIT STATUS:
     0 no problem, 1 leaks found or gate failed, 2 usage or input error"
@@ -41,6 +43,7 @@ enum Command {
     Diff(cmd::diff::DiffArgs),
     Check(cmd::check::CheckArgs),
     Watch(cmd::watch::WatchArgs),
+    Report(cmd::report::ReportArgs),
 }
 
 /// How a run ended, as the exit status.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cmd::diff::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Watch(args) => cmd::watch::run(args),
+        Command::Report(args) => cmd::report::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! Renderers: each writes to any `io::Write`, so tests capture exactly what people see.
 
+pub mod html;
 pub mod json;
 pub mod style;
+pub mod svg;
 pub mod text;
 pub mod watch_json;

@@ -1,0 +1,103 @@
+//! `goleash report`: the history a watch recorded, as an HTML page, JSON or text.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+
+use crate::Outcome;
+use crate::analysis::FileSource;
+use crate::render::html;
+use crate::render::style::{ColorChoice, Style};
+use crate::report;
+use crate::store::Store;
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained page with charts.
+    Html,
+    /// For machines: see docs/json.md.
+    Json,
+    /// For a terminal.
+    Text,
+}
+
+/// Draw the history of `goleash watch`: the goroutine count over time per service, with
+/// load phases and restarts, the stacks that grew with their verdicts, leak sites and
+/// fixes, and the first and last snapshots compared.
+#[derive(Args, Debug)]
+#[command(after_help = "EXAMPLES:
+    goleash report --db goleash-watch.db -o report.html
+    goleash report --db goleash-watch.db --format text
+    goleash report --format json | jq '.targets[] | {target, verdict}'")]
+pub struct ReportArgs {
+    /// The history database a watch wrote.
+    #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
+    pub db: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// Write here instead of standard output. An HTML report meant for a terminal goes to
+    /// goleash-report.html when this is not given.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only the targets whose URL contains this.
+    #[arg(long, value_name = "TEXT")]
+    pub target: Option<String>,
+    /// Do not read the program's source files.
+    #[arg(long)]
+    pub no_source: bool,
+    /// When to colour text output (NO_COLOR is honoured).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+pub fn run(args: &ReportArgs) -> Result<Outcome> {
+    let store = Store::open_existing(&args.db)?;
+    let source = FileSource::new(args.no_source);
+    let doc = report::build(
+        &store,
+        &args.db.display().to_string(),
+        args.target.as_deref(),
+        &source,
+    )?;
+    let output = match (&args.output, args.format) {
+        (None, ReportFormat::Html) if io::stdout().is_terminal() => {
+            Some(PathBuf::from("goleash-report.html"))
+        }
+        (output, _) => output.clone(),
+    };
+    let mut out: Box<dyn Write> = match &output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(io::stdout().lock()),
+    };
+    match args.format {
+        ReportFormat::Html => html::write(&mut out, &doc)?,
+        // One line: a long history has tens of thousands of samples.
+        ReportFormat::Json => {
+            serde_json::to_writer(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        ReportFormat::Text => {
+            let style = match output {
+                Some(_) => Style::for_stdout(ColorChoice::Never),
+                None => Style::for_stdout(args.color),
+            };
+            report::write_text(&mut out, &doc, &style)?;
+        }
+    }
+    out.flush()?;
+    if let Some(path) = &output {
+        eprintln!("goleash: wrote {}", path.display());
+    }
+    Ok(if doc.targets.iter().any(|t| t.verdict == "leak") {
+        Outcome::Leaks
+    } else {
+        Outcome::Ok
+    })
+}
