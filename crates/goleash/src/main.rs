@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod collect;
 mod config;
+mod demo;
 mod input;
 mod render;
 mod report;
@@ -23,6 +24,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     after_help = "EXAMPLES:
+    goleash demo                             see it find a leak in a simulated service
     goleash inspect dump.txt                 group a dump's goroutines by stack
     go test ./... 2>&1 | goleash             read test output, panics and goleak reports
     goleash inspect http://127.0.0.1:6060    read a live service's /debug/pprof
@@ -44,6 +46,7 @@ enum Command {
     Check(cmd::check::CheckArgs),
     Watch(cmd::watch::WatchArgs),
     Report(cmd::report::ReportArgs),
+    Demo(cmd::demo::DemoArgs),
 }
 
 /// How a run ended, as the exit status.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

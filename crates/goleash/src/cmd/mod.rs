@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod demo;
 pub mod diff;
 pub mod inspect;
 pub mod report;
