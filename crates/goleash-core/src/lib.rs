@@ -17,6 +17,7 @@ pub mod intern;
 pub mod model;
 pub mod parse;
 pub mod signature;
+pub mod trace;
 
 pub use group::{Capture, Group, GroupOptions, Grouper, Similarity, Snapshot};
 pub use intern::{Frame, FrameId, LabelSetId, StackId, Sym, Tables};

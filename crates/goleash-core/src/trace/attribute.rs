@@ -1,0 +1,371 @@
+//! Which test started each goroutine still alive at the end of a test binary's trace.
+//!
+//! Every test, subtest and fuzz seed runs in a goroutine of its own that runs
+//! `testing.tRunner` (`testing.fRunner` for fuzz targets), created by the `t.Run` of its
+//! parent test, or by the main goroutine for top-level tests. Creator links lead from any
+//! goroutine to the innermost such test goroutine above it: that is the test whose code
+//! (directly, or through goroutines it started) ran the `go` statement.
+//!
+//! The trace holds no test names, so test goroutines are named from the `=== RUN` lines of
+//! the binary's verbose output. A parent runs `t.Run` for its subtests one after the
+//! other, and `t.Run` prints `=== RUN   Parent/sub` before it creates the subtest's
+//! goroutine, so the k-th test goroutine a test creates is the k-th `=== RUN` line naming
+//! one of its direct subtests, whatever else runs in parallel. For top-level tests the
+//! trace also names the test function itself: it is the frame `testing.tRunner` calls, in
+//! the creation stack of every goroutine the test creates, and `pkg.TestX` runs the test
+//! `TestX`. That evidence keeps the order aligned when the output misses a test or has one
+//! the trace does not.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::testlog::test_runs;
+use super::{Goroutine, Trace};
+use crate::intern::{StackId, Tables};
+
+/// What [`attribute`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// Every goroutine that ran a test, subtest or fuzz seed, in creation order.
+    pub tests: Vec<TestGoroutine>,
+    /// Goroutines alive at the end of the trace that a test started, by goroutine id.
+    pub leaks: Vec<Leak>,
+    /// Goroutines created while tracing that were alive at the end but that no test
+    /// started: their creator chain reaches no test goroutine (created by `TestMain` or
+    /// package code outside any test, or by a long-lived goroutine on a test's behalf).
+    /// The runtime's own goroutines, the main goroutine and goroutines that existed before
+    /// tracing started are left out.
+    pub unattributed: Vec<u64>,
+    /// Where the trace and the output disagreed; the names involved may be wrong.
+    pub warnings: Vec<String>,
+}
+
+/// A goroutine that ran a test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestGoroutine {
+    /// Its id.
+    pub goroutine: u64,
+    /// The full test name (`TestX/sub/deeper`); `None` when no `=== RUN` line matched.
+    pub name: Option<String>,
+    /// The test function it ran (`example.com/pkg.TestX`, `example.com/pkg.TestX.func1`),
+    /// when the trace shows it.
+    pub function: Option<String>,
+    /// The test goroutine above it; `None` for top-level tests.
+    pub parent: Option<u64>,
+}
+
+/// A goroutine a test left running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leak {
+    /// The goroutine.
+    pub goroutine: u64,
+    /// The test that started it, subtest-qualified; `None` when its test goroutine could
+    /// not be named.
+    pub test: Option<String>,
+    /// The goroutine that ran that test. Equal to `goroutine` when the test itself never
+    /// finished, which only a trace cut short by a crash or timeout shows.
+    pub test_goroutine: u64,
+    /// The creators from the goroutine's parent up to and including `test_goroutine`.
+    pub chain: Vec<u64>,
+}
+
+const TEST_RUNNERS: [&[u8]; 2] = [b"testing.tRunner", b"testing.fRunner"];
+/// Since Go 1.25, `testing/synctest.Test` runs its function in a test goroutine of its own
+/// that carries its parent's name and prints no `=== RUN` line. It is created by
+/// `testing.testingSynctestTest`, which traces under the name it is linked to.
+const SYNCTEST_CREATORS: [&[u8]; 2] = [
+    b"testing.testingSynctestTest",
+    b"testing/synctest.testingSynctestTest",
+];
+
+/// Attributes every goroutine alive at the end of `trace` to the test that started it.
+/// `test_output` is the output of the same run of the test binary, in any spelling
+/// [`super::test_runs`] reads.
+pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribution {
+    let mut out = Attribution::default();
+    let tests = find_tests(trace, tables);
+    let names = name_tests(&tests, test_output, &mut out.warnings);
+
+    let mut harness = FxHashSet::default();
+    for test in tests.order.iter().map(|id| &tests.info[id]) {
+        if test.parent.is_none()
+            && let Some(creator) = trace.goroutine(test.id).and_then(Goroutine::parent)
+        {
+            harness.insert(creator);
+        }
+    }
+    for g in trace.alive_at_end() {
+        if tests.info.contains_key(&g.id) {
+            out.leaks.push(Leak {
+                goroutine: g.id,
+                test: names.get(&g.id).cloned(),
+                test_goroutine: g.id,
+                chain: Vec::new(),
+            });
+            continue;
+        }
+        if g.is_runtime(tables)
+            || harness.contains(&g.id)
+            || g.start_function(tables) == Some(b"runtime.main")
+        {
+            continue;
+        }
+        let mut chain = trace.creators(g.id);
+        match chain.iter().position(|id| tests.info.contains_key(id)) {
+            Some(k) => {
+                chain.truncate(k + 1);
+                out.leaks.push(Leak {
+                    goroutine: g.id,
+                    test: names.get(&chain[k]).cloned(),
+                    test_goroutine: chain[k],
+                    chain,
+                });
+            }
+            None if g.creation.is_some() => out.unattributed.push(g.id),
+            None => {}
+        }
+    }
+    out.tests = tests
+        .order
+        .iter()
+        .map(|id| {
+            let test = &tests.info[id];
+            TestGoroutine {
+                goroutine: test.id,
+                name: names.get(&test.id).cloned(),
+                function: test.function.clone(),
+                parent: test.parent,
+            }
+        })
+        .collect();
+    out
+}
+
+struct TestInfo {
+    id: u64,
+    /// The nearest test goroutine on its creator chain.
+    parent: Option<u64>,
+    /// Created by `testing/synctest`: named after its parent, no `=== RUN` line.
+    synctest: bool,
+    function: Option<String>,
+}
+
+struct Tests {
+    info: FxHashMap<u64, TestInfo>,
+    /// By creation time.
+    order: Vec<u64>,
+}
+
+fn find_tests(trace: &Trace, tables: &Tables) -> Tests {
+    let mut order: Vec<&Goroutine> = trace
+        .goroutines
+        .iter()
+        .filter(|g| {
+            g.start_function(tables)
+                .is_some_and(|f| TEST_RUNNERS.contains(&f))
+        })
+        .collect();
+    order.sort_by_key(|g| (g.creation.map(|c| c.time), g.id));
+    let ids: FxHashSet<u64> = order.iter().map(|g| g.id).collect();
+    let mut info = FxHashMap::default();
+    for g in &order {
+        let parent = trace.creators(g.id).into_iter().find(|id| ids.contains(id));
+        let synctest = g
+            .creation
+            .and_then(|c| c.stack)
+            .and_then(|s| tables.frames(s).first())
+            .is_some_and(|&f| {
+                SYNCTEST_CREATORS.contains(&tables.bytes(tables.get_frame(f).function))
+            });
+        let function = g.stack.and_then(|s| test_function(tables, s));
+        info.insert(
+            g.id,
+            TestInfo {
+                id: g.id,
+                parent,
+                synctest,
+                function,
+            },
+        );
+    }
+    // A test's goroutines were created by its code, so their creation stacks show the
+    // function the test goroutine runs.
+    for g in &trace.goroutines {
+        if let Some(parent) = g.parent()
+            && let Some(test) = info.get_mut(&parent)
+            && test.function.is_none()
+            && let Some(function) = g.creation.and_then(|c| c.stack)
+        {
+            test.function = test_function(tables, function);
+        }
+    }
+    Tests {
+        info,
+        order: order.iter().map(|g| g.id).collect(),
+    }
+}
+
+/// The function `testing.tRunner` called in this stack, unless it is part of `testing`
+/// (a deferred cleanup, `testing.(*T).Run` of the root).
+fn test_function(tables: &Tables, stack: StackId) -> Option<String> {
+    let frames = tables.frames(stack);
+    let runner = frames
+        .iter()
+        .rposition(|&f| TEST_RUNNERS.contains(&tables.bytes(tables.get_frame(f).function)))?;
+    let called = tables.bytes(
+        tables
+            .get_frame(*frames.get(runner.checked_sub(1)?)?)
+            .function,
+    );
+    (!called.starts_with(b"testing.")).then(|| String::from_utf8_lossy(called).into_owned())
+}
+
+/// The test a top-level test function runs: `example.com/pkg.TestX` runs `TestX`. `None`
+/// for closures (`pkg.TestX.func1`), which run subtests.
+fn top_level_name(function: &str) -> Option<&str> {
+    let last = function.rsplit('/').next()?;
+    let (_, name) = last.split_once('.')?;
+    (!name.contains('.')).then_some(name)
+}
+
+/// The `=== RUN` lines as a tree: a run's parent is the latest earlier run whose name is
+/// the longest prefix of its own at a `/`.
+struct RunTree {
+    names: Vec<String>,
+    children: Vec<Vec<usize>>,
+    roots: Vec<usize>,
+}
+
+impl RunTree {
+    fn new(output: &[u8]) -> Self {
+        let mut tree = RunTree {
+            names: Vec::new(),
+            children: Vec::new(),
+            roots: Vec::new(),
+        };
+        let mut latest: FxHashMap<String, usize> = FxHashMap::default();
+        for run in test_runs(output) {
+            let index = tree.names.len();
+            let parent = run
+                .name
+                .match_indices('/')
+                .rev()
+                .find_map(|(i, _)| latest.get(&run.name[..i]).copied());
+            match parent {
+                Some(p) => tree.children[p].push(index),
+                // Examples run on the main goroutine and benchmarks in goroutines of their
+                // own: neither has a test goroutine to match.
+                None if run.name.starts_with("Example") || run.name.starts_with("Benchmark") => {}
+                None => tree.roots.push(index),
+            }
+            latest.insert(run.name.clone(), index);
+            tree.names.push(run.name);
+            tree.children.push(Vec::new());
+        }
+        tree
+    }
+}
+
+fn name_tests(tests: &Tests, output: &[u8], warnings: &mut Vec<String>) -> FxHashMap<u64, String> {
+    let tree = RunTree::new(output);
+    // The goroutines each test created with t.Run, in creation order. Synctest goroutines
+    // are transparent: the subtests they run are their parent's.
+    let naming_parent = |mut id: u64| loop {
+        match tests.info[&id].parent {
+            Some(p) if tests.info[&p].synctest => id = p,
+            p => return p,
+        }
+    };
+    let mut children: FxHashMap<Option<u64>, Vec<u64>> = FxHashMap::default();
+    for &id in &tests.order {
+        if !tests.info[&id].synctest {
+            children.entry(naming_parent(id)).or_default().push(id);
+        }
+    }
+    let mut names = FxHashMap::default();
+    let mut pending = vec![(None, tree.roots.clone())];
+    while let Some((parent, nodes)) = pending.pop() {
+        let goroutines = children.get(&parent).map(Vec::as_slice).unwrap_or(&[]);
+        let mut next = 0;
+        for &g in goroutines {
+            let evidence = match parent {
+                None => tests.info[&g].function.as_deref().and_then(top_level_name),
+                Some(_) => None,
+            };
+            let matched = match evidence {
+                Some(name) => {
+                    let found = nodes[next..].iter().position(|&n| tree.names[n] == name);
+                    if found.is_none() {
+                        warnings.push(format!(
+                            "goroutine {g} runs {}, but no `=== RUN   {name}` line is left for it",
+                            tests.info[&g].function.as_deref().unwrap_or("?")
+                        ));
+                    }
+                    found.map(|k| next + k)
+                }
+                None => (next < nodes.len()).then_some(next),
+            };
+            let Some(k) = matched else {
+                if evidence.is_none() {
+                    warnings.push(format!(
+                        "test goroutine {g} has no `=== RUN` line left to name it"
+                    ));
+                }
+                continue;
+            };
+            for &skipped in &nodes[next..k] {
+                warnings.push(format!(
+                    "no test goroutine for `=== RUN   {}`",
+                    tree.names[skipped]
+                ));
+            }
+            next = k + 1;
+            let node = nodes[k];
+            names.insert(g, tree.names[node].clone());
+            pending.push((Some(g), tree.children[node].clone()));
+        }
+        for &skipped in &nodes[next..] {
+            warnings.push(format!(
+                "no test goroutine for `=== RUN   {}`",
+                tree.names[skipped]
+            ));
+        }
+    }
+    // A synctest goroutine has its parent's name.
+    for &id in &tests.order {
+        if tests.info[&id].synctest
+            && let Some(name) = tests.info[&id].parent.and_then(|p| names.get(&p)).cloned()
+        {
+            names.insert(id, name);
+        }
+    }
+    warnings.sort();
+    warnings.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_level_names() {
+        assert_eq!(top_level_name("example.com/a/pkg.TestX"), Some("TestX"));
+        assert_eq!(top_level_name("pkg_test.TestY"), Some("TestY"));
+        assert_eq!(top_level_name("example.com/pkg.TestX.func1"), None);
+        assert_eq!(top_level_name("TestX"), None);
+    }
+
+    #[test]
+    fn run_tree_nests_by_latest_prefix() {
+        let out = b"=== RUN   TestA\n=== RUN   TestA/x\n=== RUN   TestA/x/y\n=== RUN   TestA/x/y#01\n=== RUN   ExampleA\n=== RUN   TestA\n=== RUN   TestA/x\n";
+        let tree = RunTree::new(out);
+        let name = |i: usize| tree.names[i].as_str();
+        let roots: Vec<&str> = tree.roots.iter().map(|&i| name(i)).collect();
+        assert_eq!(roots, ["TestA", "TestA"]);
+        let second = tree.roots[1];
+        assert_eq!(tree.children[second], [6]);
+        let x = tree.children[tree.roots[0]][0];
+        let xs: Vec<&str> = tree.children[x].iter().map(|&i| name(i)).collect();
+        assert_eq!(xs, ["TestA/x/y", "TestA/x/y#01"]);
+    }
+}
