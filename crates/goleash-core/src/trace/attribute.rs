@@ -18,7 +18,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::testlog::test_runs;
+use super::testlog::{TestAction, TestEvent, test_events};
 use super::{Goroutine, Trace};
 use crate::intern::{StackId, Tables};
 
@@ -32,8 +32,8 @@ pub struct Attribution {
     /// Goroutines created while tracing that were alive at the end but that no test
     /// started: their creator chain reaches no test goroutine (created by `TestMain` or
     /// package code outside any test, or by a long-lived goroutine on a test's behalf).
-    /// The runtime's own goroutines, the main goroutine and goroutines that existed before
-    /// tracing started are left out.
+    /// The runtime's own goroutines, the main goroutine, goroutines of package `testing`
+    /// itself and goroutines that existed before tracing started are left out.
     pub unattributed: Vec<u64>,
     /// Where the trace and the output disagreed; the names involved may be wrong.
     pub warnings: Vec<String>,
@@ -62,7 +62,8 @@ pub struct Leak {
     /// not be named.
     pub test: Option<String>,
     /// The goroutine that ran that test. Equal to `goroutine` when the test itself never
-    /// finished, which only a trace cut short by a crash or timeout shows.
+    /// finished (no `--- PASS/FAIL/SKIP` line): a trace stopped by `-test.timeout` shows
+    /// the stuck tests that way.
     pub test_goroutine: u64,
     /// The creators from the goroutine's parent up to and including `test_goroutine`.
     pub chain: Vec<u64>,
@@ -79,11 +80,19 @@ const SYNCTEST_CREATORS: [&[u8]; 2] = [
 
 /// Attributes every goroutine alive at the end of `trace` to the test that started it.
 /// `test_output` is the output of the same run of the test binary, in any spelling
-/// [`super::test_runs`] reads.
+/// [`super::test_events`] reads.
 pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribution {
     let mut out = Attribution::default();
     let tests = find_tests(trace, tables);
-    let names = name_tests(&tests, test_output, &mut out.warnings);
+    let events = test_events(test_output);
+    let names = name_tests(&tests, &events, &mut out.warnings);
+    // A test goroutine reports its result just before it exits: one caught in between
+    // when tracing stopped has finished.
+    let finished: FxHashSet<&str> = events
+        .iter()
+        .filter(|e| e.action != TestAction::Run)
+        .map(|e| e.name.as_str())
+        .collect();
 
     let mut harness = FxHashSet::default();
     for test in tests.order.iter().map(|id| &tests.info[id]) {
@@ -95,6 +104,10 @@ pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribut
     }
     for g in trace.alive_at_end() {
         if tests.info.contains_key(&g.id) {
+            let name = names.get(&g.id);
+            if name.is_some_and(|n| finished.contains(n.as_str())) {
+                continue;
+            }
             out.leaks.push(Leak {
                 goroutine: g.id,
                 test: names.get(&g.id).cloned(),
@@ -103,9 +116,13 @@ pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribut
             });
             continue;
         }
+        // The runtime's goroutines, the main goroutine, and the test framework's own (the
+        // -test.timeout alarm, fuzzing workers) are nobody's leak.
+        let start = g.start_function(tables);
         if g.is_runtime(tables)
             || harness.contains(&g.id)
-            || g.start_function(tables) == Some(b"runtime.main")
+            || start == Some(b"runtime.main")
+            || start.is_some_and(|f| f.starts_with(b"testing."))
         {
             continue;
         }
@@ -236,14 +253,14 @@ struct RunTree {
 }
 
 impl RunTree {
-    fn new(output: &[u8]) -> Self {
+    fn new(events: &[TestEvent]) -> Self {
         let mut tree = RunTree {
             names: Vec::new(),
             children: Vec::new(),
             roots: Vec::new(),
         };
         let mut latest: FxHashMap<String, usize> = FxHashMap::default();
-        for run in test_runs(output) {
+        for run in events.iter().filter(|e| e.action == TestAction::Run) {
             let index = tree.names.len();
             let parent = run
                 .name
@@ -258,15 +275,19 @@ impl RunTree {
                 None => tree.roots.push(index),
             }
             latest.insert(run.name.clone(), index);
-            tree.names.push(run.name);
+            tree.names.push(run.name.clone());
             tree.children.push(Vec::new());
         }
         tree
     }
 }
 
-fn name_tests(tests: &Tests, output: &[u8], warnings: &mut Vec<String>) -> FxHashMap<u64, String> {
-    let tree = RunTree::new(output);
+fn name_tests(
+    tests: &Tests,
+    events: &[TestEvent],
+    warnings: &mut Vec<String>,
+) -> FxHashMap<u64, String> {
+    let tree = RunTree::new(events);
     // The goroutines each test created with t.Run, in creation order. Synctest goroutines
     // are transparent: the subtests they run are their parent's.
     let naming_parent = |mut id: u64| loop {
@@ -358,7 +379,7 @@ mod tests {
     #[test]
     fn run_tree_nests_by_latest_prefix() {
         let out = b"=== RUN   TestA\n=== RUN   TestA/x\n=== RUN   TestA/x/y\n=== RUN   TestA/x/y#01\n=== RUN   ExampleA\n=== RUN   TestA\n=== RUN   TestA/x\n";
-        let tree = RunTree::new(out);
+        let tree = RunTree::new(&test_events(out));
         let name = |i: usize| tree.names[i].as_str();
         let roots: Vec<&str> = tree.roots.iter().map(|&i| name(i)).collect();
         assert_eq!(roots, ["TestA", "TestA"]);

@@ -68,7 +68,7 @@ use rustc_hash::FxHashMap;
 use crate::intern::{Frame, FrameId, StackId, Sym, Tables};
 
 pub use attribute::{Attribution, Leak, TestGoroutine, attribute};
-pub use testlog::{TestRun, test_runs};
+pub use testlog::{TestAction, TestEvent, test_events};
 
 use order::{GStatus, Ordering, Step};
 use wire::{Generation, RawFrame};

@@ -1,29 +1,50 @@
-//! The `=== RUN` events of a test binary's verbose output, in order.
+//! The `=== RUN` and `--- PASS/FAIL/SKIP` events of a test binary's verbose output, in
+//! order.
 //!
-//! Three spellings are read: plain `-test.v` output (`=== RUN   TestX/sub`), the framed
-//! output of `-test.v=test2json` (the same lines behind a `^V` byte, which tells them from
-//! anything a test prints), and the JSON events of `go test -json` / `go tool test2json`
-//! (`{"Action":"run","Test":"TestX/sub"}`).
+//! Three spellings are read: plain `-test.v` output (`=== RUN   TestX/sub`, results
+//! indented by nesting), the framed output of `-test.v=test2json` (the same lines behind a
+//! `^V` byte, which tells them from anything a test prints), and the JSON events of
+//! `go test -json` / `go tool test2json` (`{"Action":"run","Test":"TestX/sub"}`).
 
-/// A test (or subtest, fuzz target, seed entry, example) starting, as the output says it.
+/// What a [`TestEvent`] says happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TestAction {
+    /// `=== RUN`: the test (or subtest, fuzz target, seed entry, example) starts.
+    Run,
+    /// `--- PASS`.
+    Pass,
+    /// `--- FAIL`.
+    Fail,
+    /// `--- SKIP`.
+    Skip,
+}
+
+/// One line of a test binary's report about one test.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TestRun {
-    /// The full name: `TestX`, `TestX/sub`, `TestX/sub#01`.
+pub struct TestEvent {
+    /// What happened.
+    pub action: TestAction,
+    /// The full test name: `TestX`, `TestX/sub`, `TestX/sub#01`.
     pub name: String,
     /// The 1-based line of the output it was read from.
     pub line: usize,
 }
 
 const RUN: &[u8] = b"=== RUN   ";
+const RESULTS: [(&[u8], TestAction); 3] = [
+    (b"--- PASS: ", TestAction::Pass),
+    (b"--- FAIL: ", TestAction::Fail),
+    (b"--- SKIP: ", TestAction::Skip),
+];
 /// `-test.v=test2json` puts this byte before every line that testing itself writes.
 const FRAMING: u8 = 0x16;
 
-/// Reads the `=== RUN` events of one test binary's output, in output order.
+/// Reads the test events of one test binary's output, in output order.
 ///
 /// Which spelling the output uses is decided once: JSON when its first non-blank line is a
-/// JSON object, framed when any line carries the `^V` framing byte (unframed `=== RUN`
-/// lines are then output of the tests and skipped), plain otherwise.
-pub fn test_runs(output: &[u8]) -> Vec<TestRun> {
+/// JSON object, framed when any line carries the `^V` framing byte (unframed lines are then
+/// output of the tests and skipped), plain otherwise.
+pub fn test_events(output: &[u8]) -> Vec<TestEvent> {
     let lines = || {
         output
             .split(|&b| b == b'\n')
@@ -35,36 +56,52 @@ pub fn test_runs(output: &[u8]) -> Vec<TestRun> {
         .map(|(_, l)| l.trim_ascii())
         .find(|l| !l.is_empty())
         .is_some_and(|l| l.starts_with(b"{"));
-    let framed = !json && memchr::memmem::find(output, &[FRAMING, b'=', b'=', b'=']).is_some();
-    let mut runs = Vec::new();
+    let framed = !json && memchr::memchr(FRAMING, output).is_some();
+    let mut events = Vec::new();
     for (line, text) in lines() {
-        let name = if json {
-            json_run(text)
+        let event = if json {
+            json_event(text)
         } else if framed {
             // A test that printed without a final newline leaves the framed line after its
             // text: the framing byte marks where testing's own line starts.
-            memchr::memchr_iter(FRAMING, text)
-                .find_map(|i| text[i + 1..].strip_prefix(RUN))
-                .map(|name| String::from_utf8_lossy(name).into_owned())
+            memchr::memchr_iter(FRAMING, text).find_map(|i| text_event(&text[i + 1..]))
         } else {
-            text.strip_prefix(RUN)
-                .map(|name| String::from_utf8_lossy(name).into_owned())
+            text_event(text)
         };
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            runs.push(TestRun { name, line });
+        if let Some((action, name)) = event.filter(|(_, name)| !name.is_empty()) {
+            events.push(TestEvent { action, name, line });
         }
     }
-    runs
+    events
 }
 
-/// The test name of a `"Action":"run"` JSON event.
-fn json_run(line: &[u8]) -> Option<String> {
+/// `=== RUN   Name`, or a result line `--- PASS: Name (0.00s)` indented by nesting.
+fn text_event(text: &[u8]) -> Option<(TestAction, String)> {
+    let name = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if let Some(rest) = text.strip_prefix(RUN) {
+        return Some((TestAction::Run, name(rest)));
+    }
+    let text = text.trim_ascii_start();
+    RESULTS.iter().find_map(|&(prefix, action)| {
+        let rest = text.strip_prefix(prefix)?;
+        // The name ends before the last ` (duration)`.
+        let end = memchr::memrchr(b'(', rest).map_or(rest.len(), |i| i.saturating_sub(1));
+        Some((action, name(&rest[..end])))
+    })
+}
+
+/// A JSON event about a test: `run`, `pass`, `fail` or `skip`.
+fn json_event(line: &[u8]) -> Option<(TestAction, String)> {
     let fields = json::object_strings(line.trim_ascii())?;
     let field = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    if field("Action")? != "run" {
-        return None;
-    }
-    field("Test").cloned()
+    let action = match field("Action")?.as_str() {
+        "run" => TestAction::Run,
+        "pass" => TestAction::Pass,
+        "fail" => TestAction::Fail,
+        "skip" => TestAction::Skip,
+        _ => return None,
+    };
+    Some((action, field("Test")?.clone()))
 }
 
 /// Just enough JSON for test2json's flat event objects.
@@ -220,21 +257,45 @@ mod json {
 mod tests {
     use super::*;
 
-    fn names(output: &[u8]) -> Vec<String> {
-        test_runs(output).into_iter().map(|r| r.name).collect()
+    fn events(output: &[u8]) -> Vec<(TestAction, String)> {
+        test_events(output)
+            .into_iter()
+            .map(|e| (e.action, e.name))
+            .collect()
+    }
+
+    fn run(name: &str) -> (TestAction, String) {
+        (TestAction::Run, name.into())
     }
 
     #[test]
     fn plain_verbose_output() {
-        let out = b"=== RUN   TestA\n--- PASS: TestA (0.00s)\n=== RUN   TestB\r\n=== RUN   TestB/sub_1\n    b_test.go:9: === RUN   not a run\nPASS\n";
-        assert_eq!(names(out), ["TestA", "TestB", "TestB/sub_1"]);
-        assert_eq!(test_runs(out)[1].line, 3);
+        let out = b"=== RUN   TestA\n--- PASS: TestA (0.00s)\n=== RUN   TestB\r\n=== RUN   TestB/sub_(1)\n    b_test.go:9: === RUN   not a run\n--- FAIL: TestB (0.01s)\n    --- SKIP: TestB/sub_(1) (0.00s)\nPASS\n";
+        assert_eq!(
+            events(out),
+            [
+                run("TestA"),
+                (TestAction::Pass, "TestA".into()),
+                run("TestB"),
+                run("TestB/sub_(1)"),
+                (TestAction::Fail, "TestB".into()),
+                (TestAction::Skip, "TestB/sub_(1)".into()),
+            ]
+        );
+        assert_eq!(test_events(out)[2].line, 3);
     }
 
     #[test]
     fn framed_output_ignores_what_tests_print() {
-        let out = b"\x16=== RUN   TestA\n=== RUN   TestFake\nno newline\x16=== RUN   TestA/x\n\x16--- PASS: TestA (0.00s)\n";
-        assert_eq!(names(out), ["TestA", "TestA/x"]);
+        let out = b"\x16=== RUN   TestA\n=== RUN   TestFake\n--- FAIL: TestFake (0.00s)\nno newline\x16=== RUN   TestA/x\n\x16--- PASS: TestA (0.00s)\n";
+        assert_eq!(
+            events(out),
+            [
+                run("TestA"),
+                run("TestA/x"),
+                (TestAction::Pass, "TestA".into())
+            ]
+        );
     }
 
     #[test]
@@ -243,9 +304,18 @@ mod tests {
 {"Action":"run","Package":"p","Test":"TestA"}
 {"Action":"output","Package":"p","Test":"TestA","Output":"=== RUN   TestA\n"}
 {"Action":"run","Package":"p","Elapsed":0.5,"Nested":{"a":[1,"}"]},"Test":"TestA/\u00e9\ud83d\ude00\"q\""}
+{"Action":"skip","Package":"p","Test":"TestA"}
+{"Action":"pass","Package":"p"}
 {"Action":"run","Test":"TestBad"
 "#;
-        assert_eq!(names(out), ["TestA", "TestA/é😀\"q\""]);
+        assert_eq!(
+            events(out),
+            [
+                run("TestA"),
+                run("TestA/é😀\"q\""),
+                (TestAction::Skip, "TestA".into())
+            ]
+        );
     }
 
     #[test]
