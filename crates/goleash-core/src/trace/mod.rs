@@ -52,6 +52,11 @@
 //! in fact exited later: callers must not report leaks from an incomplete trace as
 //! certain. When not even the first generation can be read, [`parse`] fails.
 //!
+//! No version of the format marks the end of the trace, so a trace cut exactly between
+//! two generations reads as a complete, shorter one. Trust a trace only from a program
+//! that stopped tracing: a test binary that exited normally, or that `-test.timeout`
+//! stopped (the timeout stops the trace before it panics).
+//!
 //! Memory stays proportional to the input: the input is held in memory, batches and
 //! strings are slices of it, and every length is checked against the runtime's own limits
 //! before anything is allocated for it.
