@@ -104,6 +104,35 @@ fn churn(version: &str) {
     }
 }
 
+/// Goroutines of cgo callbacks on threads C created: they come out of a system call with
+/// no creator, and the runtime pools them, ids and all, across callbacks and threads.
+fn cgo(version: &str) {
+    let binary = go::build(version, "tracecgo");
+    let run = go::run(&binary, "tracecgo", &["-test.v=test2json"], &[]);
+    assert!(run.success, "{}", String::from_utf8_lossy(&run.output));
+    let (trace, tables) = parse(&run.trace);
+    assert!(trace.incomplete.is_none(), "{:?}", trace.incomplete);
+    compare_with_go(&run.trace_path, &trace, &tables);
+    let callbacks: Vec<_> = trace
+        .goroutines
+        .iter()
+        .filter(|g| {
+            g.creation
+                .is_some_and(|c| c.parent.is_none() && c.stack.is_none())
+        })
+        .collect();
+    assert!(!callbacks.is_empty());
+    for g in callbacks {
+        assert_eq!(g.state, GoState::Exited, "{g:?}");
+        assert!(g.first_run.is_some() || g.since > g.creation.unwrap().time);
+    }
+    let attribution = trace::attribute(&trace, &tables, &run.output);
+    assert_eq!(attribution.tests.len(), 1);
+    assert!(attribution.leaks.is_empty(), "{:?}", attribution.leaks);
+    assert!(attribution.unattributed.is_empty());
+    assert!(attribution.warnings.is_empty());
+}
+
 fn frames(tables: &Tables, stack: Option<StackId>) -> Vec<(String, u32)> {
     stack
         .map(|s| {
@@ -196,4 +225,24 @@ fn churn_go1_25() {
 #[test]
 fn churn_go1_27() {
     churn(go::VERSIONS[3]);
+}
+
+#[test]
+fn cgo_go1_22() {
+    cgo(go::VERSIONS[0]);
+}
+
+#[test]
+fn cgo_go1_23() {
+    cgo(go::VERSIONS[1]);
+}
+
+#[test]
+fn cgo_go1_25() {
+    cgo(go::VERSIONS[2]);
+}
+
+#[test]
+fn cgo_go1_27() {
+    cgo(go::VERSIONS[3]);
 }

@@ -207,7 +207,9 @@ pub struct Creation {
 /// One goroutine of a trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Goroutine {
-    /// The goroutine id (Go never reuses one).
+    /// The goroutine id. Go never reuses one, except for the goroutines that run cgo
+    /// callbacks on threads C created: the runtime pools those, ids and all, and this record
+    /// describes the latest callback.
     pub id: u64,
     /// How it was created; `None` for goroutines that existed when tracing started.
     pub creation: Option<Creation>,

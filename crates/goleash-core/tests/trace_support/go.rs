@@ -50,6 +50,7 @@ fn go_command(version: &str) -> Command {
         .env("GOPROXY", "off")
         .env("GOFLAGS", "-mod=mod")
         .env("GOSUMDB", "off")
+        // Only the fixture that calls from C threads needs cgo (and a C compiler).
         .env("CGO_ENABLED", "0");
     for (var, dir) in [("GOCACHE", "cache"), ("GOPATH", "path")] {
         if std::env::var_os(var).is_none() {
@@ -69,7 +70,7 @@ pub fn out_dir(version: &str) -> PathBuf {
 }
 
 /// Builds the test binary of `fixtures/go/<package>` with Go `version`, once per test
-/// process.
+/// process; with cgo for `tracecgo`.
 pub fn build(version: &str, package: &str) -> PathBuf {
     static BUILT: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -78,7 +79,11 @@ pub fn build(version: &str, package: &str) -> PathBuf {
     if built.contains(&key) {
         return binary;
     }
-    let output = go_command(version)
+    let mut cmd = go_command(version);
+    if package == "tracecgo" {
+        cmd.env("CGO_ENABLED", "1");
+    }
+    let output = cmd
         .args(["test", "-c", "-o"])
         .arg(&binary)
         .arg(".")
