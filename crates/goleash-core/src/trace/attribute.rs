@@ -65,8 +65,10 @@ pub struct Leak {
     /// finished (no `--- PASS/FAIL/SKIP` line): a trace stopped by `-test.timeout` shows
     /// the stuck tests that way.
     pub test_goroutine: u64,
-    /// The creators from the goroutine's parent up to and including `test_goroutine`.
-    pub chain: Vec<u64>,
+    /// How many creations separate it from `test_goroutine`: 1 when the test's own code ran
+    /// the `go` statement, 0 for the test goroutine itself. The goroutines in between are
+    /// the first `hops - 1` of [`Trace::creators`].
+    pub hops: usize,
 }
 
 const TEST_RUNNERS: [&[u8]; 2] = [b"testing.tRunner", b"testing.fRunner"];
@@ -83,7 +85,7 @@ const SYNCTEST_CREATORS: [&[u8]; 2] = [
 /// [`super::test_events`] reads.
 pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribution {
     let mut out = Attribution::default();
-    let tests = find_tests(trace, tables);
+    let (tests, mut ancestry) = find_tests(trace, tables);
     let events = test_events(test_output);
     let names = name_tests(&tests, &events, &mut out.warnings);
     // A test goroutine reports its result just before it exits: one caught in between
@@ -112,7 +114,7 @@ pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribut
                 goroutine: g.id,
                 test: names.get(&g.id).cloned(),
                 test_goroutine: g.id,
-                chain: Vec::new(),
+                hops: 0,
             });
             continue;
         }
@@ -126,17 +128,13 @@ pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribut
         {
             continue;
         }
-        let mut chain = trace.creators(g.id);
-        match chain.iter().position(|id| tests.info.contains_key(id)) {
-            Some(k) => {
-                chain.truncate(k + 1);
-                out.leaks.push(Leak {
-                    goroutine: g.id,
-                    test: names.get(&chain[k]).cloned(),
-                    test_goroutine: chain[k],
-                    chain,
-                });
-            }
+        match ancestry.nearest_test(g.id) {
+            Some((test, hops)) => out.leaks.push(Leak {
+                goroutine: g.id,
+                test: names.get(&test).cloned(),
+                test_goroutine: test,
+                hops,
+            }),
             None if g.creation.is_some() => out.unattributed.push(g.id),
             None => {}
         }
@@ -172,7 +170,7 @@ struct Tests {
     order: Vec<u64>,
 }
 
-fn find_tests(trace: &Trace, tables: &Tables) -> Tests {
+fn find_tests<'t>(trace: &'t Trace, tables: &Tables) -> (Tests, Ancestry<'t>) {
     let mut order: Vec<&Goroutine> = trace
         .goroutines
         .iter()
@@ -182,10 +180,14 @@ fn find_tests(trace: &Trace, tables: &Tables) -> Tests {
         })
         .collect();
     order.sort_by_key(|g| (g.creation.map(|c| c.time), g.id));
-    let ids: FxHashSet<u64> = order.iter().map(|g| g.id).collect();
+    let mut ancestry = Ancestry {
+        trace,
+        tests: order.iter().map(|g| g.id).collect(),
+        memo: FxHashMap::default(),
+    };
     let mut info = FxHashMap::default();
     for g in &order {
-        let parent = trace.creators(g.id).into_iter().find(|id| ids.contains(id));
+        let parent = ancestry.nearest_test(g.id).map(|(test, _)| test);
         let synctest = g
             .creation
             .and_then(|c| c.stack)
@@ -215,9 +217,50 @@ fn find_tests(trace: &Trace, tables: &Tables) -> Tests {
             test.function = test_function(tables, function);
         }
     }
-    Tests {
+    let tests = Tests {
         info,
         order: order.iter().map(|g| g.id).collect(),
+    };
+    (tests, ancestry)
+}
+
+/// The nearest test goroutine above each goroutine, remembered, so that deep creator
+/// chains (a pipeline of goroutines each starting the next) cost time in proportion to
+/// the goroutines, not to the goroutines times the depth.
+struct Ancestry<'t> {
+    trace: &'t Trace,
+    tests: FxHashSet<u64>,
+    /// The nearest test goroutine above a goroutine, and how many creations away.
+    memo: FxHashMap<u64, Option<(u64, usize)>>,
+}
+
+impl Ancestry<'_> {
+    fn nearest_test(&mut self, id: u64) -> Option<(u64, usize)> {
+        // Walk up to a goroutine whose answer is known or found, then hand it down.
+        let mut path = Vec::new();
+        let mut at = id;
+        let mut answer = loop {
+            if let Some(&known) = self.memo.get(&at) {
+                break known;
+            }
+            match self.trace.goroutine(at).and_then(Goroutine::parent) {
+                Some(parent) if self.tests.contains(&parent) => break Some((parent, 1)),
+                // Longer than there are goroutines: a loop, which only a damaged trace
+                // (reusing ids) can make.
+                Some(_) if path.len() > self.trace.goroutines.len() => break None,
+                Some(parent) => {
+                    path.push(at);
+                    at = parent;
+                }
+                None => break None,
+            }
+        };
+        self.memo.insert(at, answer);
+        for below in path.into_iter().rev() {
+            answer = answer.map(|(test, hops)| (test, hops + 1));
+            self.memo.insert(below, answer);
+        }
+        answer
     }
 }
 
@@ -367,6 +410,91 @@ fn name_tests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intern::Frame;
+    use crate::trace::{Creation, GoState, Version};
+
+    /// A trace of goroutines given as (id, parent, start function, state).
+    fn synthetic(tables: &mut Tables, goroutines: &[(u64, Option<u64>, &str, GoState)]) -> Trace {
+        let mut stack = |function: &str| {
+            let frame = Frame {
+                function: tables.sym(function.as_bytes()),
+                file: tables.sym(b"x.go"),
+                line: 1,
+                offset: None,
+                inlined: false,
+            };
+            let frame = tables.frame(frame);
+            tables.stack(&[frame])
+        };
+        let mut goroutines: Vec<Goroutine> = goroutines
+            .iter()
+            .map(|&(id, parent, start, state)| Goroutine {
+                id,
+                creation: parent.map(|p| Creation {
+                    time: id,
+                    parent: Some(p),
+                    stack: None,
+                }),
+                start_stack: Some(stack(start)),
+                initial_stack: None,
+                state,
+                since: id,
+                reason: None,
+                stack: None,
+                first_run: None,
+            })
+            .collect();
+        goroutines.sort_by_key(|g| g.id);
+        Trace {
+            version: Version::Go126,
+            goroutines,
+            start_time: 0,
+            end_time: u64::MAX,
+            generations: 1,
+            incomplete: None,
+        }
+    }
+
+    #[test]
+    fn deep_chains_cost_linear_time() {
+        let mut tables = Tables::new();
+        let depth = 20_000u64;
+        let mut gs = vec![
+            (1, None, "runtime.main", GoState::Blocked),
+            (2, Some(1), "testing.tRunner", GoState::Exited),
+        ];
+        gs.extend((3..depth + 3).map(|id| (id, Some(id - 1), "pkg.stage", GoState::Blocked)));
+        let trace = synthetic(&mut tables, &gs);
+        let attribution = attribute(&trace, &tables, b"=== RUN   TestPipeline\n");
+        assert!(
+            attribution.warnings.is_empty(),
+            "{:?}",
+            attribution.warnings
+        );
+        assert_eq!(attribution.leaks.len(), depth as usize);
+        for leak in &attribution.leaks {
+            assert_eq!(leak.test.as_deref(), Some("TestPipeline"));
+            assert_eq!(leak.test_goroutine, 2);
+            assert_eq!(leak.hops as u64, leak.goroutine - 2);
+        }
+    }
+
+    #[test]
+    fn creator_loops_in_damaged_traces_end() {
+        let mut tables = Tables::new();
+        let trace = synthetic(
+            &mut tables,
+            &[
+                (5, Some(6), "pkg.a", GoState::Blocked),
+                (6, Some(5), "pkg.b", GoState::Blocked),
+                (7, Some(6), "pkg.c", GoState::Blocked),
+            ],
+        );
+        assert_eq!(trace.creators(7), [6, 5]);
+        let attribution = attribute(&trace, &tables, b"");
+        assert!(attribution.leaks.is_empty());
+        assert_eq!(attribution.unattributed, [5, 6, 7]);
+    }
 
     #[test]
     fn top_level_names() {

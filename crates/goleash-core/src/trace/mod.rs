@@ -68,7 +68,7 @@ mod wire;
 
 use std::io::Read;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::intern::{Frame, FrameId, StackId, Sym, Tables};
 
@@ -367,11 +367,13 @@ impl Trace {
     /// tracing started). Empty for such goroutines themselves and for unknown ids.
     pub fn creators(&self, id: u64) -> Vec<u64> {
         let mut chain = Vec::new();
+        // A creator exists before what it creates, so chains end; only a damaged trace
+        // that reuses ids can make a loop.
+        let mut seen = FxHashSet::default();
+        seen.insert(id);
         let mut current = self.goroutine(id);
         while let Some(parent) = current.and_then(Goroutine::parent) {
-            // Creation always precedes the creature, so a chain cannot loop; the bound
-            // keeps a damaged trace from making it.
-            if chain.len() >= self.goroutines.len() || parent == id || chain.contains(&parent) {
+            if !seen.insert(parent) {
                 break;
             }
             chain.push(parent);
@@ -743,5 +745,216 @@ impl At {
             offset: self.offset,
             message,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varints(out: &mut Vec<u8>, values: &[u64]) {
+        for &v in values {
+            let mut v = v;
+            while v >= 0x80 {
+                out.push(v as u8 | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+        }
+    }
+
+    /// A timed event: type, time delta, arguments.
+    fn ev(ty: u8, dt: u64, args: &[u64]) -> Vec<u8> {
+        let mut out = vec![ty];
+        varints(&mut out, &[dt]);
+        varints(&mut out, args);
+        out
+    }
+
+    fn batch(out: &mut Vec<u8>, gen_id: u64, m: u64, time: u64, data: &[u8]) {
+        out.push(wire::EV_EVENT_BATCH);
+        varints(out, &[gen_id, m, time, data.len() as u64]);
+        out.extend_from_slice(data);
+    }
+
+    /// The tables and clock every generation of these traces needs: strings 1 `chan
+    /// receive`, 2 `main.worker`, 3 `w.go`, 4 `main.main`; stack 1 is `main.worker` at
+    /// line 7, stack 2 `main.main` at line 3; a clock of one tick per nanosecond.
+    fn tables_and_clock(out: &mut Vec<u8>, version: Version, gen_id: u64) {
+        let mut strings = vec![wire::EV_STRINGS];
+        for (id, s) in [
+            (1, "chan receive"),
+            (2, "main.worker"),
+            (3, "w.go"),
+            (4, "main.main"),
+        ] {
+            strings.push(wire::EV_STRING);
+            varints(&mut strings, &[id, s.len() as u64]);
+            strings.extend_from_slice(s.as_bytes());
+        }
+        batch(out, gen_id, 0, 1, &strings);
+        let mut stacks = vec![wire::EV_STACKS];
+        for (id, function, line) in [(1, 2, 7), (2, 4, 3)] {
+            stacks.push(wire::EV_STACK);
+            varints(&mut stacks, &[id, 1, 0x1000 + id, function, 3, line]);
+        }
+        batch(out, gen_id, 0, 1, &stacks);
+        let mut sync = Vec::new();
+        if version >= Version::Go125 {
+            sync.extend_from_slice(&[wire::EV_SYNC, wire::EV_FREQUENCY]);
+            varints(&mut sync, &[1_000_000_000]);
+            sync.push(wire::EV_CLOCK_SNAPSHOT);
+            varints(&mut sync, &[0, 1, 2, 3]);
+        } else {
+            sync.push(wire::EV_FREQUENCY);
+            varints(&mut sync, &[1_000_000_000]);
+        }
+        batch(out, gen_id, 0, 1, &sync);
+    }
+
+    fn header(version: Version) -> Vec<u8> {
+        format!("{} trace\0\0\0", version.name()).into_bytes()
+    }
+
+    /// Goroutine 1 creates goroutine 2 on M 1 and unblocks it; M 2 runs goroutine 2 until
+    /// it blocks. M 1's clock runs early, so by time the unblock comes first, though it
+    /// cannot happen before goroutine 2 blocked: the sequence numbers decide.
+    fn skewed(version: Version) -> Vec<u8> {
+        let mut out = header(version);
+        tables_and_clock(&mut out, version, 1);
+        let m1 = [
+            ev(wire::EV_PROC_STATUS, 0, &[0, 1]),
+            ev(wire::EV_GO_STATUS, 0, &[1, 1, 2]),
+            ev(wire::EV_GO_CREATE, 1, &[2, 1, 2]),
+            ev(wire::EV_GO_UNBLOCK, 1, &[2, 2, 2]),
+        ]
+        .concat();
+        batch(&mut out, 1, 1, 100, &m1);
+        let m2 = [
+            ev(wire::EV_PROC_STATUS, 0, &[1, 1]),
+            ev(wire::EV_GO_START, 3, &[2, 1]),
+            ev(wire::EV_GO_BLOCK, 2, &[1, 1]),
+        ]
+        .concat();
+        batch(&mut out, 1, 2, 100, &m2);
+        if version >= Version::Go126 {
+            out.push(wire::EV_END_OF_GENERATION);
+        }
+        out
+    }
+
+    #[test]
+    fn sequence_numbers_beat_skewed_clocks() {
+        for version in [
+            Version::Go122,
+            Version::Go123,
+            Version::Go125,
+            Version::Go126,
+        ] {
+            let mut tables = Tables::new();
+            let trace = parse(&skewed(version), &mut tables).unwrap();
+            assert!(trace.incomplete.is_none(), "{:?}", trace.incomplete);
+            assert_eq!(trace.version, version);
+            let main = trace.goroutine(1).unwrap();
+            assert_eq!((main.state, main.creation), (GoState::Running, None));
+            let worker = trace.goroutine(2).unwrap();
+            // Blocked, then unblocked: runnable, and it will resume where it blocked.
+            assert_eq!(worker.state, GoState::Runnable);
+            assert_eq!(worker.reason, None);
+            let resume = worker.blocking_frame(&tables).unwrap();
+            assert_eq!(
+                (tables.str(resume.function), resume.line),
+                ("main.worker".into(), 7)
+            );
+            let creation = worker.creation.unwrap();
+            assert_eq!(creation.parent, Some(1));
+            assert_eq!(worker.start_function(&tables), Some(&b"main.worker"[..]));
+            assert!(worker.first_run.unwrap() > creation.time);
+            assert!(worker.since > worker.first_run.unwrap());
+            assert_eq!(trace.end_time, worker.since);
+            assert_eq!(trace.creators(2), [1]);
+        }
+    }
+
+    #[test]
+    fn later_generations_restate_but_keep_the_block() {
+        for version in [Version::Go122, Version::Go126] {
+            let mut bytes = skewed(version);
+            // Generation 2: goroutine 1 blocks; statuses restate both goroutines, goroutine
+            // 2 with a stack.
+            tables_and_clock(&mut bytes, version, 2);
+            let m1 = [
+                ev(wire::EV_PROC_STATUS, 0, &[0, 1]),
+                ev(wire::EV_GO_STATUS, 0, &[1, 1, 2]),
+                ev(wire::EV_GO_STATUS_STACK, 0, &[2, u64::MAX, 1, 1]),
+                ev(wire::EV_GO_BLOCK, 5, &[1, 2]),
+            ]
+            .concat();
+            batch(&mut bytes, 2, 1, 200, &m1);
+            if version >= Version::Go126 {
+                bytes.push(wire::EV_END_OF_GENERATION);
+            }
+            let mut tables = Tables::new();
+            let trace = parse(&bytes, &mut tables).unwrap();
+            assert!(trace.incomplete.is_none(), "{:?}", trace.incomplete);
+            assert_eq!(trace.generations, 2);
+            let main = trace.goroutine(1).unwrap();
+            assert_eq!(main.state, GoState::Blocked);
+            assert_eq!(tables.str(main.reason.unwrap()), "chan receive");
+            assert_eq!(main.since, 205);
+            let worker = trace.goroutine(2).unwrap();
+            assert_eq!(worker.state, GoState::Runnable);
+            assert!(worker.since < 200, "the restatement is not a change");
+
+            // Cut inside generation 2's last batch: what came before stands, reported
+            // incomplete. (Before Go 1.26 the batches of generation 2 that were read
+            // whole are used too, as Go's reader does; here they hold no events.)
+            let cut = parse(&bytes[..bytes.len() - 3], &mut tables).unwrap();
+            assert!(
+                matches!(cut.incomplete, Some(TraceError::Truncated { .. })),
+                "{:?}",
+                cut.incomplete
+            );
+            assert_eq!(cut.goroutine(1).unwrap().state, GoState::Running);
+        }
+    }
+
+    #[test]
+    fn contradictions_stop_the_parse() {
+        let mut bytes = header(Version::Go126);
+        tables_and_clock(&mut bytes, Version::Go126, 1);
+        // Goroutine 1 blocks twice.
+        let m1 = [
+            ev(wire::EV_PROC_STATUS, 0, &[0, 1]),
+            ev(wire::EV_GO_STATUS, 0, &[1, 1, 2]),
+            ev(wire::EV_GO_BLOCK, 1, &[1, 2]),
+            ev(wire::EV_GO_BLOCK, 1, &[1, 2]),
+        ]
+        .concat();
+        batch(&mut bytes, 1, 1, 100, &m1);
+        bytes.push(wire::EV_END_OF_GENERATION);
+        let mut tables = Tables::new();
+        let trace = parse(&bytes, &mut tables).unwrap();
+        assert!(matches!(
+            trace.incomplete,
+            Some(TraceError::Inconsistent { generation: 1, .. })
+        ));
+        assert_eq!(trace.generations, 0);
+        assert_eq!(trace.goroutine(1).unwrap().state, GoState::Blocked);
+
+        // A stack ID no table holds.
+        let mut bytes = header(Version::Go126);
+        tables_and_clock(&mut bytes, Version::Go126, 1);
+        let m1 = [
+            ev(wire::EV_PROC_STATUS, 0, &[0, 1]),
+            ev(wire::EV_GO_STATUS, 0, &[1, 1, 2]),
+            ev(wire::EV_GO_BLOCK, 1, &[1, 9]),
+        ]
+        .concat();
+        batch(&mut bytes, 1, 1, 100, &m1);
+        bytes.push(wire::EV_END_OF_GENERATION);
+        let trace = parse(&bytes, &mut tables).unwrap();
+        let message = trace.incomplete.unwrap().to_string();
+        assert!(message.contains("unknown stack ID 9"), "{message}");
     }
 }

@@ -408,7 +408,13 @@ impl<'a> Generations<'a> {
             let start = self.reader.offset();
             let (gen_id, exp, batch) = match read_batch(&mut self.reader, self.version) {
                 Ok(RawBatch::Batch { gen_id, exp, batch }) => (gen_id, exp, batch),
-                Ok(RawBatch::EndOfGeneration) => unreachable!("only Go 1.26+ has the marker"),
+                // read_batch knows the marker only from Go 1.26 on.
+                Ok(RawBatch::EndOfGeneration) => {
+                    return Err(malformed(
+                        start,
+                        "an end-of-generation marker before Go 1.26",
+                    ));
+                }
                 Err(e) if generation.is_some() => {
                     self.pending = Some(e);
                     break;
