@@ -486,6 +486,7 @@ pub fn parse(input: &[u8], tables: &mut Tables) -> Result<Trace, TraceError> {
             read_any = true;
         }
         builder.stack_cache.clear();
+        builder.string_cache.clear();
         let ordered = order::order_generation(
             &mut ordering,
             &generation,
@@ -511,8 +512,9 @@ struct Builder<'t> {
     tables: &'t mut Tables,
     goroutines: Vec<Goroutine>,
     index: FxHashMap<u64, usize>,
-    /// The generation's stack IDs already interned.
+    /// The generation's stack and string IDs already interned.
     stack_cache: FxHashMap<u64, StackId>,
+    string_cache: FxHashMap<u64, Sym>,
     raw_frames: Vec<RawFrame>,
     frame_ids: Vec<FrameId>,
 }
@@ -524,6 +526,7 @@ impl<'t> Builder<'t> {
             goroutines: Vec::new(),
             index: FxHashMap::default(),
             stack_cache: FxHashMap::default(),
+            string_cache: FxHashMap::default(),
             raw_frames: Vec::new(),
             frame_ids: Vec::new(),
         }
@@ -654,20 +657,32 @@ impl<'t> Builder<'t> {
         }
     }
 
+    /// A string of the generation's table, `None` for ID 0 and the empty string.
     fn string(
         &mut self,
         generation: &Generation<'_>,
         id: u64,
         at: At,
     ) -> Result<Option<Sym>, TraceError> {
-        if id == 0 {
-            return Ok(None);
+        let sym = self.sym(generation, id, at)?;
+        Ok((!self.tables.bytes(sym).is_empty()).then_some(sym))
+    }
+
+    /// Interns a string of the generation's table; ID 0 is the empty string.
+    fn sym(&mut self, generation: &Generation<'_>, id: u64, at: At) -> Result<Sym, TraceError> {
+        if let Some(&sym) = self.string_cache.get(&id) {
+            return Ok(sym);
         }
-        let bytes = generation
-            .strings
-            .get(&id)
-            .ok_or_else(|| at.error(format!("unknown string ID {id}")))?;
-        Ok((!bytes.is_empty()).then(|| self.tables.sym(bytes)))
+        let bytes = match id {
+            0 => &b""[..],
+            _ => generation
+                .strings
+                .get(&id)
+                .ok_or_else(|| at.error(format!("unknown string ID {id}")))?,
+        };
+        let sym = self.tables.sym(bytes);
+        self.string_cache.insert(id, sym);
+        Ok(sym)
     }
 
     fn stack(
@@ -688,23 +703,13 @@ impl<'t> Builder<'t> {
             .ok_or_else(|| at.error(format!("unknown stack ID {id}")))?;
         raw.frames(&mut self.raw_frames)?;
         self.frame_ids.clear();
-        for raw in &self.raw_frames {
-            let function = generation
-                .strings
-                .get(&raw.function)
-                .copied()
-                .or((raw.function == 0).then_some(&b""[..]))
-                .ok_or_else(|| at.error(format!("unknown string ID {}", raw.function)))?;
-            let file = generation
-                .strings
-                .get(&raw.file)
-                .copied()
-                .or((raw.file == 0).then_some(&b""[..]))
-                .ok_or_else(|| at.error(format!("unknown string ID {}", raw.file)))?;
+        for i in 0..self.raw_frames.len() {
+            let raw = &self.raw_frames[i];
+            let (function, file, line) = (raw.function, raw.file, raw.line);
             let frame = Frame {
-                function: self.tables.sym(function),
-                file: self.tables.sym(file),
-                line: u32::try_from(raw.line).unwrap_or(u32::MAX),
+                function: self.sym(generation, function, at)?,
+                file: self.sym(generation, file, at)?,
+                line: u32::try_from(line).unwrap_or(u32::MAX),
                 // The trace has PCs but not function entries, and inlined calls look
                 // like any other frame.
                 offset: None,
