@@ -15,6 +15,32 @@
 //! the creation stack of every goroutine the test creates, and `pkg.TestX` runs the test
 //! `TestX`. That evidence keeps the order aligned when the output misses a test or has one
 //! the trace does not.
+//!
+//! # What it covers
+//!
+//! - Top-level tests, subtests at any depth, `t.Parallel` at any level, `-test.count`
+//!   repeats, fuzz targets and their seed entries, `testing/synctest` bubbles (Go 1.25+),
+//!   and goroutines started through any number of intermediate goroutines, including the
+//!   coroutines of an `iter.Pull` never stopped.
+//! - A test goroutine caught between printing its result and exiting when tracing stopped
+//!   is not a leak; one that never printed a result is (see [`Leak::test_goroutine`]).
+//! - `-test.timeout`: the alarm stops the trace before it panics, so the trace is complete
+//!   and shows the stuck tests, each as its own leak, with what they started.
+//!
+//! # What it cannot do
+//!
+//! - Goroutines started for a test by a goroutine that is not under it (a server or pool
+//!   started in `TestMain` or `init`, a `time.AfterFunc` callback, which the runtime's timer
+//!   code starts) belong to whoever ran the `go` statement: they are
+//!   [`Attribution::unattributed`], or the server's test if a test started the server.
+//! - A panic ends the binary without stopping the trace: what was flushed before is there
+//!   (with Go 1.22 often nothing but the header), and [`Trace::incomplete`] says so. The
+//!   panic's own output names the test.
+//! - Names come from the output: without `=== RUN` lines (no `-test.v`) test goroutines
+//!   stay unnamed, except that [`TestGoroutine::function`] still shows top-level test
+//!   functions. Output of several binaries mixed together misaligns the order.
+//! - A subtest name holding a `/` of its own (`t.Run("a/b", …)`) is nested under a
+//!   sibling test literally named `a`, if one ran before it.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 

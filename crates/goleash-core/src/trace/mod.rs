@@ -4,8 +4,8 @@
 //! stack of the `go` statement and the goroutine that ran it, every block and unblock, and
 //! every exit. [`parse`] turns such a trace into one [`Goroutine`] per goroutine id: how it
 //! came to be, and where it was when the trace ended. Goroutines that already existed when
-//! tracing started are known from the status the runtime writes for every goroutine at the
-//! start of each generation of the trace.
+//! tracing started are known from the status events the runtime writes for every live
+//! goroutine in every generation of the trace.
 //!
 //! [`attribute`] then finds, for each goroutine still alive at the end, the test that
 //! started it: it follows creator links up to the goroutine that ran the test
