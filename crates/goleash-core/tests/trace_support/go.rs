@@ -194,7 +194,7 @@ pub fn go_reader(trace: &Path) -> HashMap<u64, GoGoroutine> {
     let mut pending: Option<Pending> = None;
     // Which stack the frame lines belong to: 1 the transition's, 2 the event's.
     let mut section = 0;
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let finish = |p: Pending, goroutines: &mut HashMap<u64, GoGoroutine>| {
         let g = goroutines.entry(p.goid).or_default();
         if g.first_from.is_empty() {
@@ -211,7 +211,7 @@ pub fn go_reader(trace: &Path) -> HashMap<u64, GoGoroutine> {
             g.last_stack = p.transition_stack;
         }
     };
-    while let Some(line) = lines.next() {
+    for line in lines {
         let line = line.unwrap();
         if line.starts_with("M=") {
             if let Some(p) = pending.take() {
