@@ -359,11 +359,16 @@ fn name_tests(
     let tree = RunTree::new(events);
     // The goroutines each test created with t.Run, in creation order. Synctest goroutines
     // are transparent: the subtests they run are their parent's.
-    let naming_parent = |mut id: u64| loop {
-        match tests.info[&id].parent {
-            Some(p) if tests.info[&p].synctest => id = p,
-            p => return p,
+    let naming_parent = |mut id: u64| {
+        // Bounded: test goroutines created by each other in a loop, which only a damaged
+        // trace can hold, have no naming parent.
+        for _ in 0..tests.order.len() {
+            match tests.info[&id].parent {
+                Some(p) if tests.info[&p].synctest => id = p,
+                p => return p,
+            }
         }
+        None
     };
     let mut children: FxHashMap<Option<u64>, Vec<u64>> = FxHashMap::default();
     for &id in &tests.order {
@@ -503,6 +508,45 @@ mod tests {
             assert_eq!(leak.test_goroutine, 2);
             assert_eq!(leak.hops as u64, leak.goroutine - 2);
         }
+    }
+
+    #[test]
+    fn test_goroutines_in_a_creator_loop_end() {
+        let mut tables = Tables::new();
+        let mut trace = synthetic(
+            &mut tables,
+            &[
+                (5, Some(6), "testing.tRunner", GoState::Blocked),
+                (6, Some(5), "testing.tRunner", GoState::Blocked),
+                (7, Some(5), "testing.tRunner", GoState::Blocked),
+            ],
+        );
+        // 5 and 6 look created by synctest, each named after the other; 7 is a subtest
+        // of theirs.
+        let (function, file) = (
+            tables.sym(b"testing.testingSynctestTest"),
+            tables.sym(b"t.go"),
+        );
+        let frame = tables.frame(Frame {
+            function,
+            file,
+            line: 1,
+            offset: None,
+            inlined: false,
+        });
+        let stack = tables.stack(&[frame]);
+        for g in trace.goroutines.iter_mut().filter(|g| g.id != 7) {
+            g.creation.as_mut().unwrap().stack = Some(stack);
+        }
+        let attribution = attribute(&trace, &tables, b"=== RUN   TestX\n");
+        assert_eq!(attribution.tests.len(), 3);
+        let named: Vec<u64> = attribution
+            .tests
+            .iter()
+            .filter(|t| t.name.is_some())
+            .map(|t| t.goroutine)
+            .collect();
+        assert_eq!(named, [7], "only the one outside the loop can take a name");
     }
 
     #[test]
