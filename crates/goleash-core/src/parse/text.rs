@@ -337,6 +337,8 @@ impl Scanner {
             return true;
         }
         text.starts_with(b"\t")
+            // `go test -timeout` before Go 1.23, which did not indent a panic value's lines.
+            || text == b"running tests:"
             || text.starts_with(b"[signal ")
             || text.starts_with(b"PC=")
             || text.starts_with(b"signal arrived during")
@@ -377,6 +379,7 @@ impl Scanner {
         let held = std::mem::take(&mut self.held);
         let mut runtime_frames = Vec::new();
         let mut in_runtime_stack = false;
+        let mut in_running_tests = false;
         let mut pending_function: Option<(Vec<u8>, bool)> = None;
         for raw in held.split_inclusive(|&b| b == b'\n') {
             let text = trim_line_end(raw);
@@ -412,15 +415,19 @@ impl Scanner {
                 cause.message = message.1;
                 continue;
             }
-            if cause.kind == CauseKind::TestTimeout && text.starts_with(b"\t\t") {
-                // `\t\tTestName (2s)`: keep the name.
+            if cause.kind == CauseKind::TestTimeout && text.starts_with(b"\t") && in_running_tests {
+                // `\t\tTestName (2s)`, `\tTestName (2s)` before Go 1.23: keep the name.
                 let name = trimmed
                     .rsplit_once(" (")
                     .map_or(trimmed.as_str(), |(n, _)| n);
                 cause.running_tests.push(name.to_string());
                 continue;
             }
-            if trimmed == "running tests:" || is_goleak_element(text) {
+            if trimmed == "running tests:" {
+                in_running_tests = true;
+                continue;
+            }
+            if is_goleak_element(text) {
                 continue;
             }
             if cause.kind == CauseKind::Dump {
@@ -1192,5 +1199,32 @@ gs     0x0
         assert_eq!(snapshot.total, 2, "goroutines 0 and 20 of the dump");
         assert_eq!(snapshot.goroutines.len(), 2);
         assert!(snapshot.groups.iter().all(|g| g.count == 1));
+    }
+
+    #[test]
+    fn test_timeouts_before_go_1_23_do_not_indent_the_running_tests() {
+        // `go test -timeout 2s` with Go 1.21 (trimmed, GOROOT shortened). From Go 1.23 on
+        // the runtime indents the panic value's further lines: `\trunning tests:`.
+        let dump = "panic: test timed out after 2s\n\
+running tests:\n\
+\tTestHangsForever (2s)\n\
+\n\
+goroutine 23 [running]:\n\
+testing.(*M).startAlarm.func1()\n\
+\t/usr/local/go/src/testing/testing.go:2259 +0x3b9\n\
+created by time.goFunc\n\
+\t/usr/local/go/src/time/sleep.go:176 +0x2d\n\
+";
+        let mut tables = Tables::new();
+        let mut grouper = Grouper::new(GroupOptions::default(), None);
+        TextParser::new(ParseOptions::default())
+            .parse(&mut dump.as_bytes(), &mut tables, &mut grouper)
+            .unwrap();
+        let capture = grouper.finish(tables);
+        let cause = &capture.snapshots[0].info.cause;
+        assert_eq!(cause.kind, CauseKind::TestTimeout);
+        assert_eq!(cause.message, "test timed out after 2s");
+        assert_eq!(cause.running_tests, vec!["TestHangsForever".to_string()]);
+        assert!(cause.details.is_empty(), "{:?}", cause.details);
     }
 }
