@@ -3,12 +3,14 @@
 //! synctest bubble.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use goleash_core::group::ParentRef;
 use goleash_core::model::{CauseKind, Elision, Format, Profile, RaceSectionKind};
 use goleash_core::{Capture, Group, Snapshot};
 
-use crate::support::go::{Fixtures, Run, fixtures_dir, scratch, toolchain};
+use super::stored::store;
+use crate::support::go::{Run, fixtures_dir, scratch, toolchain};
 use crate::support::inspect::{created_by, frames, groups_at, labels, parse, parse_one, states};
 use crate::support::truth::{Markers, Truth};
 
@@ -29,23 +31,52 @@ fn run_with_truth(run: impl FnOnce(&[(&str, &str)]) -> Run) -> (Run, Truth) {
     (result, Truth::parse(&json))
 }
 
-/// What the tests of one crash program know: its build, its markers, what it reported.
-struct Crash<'a> {
-    fixtures: &'a Fixtures,
+/// What the tests of one crash program know: its markers and what it reported.
+pub(super) struct Crash {
+    /// Where the program was built from: the paths its tracebacks print.
+    src: PathBuf,
     minor: u32,
     markers: Markers,
     truth: Truth,
     what: String,
 }
 
-impl Crash<'_> {
+impl Crash {
+    pub(super) fn new(truth: Truth, markers: Markers, what: String) -> Crash {
+        let minor = truth
+            .go_version
+            .strip_prefix("go1.")
+            .and_then(|v| v.split('.').next())
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("no Go release in {:?}", truth.go_version));
+        // The runtime names the file of a site; its marker says where in fixtures/go it is.
+        let (name, site) = truth
+            .sites
+            .iter()
+            .find(|(_, s)| !s.file.is_empty())
+            .expect("a site the runtime named the file of");
+        let relative = markers
+            .get(name, "block")
+            .file
+            .to_string_lossy()
+            .into_owned();
+        let src = site
+            .file
+            .strip_suffix(&relative)
+            .unwrap_or_else(|| panic!("{} does not end in {relative}", site.file))
+            .into();
+        Crash {
+            src,
+            minor,
+            markers,
+            truth,
+            what,
+        }
+    }
+
     fn file(&self, site: &str) -> String {
         let mark = self.markers.get(site, "block");
-        self.fixtures
-            .src()
-            .join(&mark.file)
-            .to_string_lossy()
-            .into_owned()
+        self.src.join(&mark.file).to_string_lossy().into_owned()
     }
 
     /// The groups waiting at a site of the ground truth; checks how many goroutines they
@@ -164,13 +195,11 @@ fn panicdump(release: &str) {
         assert_eq!(run.code(), want_code, "{what}");
         let capture = parse_one(&run.stderr, &what, Format::Traceback, Profile::Goroutine);
         let snapshot = &capture.snapshots[0];
-        let crash = Crash {
-            fixtures,
-            minor: go.minor,
-            markers: Markers::read(&fixtures_dir(), "crash/panicdump"),
+        let crash = Crash::new(
             truth,
-            what: what.clone(),
-        };
+            Markers::read(&fixtures_dir(), "crash/panicdump"),
+            what.clone(),
+        );
         assert_eq!(
             (
                 snapshot.info.cause.kind,
@@ -346,13 +375,11 @@ fn deadlock(release: &str) {
             (CauseKind::Fatal, "all goroutines are asleep - deadlock!"),
             "{what}"
         );
-        let crash = Crash {
-            fixtures,
-            minor: go.minor,
-            markers: Markers::read(&fixtures_dir(), "crash/deadlock"),
+        let crash = Crash::new(
             truth,
-            what: what.clone(),
-        };
+            Markers::read(&fixtures_dir(), "crash/deadlock"),
+            what.clone(),
+        );
         let main_site = format!("main-{mode}");
         let main = crash.site(&capture, snapshot, &main_site);
         let reason = match mode {
@@ -411,13 +438,11 @@ fn ancestors(release: &str) {
         ),
         (CauseKind::Panic, "dump with ancestors")
     );
-    let crash = Crash {
-        fixtures,
-        minor: go.minor,
-        markers: Markers::read(&fixtures_dir(), "crash/ancestors"),
+    let crash = Crash::new(
         truth,
-        what: what.clone(),
-    };
+        Markers::read(&fixtures_dir(), "crash/ancestors"),
+        what.clone(),
+    );
     let markers = &crash.markers;
     let (main_index, _) = group_of(snapshot, 1);
     let tops = crash.site(&capture, snapshot, "top");
@@ -492,51 +517,57 @@ fn test_timeout(release: &str) {
     });
     let what = format!("go{} go test -timeout 2s", go.version);
     assert_eq!(run.code(), 1, "{what}");
-    let capture = parse_one(&run.stdout, &what, Format::Traceback, Profile::Goroutine);
-    let snapshot = &capture.snapshots[0];
-    let cause = &snapshot.info.cause;
-    assert_eq!(
-        (
-            cause.kind,
-            cause.message.as_str(),
-            cause.running_tests.as_slice()
-        ),
-        (
-            CauseKind::TestTimeout,
-            "test timed out after 2s",
-            &["TestHangsForever".to_string()][..]
-        ),
-        "{what}"
-    );
-    let crash = Crash {
-        fixtures,
-        minor: go.minor,
-        markers: Markers::read(&fixtures_dir(), "crash/testtimeout"),
-        truth,
-        what: what.clone(),
-    };
-    let fetch = crash.site(&capture, snapshot, "fetch");
-    crash.reason(&capture, &fetch, "chan send");
-    // The test that called FetchWithTimeout has ended.
-    for group in &fetch {
+    let markers = Markers::read(&fixtures_dir(), "crash/testtimeout");
+    if go.minor == 21 {
+        let files = [("gotest_timeout_2s.txt".to_string(), run.stdout.clone())];
+        store(&go.version, "testtimeout", &files, &truth, &markers);
+    }
+    Crash::new(truth, markers, what).check_test_timeout(&run.stdout);
+}
+
+impl Crash {
+    /// Checks the output of `go test -timeout 2s` of crash/testtimeout.
+    pub(super) fn check_test_timeout(&self, output: &[u8]) {
+        let what = &self.what;
+        let capture = parse_one(output, what, Format::Traceback, Profile::Goroutine);
+        let snapshot = &capture.snapshots[0];
+        let cause = &snapshot.info.cause;
         assert_eq!(
-            group.parents,
-            vec![(ParentRef::Exited, group.count)],
+            (
+                cause.kind,
+                cause.message.as_str(),
+                cause.running_tests.as_slice()
+            ),
+            (
+                CauseKind::TestTimeout,
+                "test timed out after 2s",
+                &["TestHangsForever".to_string()][..]
+            ),
             "{what}"
         );
+        let fetch = self.site(&capture, snapshot, "fetch");
+        self.reason(&capture, &fetch, "chan send");
+        // The test that called FetchWithTimeout has ended.
+        for group in &fetch {
+            assert_eq!(
+                group.parents,
+                vec![(ParentRef::Exited, group.count)],
+                "{what}"
+            );
+        }
+        let hang = self.site(&capture, snapshot, "hang");
+        let reason = if self.minor >= 25 {
+            "sync.WaitGroup.Wait"
+        } else {
+            "semacquire"
+        };
+        self.reason(&capture, &hang, reason);
+        let alarm = frames(&capture, first(snapshot).stack);
+        assert_eq!(
+            alarm[0].function, "testing.(*M).startAlarm.func1",
+            "{what}: the alarm goroutine comes first"
+        );
     }
-    let hang = crash.site(&capture, snapshot, "hang");
-    let reason = if go.minor >= 25 {
-        "sync.WaitGroup.Wait"
-    } else {
-        "semacquire"
-    };
-    crash.reason(&capture, &hang, reason);
-    let alarm = frames(&capture, first(snapshot).stack);
-    assert_eq!(
-        alarm[0].function, "testing.(*M).startAlarm.func1",
-        "{what}: the alarm goroutine comes first"
-    );
 }
 
 fn race(release: &str) {
@@ -637,13 +668,11 @@ fn synctest_deadlock(release: &str) {
             .starts_with("deadlock: all goroutines in bubble are blocked"),
         "{what}: {cause:?}"
     );
-    let crash = Crash {
-        fixtures,
-        minor: go.minor,
-        markers: Markers::read(&fixtures_dir(), "crash/synctestdump"),
+    let crash = Crash::new(
         truth,
-        what: what.clone(),
-    };
+        Markers::read(&fixtures_dir(), "crash/synctestdump"),
+        what.clone(),
+    );
     let senders = crash.site(&capture, snapshot, "bubble-send");
     let main = crash.site(&capture, snapshot, "bubble-main");
     crash.reason(&capture, &senders, "chan send");

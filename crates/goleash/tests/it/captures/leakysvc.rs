@@ -3,7 +3,7 @@
 //! quiet moment, then a SIGQUIT dump, with GOTRACEBACK unset and =crash.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use goleash_core::group::ParentRef;
 use goleash_core::model::{CauseKind, Format, Profile};
@@ -12,10 +12,12 @@ use goleash_core::{Capture, Group, Snapshot};
 use crate::support::go::{Fixtures, Toolchain, fixtures_dir, toolchain};
 use crate::support::http::{self, Connection};
 use crate::support::inspect::{
-    by_signature, count_at, created_by, groups_at, has_function, labels, parse_one, states,
+    Frame, by_signature, count_at, created_by, groups_at, has_function, labels, parse_one, states,
 };
 use crate::support::service::Service;
 use crate::support::truth::{Markers, Site, Truth};
+
+use super::stored::store;
 
 /// How often each leak pattern of leakysvc runs, and how many goroutines each run leaves.
 /// The resulting counts all differ, so that a group holding the wrong goroutines cannot
@@ -86,22 +88,20 @@ fn is_idle_conn(capture: &Capture, group: &Group) -> bool {
 
 /// The goroutine profile of a quiet process in three formats, and the same for the
 /// goroutineleak profile where the release has one.
-struct Captured {
-    debug2: Vec<u8>,
-    debug1: Vec<u8>,
-    debug0: Vec<u8>,
+pub(super) struct Captured {
+    pub(super) debug2: Vec<u8>,
+    pub(super) debug1: Vec<u8>,
+    pub(super) debug0: Vec<u8>,
 }
 
 impl Captured {
-    /// Keeps the captures as `<profile>_debug<N>.txt|.pb.gz` in `dir`.
-    fn save(&self, dir: &Path, profile: &str) {
-        for (bytes, name) in [
-            (&self.debug2, format!("{profile}_debug2.txt")),
-            (&self.debug1, format!("{profile}_debug1.txt")),
-            (&self.debug0, format!("{profile}_debug0.pb.gz")),
-        ] {
-            std::fs::write(dir.join(name), bytes).expect("keep a capture");
-        }
+    /// The captures as files: `<profile>_debug<N>.txt|.pb.gz`.
+    fn files(&self, profile: &str) -> Vec<(String, Vec<u8>)> {
+        vec![
+            (format!("{profile}_debug2.txt"), self.debug2.clone()),
+            (format!("{profile}_debug1.txt"), self.debug1.clone()),
+            (format!("{profile}_debug0.pb.gz"), self.debug0.clone()),
+        ]
     }
 }
 
@@ -169,8 +169,9 @@ fn settled(dump: &[u8], debug2: bool) -> Vec<String> {
 }
 
 /// What one leakysvc process was asked to do and reports it did.
-struct Expect<'a> {
-    fixtures: &'a Fixtures,
+pub(super) struct Expect {
+    /// Where the binary was built from: the paths its tracebacks print.
+    src: PathBuf,
     minor: u32,
     truth: Truth,
     markers: Markers,
@@ -178,14 +179,39 @@ struct Expect<'a> {
     unclosed: u64,
 }
 
-impl Expect<'_> {
+impl Expect {
+    pub(super) fn new(truth: Truth, markers: Markers) -> Expect {
+        let minor = truth
+            .go_version
+            .strip_prefix("go1.")
+            .and_then(|v| v.split('.').next())
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("no Go release in {:?}", truth.go_version));
+        // The runtime names the file of every site; the marker says where in fixtures/go
+        // it is.
+        let server = &truth.site("server").file;
+        let relative = markers
+            .get("server", "block")
+            .file
+            .to_string_lossy()
+            .into_owned();
+        let src = server
+            .strip_suffix(&relative)
+            .unwrap_or_else(|| panic!("{server} does not end in {relative}"))
+            .into();
+        let unclosed = truth.site("unclosed-body").count;
+        Expect {
+            src,
+            minor,
+            truth,
+            markers,
+            unclosed,
+        }
+    }
+
     fn file(&self, site: &str) -> String {
         let mark = self.markers.get(site, "block");
-        self.fixtures
-            .src()
-            .join(&mark.file)
-            .to_string_lossy()
-            .into_owned()
+        self.src.join(&mark.file).to_string_lossy().into_owned()
     }
 
     /// The sites whose goroutines the fixture's own code started.
@@ -391,16 +417,9 @@ fn leakysvc(release: &str) {
     let service = Service::start(&fixtures.binary("leakysvc"), &[]);
     let mut conn = Connection::open(&service.addr);
     let truth = drive(&service, &mut conn, &go.version);
-
     let goroutine = capture_quiet(&mut conn, "goroutine");
     let leak = (go.minor >= 27).then(|| capture_quiet(&mut conn, "goroutineleak"));
     let after = Truth::parse(&conn.get("/groundtruth").body);
-    let kept = fixtures.captures_dir("leakysvc");
-    goroutine.save(&kept, "goroutine");
-    if let Some(leak) = &leak {
-        leak.save(&kept, "goroutineleak");
-    }
-    std::fs::write(kept.join("truth.json"), conn.get("/groundtruth").body).unwrap();
     for (name, site) in &truth.sites {
         assert_eq!(
             after.site(name).count,
@@ -408,166 +427,227 @@ fn leakysvc(release: &str) {
             "{name} changed while captured"
         );
     }
-
-    let expect = Expect {
-        fixtures,
-        minor: go.minor,
-        truth,
-        markers: Markers::read(&fixtures_dir(), "leakysvc"),
-        unclosed: DRIVE[0].1,
-    };
-    let v = &format!("{} (captures in {})", go.version, kept.display());
-    let d2 = parse_one(
-        &goroutine.debug2,
-        "debug=2",
-        Format::Traceback,
-        Profile::Goroutine,
-    );
-    let d1 = parse_one(
-        &goroutine.debug1,
-        "debug=1",
-        Format::Debug1,
-        Profile::Goroutine,
-    );
-    let d0 = parse_one(
-        &goroutine.debug0,
-        "debug=0",
-        Format::Proto,
-        Profile::Goroutine,
-    );
-    for (capture, what) in [(&d2, "debug=2"), (&d1, "debug=1"), (&d0, "debug=0")] {
-        let what = format!("go{v} goroutine {what}");
-        let snapshot = &capture.snapshots[0];
-        expect.check_sites(capture, snapshot, &what, false);
-        expect.check_unclosed(capture, snapshot, &what, 0);
-        expect.check_accounted(capture, snapshot, &what);
-    }
-
-    // The same moment in three formats: the same goroutines, and the same stacks under
-    // the same signatures (what `diff` relies on). Only the capturing goroutine differs:
-    // each format is written by other code.
-    let (s2, s1, s0) = (&d2.snapshots[0], &d1.snapshots[0], &d0.snapshots[0]);
-    assert_eq!(
-        s1.info.declared_total,
-        Some(s1.total),
-        "go{v} debug=1 total"
-    );
-    assert_eq!(
-        s0.info.declared_total,
-        Some(s0.total),
-        "go{v} debug=0 total"
-    );
-    assert_eq!(
-        s2.goroutines.len() as u64,
-        s2.total,
-        "go{v} debug=2 records"
-    );
-    assert_eq!((s2.total, s0.total), (s1.total, s1.total), "go{v} totals");
-    let sig2 = by_signature(s2, |g| is_capture(&d2, g));
-    assert_eq!(
-        sig2,
-        by_signature(s1, |g| is_capture(&d1, g)),
-        "go{v} 2 vs 1"
-    );
-    assert_eq!(
-        sig2,
-        by_signature(s0, |g| is_capture(&d0, g)),
-        "go{v} 2 vs 0"
-    );
-
-    if let Some(leak) = &leak {
-        check_goroutineleak(&expect, leak, v);
-    }
-
-    // SIGQUIT: a level-2 dump with runtime frames and goroutines, `gp= m=` headers (not
-    // printed by Go 1.21), whatever GOTRACEBACK says. The capturing connection is still
-    // open, idle now; the goroutineleak requests left their `(leaked)` marks behind.
+    // SIGQUIT: a level-2 dump with runtime frames and goroutines, whatever GOTRACEBACK
+    // says. The capturing connection is still open, idle now; the goroutineleak requests
+    // left their `(leaked)` marks behind.
     let quit = service.signal("QUIT");
-    std::fs::write(kept.join("sigquit.stderr.txt"), &quit.stderr).unwrap();
-    assert_eq!(quit.code(), 2, "go{v} SIGQUIT exit code");
-    let dump = parse_one(
-        &quit.stderr,
-        "SIGQUIT",
-        Format::Traceback,
-        Profile::Goroutine,
-    );
-    let snapshot = &dump.snapshots[0];
-    let what = format!("go{v} SIGQUIT");
-    assert_eq!(
-        (
-            snapshot.info.cause.kind,
-            snapshot.info.cause.message.as_str()
-        ),
-        (CauseKind::Signal, "SIGQUIT: quit"),
-        "{what}"
-    );
-    expect.check_sites(&dump, snapshot, &what, leak.is_some());
-    expect.check_unclosed(&dump, snapshot, &what, 1);
-    assert!(
-        snapshot
-            .groups
-            .iter()
-            .all(|g| g.example.thread.is_some() == (go.minor >= 23)),
-        "{what}: gp= m= on every header from Go 1.23 on, on none before"
-    );
-    assert!(
-        snapshot
-            .groups
-            .iter()
-            .any(|g| has_function(&dump, g, "runtime.forcegchelper")),
-        "{what}: the runtime's own goroutines are shown"
-    );
-    // The same stacks as at level 1, for all the runtime frames level 2 adds.
-    for (name, _) in expect.own_sites() {
-        let level2 = expect.site_groups(&dump, snapshot, name);
-        let level1 = expect.site_groups(&d2, s2, name);
-        let signatures = |groups: &[&Group]| -> Vec<_> {
-            let mut s: Vec<_> = groups.iter().map(|g| g.signature).collect();
-            s.sort();
-            s
-        };
-        let calls_with_args = expect
-            .markers
-            .find(name, "go")
-            .is_some_and(|m| !m.code.starts_with("go func("));
-        if go.minor <= 21 && calls_with_args {
-            // Up to Go 1.21, `go f(args)` runs f from a wrapper closure of the creator that
-            // only level 2 shows, named like any closure (Go 1.22 calls it F.gowrapN): a
-            // dump's text cannot tell it from code of the program, so the signatures
-            // differ. Pin down that this is the only difference.
-            assert_eq!(level2.len(), 1, "{what}: site {name}");
-            assert_eq!(level1.len(), 1, "{what}: site {name}");
-            let mut frames2 = significant(&dump, level2[0]);
-            let wrapper = frames2.pop().expect("a frame");
-            assert_eq!(frames2, significant(&d2, level1[0]), "{what}: site {name}");
-            let creator = created_by(&dump, level2[0]).expect("a creator");
-            assert!(
-                wrapper
-                    .function
-                    .starts_with(&format!("{}.", creator.function))
-                    && (wrapper.file.as_str(), wrapper.line)
-                        == (creator.file.as_str(), creator.line),
-                "{what}: site {name}: {wrapper:?} is the go statement's wrapper"
-            );
-        } else {
-            assert_eq!(
-                signatures(&level2),
-                signatures(&level1),
-                "{what}: site {name}"
-            );
-        }
+    assert_eq!(quit.code(), 2, "go{} SIGQUIT exit code", go.version);
+
+    let kept = fixtures.captures_dir("leakysvc");
+    let mut files = goroutine.files("goroutine");
+    if let Some(leak) = &leak {
+        files.extend(leak.files("goroutineleak"));
     }
+    files.push(("sigquit.stderr.txt".into(), quit.stderr.clone()));
+    let markers = Markers::read(&fixtures_dir(), "leakysvc");
+    keep(&kept, &files, &truth, &markers);
+    if go.minor == 21 || go.minor >= 27 {
+        // The level-2 dump is large; the stored GOTRACEBACK=crash one stands for it.
+        let profiles: Vec<_> = files
+            .iter()
+            .filter(|(n, _)| n.contains("debug"))
+            .cloned()
+            .collect();
+        store(&go.version, "leakysvc", &profiles, &truth, &markers);
+    }
+
+    let what = format!("go{} (captures in {})", go.version, kept.display());
+    let expect = Expect::new(truth, markers);
+    let d2 = expect.check_profiles(&goroutine, leak.as_ref(), &what);
+    expect.check_sigquit(
+        &quit.stderr,
+        &d2,
+        leak.is_some(),
+        &format!("{what} SIGQUIT"),
+    );
     sigquit_crash(go, fixtures);
 }
 
+/// Writes a capture set and its ground truth to `dir`.
+pub(super) fn keep(dir: &Path, files: &[(String, Vec<u8>)], truth: &Truth, markers: &Markers) {
+    std::fs::create_dir_all(dir).expect("create a captures dir");
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).expect("keep a capture");
+    }
+    let truth = serde_json::to_string_pretty(truth).expect("serializable") + "\n";
+    std::fs::write(dir.join("truth.json"), truth).expect("keep the truth");
+    let markers = serde_json::to_string_pretty(markers).expect("serializable") + "\n";
+    std::fs::write(dir.join("markers.json"), markers).expect("keep the markers");
+}
+
+impl Expect {
+    /// Checks the goroutine profile at debug=2, 1 and 0, and the goroutineleak profile
+    /// where there is one; returns the parsed debug=2 dump.
+    pub(super) fn check_profiles(
+        &self,
+        goroutine: &Captured,
+        leak: Option<&Captured>,
+        what: &str,
+    ) -> Capture {
+        let d2 = parse_one(
+            &goroutine.debug2,
+            "debug=2",
+            Format::Traceback,
+            Profile::Goroutine,
+        );
+        let d1 = parse_one(
+            &goroutine.debug1,
+            "debug=1",
+            Format::Debug1,
+            Profile::Goroutine,
+        );
+        let d0 = parse_one(
+            &goroutine.debug0,
+            "debug=0",
+            Format::Proto,
+            Profile::Goroutine,
+        );
+        for (capture, format) in [(&d2, "debug=2"), (&d1, "debug=1"), (&d0, "debug=0")] {
+            let what = format!("{what} goroutine {format}");
+            let snapshot = &capture.snapshots[0];
+            self.check_sites(capture, snapshot, &what, false);
+            self.check_unclosed(capture, snapshot, &what, 0);
+            self.check_accounted(capture, snapshot, &what);
+        }
+
+        // The same moment in three formats: the same goroutines, and the same stacks under
+        // the same signatures (what `diff` relies on). Only the capturing goroutines
+        // differ: each format is written by other code.
+        let (s2, s1, s0) = (&d2.snapshots[0], &d1.snapshots[0], &d0.snapshots[0]);
+        assert_eq!(
+            s1.info.declared_total,
+            Some(s1.total),
+            "{what} debug=1 total"
+        );
+        assert_eq!(
+            s0.info.declared_total,
+            Some(s0.total),
+            "{what} debug=0 total"
+        );
+        assert_eq!(
+            s2.goroutines.len() as u64,
+            s2.total,
+            "{what} debug=2 records"
+        );
+        assert_eq!((s2.total, s0.total), (s1.total, s1.total), "{what} totals");
+        let sig2 = by_signature(s2, |g| is_capture(&d2, g));
+        assert_eq!(
+            sig2,
+            by_signature(s1, |g| is_capture(&d1, g)),
+            "{what} 2 vs 1"
+        );
+        assert_eq!(
+            sig2,
+            by_signature(s0, |g| is_capture(&d0, g)),
+            "{what} 2 vs 0"
+        );
+
+        if let Some(leak) = leak {
+            self.check_goroutineleak(leak, what);
+        }
+        d2
+    }
+
+    /// Checks a SIGQUIT dump against the debug=2 dump taken just before it.
+    pub(super) fn check_sigquit(&self, stderr: &[u8], d2: &Capture, leaked: bool, what: &str) {
+        let dump = parse_one(stderr, what, Format::Traceback, Profile::Goroutine);
+        let snapshot = &dump.snapshots[0];
+        assert_eq!(
+            (
+                snapshot.info.cause.kind,
+                snapshot.info.cause.message.as_str()
+            ),
+            (CauseKind::Signal, "SIGQUIT: quit"),
+            "{what}"
+        );
+        self.check_sites(&dump, snapshot, what, leaked);
+        self.check_unclosed(&dump, snapshot, what, 1);
+        assert!(
+            snapshot
+                .groups
+                .iter()
+                .all(|g| g.example.thread.is_some() == (self.minor >= 23)),
+            "{what}: gp= m= on every header from Go 1.23 on, on none before"
+        );
+        assert!(
+            snapshot
+                .groups
+                .iter()
+                .any(|g| has_function(&dump, g, "runtime.forcegchelper")),
+            "{what}: the runtime's own goroutines are shown"
+        );
+        // The same stacks as at level 1, for all the runtime frames level 2 adds.
+        for (name, _) in self.own_sites() {
+            let level2 = self.site_groups(&dump, snapshot, name);
+            let level1 = self.site_groups(d2, &d2.snapshots[0], name);
+            let signatures = |groups: &[&Group]| -> Vec<_> {
+                let mut s: Vec<_> = groups.iter().map(|g| g.signature).collect();
+                s.sort();
+                s
+            };
+            let calls_with_args = self
+                .markers
+                .find(name, "go")
+                .is_some_and(|m| !m.code.starts_with("go func("));
+            if self.minor <= 21 && calls_with_args {
+                // Up to Go 1.21, `go f(args)` runs f from a wrapper closure of the creator
+                // that only level 2 shows, named like any closure (Go 1.22 calls it
+                // F.gowrapN): a dump's text cannot tell it from code of the program, so the
+                // signatures differ. Pin down that this is the only difference.
+                assert_eq!((level2.len(), level1.len()), (1, 1), "{what}: site {name}");
+                let mut frames2 = significant(&dump, level2[0]);
+                let wrapper = frames2.pop().expect("a frame");
+                assert_eq!(frames2, significant(d2, level1[0]), "{what}: site {name}");
+                let creator = created_by(&dump, level2[0]).expect("a creator");
+                assert!(
+                    wrapper
+                        .function
+                        .starts_with(&format!("{}.", creator.function))
+                        && (wrapper.file.as_str(), wrapper.line)
+                            == (creator.file.as_str(), creator.line),
+                    "{what}: site {name}: {wrapper:?} is the go statement's wrapper"
+                );
+            } else {
+                assert_eq!(
+                    signatures(&level2),
+                    signatures(&level1),
+                    "{what}: site {name}"
+                );
+            }
+        }
+    }
+
+    /// Checks a SIGQUIT dump taken with GOTRACEBACK=crash.
+    pub(super) fn check_sigquit_crash(&self, stderr: &[u8], what: &str) {
+        let text = String::from_utf8_lossy(stderr);
+        let (main_section, threads) = text
+            .split_once("\n-----\n")
+            .unwrap_or_else(|| panic!("{what}: no thread sections"));
+        assert!(threads.contains("\nSIGQUIT: quit\n"), "{what}");
+        let records = main_section
+            .lines()
+            .filter(|l| l.starts_with("goroutine "))
+            .count() as u64;
+        let dump = parse_one(stderr, what, Format::Traceback, Profile::Goroutine);
+        let snapshot = &dump.snapshots[0];
+        assert_eq!(
+            snapshot.total, records,
+            "{what}: each goroutine counted once"
+        );
+        assert_eq!(snapshot.goroutines.len() as u64, records, "{what}");
+        self.check_sites(&dump, snapshot, what, false);
+        self.check_unclosed(&dump, snapshot, what, 1);
+    }
+}
+
 /// The frames of a group that take part in its signature.
-fn significant(capture: &Capture, group: &Group) -> Vec<crate::support::inspect::Frame> {
+fn significant(capture: &Capture, group: &Group) -> Vec<Frame> {
     let frames = capture.tables.frames(group.stack);
     goleash_core::signature::significant_frames(&capture.tables, frames)
         .into_iter()
         .map(|id| {
             let f = capture.tables.get_frame(id);
-            crate::support::inspect::Frame {
+            Frame {
                 function: capture.tables.str(f.function).into_owned(),
                 file: capture.tables.str(f.file).into_owned(),
                 line: f.line,
@@ -587,105 +667,84 @@ fn sigquit_crash(go: &Toolchain, fixtures: &Fixtures) {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let quit = service.signal("QUIT");
     let kept = fixtures.captures_dir("leakysvc-crash");
-    std::fs::write(kept.join("sigquit.stderr.txt"), &quit.stderr).unwrap();
+    let files = vec![("sigquit.stderr.txt".to_string(), quit.stderr.clone())];
+    let markers = Markers::read(&fixtures_dir(), "leakysvc");
+    keep(&kept, &files, &truth, &markers);
+    if go.minor >= 27 {
+        store(&go.version, "leakysvc-crash", &files, &truth, &markers);
+    }
     let what = format!(
         "go{} SIGQUIT GOTRACEBACK=crash ({})",
         go.version,
         kept.display()
     );
     assert_eq!(quit.code(), 128 + 6, "{what}: aborts");
-    let text = String::from_utf8_lossy(&quit.stderr);
-    let (main_section, threads) = text
-        .split_once("\n-----\n")
-        .unwrap_or_else(|| panic!("{what}: no thread sections"));
-    assert!(threads.contains("\nSIGQUIT: quit\n"), "{what}");
-    let records = main_section
-        .lines()
-        .filter(|l| l.starts_with("goroutine "))
-        .count() as u64;
-
-    let dump = parse_one(&quit.stderr, "crash", Format::Traceback, Profile::Goroutine);
-    let snapshot = &dump.snapshots[0];
-    assert_eq!(
-        snapshot.total, records,
-        "{what}: each goroutine counted once"
-    );
-    assert_eq!(snapshot.goroutines.len() as u64, records, "{what}");
-    let expect = Expect {
-        fixtures,
-        minor: go.minor,
-        truth,
-        markers: Markers::read(&fixtures_dir(), "leakysvc"),
-        unclosed: DRIVE[0].1,
-    };
-    expect.check_sites(&dump, snapshot, &what, false);
-    expect.check_unclosed(&dump, snapshot, &what, 1);
+    Expect::new(truth, markers).check_sigquit_crash(&quit.stderr, &what);
 }
 
-fn check_goroutineleak(expect: &Expect<'_>, leak: &Captured, v: &str) {
-    let l2 = parse_one(
-        &leak.debug2,
-        "leak debug=2",
-        Format::Traceback,
-        Profile::Goroutine,
-    );
-    let l1 = parse_one(
-        &leak.debug1,
-        "leak debug=1",
-        Format::Debug1,
-        Profile::GoroutineLeak,
-    );
-    let l0 = parse_one(
-        &leak.debug0,
-        "leak debug=0",
-        Format::Proto,
-        Profile::GoroutineLeak,
-    );
-    // debug=2 is the full dump, with `(leaked)` on what the runtime proved.
-    let what = format!("go{v} goroutineleak debug=2");
-    expect.check_sites(&l2, &l2.snapshots[0], &what, true);
-    expect.check_unclosed(&l2, &l2.snapshots[0], &what, 0);
-    expect.check_accounted(&l2, &l2.snapshots[0], &what);
-    // debug=1 and debug=0 hold the proven leaks only, all of them.
-    let provable: u64 = expect
-        .own_sites()
-        .filter(|(_, s)| s.provable)
-        .map(|(_, s)| s.count)
-        .sum();
-    for (capture, what) in [(&l1, "debug=1"), (&l0, "debug=0")] {
-        let what = format!("go{v} goroutineleak {what}");
-        let snapshot = &capture.snapshots[0];
-        assert_eq!(snapshot.total, provable, "{what}: total");
-        assert_eq!(snapshot.info.declared_total, Some(provable), "{what}");
-        for (name, site) in expect.own_sites() {
-            let at = count_at(
-                capture,
-                snapshot,
-                &expect.file(name),
-                expect.markers.line(name, "block"),
-                Some(&site.function),
-            );
-            let want = if site.provable { site.count } else { 0 };
-            assert_eq!(at, want, "{what}: site {name}");
-        }
-        for group in &snapshot.groups {
-            assert_eq!(
-                group.leaked, group.count,
-                "{what}: a leak profile lists leaks"
-            );
-        }
-        let leaked_in_dump: BTreeMap<_, u64> = {
-            let mut m = BTreeMap::new();
-            for g in l2.snapshots[0].groups.iter().filter(|g| g.leaked > 0) {
-                *m.entry(g.signature).or_default() += g.leaked;
-            }
-            m
-        };
-        assert_eq!(
-            by_signature(snapshot, |_| false),
-            leaked_in_dump,
-            "{what}: the same leaks as the (leaked) marks of debug=2"
+impl Expect {
+    fn check_goroutineleak(&self, leak: &Captured, what: &str) {
+        let l2 = parse_one(
+            &leak.debug2,
+            "leak debug=2",
+            Format::Traceback,
+            Profile::Goroutine,
         );
+        let l1 = parse_one(
+            &leak.debug1,
+            "leak debug=1",
+            Format::Debug1,
+            Profile::GoroutineLeak,
+        );
+        let l0 = parse_one(
+            &leak.debug0,
+            "leak debug=0",
+            Format::Proto,
+            Profile::GoroutineLeak,
+        );
+        // debug=2 is the full dump, with `(leaked)` on what the runtime proved.
+        let what2 = format!("{what} goroutineleak debug=2");
+        self.check_sites(&l2, &l2.snapshots[0], &what2, true);
+        self.check_unclosed(&l2, &l2.snapshots[0], &what2, 0);
+        self.check_accounted(&l2, &l2.snapshots[0], &what2);
+        // debug=1 and debug=0 hold the proven leaks only, all of them.
+        let provable: u64 = self
+            .own_sites()
+            .filter(|(_, s)| s.provable)
+            .map(|(_, s)| s.count)
+            .sum();
+        let mut leaked_in_dump = BTreeMap::new();
+        for g in l2.snapshots[0].groups.iter().filter(|g| g.leaked > 0) {
+            *leaked_in_dump.entry(g.signature).or_insert(0) += g.leaked;
+        }
+        for (capture, format) in [(&l1, "debug=1"), (&l0, "debug=0")] {
+            let what = format!("{what} goroutineleak {format}");
+            let snapshot = &capture.snapshots[0];
+            assert_eq!(snapshot.total, provable, "{what}: total");
+            assert_eq!(snapshot.info.declared_total, Some(provable), "{what}");
+            for (name, site) in self.own_sites() {
+                let at = count_at(
+                    capture,
+                    snapshot,
+                    &self.file(name),
+                    self.markers.line(name, "block"),
+                    Some(&site.function),
+                );
+                let want = if site.provable { site.count } else { 0 };
+                assert_eq!(at, want, "{what}: site {name}");
+            }
+            for group in &snapshot.groups {
+                assert_eq!(
+                    group.leaked, group.count,
+                    "{what}: a leak profile lists leaks"
+                );
+            }
+            assert_eq!(
+                by_signature(snapshot, |_| false),
+                leaked_in_dump,
+                "{what}: the same leaks as the (leaked) marks of debug=2"
+            );
+        }
     }
 }
 

@@ -80,10 +80,16 @@ impl Markers {
                 .expect("under the root")
                 .to_path_buf();
             for (index, line) in text.lines().enumerate() {
+                // A marker ends a line of code; comments that only mention one do not count.
                 let Some((code, marker)) = line.split_once("// GT:") else {
                     continue;
                 };
-                let key = marker.trim().to_string();
+                let words: Vec<&str> = marker.split_whitespace().collect();
+                let word = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if code.contains("//") || words.len() != 2 || !words.iter().all(|w| word(w)) {
+                    continue;
+                }
+                let key = words.join(" ");
                 let mark = Mark {
                     file: file.clone(),
                     line: index as u32 + 1,
