@@ -714,11 +714,6 @@ fn deadlock_go1_21() {
 }
 
 #[test]
-fn deadlock_go1_25() {
-    deadlock("1.25");
-}
-
-#[test]
 fn deadlock_go1_27() {
     deadlock("1.27");
 }

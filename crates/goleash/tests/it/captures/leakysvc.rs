@@ -1,4 +1,4 @@
-//! leakysvc under Go 1.21, 1.23, 1.25 and 1.27: every leak pattern driven a known number of
+//! leakysvc under Go 1.21, 1.23 and 1.27: every leak pattern driven a known number of
 //! times, the goroutine and goroutineleak profiles captured at debug=2, 1 and 0 from one
 //! quiet moment, then a SIGQUIT dump, with GOTRACEBACK unset and =crash.
 
@@ -348,6 +348,20 @@ impl Expect {
                 .collect();
             let count: u64 = groups.iter().map(|g| g.count).sum();
             assert_eq!(count, self.unclosed, "{what}: {function}");
+            // The transport's goroutines inherit the labels of the handler that dialed.
+            let site_labels = &self.truth.site("unclosed-body").labels;
+            for group in &groups {
+                let got: Vec<_> = group
+                    .labels
+                    .iter()
+                    .map(|&(set, n)| (labels(capture, set), n))
+                    .collect();
+                let want = match traceback && self.minor < 27 {
+                    true => vec![],
+                    false => vec![(site_labels.clone(), group.count)],
+                };
+                assert_eq!(got, want, "{what}: {function} labels");
+            }
             for group in groups.iter().filter(|_| traceback) {
                 let creator = created_by(capture, group).expect("net/http names its creator");
                 assert_eq!(creator.function, "net/http.(*Transport).dialConn", "{what}");
@@ -748,6 +762,37 @@ impl Expect {
     }
 }
 
+/// `/burst` starts goroutines that sleep and end; `/exit` ends the process.
+#[test]
+fn leakysvc_burst_and_exit_go1_27() {
+    let go = toolchain("1.27");
+    let fixtures = go.fixtures();
+    let service = Service::start(&fixtures.binary("leakysvc"), &[]);
+    let markers = Markers::read(&fixtures_dir(), "leakysvc");
+    let file = fixtures.src().join(&markers.get("burst", "block").file);
+    let file = file.to_string_lossy();
+    let line = markers.line("burst", "block");
+    let mut conn = Connection::open(&service.addr);
+    let sleeping = |conn: &mut Connection| {
+        let dump = conn.get("/debug/pprof/goroutine?debug=2").body;
+        let capture = parse_one(&dump, "burst", Format::Traceback, Profile::Goroutine);
+        count_at(&capture, &capture.snapshots[0], &file, line, None)
+    };
+    assert_eq!(http::get(&service.addr, "/burst?n=40&ms=1500").status, 200);
+    assert_eq!(sleeping(&mut conn), 40, "the burst is running");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sleeping(&mut conn) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the burst never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(conn.get("/exit").status, 200);
+    let end = service.wait();
+    assert_eq!(end.code(), 0, "exit status after /exit");
+}
+
 #[test]
 fn leakysvc_go1_21() {
     leakysvc("1.21");
@@ -756,11 +801,6 @@ fn leakysvc_go1_21() {
 #[test]
 fn leakysvc_go1_23() {
     leakysvc("1.23");
-}
-
-#[test]
-fn leakysvc_go1_25() {
-    leakysvc("1.25");
 }
 
 #[test]

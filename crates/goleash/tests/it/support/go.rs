@@ -204,48 +204,46 @@ impl Toolchain {
         command
     }
 
-    /// The fixture programs built with this toolchain; built at most once per test run, and
-    /// not at all when a previous run built the same sources.
+    /// The fixture programs of this toolchain: prepared at most once per test run, and
+    /// built only when a test runs one, not at all when a previous run built the same
+    /// sources.
     pub fn fixtures(&'static self) -> &'static Fixtures {
         static CACHE: OnceLock<Mutex<HashMap<String, &'static Fixtures>>> = OnceLock::new();
-        // Held during the build: on two cores, builds for different toolchains gain nothing
-        // from running side by side.
         let mut cache = lock(CACHE.get_or_init(Default::default));
         cache
             .entry(self.version.clone())
-            .or_insert_with(|| Box::leak(Box::new(Fixtures::build(self))))
+            .or_insert_with(|| Box::leak(Box::new(Fixtures::prepare(self))))
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A test that panicked while holding the lock leaves nothing half-done behind: the
-    // build writes its stamp last.
+    // stamp is written last, and a failed build writes no binaries.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The fixture programs of one toolchain, under `target/go-fixtures/<version>/`: the
-/// sources in `src/` (with a go.mod for this toolchain) and one binary per program.
+/// sources in `src/` (with a go.mod for this toolchain) and one binary per program, built
+/// the first time a test asks for one.
 pub struct Fixtures {
     pub toolchain: &'static Toolchain,
     dir: PathBuf,
+    built: OnceLock<()>,
 }
 
 impl Fixtures {
-    fn build(toolchain: &'static Toolchain) -> Fixtures {
-        let base = target_dir().join("go-fixtures");
-        std::fs::create_dir_all(&base).expect("create target/go-fixtures");
-        let dir = base.join(&toolchain.version);
-        // Another test process may build the same fixtures at the same time.
-        let lock_file = std::fs::File::create(base.join(format!("{}.lock", toolchain.version)))
-            .expect("create the build lock");
-        lock_file.lock().expect("take the build lock");
-
-        let fixtures = Fixtures { toolchain, dir };
+    /// Copies the sources unless the copy is current: a stamp holds the hash of the
+    /// sources it was made from.
+    fn prepare(toolchain: &'static Toolchain) -> Fixtures {
+        let fixtures = Fixtures {
+            toolchain,
+            dir: target_dir().join("go-fixtures").join(&toolchain.version),
+            built: OnceLock::new(),
+        };
+        let _lock = fixtures.lock();
         let stamp_path = fixtures.dir.join(".stamp");
         let stamp = sources_hash(toolchain);
-        if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
-            && PROGRAMS.iter().all(|p| fixtures.binary(p).is_file())
-        {
+        if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
             return fixtures;
         }
         if fixtures.dir.exists() {
@@ -265,23 +263,40 @@ impl Fixtures {
             })
             .collect();
         std::fs::write(&go_mod, text).expect("write go.mod");
+        std::fs::write(&stamp_path, stamp).expect("write the stamp");
+        fixtures
+    }
 
-        let mut build = toolchain.command();
+    /// Another test process may prepare or build the same fixtures at the same time.
+    fn lock(&self) -> std::fs::File {
+        let base = self.dir.parent().expect("under go-fixtures");
+        std::fs::create_dir_all(base).expect("create target/go-fixtures");
+        let file = std::fs::File::create(base.join(format!("{}.lock", self.toolchain.version)))
+            .expect("create the build lock");
+        file.lock().expect("take the build lock");
+        file
+    }
+
+    /// Builds every program of [`PROGRAMS`] in one `go build`, unless a previous run did.
+    fn build(&self) {
+        let _lock = self.lock();
+        if PROGRAMS.iter().all(|p| self.binary_path(p).is_file()) {
+            return;
+        }
+        let mut build = self.toolchain.command();
         build
-            .current_dir(fixtures.src())
+            .current_dir(self.src())
             .arg("build")
             .arg("-o")
-            .arg(format!("{}/", fixtures.dir.display()))
+            .arg(format!("{}/", self.dir.display()))
             .args(PROGRAMS.iter().map(|p| format!("./{p}")));
         let result = run(&mut build, true);
         assert!(
             result.status.success(),
             "go {} build of the fixtures failed:\n{}",
-            toolchain.version,
+            self.toolchain.version,
             String::from_utf8_lossy(&result.stdout)
         );
-        std::fs::write(&stamp_path, stamp).expect("write the build stamp");
-        fixtures
     }
 
     /// The sources the binaries were built from: the paths every traceback prints.
@@ -298,8 +313,13 @@ impl Fixtures {
         dir
     }
 
-    /// The binary of a program in [`PROGRAMS`] (`"crash/panicdump"`).
+    /// The binary of a program in [`PROGRAMS`] (`"crash/panicdump"`), built if need be.
     pub fn binary(&self, program: &str) -> PathBuf {
+        self.built.get_or_init(|| self.build());
+        self.binary_path(program)
+    }
+
+    fn binary_path(&self, program: &str) -> PathBuf {
         let name = program.rsplit('/').next().expect("a program has a name");
         self.dir.join(name)
     }

@@ -63,15 +63,20 @@ impl Service {
     }
 
     /// Sends a signal (`"QUIT"`) and waits for the service to end.
-    pub fn signal(mut self, signal: &str) -> Run {
+    pub fn signal(self, signal: &str) -> Run {
         let sent = Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(self.child.id().to_string())
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -{signal} failed");
+        self.wait()
+    }
+
+    /// Waits for the service to end by itself.
+    pub fn wait(mut self) -> Run {
         let status = wait(&mut self.child, Duration::from_secs(60))
-            .unwrap_or_else(|| panic!("the service outlived SIG{signal}"));
+            .unwrap_or_else(|| panic!("the service did not end"));
         Run {
             status,
             stdout: Vec::new(),
