@@ -6,6 +6,7 @@ mod cmd;
 mod collect;
 mod config;
 mod input;
+mod progress;
 mod render;
 
 use std::io::{self, IsTerminal};
