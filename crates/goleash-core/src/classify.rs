@@ -435,13 +435,17 @@ pub fn assess(
     let site_facts = leak_site
         .filter(|&f| origin(tables, f).is_user())
         .and_then(read);
-    // debug=1 cannot tell a send from a receive; the line of code can.
+    // debug=1 cannot tell a send from a receive, nor `select {}` from a select with cases;
+    // the line of code can.
     let blocking = match (
         blocking_of(tables, group),
         site_facts.as_ref().map(|s| &s.statement),
     ) {
         (Blocking::ChanOp, Some(Statement::Send { .. })) => Blocking::ChanSend,
         (Blocking::ChanOp, Some(Statement::Receive { .. })) => Blocking::ChanReceive,
+        (Blocking::Select, Some(Statement::Select(cases))) if cases.count == 0 => {
+            Blocking::SelectNoCases
+        }
         (blocking, _) => blocking,
     };
     // Goroutines of a pool share a parent; so do goroutines one caller started one at a
@@ -541,15 +545,17 @@ fn decide(
         );
     }
     if let Some(p) = pattern.filter(|p| p.kind == Kind::Lingering) {
-        let grew_in_loop = growth.is_some_and(Growth::grew) && p.id == "sleeping";
-        if !grew_in_loop {
+        // A sleeping group that grows is a sleep loop without an exit, unless the source
+        // shows a single sleep (with it, the loop would have matched `sleep-loop`).
+        let unexplained_growth =
+            p.id == "sleeping" && growth.is_some_and(Growth::grew) && facts.source.is_none();
+        if !unexplained_growth {
             return (Verdict::Lingering, p.title.to_string());
         }
     }
-    let waits_for_cancel = pattern.is_some_and(|p| p.id == "select-with-done");
     if let Some(g) = growth.filter(|g| g.grew()) {
         let grown = format!("grew from {} to {}", g.before, g.after);
-        if blocking.needs_another_goroutine() && !waits_for_cancel {
+        if blocking.needs_another_goroutine() {
             return (
                 Verdict::Leak,
                 format!(
@@ -587,7 +593,7 @@ fn decide(
         // When the program should be idle, goroutines that outlived their creator, or that
         // are too many to be a pool, are left over. Without parent ids (profiles, Go 1.20
         // and older) a pool and a leak look alike, so that stays a suspicion.
-        if moment == Moment::Quiescent && parents_known && !waits_for_cancel {
+        if moment == Moment::Quiescent && parents_known {
             return (
                 Verdict::Leak,
                 format!(

@@ -181,8 +181,9 @@ fn run_goleash(goleash: &str, path: &Path, out: &Path) -> (Duration, String, u64
     };
     let elapsed = start.elapsed();
     cat.wait().unwrap();
+    // 1 means leaks were found, which replicated leaky goroutines are; 2 is an error.
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) <= 1,
         "goleash failed"
     );
     (

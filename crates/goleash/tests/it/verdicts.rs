@@ -41,6 +41,12 @@ fn expected(site: &str) -> Option<(&'static str, [&'static str; 3])> {
             ["nil-channel", "send-no-receiver", "send-no-receiver"],
         ),
         "lingering-select" => ("lingering", ["select-on-timer"; 3]),
+        "empty-select" => ("leak", ["empty-select"; 3]),
+        "select-loop" => ("leak", ["select-loop"; 3]),
+        "select-with-done" => ("leak", ["select-with-done"; 3]),
+        "range-never-closed" => ("leak", ["range-never-closed"; 3]),
+        "rwmutex" => ("leak", ["mutex-never-unlocked"; 3]),
+        "sleep-once" => ("lingering", ["sleeping"; 3]),
         "metrics" | "signals" | "pool-worker" | "server" => return None,
         other => panic!("no expectation for leakysvc site {other}"),
     })
@@ -84,7 +90,7 @@ fn write(dir: &Path, prefix: &str, captured: &Captured) -> Vec<PathBuf> {
 fn verdicts(release: &str) {
     let go = toolchain(release);
     let fixtures = go.fixtures();
-    let service = Service::start(&fixtures.binary("leakysvc"), &[]);
+    let service = Service::start_with(&fixtures.binary("leakysvc"), &["-infra"], &[]);
     let mut conn = Connection::open(&service.addr);
     let dir = scratch(&format!("verdicts-{release}"));
     let before = write(&dir, "before", &capture_quiet(&mut conn, "goroutine"));
@@ -216,6 +222,28 @@ fn check_diff(doc: &Value, truth: &Truth, markers: &Markers, format: usize, what
             assert!(g["hint"].is_string());
             judged.push(g as *const Value);
         }
+    }
+    // Infrastructure the service runs with -infra: known without being told.
+    for (function, pattern) in [
+        ("runtime/trace.", "trace-reader"),
+        ("database/sql.(*DB).connectionOpener", "database-sql"),
+        ("k8s.io/klog/v2.(*flushDaemon).run", "library-daemon"),
+    ] {
+        let groups: Vec<&Value> = doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| {
+                g["frames"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["function"].as_str().unwrap().starts_with(function))
+            })
+            .collect();
+        assert_eq!(groups.len(), 1, "{what}: {function}");
+        assert_eq!(groups[0]["verdict"], "expected", "{what}: {function}");
+        assert_eq!(groups[0]["pattern"], pattern, "{what}: {function}");
     }
     // Zero false alarms: whatever else runs is long-lived by design.
     for g in doc["groups"].as_array().unwrap() {

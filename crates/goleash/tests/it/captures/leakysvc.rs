@@ -37,6 +37,12 @@ const DRIVE: &[(&str, u64, u64)] = &[
     ("nil-chan-recv", 12, 1),
     ("nil-chan-send", 13, 1),
     ("lingering-select", 14, 1),
+    ("empty-select", 16, 1),
+    ("select-loop", 17, 1),
+    ("select-with-done", 18, 1),
+    ("range-never-closed", 19, 1),
+    ("rwmutex", 21, 1),
+    ("sleep-once", 22, 1),
 ];
 
 /// The wait reason a goroutine of a leakysvc site shows, from the runtime's
@@ -45,7 +51,13 @@ fn wait_reason(site: &str, minor: u32) -> &'static str {
     match site {
         "send-after-timeout" | "abandoned-results" => "chan send",
         "recv-never-sent" | "signals" | "pool-worker" => "chan receive",
-        "ticker-no-stop" | "lingering-select" | "metrics" => "select",
+        "ticker-no-stop" | "lingering-select" | "metrics" | "select-loop" | "select-with-done" => {
+            "select"
+        }
+        "range-never-closed" => "chan receive",
+        "empty-select" => "select (no cases)",
+        "rwmutex" => "sync.RWMutex.RLock",
+        "sleep-once" => "sleep",
         // WaitGroup got its own reason in Go 1.25 (runtime/sema.go); Mutex and Cond have
         // had theirs since before 1.21.
         "waitgroup" if minor >= 25 => "sync.WaitGroup.Wait",
