@@ -23,6 +23,7 @@ pub mod parse;
 pub mod rules;
 pub mod signature;
 pub mod source;
+pub mod trace;
 pub mod trend;
 
 pub use group::{Capture, Group, GroupOptions, Grouper, Similarity, Snapshot};

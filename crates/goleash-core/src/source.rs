@@ -145,6 +145,9 @@ fn utf8_len(first: u8) -> usize {
 
 fn statement_at(lines: &[String], index: usize) -> Statement {
     let line = lines[index].trim();
+    if line == "select {}" {
+        return Statement::Select(SelectCases::default());
+    }
     if line.starts_with("select") && line.ends_with('{') {
         return Statement::Select(select_cases(lines, index));
     }

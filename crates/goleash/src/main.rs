@@ -7,6 +7,7 @@ mod collect;
 mod config;
 mod demo;
 mod input;
+mod progress;
 mod render;
 mod report;
 mod store;

@@ -120,7 +120,8 @@ impl<'a> Reader<'a> {
         Reader {
             data,
             pos: 0,
-            base: self.base + self.pos - data.len(),
+            // `data` was just read from this reader, so it ends at `pos`.
+            base: (self.base + self.pos).saturating_sub(data.len()),
         }
     }
 
@@ -247,7 +248,7 @@ fn decode_inner(
             (2, 2) => samples.push((r.pos, r.length_delimited()?)),
             (4, 2) => {
                 let msg = r.length_delimited()?;
-                let (id, location) = decode_location(&r.nested(msg), msg)?;
+                let (id, location) = decode_location(r.nested(msg))?;
                 locations.insert(id, location);
             }
             (5, 2) => {
@@ -420,8 +421,7 @@ fn decode_inner(
     }))
 }
 
-fn decode_location(r: &Reader<'_>, msg: &[u8]) -> Result<(u64, Location), DecodeError> {
-    let mut v = r.nested(msg);
+fn decode_location(mut v: Reader<'_>) -> Result<(u64, Location), DecodeError> {
     let mut id = 0;
     let mut location = Location {
         address: 0,

@@ -184,6 +184,9 @@ struct Scanner {
     debug1_last_pc: Option<u64>,
     /// The frame the last file line completed.
     last_attached: Option<FrameId>,
+    /// Past the first `-----` of a GOTRACEBACK=crash signal dump: each thread's section
+    /// repeats the goroutine it runs, already listed, or shows its g0. Not counted again.
+    thread_sections: bool,
 
     race: Option<RaceReport>,
     race_title: Option<(String, RaceSectionKind, Option<u64>)>,
@@ -223,6 +226,7 @@ impl Scanner {
             debug1_last_pc: None,
             state_cache: Default::default(),
             label_cache: Default::default(),
+            thread_sections: false,
             race: None,
             race_title: None,
             race_frames: Vec::new(),
@@ -333,6 +337,8 @@ impl Scanner {
             return true;
         }
         text.starts_with(b"\t")
+            // `go test -timeout` before Go 1.23, which did not indent a panic value's lines.
+            || text == b"running tests:"
             || text.starts_with(b"[signal ")
             || text.starts_with(b"PC=")
             || text.starts_with(b"signal arrived during")
@@ -373,6 +379,7 @@ impl Scanner {
         let held = std::mem::take(&mut self.held);
         let mut runtime_frames = Vec::new();
         let mut in_runtime_stack = false;
+        let mut in_running_tests = false;
         let mut pending_function: Option<(Vec<u8>, bool)> = None;
         for raw in held.split_inclusive(|&b| b == b'\n') {
             let text = trim_line_end(raw);
@@ -408,15 +415,19 @@ impl Scanner {
                 cause.message = message.1;
                 continue;
             }
-            if cause.kind == CauseKind::TestTimeout && text.starts_with(b"\t\t") {
-                // `\t\tTestName (2s)`: keep the name.
+            if cause.kind == CauseKind::TestTimeout && text.starts_with(b"\t") && in_running_tests {
+                // `\t\tTestName (2s)`, `\tTestName (2s)` before Go 1.23: keep the name.
                 let name = trimmed
                     .rsplit_once(" (")
                     .map_or(trimmed.as_str(), |(n, _)| n);
                 cause.running_tests.push(name.to_string());
                 continue;
             }
-            if trimmed == "running tests:" || is_goleak_element(text) {
+            if trimmed == "running tests:" {
+                in_running_tests = true;
+                continue;
+            }
+            if is_goleak_element(text) {
                 continue;
             }
             if cause.kind == CauseKind::Dump {
@@ -491,6 +502,7 @@ impl Scanner {
         self.dump_offset = offset;
         self.dump_truncated = false;
         self.saw_blank = false;
+        self.thread_sections = false;
         self.summary.dumps += 1;
         sink.dump_start(tables, &info);
     }
@@ -575,8 +587,10 @@ impl Scanner {
                     },
                 });
             }
-            self.summary.records += 1;
-            sink.record(tables, &self.record);
+            if !self.thread_sections {
+                self.summary.records += 1;
+                sink.record(tables, &self.record);
+            }
             self.record_open = false;
         }
         if self.mode == Mode::Traceback {
@@ -729,6 +743,9 @@ impl Scanner {
             Tb::Between => is_interstitial(text),
             _ => false,
         };
+        if taken && text == b"-----" {
+            self.thread_sections = true;
+        }
         if !taken && !line.raw.ends_with(b"\n") && !line.cut {
             // The input ends inside what would come next in the dump.
             self.dump_truncated = true;
@@ -1106,4 +1123,108 @@ fn is_register_line(text: &[u8]) -> bool {
     rest.len() < text.len() - name_len
         && rest.starts_with(b"0x")
         && rest[2..].iter().all(u8::is_ascii_hexdigit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::{GroupOptions, Grouper};
+
+    #[test]
+    fn crash_thread_sections_do_not_count_goroutines_again() {
+        // SIGQUIT with GOTRACEBACK=crash, Go 1.27 (trimmed, GOROOT shortened): after the
+        // dump, each thread prints a section of its own with the goroutine it runs (20,
+        // already listed) or its g0.
+        let dump = r#"SIGQUIT: quit
+PC=0x410b6e m=0 sigcode=0
+
+goroutine 0 gp=0xb86240 m=0 mp=0xb87420 [idle]:
+internal/runtime/syscall/linux.Syscall6()
+	/usr/local/go/src/internal/runtime/syscall/linux/asm_linux_amd64.s:36 +0xe fp=0x7ffec6402518 sp=0x7ffec6402510 pc=0x410b6e
+
+goroutine 20 gp=0x352ab38005a0 m=2 mp=0x352ab37be808 [syscall]:
+runtime.notetsleepg(0xba7d60, 0xffffffffffffffff)
+	/usr/local/go/src/runtime/lock_futex.go:123 +0x29 fp=0x352ab37ba7a0 sp=0x352ab37ba778 pc=0x41dbc9
+os/signal.signal_recv()
+	/usr/local/go/src/runtime/sigqueue.go:152 +0x98 fp=0x352ab37ba7c0 sp=0x352ab37ba7a0 pc=0x48cd38
+os/signal.loop()
+	/usr/local/go/src/os/signal/signal_unix.go:23 +0x13 fp=0x352ab37ba7e0 sp=0x352ab37ba7c0 pc=0x7175d3
+runtime.goexit({})
+	/usr/local/go/src/runtime/asm_amd64.s:1264 +0x1 fp=0x352ab37ba7e8 sp=0x352ab37ba7e0 pc=0x491b01
+created by os/signal.Notify.func2.1 in goroutine 1
+	/usr/local/go/src/os/signal/signal.go:164 +0x1f
+
+rip    0x410b6e
+gs     0x0
+
+-----
+
+SIGQUIT: quit
+PC=0x493663 m=1 sigcode=0
+
+goroutine 0 gp=0x352ab37785a0 m=1 mp=0x352ab37be008 [idle]:
+runtime.futex(0xb88ee0, 0x80, 0x0, 0x352ab37a9ea0, 0x0, 0x0)
+	/usr/local/go/src/runtime/sys_linux_amd64.s:576 +0x23 fp=0x352ab37a9e70 sp=0x352ab37a9e68 pc=0x493663
+rip    0x493663
+gs     0x0
+
+-----
+
+SIGQUIT: quit
+PC=0x493661 m=2 sigcode=0
+
+goroutine 20 gp=0x352ab38005a0 m=2 mp=0x352ab37be808 [syscall]:
+runtime.notetsleepg(0xba7d60, 0xffffffffffffffff)
+	/usr/local/go/src/runtime/lock_futex.go:123 +0x29 fp=0x352ab37ba7a0 sp=0x352ab37ba778 pc=0x41dbc9
+os/signal.signal_recv()
+	/usr/local/go/src/runtime/sigqueue.go:152 +0x98 fp=0x352ab37ba7c0 sp=0x352ab37ba7a0 pc=0x48cd38
+os/signal.loop()
+	/usr/local/go/src/os/signal/signal_unix.go:23 +0x13 fp=0x352ab37ba7e0 sp=0x352ab37ba7c0 pc=0x7175d3
+runtime.goexit({})
+	/usr/local/go/src/runtime/asm_amd64.s:1264 +0x1 fp=0x352ab37ba7e8 sp=0x352ab37ba7e0 pc=0x491b01
+created by os/signal.Notify.func2.1 in goroutine 1
+	/usr/local/go/src/os/signal/signal.go:164 +0x1f
+rax    0xca
+gs     0x0
+"#;
+        let mut tables = Tables::new();
+        let mut grouper = Grouper::new(GroupOptions::default(), None);
+        TextParser::new(ParseOptions::default())
+            .parse(&mut dump.as_bytes(), &mut tables, &mut grouper)
+            .unwrap();
+        let capture = grouper.finish(tables);
+        assert!(capture.warnings.is_empty(), "{:?}", capture.warnings);
+        assert_eq!(capture.snapshots.len(), 1);
+        let snapshot = &capture.snapshots[0];
+        assert_eq!(snapshot.total, 2, "goroutines 0 and 20 of the dump");
+        assert_eq!(snapshot.goroutines.len(), 2);
+        assert!(snapshot.groups.iter().all(|g| g.count == 1));
+    }
+
+    #[test]
+    fn test_timeouts_before_go_1_23_do_not_indent_the_running_tests() {
+        // `go test -timeout 2s` with Go 1.21 (trimmed, GOROOT shortened). From Go 1.23 on
+        // the runtime indents the panic value's further lines: `\trunning tests:`.
+        let dump = "panic: test timed out after 2s\n\
+running tests:\n\
+\tTestHangsForever (2s)\n\
+\n\
+goroutine 23 [running]:\n\
+testing.(*M).startAlarm.func1()\n\
+\t/usr/local/go/src/testing/testing.go:2259 +0x3b9\n\
+created by time.goFunc\n\
+\t/usr/local/go/src/time/sleep.go:176 +0x2d\n\
+";
+        let mut tables = Tables::new();
+        let mut grouper = Grouper::new(GroupOptions::default(), None);
+        TextParser::new(ParseOptions::default())
+            .parse(&mut dump.as_bytes(), &mut tables, &mut grouper)
+            .unwrap();
+        let capture = grouper.finish(tables);
+        let cause = &capture.snapshots[0].info.cause;
+        assert_eq!(cause.kind, CauseKind::TestTimeout);
+        assert_eq!(cause.message, "test timed out after 2s");
+        assert_eq!(cause.running_tests, vec!["TestHangsForever".to_string()]);
+        assert!(cause.details.is_empty(), "{:?}", cause.details);
+    }
 }

@@ -111,14 +111,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
             url, &options, args, &config, &baseline, quiescent, &source,
         )?]
     } else {
-        let mut passthrough = |line: &[u8]| {
-            let result = if json_output {
-                io::stderr().lock().write_all(line)
-            } else {
-                io::stdout().lock().write_all(line)
-            };
-            drop(result);
-        };
+        let mut passthrough = input::passthrough(json_output);
         let pass: Option<goleash_core::Passthrough<'_>> =
             if inputs[0] == Input::Stdin && !args.quiet {
                 Some(&mut passthrough)

@@ -1,0 +1,5 @@
+//! The integration tests of goleash: one binary, one module per area.
+
+mod captures;
+mod support;
+mod verdicts;

@@ -1,0 +1,119 @@
+//! The fixtures' ground truth: what a program reports it created (`fixtures/go/internal/truth`)
+//! and the `// GT:<site> <kind>` markers in its source.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Truth {
+    pub go_version: String,
+    pub sites: BTreeMap<String, Site>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Site {
+    /// Goroutines waiting at the site.
+    pub count: u64,
+    /// The function they wait in and its file, as the runtime names them; empty when
+    /// library code starts the goroutines.
+    pub function: String,
+    pub file: String,
+    pub labels: BTreeMap<String, String>,
+    pub goroutines: Vec<Member>,
+    pub leak: bool,
+    pub provable: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub struct Member {
+    pub id: u64,
+    /// 0: not said (the main goroutine has none).
+    pub parent: u64,
+}
+
+impl Truth {
+    pub fn parse(json: &[u8]) -> Truth {
+        serde_json::from_slice(json).unwrap_or_else(|e| {
+            panic!(
+                "ground truth is not JSON ({e}): {}",
+                String::from_utf8_lossy(json)
+            )
+        })
+    }
+
+    pub fn site(&self, name: &str) -> &Site {
+        self.sites
+            .get(name)
+            .unwrap_or_else(|| panic!("the ground truth has no site {name:?}"))
+    }
+}
+
+/// Where a marker is: the file relative to `fixtures/go`, the line, and its code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub file: PathBuf,
+    pub line: u32,
+    pub code: String,
+}
+
+/// The `// GT:<site> <kind>` markers under a directory of `fixtures/go`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Markers(BTreeMap<String, Mark>);
+
+impl Markers {
+    /// Reads the markers of every Go file under `root/package`.
+    pub fn read(root: &Path, package: &str) -> Markers {
+        let mut markers = Markers::default();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(package))
+            .unwrap_or_else(|e| panic!("cannot read fixture package {package}: {e}"))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "go"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).expect("read a fixture source");
+            let file = path
+                .strip_prefix(root)
+                .expect("under the root")
+                .to_path_buf();
+            for (index, line) in text.lines().enumerate() {
+                // A marker ends a line of code; comments that only mention one do not count.
+                let Some((code, marker)) = line.split_once("// GT:") else {
+                    continue;
+                };
+                let words: Vec<&str> = marker.split_whitespace().collect();
+                let word = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if code.contains("//") || words.len() != 2 || !words.iter().all(|w| word(w)) {
+                    continue;
+                }
+                let key = words.join(" ");
+                let mark = Mark {
+                    file: file.clone(),
+                    line: index as u32 + 1,
+                    code: code.trim().to_string(),
+                };
+                if let Some(other) = markers.0.insert(key.clone(), mark) {
+                    panic!("marker GT:{key} appears twice ({other:?})");
+                }
+            }
+        }
+        markers
+    }
+
+    /// The marker `GT:<site> <kind>`.
+    pub fn get(&self, site: &str, kind: &str) -> &Mark {
+        self.find(site, kind)
+            .unwrap_or_else(|| panic!("no marker GT:{site} {kind} in the fixture"))
+    }
+
+    pub fn find(&self, site: &str, kind: &str) -> Option<&Mark> {
+        self.0.get(&format!("{site} {kind}"))
+    }
+
+    pub fn line(&self, site: &str, kind: &str) -> u32 {
+        self.get(site, kind).line
+    }
+}
