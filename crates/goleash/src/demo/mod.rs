@@ -27,7 +27,7 @@ const PROFILE: &[u8] =
     include_bytes!("../../../../tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz");
 const DUMP: &str = include_str!("../../../../tests/data/go1.27/watchsvc/goroutineleak_debug2.txt");
 /// The source of the captured service, so that leak sites show their line of code.
-const SOURCE_PATH: &str = "goleashwatch/watchsvc/main.go";
+const SOURCE_PATH: &str = "goleashfixtures/watch/watchsvc/main.go";
 const SOURCE: &[u8] = include_bytes!("../../../../fixtures/go/watch/watchsvc/main.go");
 
 /// What a stack does in the simulation.
@@ -256,7 +256,7 @@ pub fn start(corpus: &Arc<Corpus>, behaviours: &[Behaviour]) -> Result<Vec<Strin
 }
 
 /// Source lines of the captured service, built into goleash: its stacks name
-/// `goleashwatch/watchsvc/main.go`, which is not on this machine.
+/// `goleashfixtures/watch/watchsvc/main.go`, which is not on this machine.
 pub struct EmbeddedSource;
 
 impl SourceLookup for EmbeddedSource {

@@ -16,6 +16,7 @@ const PROGRAMS: &[&str] = &[
     "crash/panicdump",
     "crash/deadlock",
     "crash/ancestors",
+    "watch/watchsvc",
 ];
 
 /// How long any fixture process may take before it counts as hung.
