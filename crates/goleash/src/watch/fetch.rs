@@ -44,7 +44,8 @@ pub struct Done {
     pub target: usize,
     /// The middle of the request, unix seconds: when the count was true.
     pub t: f64,
-    /// How long the request took: the best measure of what it cost the target.
+    /// How long its requests took, parsing excluded: the best measure of what they cost
+    /// the target.
     pub cost: Duration,
     /// What came back.
     pub fetched: Fetched,
@@ -142,17 +143,36 @@ fn unix_now() -> f64 {
 fn run(client: &Client, timeouts: &Timeouts, job: Job) -> Done {
     let t0 = unix_now();
     let started = Instant::now();
-    let fetched = match &job.kind {
-        JobKind::Count(source) => count(client, timeouts, &job.base, *source),
-        JobKind::Profile => profile(client, timeouts, &job.base),
-        JobKind::Dump { reason } => dump(client, timeouts, &job.base, job.leak_profile, reason),
+    let mut http = Http {
+        client,
+        spent: Duration::ZERO,
     };
-    let cost = started.elapsed();
+    let fetched = match &job.kind {
+        JobKind::Count(source) => count(&mut http, timeouts, &job.base, *source),
+        JobKind::Profile => profile(&mut http, timeouts, &job.base),
+        JobKind::Dump { reason } => dump(&mut http, timeouts, &job.base, job.leak_profile, reason),
+    };
     Done {
         target: job.target,
-        t: t0 + cost.as_secs_f64() / 2.0,
-        cost,
+        t: t0 + started.elapsed().as_secs_f64() / 2.0,
+        cost: http.spent,
         fetched,
+    }
+}
+
+/// The client, and the time its requests took: what they cost the target, without the
+/// time this side spends reading the answers.
+struct Http<'c> {
+    client: &'c Client,
+    spent: Duration,
+}
+
+impl Http<'_> {
+    fn get(&mut self, url: &str, limits: Limits) -> Result<Vec<u8>, FetchError> {
+        let started = Instant::now();
+        let result = self.client.get_with(url, limits);
+        self.spent += started.elapsed();
+        result
     }
 }
 
@@ -175,9 +195,14 @@ fn unreachable(error: &FetchError) -> bool {
     )
 }
 
-fn count(client: &Client, timeouts: &Timeouts, base: &str, source: Option<CountSource>) -> Fetched {
-    let get = |source: CountSource| {
-        client.get_with(
+fn count(
+    http: &mut Http<'_>,
+    timeouts: &Timeouts,
+    base: &str,
+    source: Option<CountSource>,
+) -> Fetched {
+    let mut get = |source: CountSource| {
+        http.get(
             &source.url(base),
             Limits {
                 timeout: Some(timeouts.count),
@@ -230,13 +255,13 @@ fn read(body: &[u8], url: &str) -> Result<Capture, String> {
     Ok(capture)
 }
 
-fn profile(client: &Client, timeouts: &Timeouts, base: &str) -> Fetched {
+fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str) -> Fetched {
     let url = collect::profile_url(base, "goroutine", 0);
     let limits = Limits {
         timeout: Some(timeouts.profile),
         html: false,
     };
-    match client.get_with(&url, limits) {
+    match http.get(&url, limits) {
         Ok(body) => match read(&body, &url) {
             Ok(capture) => Fetched::Profile { body, capture },
             Err(message) => Fetched::Failed {
@@ -250,7 +275,7 @@ fn profile(client: &Client, timeouts: &Timeouts, base: &str) -> Fetched {
 }
 
 fn dump(
-    client: &Client,
+    http: &mut Http<'_>,
     timeouts: &Timeouts,
     base: &str,
     leak_profile: bool,
@@ -277,7 +302,7 @@ fn dump(
     let mut no_leak_profile = false;
     if leak_profile {
         let url = collect::profile_url(base, "goroutineleak", 2);
-        match client.get_with(&url, limits) {
+        match http.get(&url, limits) {
             Ok(body) => return finish(body, &url, "goroutineleak", false),
             // Before Go 1.26 (or without its experiment) there is no such profile.
             Err(e) if matches!(e.kind, FetchErrorKind::Status(404)) => no_leak_profile = true,
@@ -285,7 +310,7 @@ fn dump(
         }
     }
     let url = collect::profile_url(base, "goroutine", 2);
-    match client.get_with(&url, limits) {
+    match http.get(&url, limits) {
         Ok(body) => finish(body, &url, "goroutine", no_leak_profile),
         Err(e) => failed(e),
     }

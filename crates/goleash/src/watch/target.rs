@@ -18,6 +18,26 @@ pub const MAX_SAMPLES: usize = 4000;
 /// Profiles kept per target, each with one count per stack.
 pub const MAX_PROFILES: usize = 1000;
 
+/// What requests of one kind cost a target: the median of the last three, so that one
+/// slow answer (a GC in the target, a busy loopback) does not stretch the next gaps.
+#[derive(Clone, Debug, Default)]
+pub struct Cost {
+    last: VecDeque<Duration>,
+}
+
+impl Cost {
+    /// Records a request's time; returns the estimate.
+    pub fn push(&mut self, cost: Duration) -> Duration {
+        if self.last.len() == 3 {
+            self.last.pop_front();
+        }
+        self.last.push_back(cost);
+        let mut sorted: Vec<Duration> = self.last.iter().copied().collect();
+        sorted.sort();
+        sorted[(sorted.len() - 1) / 2]
+    }
+}
+
 /// Which count source a target has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
@@ -116,8 +136,12 @@ pub struct Target {
     pub next_profile: Instant,
     /// Gap between regular samples: the interval, or more for a slow count source.
     pub sample_gap: Duration,
-    /// Gap between profiles, adapted to what the last one cost.
+    /// Gap between profiles, adapted to what profiles cost.
     pub profile_gap: Duration,
+    /// What count requests cost.
+    pub count_costs: Cost,
+    /// What profiles cost.
+    pub profile_costs: Cost,
     /// No evidence dump before this.
     pub dump_not_before: Instant,
     /// Why an evidence dump is wanted, when one is.
@@ -186,6 +210,8 @@ impl Target {
             next_profile: now,
             sample_gap: interval,
             profile_gap: interval,
+            count_costs: Cost::default(),
+            profile_costs: Cost::default(),
             dump_not_before: now,
             pending_dump: None,
             probe: Probe::Unknown,
@@ -367,6 +393,19 @@ mod tests {
         assert!(!target.groups.contains_key(&Signature(1)));
         assert_eq!(target.profile_t.len(), MAX_PROFILES);
         assert_eq!(target.groups[&Signature(2)].counts.len(), MAX_PROFILES);
+    }
+
+    #[test]
+    fn one_slow_answer_does_not_move_the_cost_estimate() {
+        let ms = Duration::from_millis;
+        let mut cost = Cost::default();
+        assert_eq!(cost.push(ms(4)), ms(4));
+        assert_eq!(cost.push(ms(900)), ms(4));
+        assert_eq!(cost.push(ms(5)), ms(5));
+        assert_eq!(cost.push(ms(6)), ms(6));
+        // A lasting rise is followed within two answers.
+        cost.push(ms(50));
+        assert_eq!(cost.push(ms(60)), ms(50));
     }
 
     #[test]
