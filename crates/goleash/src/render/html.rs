@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::svg::{Band, Chart, Marker, Rule, escape};
-use super::watch_json::{GroupReportJson, ReportDoc, TargetReportJson};
+use super::watch_json::{AlertRowJson, GroupReportJson, ReportDoc, TargetReportJson};
 use crate::report::utc;
 use crate::watch::view::{compression_note, duration_text};
 
@@ -199,9 +199,11 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
             title: format!("restart: {}", p.reason),
         })
         .collect();
-    let markers = target
-        .alerts
-        .iter()
+    // Leaks last, so that they are drawn on top.
+    let mut alerts: Vec<&AlertRowJson> = target.alerts.iter().collect();
+    alerts.sort_by_key(|a| a.verdict == "leak");
+    let markers = alerts
+        .into_iter()
         .map(|a| Marker {
             x: a.t,
             // On the total's line, whatever the alert counted.
@@ -290,7 +292,7 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
         }
     }
     if !target.alerts.is_empty() {
-        h.push_str("<h3>Alerts</h3>\n<table><thead><tr><th>when</th><th>verdict</th><th class=\"num\">from → to</th><th class=\"num\">rate</th><th>why</th></tr></thead><tbody>\n");
+        h.push_str("<h3>Alerts</h3>\n<table><thead><tr><th>when</th><th>verdict</th><th class=\"num\">floor</th><th class=\"num\">rate</th><th>why</th></tr></thead><tbody>\n");
         for a in &target.alerts {
             let _ = writeln!(
                 h,
@@ -352,12 +354,26 @@ fn write_group(
         "suspect" => "suspect",
         _ => "other",
     };
-    let series: Vec<(f64, f64)> = g.series.iter().map(|&(t, c)| (t, c as f64)).collect();
+    // One line per process, as on the count chart.
+    let starts: Vec<f64> = processes.iter().skip(1).map(|p| p.seen).collect();
+    let mut lines: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    let mut next = 0;
+    for &(t, c) in &g.series {
+        if next < starts.len() && t >= starts[next] {
+            while next < starts.len() && t >= starts[next] {
+                next += 1;
+            }
+            lines.push(Vec::new());
+        }
+        if let Some(line) = lines.last_mut() {
+            line.push((t, c as f64));
+        }
+    }
     let chart = Chart {
         width: 270.0,
         height: 64.0,
         axes: false,
-        lines: vec![&series],
+        lines: lines.iter().map(Vec::as_slice).collect(),
         x_range,
         bands: Vec::new(),
         rules: processes

@@ -555,7 +555,7 @@ pub fn write_text(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Re
 }
 
 #[cfg(test)]
-mod tests {
+mod dates {
     use super::*;
 
     #[test]
@@ -565,3 +565,6 @@ mod tests {
         assert_eq!(utc(951_782_400.0), "2000-02-29 00:00:00 UTC");
     }
 }
+
+#[cfg(test)]
+mod tests;

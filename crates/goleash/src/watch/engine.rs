@@ -399,7 +399,7 @@ impl Engine<'_> {
             Fetched::Count { source, reading } => {
                 let target = &mut self.targets[i];
                 target.probe = Probe::Source(source);
-                target.sample_gap = factor(done.cost);
+                target.sample_gap = factor(target.count_costs.push(done.cost));
                 self.observe(
                     i,
                     Observed {
@@ -415,7 +415,7 @@ impl Engine<'_> {
             }
             Fetched::Profile { body, capture } => {
                 let target = &mut self.targets[i];
-                target.profile_gap = factor(done.cost);
+                target.profile_gap = factor(target.profile_costs.push(done.cost));
                 target.next_profile = now + target.profile_gap;
                 if target.probe == Probe::Nothing {
                     target.sample_gap = target.profile_gap;
@@ -1027,7 +1027,8 @@ fn site_json(capture: &Capture, assessment: &Assessment) -> Option<SiteJson> {
     })
 }
 
-fn group_info(capture: &Capture, assessment: &Assessment) -> GroupInfo {
+/// How the watch describes a stack.
+pub fn group_info(capture: &Capture, assessment: &Assessment) -> GroupInfo {
     GroupInfo {
         blocking: assessment.blocking.name().to_string(),
         site: site_json(capture, assessment),
@@ -1038,7 +1039,8 @@ fn group_info(capture: &Capture, assessment: &Assessment) -> GroupInfo {
     }
 }
 
-fn group_meta(
+/// The row the watch records for a stack seen for the first time.
+pub fn group_meta(
     capture: &Capture,
     snapshot: &Snapshot,
     gi: usize,
