@@ -3,3 +3,4 @@
 mod captures;
 mod support;
 mod verdicts;
+mod watch;
