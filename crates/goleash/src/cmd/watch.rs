@@ -190,17 +190,10 @@ pub fn sink(format: OutputFormat, color: ColorChoice) -> Box<dyn Sink> {
             let style = Style::for_stdout(color);
             // Start the view on a clean screen; it redraws from the top-left corner.
             print!("\x1b[2J");
-            Box::new(Live::new(stdout, style, terminal_rows()))
+            Box::new(Live::new(stdout, style))
         }
         OutputFormat::Text => Box::new(Log::new(stdout, Style::for_stdout(color))),
     }
-}
-
-fn terminal_rows() -> usize {
-    std::env::var("LINES")
-        .ok()
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(40)
 }
 
 pub fn run(args: &WatchArgs) -> Result<Outcome> {

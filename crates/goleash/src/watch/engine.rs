@@ -14,7 +14,7 @@ use goleash_core::trend::TrendOptions;
 use goleash_core::{Capture, Signature, Snapshot};
 
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
-use super::judge::{Status, judge};
+use super::judge::{Status, first_floor, judge, last_floor};
 use super::target::{
     GroupInfo, GroupState, MAX_PROFILES, MAX_SAMPLES, Probe, Target, count_says_restart,
 };
@@ -632,7 +632,10 @@ impl Engine<'_> {
             if target.total.rising() && !target.alerted.contains(&None) {
                 target.alerted.insert(None);
                 let points = target.total_points();
-                let (before, after) = (first_floor(&points, &trend), last_floor(&points, &trend));
+                let (before, after) = (
+                    first_floor(&points, &trend).unwrap_or(0),
+                    last_floor(&points, &trend),
+                );
                 let slope = target.total.slope_per_minute().unwrap_or(0.0);
                 let p = target.total.p_value().unwrap_or(1.0);
                 let why = format!(
@@ -843,7 +846,7 @@ impl Engine<'_> {
             let group = &target.groups[&signature];
             let points = target.group_points(group);
             let growth = Growth {
-                before: first_floor(&points, trend),
+                before: first_floor(&points, trend).unwrap_or(0),
                 after: last_floor(&points, trend),
             };
             let status = group.status;
@@ -904,7 +907,7 @@ impl Engine<'_> {
             };
             let points = target.group_points(group);
             let growth = Growth {
-                before: first_floor(&points, trend),
+                before: first_floor(&points, trend).unwrap_or(0),
                 after: last_floor(&points, trend),
             };
             let status = group.status;
@@ -982,36 +985,6 @@ impl Engine<'_> {
             targets,
         }
     }
-}
-
-/// The lowest count of the last cool-down window: the level the count falls back to now.
-fn last_floor(points: &[(f64, f64)], trend: &TrendOptions) -> u64 {
-    let Some(&(last, _)) = points.last() else {
-        return 0;
-    };
-    points[points.partition_point(|p| p.0 < last - trend.cooldown_secs)..]
-        .iter()
-        .map(|p| p.1)
-        .fold(f64::INFINITY, f64::min)
-        .max(0.0) as u64
-}
-
-/// The lowest count of the first complete cool-down window after warm-up: where the trend
-/// started from.
-fn first_floor(points: &[(f64, f64)], trend: &TrendOptions) -> u64 {
-    let Some(&(first, _)) = points.first() else {
-        return 0;
-    };
-    let warm_end = first + trend.warmup_secs;
-    let kept = &points[points.partition_point(|p| p.0 < warm_end)..];
-    let Some(&(start, _)) = kept.first() else {
-        return 0;
-    };
-    kept.iter()
-        .take_while(|p| p.0 < start + trend.cooldown_secs)
-        .map(|p| p.1)
-        .fold(f64::INFINITY, f64::min)
-        .max(0.0) as u64
 }
 
 fn site_json(capture: &Capture, assessment: &Assessment) -> Option<SiteJson> {
@@ -1125,27 +1098,4 @@ fn group_alert(
         hint: info.hint.clone(),
     };
     (record, event)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn growth_runs_from_the_first_window_s_floor_to_the_last_one_s() {
-        let trend = TrendOptions {
-            warmup_secs: 2.0,
-            cooldown_secs: 3.0,
-            ..TrendOptions::default()
-        };
-        let points: Vec<(f64, f64)> = (0..20)
-            .map(|i| (i as f64 * 0.5, [50.0, 9.0, 12.0, 30.0][i % 4]))
-            .collect();
-        // From t = 2 to 5: 50, 9, 12, 30, 50, 9.
-        assert_eq!(first_floor(&points, &trend), 9);
-        assert_eq!(first_floor(&[], &trend), 0);
-        let rising: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, 100.0 + i as f64)).collect();
-        // The last 3 s: 116 to 119.
-        assert_eq!(last_floor(&rising, &trend), 116);
-    }
 }

@@ -129,6 +129,34 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
     }
 }
 
+/// The lowest count of the first complete cool-down window after warm-up: the level the
+/// count fell back to when the trend started. `None` before warm-up ends.
+pub fn first_floor(points: &[(f64, f64)], trend: &TrendOptions) -> Option<u64> {
+    let &(first, _) = points.first()?;
+    let warm_end = first + trend.warmup_secs;
+    let kept = &points[points.partition_point(|p| p.0 < warm_end)..];
+    let &(start, _) = kept.first()?;
+    Some(
+        kept.iter()
+            .take_while(|p| p.0 < start + trend.cooldown_secs)
+            .map(|p| p.1)
+            .fold(f64::INFINITY, f64::min)
+            .max(0.0) as u64,
+    )
+}
+
+/// The lowest count of the last cool-down window: the level the count falls back to now.
+pub fn last_floor(points: &[(f64, f64)], trend: &TrendOptions) -> u64 {
+    let Some(&(last, _)) = points.last() else {
+        return 0;
+    };
+    points[points.partition_point(|p| p.0 < last - trend.cooldown_secs)..]
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::INFINITY, f64::min)
+        .max(0.0) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +202,23 @@ mod tests {
         assert!((per_minute - 120.0).abs() < 10.0, "{per_minute}");
         let flat: Vec<(f64, f64)> = leak.iter().map(|&(t, _)| (t, 20.0)).collect();
         assert_eq!(judge(&flat, &options).name(), "flat");
+    }
+
+    #[test]
+    fn growth_runs_from_the_first_window_s_floor_to_the_last_one_s() {
+        let trend = TrendOptions {
+            warmup_secs: 2.0,
+            cooldown_secs: 3.0,
+            ..TrendOptions::default()
+        };
+        let points: Vec<(f64, f64)> = (0..20)
+            .map(|i| (i as f64 * 0.5, [50.0, 9.0, 12.0, 30.0][i % 4]))
+            .collect();
+        // From t = 2 to 5: 50, 9, 12, 30, 50, 9.
+        assert_eq!(first_floor(&points, &trend), Some(9));
+        assert_eq!(first_floor(&[], &trend), None);
+        let rising: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, 100.0 + i as f64)).collect();
+        // The last 3 s: 116 to 119.
+        assert_eq!(last_floor(&rising, &trend), 116);
     }
 }

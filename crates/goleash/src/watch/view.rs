@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use goleash_core::trend::TrendOptions;
 
-use super::judge::Status;
+use super::judge::{Status, first_floor, last_floor};
 use super::target::Target;
 use crate::render::style::Style;
 use crate::render::text::thousands;
@@ -106,22 +106,63 @@ pub struct Live<W: Write> {
     recent: VecDeque<String>,
     db: String,
     simulated: bool,
-    /// Rows the terminal has: the view never scrolls.
-    rows: usize,
 }
 
 impl<W: Write> Live<W> {
-    /// Writes to `out`, a terminal of `rows` lines.
-    pub fn new(out: W, style: Style, rows: usize) -> Self {
+    /// Writes to `out`, a terminal.
+    pub fn new(out: W, style: Style) -> Self {
         Live {
             out,
             style,
             recent: VecDeque::new(),
             db: String::new(),
             simulated: false,
-            rows: rows.max(12),
         }
     }
+}
+
+/// Rows and columns of the terminal on standard output, or 40 × 120 when it will not say.
+fn terminal_size() -> (usize, usize) {
+    // SAFETY: TIOCGWINSZ only writes a winsize into the struct it is given.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_row > 0 && size.ws_col > 0 {
+        (usize::from(size.ws_row), usize::from(size.ws_col))
+    } else {
+        (40, 120)
+    }
+}
+
+/// `line` cut to `width` visible characters (colour codes do not count), so that the view
+/// never wraps.
+fn fit(line: &str, width: usize) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut visible = 0;
+    let mut chars = line.chars().peekable();
+    let mut coloured = false;
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            out.push(c);
+            coloured = true;
+            for d in chars.by_ref() {
+                out.push(d);
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        if visible + 1 == width && chars.peek().is_some() {
+            out.push('…');
+            if coloured {
+                out.push_str("\x1b[0m");
+            }
+            return out;
+        }
+        out.push(c);
+        visible += 1;
+    }
+    out
 }
 
 const RECENT: usize = 6;
@@ -143,7 +184,7 @@ impl<W: Write> Sink for Live<W> {
                     if self.recent.len() == RECENT {
                         self.recent.pop_front();
                     }
-                    self.recent.push_back(line);
+                    self.recent.push_back(line.replace("\n ", " ·"));
                 }
             }
         }
@@ -177,7 +218,8 @@ impl<W: Write> Sink for Live<W> {
                     .yellow("simulation: the target is built into goleash, no real service"),
             );
         }
-        let room = self.rows.saturating_sub(lines.len() + RECENT + 3);
+        let (rows, columns) = terminal_size();
+        let room = rows.saturating_sub(lines.len() + RECENT + 4);
         // Rising first, then the largest counts.
         let mut order: Vec<&Target> = targets.iter().collect();
         order.sort_by_key(|t| (!t.total.rising(), std::cmp::Reverse(t.current())));
@@ -201,7 +243,7 @@ impl<W: Write> Sink for Live<W> {
         );
         write!(self.out, "\x1b[H")?;
         for line in lines {
-            writeln!(self.out, "{line}\x1b[K")?;
+            writeln!(self.out, "{}\x1b[K", fit(&line, columns))?;
         }
         write!(self.out, "\x1b[J")?;
         self.out.flush()
@@ -394,22 +436,26 @@ fn target_lines(target: &Target, settings: &SettingsJson, style: &Style) -> Vec<
         .map(|e| style.red(e.lines().next().unwrap_or_default()))
         .unwrap_or_default();
     lines.push(format!(
-        "{}  {count} goroutines {rate:>10}  {:<40}  {}{error}",
+        "{}  {count} goroutines {rate:>10}  {:<40}  {}  {error}",
         style.bold(&target.base),
         sparkline(&tail),
         status_text(&target.total, style)
     ));
+    // Growth of the level each stack falls back to, not of its peaks: bursts come and go.
+    let trend = TrendOptions {
+        warmup_secs: settings.warmup_secs,
+        cooldown_secs: settings.cooldown_secs,
+        ..TrendOptions::default()
+    };
     let mut growing: Vec<(i64, &super::target::GroupState)> = target
         .groups
         .values()
-        .filter(|g| !g.counts.is_empty())
-        .map(|g| {
-            let first = i64::from(*g.counts.front().unwrap_or(&0));
-            (g.current() as i64 - first, g)
+        .filter_map(|g| {
+            let points = target.group_points(g);
+            let before = first_floor(&points, &trend)?;
+            Some((last_floor(&points, &trend) as i64 - before as i64, g))
         })
-        .filter(|(delta, g)| {
-            *delta > 0 && (*delta as f64 >= settings.min_rise || g.status.rising())
-        })
+        .filter(|(delta, g)| g.status.rising() || *delta as f64 >= settings.min_rise)
         .collect();
     growing.sort_by_key(|(delta, g)| (!g.status.rising(), std::cmp::Reverse(*delta)));
     for (delta, group) in growing.into_iter().take(3) {
@@ -503,6 +549,14 @@ mod tests {
         assert_eq!(duration_text(120.0), "2m");
         assert_eq!(duration_text(90.0), "1m30s");
         assert_eq!(duration_text(7200.0), "2h");
+    }
+
+    #[test]
+    fn long_lines_are_cut_without_counting_colour_codes() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(fit("\x1b[1mabcdef\x1b[0m", 4), "\x1b[1mabc…\x1b[0m");
+        assert_eq!(fit("\x1b[1mab\x1b[0m", 4), "\x1b[1mab\x1b[0m");
     }
 
     #[test]
