@@ -128,6 +128,11 @@ impl Client {
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(options.connect_timeout))
             .timeout_global(Some(options.timeout))
+            // ureq's default buffers are 128 KiB each way per connection: 256 MB for the
+            // idle connections of a watch of 1,000 services. GET requests and pprof
+            // headers are small; bodies stream through.
+            .input_buffer_size(32 << 10)
+            .output_buffer_size(4 << 10)
             .max_idle_connections(options.idle_connections)
             .max_idle_connections_per_host(1.max(options.idle_connections.min(3)))
             .http_status_as_error(false)

@@ -13,7 +13,7 @@ use goleash_core::trend::TrendOptions;
 use crate::Outcome;
 use crate::cli::OutputFormat;
 use crate::cmd::watch::{parse_duration, sink, stop_on_signals};
-use crate::collect::{Client, HttpOptions};
+use crate::collect::HttpOptions;
 use crate::demo::{Behaviour, Corpus, EmbeddedSource};
 use crate::render::html;
 use crate::render::style::{ColorChoice, Style};
@@ -172,11 +172,10 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
         },
         simulated: true,
     };
-    let client = Client::new(HttpOptions {
+    let http = HttpOptions {
         timeout: Duration::from_secs(20),
-        idle_connections: 4,
         ..HttpOptions::default()
-    });
+    };
     let stop = stop_on_signals()?;
     let mut inner = sink(args.format, args.color);
     let mut until = UntilEvidence {
@@ -189,7 +188,7 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
         &bases,
         &options,
         &mut store,
-        client,
+        &http,
         &EmbeddedSource,
         &mut until,
         &stop,

@@ -13,7 +13,7 @@ use goleash_core::trend::TrendOptions;
 use crate::Outcome;
 use crate::analysis::FileSource;
 use crate::cli::OutputFormat;
-use crate::collect::{self, Client, HttpOptions};
+use crate::collect::{self, HttpOptions};
 use crate::render::style::{ColorChoice, Style};
 use crate::store::Store;
 use crate::watch::view::{JsonLines, Live, Log, Sink};
@@ -216,11 +216,10 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
     };
     options.trend.validate().context("trend options")?;
     let mut store = Store::open_for_writing(&args.db)?;
-    let client = Client::new(HttpOptions {
+    let http = HttpOptions {
         timeout: args.timeout * 2,
-        idle_connections: bases.len() + 8,
         ..HttpOptions::default()
-    });
+    };
     let stop = stop_on_signals()?;
     let mut sink = sink(args.format, args.color);
     let source = FileSource::new(args.no_source);
@@ -228,7 +227,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         &bases,
         &options,
         &mut store,
-        client,
+        &http,
         &source,
         sink.as_mut(),
         &stop,

@@ -15,11 +15,12 @@ use goleash_core::{Capture, Signature, Snapshot};
 
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
 use super::judge::{Status, first_floor, judge, last_floor};
+use super::sources::CountSource;
 use super::target::{
     GroupInfo, GroupState, MAX_PROFILES, MAX_SAMPLES, Probe, Target, count_says_restart,
 };
 use super::view::Sink;
-use crate::collect::Client;
+use crate::collect::HttpOptions;
 use crate::render::json::{self, SCHEMA_VERSION, SiteJson};
 use crate::render::watch_json::{
     AlertJson, DumpJson, ErrorJson, GroupCountJson, RecoveredJson, RestartJson, SampleJson,
@@ -94,7 +95,7 @@ pub fn run(
     bases: &[String],
     options: &WatchOptions,
     store: &mut Store,
-    client: Client,
+    http: &HttpOptions,
     source: &dyn SourceLookup,
     sink: &mut dyn Sink,
     stop: &AtomicBool,
@@ -133,7 +134,7 @@ pub fn run(
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     fetch::start(
         options.concurrency.clamp(1, bases.len().max(1)),
-        client,
+        fetch::clients(bases.len(), http),
         options.timeouts,
         job_rx,
         done_tx,
@@ -354,8 +355,13 @@ impl Engine<'_> {
             }
             target.stats.max_lag = target.stats.max_lag.max(lag);
             target.next_sample = regular_due + target.sample_gap;
-            if target.probe == Probe::Nothing || now >= target.next_profile {
-                JobKind::Profile
+            // The count source is found first: it tells which process answers.
+            let probed = target.probe != Probe::Unknown;
+            if probed && (target.probe == Probe::Nothing || now >= target.next_profile) {
+                target.profile_dispatched = regular_due;
+                JobKind::Profile {
+                    start_time: target.probe == Probe::Source(CountSource::Metrics),
+                }
             } else {
                 JobKind::Count(match target.probe {
                     Probe::Source(source) => Some(source),
@@ -413,10 +419,15 @@ impl Engine<'_> {
                     },
                 )?;
             }
-            Fetched::Profile { body, capture } => {
+            Fetched::Profile {
+                body,
+                capture,
+                start_time,
+            } => {
                 let target = &mut self.targets[i];
                 target.profile_gap = factor(target.profile_costs.push(done.cost));
-                target.next_profile = now + target.profile_gap;
+                // From when it was due, so that profiles keep to the samples' grid.
+                target.next_profile = target.profile_dispatched + target.profile_gap;
                 if target.probe == Probe::Nothing {
                     target.sample_gap = target.profile_gap;
                 }
@@ -428,7 +439,7 @@ impl Engine<'_> {
                         goroutines,
                         source: "profile",
                         cost: done.cost,
-                        start_time: None,
+                        start_time,
                         capture: Some((&capture, &body)),
                         dump: None,
                     },
@@ -560,8 +571,10 @@ impl Engine<'_> {
         if restart.is_some() {
             target.new_process();
             target.stats.restarts += 1;
-        }
-        if o.start_time.is_some() {
+            // The old start time belongs to the old process: keeping it would read the new
+            // one's, when it comes, as yet another restart.
+            target.start_time = o.start_time;
+        } else if o.start_time.is_some() {
             target.start_time = o.start_time;
         }
         target.refused = false;
@@ -1098,4 +1111,128 @@ fn group_alert(
         hint: info.hint.clone(),
     };
     (record, event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::watch_json::WatchEvent;
+    use crate::watch::sources::CountReading;
+    use goleash_core::classify::NoSource;
+
+    /// Keeps the events.
+    struct Events(Vec<WatchEvent>);
+
+    impl Sink for Events {
+        fn event(&mut self, event: &WatchEvent) -> std::io::Result<()> {
+            self.0.push(event.clone());
+            Ok(())
+        }
+    }
+
+    fn options() -> WatchOptions {
+        WatchOptions {
+            interval: Duration::from_secs(1),
+            duration: None,
+            trend: TrendOptions::default(),
+            concurrency: 1,
+            leak_profile: true,
+            timeouts: Timeouts {
+                count: Duration::from_secs(1),
+                profile: Duration::from_secs(1),
+                dump: Duration::from_secs(1),
+            },
+            simulated: false,
+        }
+    }
+
+    fn count(t: f64, goroutines: u64, start_time: f64) -> Done {
+        Done {
+            target: 0,
+            t,
+            cost: Duration::from_millis(1),
+            fetched: Fetched::Count {
+                source: CountSource::Metrics,
+                reading: CountReading {
+                    goroutines,
+                    start_time: Some(start_time),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn a_restart_seen_through_refusals_is_not_counted_again_when_the_new_start_time_comes() {
+        let dir = std::env::temp_dir().join(format!("goleash-engine-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = Store::open_for_writing(&dir.join("history.db")).unwrap();
+        let options = options();
+        let session = store.begin_session(0.0, "{}", false).unwrap();
+        let id = store.target("http://a/debug/pprof", 0.0).unwrap();
+        let now = Instant::now();
+        let mut events = Events(Vec::new());
+        let (jobs, _ignored) = mpsc::channel();
+        let mut engine = Engine {
+            options: &options,
+            settings: options.settings(),
+            store: &mut store,
+            session,
+            targets: vec![Target::new(
+                "http://a/debug/pprof".into(),
+                id,
+                now,
+                options.interval,
+                true,
+            )],
+            sink: &mut events,
+            source: &NoSource,
+            queue: BinaryHeap::new(),
+            jobs,
+        };
+        engine.handle(count(10.0, 50, 1000.0)).unwrap();
+        engine
+            .handle(Done {
+                target: 0,
+                t: 11.0,
+                cost: Duration::from_millis(1),
+                fetched: Fetched::Failed {
+                    message: "connection refused".into(),
+                    refused: true,
+                    reprobe: false,
+                },
+            })
+            .unwrap();
+        // The new process answers a profile first, without its start time (its /metrics
+        // request went to a connection of the old process)…
+        let dump = "goroutine 1 [running]:\nmain.main()\n\t/src/main.go:3 +0x1\n";
+        let capture = goleash_core::read(dump.as_bytes(), &Default::default(), None).unwrap();
+        engine
+            .handle(Done {
+                target: 0,
+                t: 12.0,
+                cost: Duration::from_millis(1),
+                fetched: Fetched::Profile {
+                    body: dump.as_bytes().to_vec(),
+                    capture,
+                    start_time: None,
+                },
+            })
+            .unwrap();
+        // …then its start time.
+        engine.handle(count(13.0, 5, 1011.0)).unwrap();
+        engine.handle(count(14.0, 6, 1011.0)).unwrap();
+        let restarts: Vec<String> = events
+            .0
+            .iter()
+            .filter_map(|e| match e {
+                WatchEvent::Restart(r) => Some(r.reason.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            restarts,
+            vec!["the target refused connections, then answered again"]
+        );
+    }
 }

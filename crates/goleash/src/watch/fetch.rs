@@ -9,15 +9,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use goleash_core::{Capture, ReadOptions};
 
 use super::sources::{CountReading, CountSource};
-use crate::collect::{self, Client, FetchError, FetchErrorKind, Limits};
+use crate::collect::{self, Client, FetchError, FetchErrorKind, HttpOptions, Limits};
 
 /// What to fetch.
 #[derive(Clone, Debug)]
 pub enum JobKind {
     /// The count alone, from this source, or from the first rung of the ladder that has it.
     Count(Option<CountSource>),
-    /// The `debug=0` goroutine profile: per-stack counts.
-    Profile,
+    /// The `debug=0` goroutine profile: per-stack counts; with `start_time`, /metrics too,
+    /// for `process_start_time_seconds`, which tells restarts apart.
+    Profile {
+        /// Ask /metrics for the process start time.
+        start_time: bool,
+    },
     /// A full `debug=2` dump (the goroutineleak one first, when allowed), kept as evidence.
     Dump {
         /// Why it is taken.
@@ -28,7 +32,7 @@ pub enum JobKind {
 /// One request for one target.
 #[derive(Clone, Debug)]
 pub struct Job {
-    /// The target's index in the scheduler.
+    /// The target's index in the scheduler; it also picks the target's client.
     pub target: usize,
     /// Its pprof base.
     pub base: String,
@@ -68,6 +72,8 @@ pub enum Fetched {
         body: Vec<u8>,
         /// Read and grouped.
         capture: Capture,
+        /// `process_start_time_seconds`, when asked for and served.
+        start_time: Option<f64>,
     },
     /// A full dump.
     Dump {
@@ -104,17 +110,36 @@ pub struct Timeouts {
     pub dump: Duration,
 }
 
+/// Targets per HTTP client. ureq looks a connection up in its pool by a linear scan under a
+/// lock, which is fine for a few hosts and took the whole of a core with one pool of
+/// 1,000: each client keeps the idle connections of at most this many targets.
+const TARGETS_PER_CLIENT: usize = 16;
+
+/// Clients for `targets` targets; target `i` uses client `i % len`.
+pub fn clients(targets: usize, options: &HttpOptions) -> Vec<Client> {
+    let n = targets.div_ceil(TARGETS_PER_CLIENT).max(1);
+    (0..n)
+        .map(|_| {
+            Client::new(HttpOptions {
+                idle_connections: TARGETS_PER_CLIENT + 2,
+                ..options.clone()
+            })
+        })
+        .collect()
+}
+
 /// Starts `n` workers; they end when the job channel closes.
 pub fn start(
     n: usize,
-    client: Client,
+    clients: Vec<Client>,
     timeouts: Timeouts,
     jobs: Receiver<Job>,
     done: Sender<Done>,
 ) {
     let jobs = Arc::new(Mutex::new(jobs));
+    let clients = Arc::new(clients);
     for i in 0..n {
-        let (jobs, done, client) = (Arc::clone(&jobs), done.clone(), client.clone());
+        let (jobs, done, clients) = (Arc::clone(&jobs), done.clone(), Arc::clone(&clients));
         std::thread::Builder::new()
             .name(format!("watch-{i}"))
             .spawn(move || {
@@ -125,7 +150,8 @@ pub fn start(
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    if done.send(run(&client, &timeouts, job)).is_err() {
+                    let client = &clients[job.target % clients.len()];
+                    if done.send(run(client, &timeouts, job)).is_err() {
                         return;
                     }
                 }
@@ -149,7 +175,7 @@ fn run(client: &Client, timeouts: &Timeouts, job: Job) -> Done {
     };
     let fetched = match &job.kind {
         JobKind::Count(source) => count(&mut http, timeouts, &job.base, *source),
-        JobKind::Profile => profile(&mut http, timeouts, &job.base),
+        JobKind::Profile { start_time } => profile(&mut http, timeouts, &job.base, *start_time),
         JobKind::Dump { reason } => dump(&mut http, timeouts, &job.base, job.leak_profile, reason),
     };
     Done {
@@ -255,7 +281,20 @@ fn read(body: &[u8], url: &str) -> Result<Capture, String> {
     Ok(capture)
 }
 
-fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str) -> Fetched {
+fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str, start_time: bool) -> Fetched {
+    let start_time = if start_time {
+        let limits = Limits {
+            timeout: Some(timeouts.count),
+            html: false,
+        };
+        // Without it the profile still counts; a restart is then read from the counts.
+        http.get(&CountSource::Metrics.url(base), limits)
+            .ok()
+            .and_then(|body| CountSource::Metrics.read(&body))
+            .and_then(|reading| reading.start_time)
+    } else {
+        None
+    };
     let url = collect::profile_url(base, "goroutine", 0);
     let limits = Limits {
         timeout: Some(timeouts.profile),
@@ -263,7 +302,11 @@ fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str) -> Fetched {
     };
     match http.get(&url, limits) {
         Ok(body) => match read(&body, &url) {
-            Ok(capture) => Fetched::Profile { body, capture },
+            Ok(capture) => Fetched::Profile {
+                body,
+                capture,
+                start_time,
+            },
             Err(message) => Fetched::Failed {
                 message,
                 refused: false,

@@ -134,6 +134,8 @@ pub struct Target {
     pub next_sample: Instant,
     /// When the next profile may be taken.
     pub next_profile: Instant,
+    /// When the last profile was due.
+    pub profile_dispatched: Instant,
     /// Gap between regular samples: the interval, or more for a slow count source.
     pub sample_gap: Duration,
     /// Gap between profiles, adapted to what profiles cost.
@@ -208,6 +210,7 @@ impl Target {
             generation: 0,
             next_sample: now,
             next_profile: now,
+            profile_dispatched: now,
             sample_gap: interval,
             profile_gap: interval,
             count_costs: Cost::default(),

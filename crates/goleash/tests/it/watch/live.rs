@@ -55,15 +55,17 @@ fn a_slow_leak_under_steady_load_is_found_at_its_line() {
     let started = Instant::now();
     let mut args = COMPRESSED.to_vec();
     let address = url(&service.addr);
-    args.extend(["--duration", "40s", "--fail-on-leak", &address]);
+    args.extend(["--fail-on-leak", &address]);
     let watch = Watch::start(&db, &args);
+    // About 22 s on a quiet machine: 2 s of warm-up, six 3 s windows, and enough
+    // profiles in them; more when the machine is busy and profiles cost more.
     let alert = watch
-        .wait_for(Duration::from_secs(40), |e| {
+        .wait_for(Duration::from_secs(60), |e| {
             e["event"] == "alert" && e["scope"] == "group" && e["verdict"] == "leak"
         })
         .unwrap_or_else(|| {
             panic!(
-                "no leak found within 40 s; events: {:#?}\nstderr: {}",
+                "no leak found within 60 s; events: {:#?}\nstderr: {}",
                 watch
                     .events()
                     .iter()
@@ -91,12 +93,18 @@ fn a_slow_leak_under_steady_load_is_found_at_its_line() {
     assert!(alert["p_value"].as_f64().unwrap() <= 0.01);
     assert!(alert["count_after"].as_u64() > alert["count_before"].as_u64());
 
-    let (code, events) = watch.finish(Duration::from_secs(60));
+    // The suspicion is followed by a dump, and Go 1.27's goroutineleak profile proves it.
+    watch
+        .wait_for(Duration::from_secs(20), |e| {
+            e["event"] == "dump" && e["profile"] == "goroutineleak"
+        })
+        .expect("a dump was kept as evidence");
+    interrupt(&watch);
+    let (code, events) = watch.finish(Duration::from_secs(30));
     assert_eq!(code, 1, "--fail-on-leak exits 1 after a leak");
     let summary = summary(&events);
     assert!(summary["leaks"].as_u64().unwrap() >= 1);
     assert_eq!(summary["settings"]["compressed"], true);
-    // The suspicion was followed by a dump, and Go 1.27's goroutineleak profile proves it.
     let dumps = of_kind(&events, "dump");
     assert!(
         dumps
@@ -180,10 +188,21 @@ fn bursty_healthy_load_that_rises_and_falls_is_never_flagged() {
     );
 }
 
+/// Ctrl-C: the watch stops cleanly and prints its summary.
+fn interrupt(watch: &Watch) {
+    let sent = Command::new("kill")
+        .args(["-INT", &watch.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+}
+
+/// Kills a service and starts it again on the same port after 2 s: long enough for the
+/// watch to find nothing listening in between.
 fn kill_and_restart(service: Service, args: &[&str]) -> Service {
     let addr = service.addr.clone();
     service.signal("KILL");
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_secs(2));
     let mut with_addr = vec!["-addr", addr.as_str()];
     with_addr.extend_from_slice(args);
     let restarted = watchsvc(&with_addr);
@@ -214,32 +233,33 @@ fn a_restart_mid_watch_is_marked_and_not_read_as_a_leak_ending() {
     for service in [&a, &b] {
         let target = base(&service.addr);
         watch
-            .wait_for(Duration::from_secs(45), |e| {
+            .wait_for(Duration::from_secs(60), |e| {
                 e["event"] == "alert" && e["verdict"] == "leak" && e["target"] == target
             })
             .unwrap_or_else(|| panic!("no leak found in {target} before the restart"));
     }
     let a = kill_and_restart(a, &leaky);
     let b = kill_and_restart(b, &without_metrics);
-    for (service, reason) in [
-        (&a, "process_start_time_seconds changed"),
-        (&b, "the target refused connections, then answered again"),
-    ] {
+    // Either evidence may come first: the new start time on /metrics, or the refused
+    // connections while the port was closed; without /metrics, the refusals or the fall
+    // of the count. Whichever it is, there must be exactly one restart.
+    const START_TIME: &str = "process_start_time_seconds changed";
+    const REFUSED: &str = "the target refused connections, then answered again";
+    const FELL: &str = "the count fell through its floor back to its start-up level";
+    for (service, reasons) in [(&a, [START_TIME, REFUSED]), (&b, [REFUSED, FELL])] {
         let target = base(&service.addr);
         let restart = watch
             .wait_for(Duration::from_secs(10), |e| {
                 e["event"] == "restart" && e["target"] == target
             })
             .unwrap_or_else(|| panic!("no restart seen for {target}"));
-        assert_eq!(restart["reason"], reason);
+        assert!(
+            reasons.contains(&restart["reason"].as_str().unwrap()),
+            "{restart:#}"
+        );
     }
     std::thread::sleep(Duration::from_secs(4));
-    // Ctrl-C: the watch stops cleanly and prints its summary.
-    let interrupted = Command::new("kill")
-        .args(["-INT", &watch.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(interrupted.success());
+    interrupt(&watch);
     let (code, events) = watch.finish(Duration::from_secs(20));
     assert_eq!(code, 0);
     let summary = summary(&events);
@@ -252,7 +272,9 @@ fn a_restart_mid_watch_is_marked_and_not_read_as_a_leak_ending() {
                 .cloned()
                 .collect()
         };
-        let restart = &mine("restart")[0];
+        let restarts = mine("restart");
+        assert_eq!(restarts.len(), 1, "{restarts:#?}");
+        let restart = &restarts[0];
         let new_process = restart["process"].as_i64().unwrap();
         // The leak was found once, in the first process; the drop to a fresh process's
         // count ended nothing and started no verdict.
@@ -336,7 +358,12 @@ fn a_dead_or_hung_target_does_not_delay_the_others() {
     assert_eq!(code, 0, "one target answered");
     let summary = summary(&events);
     let good = target_summary(summary, &good.addr);
-    assert!(good["samples"].as_u64().unwrap() >= 12, "{good:#}");
+    // Every sample that came due was taken, on time. (How many came due depends on what
+    // the requests cost: the gaps stretch to 200 times that.)
+    let due = good["schedule"]["due"].as_u64().unwrap();
+    assert!(due >= 6, "{good:#}");
+    // (The last one may still have been in flight when the watch ended.)
+    assert!(due - good["samples"].as_u64().unwrap() <= 1, "{good:#}");
     assert_eq!(good["schedule"]["late"], 0, "{good:#}");
     assert_eq!(good["errors"], 0);
     let errors = of_kind(&events, "error");

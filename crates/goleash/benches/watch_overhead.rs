@@ -1,0 +1,218 @@
+//! What `goleash watch`, with its default settings, costs a real Go service holding 1k,
+//! 10k and 100k goroutines: the service's CPU time (from /proc/PID/stat) over a fixed
+//! period without a watch, then over the same period with one, as a share of one core.
+//!
+//! ```text
+//! bash scripts/toolchains.sh                      # Go 1.27.3 for the service
+//! cargo bench --bench watch_overhead              # 120 s per phase, 12 minutes in all
+//! GOLEASH_BENCH_SECS=300 cargo bench --bench watch_overhead
+//! GOLEASH_BENCH_SIZES=100000 cargo bench --bench watch_overhead
+//! ```
+//!
+//! The service is `fixtures/go/watch/watchsvc -hold N`: N goroutines blocked for its life,
+//! no load, so that its own CPU is the idle runtime's (the forced GC every two minutes
+//! scans every stack) and whatever the watch asks of it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Clock ticks a second, for /proc/PID/stat.
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf reads a constant of the system.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
+}
+
+/// User + system CPU seconds a process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // The command name may hold spaces; the fields after it are space-separated.
+    let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / ticks_per_second()
+}
+
+/// Waits for a child and returns the CPU seconds it used.
+// The child is reaped by wait4, which std's Child::wait cannot replace: only it returns the
+// child's resource usage.
+#[allow(clippy::zombie_processes)]
+fn reap(child: Child) -> f64 {
+    let mut status = 0;
+    // SAFETY: wait4 writes the exit status and resource usage of our own child into the
+    // values given; std's Child is not waited on afterwards.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+fn build_service() -> PathBuf {
+    let root = workspace();
+    let go = root.join(".toolchains/go-1.27.3/bin/go");
+    assert!(
+        go.is_file(),
+        "Go 1.27.3 is not installed: run scripts/toolchains.sh"
+    );
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("watchsvc-bench");
+    let status = Command::new(&go)
+        .current_dir(root.join("fixtures/go"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOCACHE", root.join(".toolchains/gocache"))
+        .env("GOPATH", root.join(".toolchains/gopath"))
+        .env("CGO_ENABLED", "0")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg("./watch/watchsvc")
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build of watchsvc failed");
+    out
+}
+
+struct Service {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_service(binary: &Path, goroutines: usize) -> Service {
+    let mut child = Command::new(binary)
+        .args(["-addr", "127.0.0.1:0", "-load", "none", "-hold"])
+        .arg(goroutines.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watchsvc");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    Service { child, addr }
+}
+
+/// The goroutine count the service reports.
+fn goroutines(addr: &str) -> u64 {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::Write;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("go_goroutines "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; a plain run of the binary may pass filters. Neither
+    // changes what is measured.
+    let period = Duration::from_secs(
+        std::env::var("GOLEASH_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(120),
+    );
+    let sizes: Vec<usize> = std::env::var("GOLEASH_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let service_binary = build_service();
+    let goleash = env!("CARGO_BIN_EXE_goleash");
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("watch-overhead");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+
+    println!(
+        "service CPU over {} s, idle, then watched by `goleash watch` with its defaults",
+        period.as_secs()
+    );
+    println!(
+        "{:>9} {:>12} {:>12} {:>10} {:>9} {:>9} {:>12} {:>11}",
+        "goroutines",
+        "idle cpu s",
+        "watched s",
+        "overhead",
+        "samples",
+        "profiles",
+        "profile gap",
+        "watch cpu s"
+    );
+    for &n in &sizes {
+        let service = start_service(&service_binary, n);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while goroutines(&service.addr) < n as u64 {
+            assert!(
+                Instant::now() < deadline,
+                "the service never held {n} goroutines"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_secs(5));
+        let pid = service.child.id();
+
+        let before = cpu_seconds(pid);
+        std::thread::sleep(period);
+        let idle = cpu_seconds(pid) - before;
+
+        let db = scratch.join(format!("history-{n}.db"));
+        let before = cpu_seconds(pid);
+        let mut watch = Command::new(goleash)
+            .args(["watch", "--format", "json", "--db"])
+            .arg(&db)
+            .arg("--duration")
+            .arg(format!("{}s", period.as_secs()))
+            .arg(format!("http://{}", service.addr))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start goleash watch");
+        let mut stdout = watch.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut output = String::new();
+            let _ = stdout.read_to_string(&mut output);
+            output
+        });
+        let watch_cpu = reap(watch);
+        let watched = cpu_seconds(pid) - before;
+        let output = reader.join().unwrap();
+        let summary: serde_json::Value = output
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == "summary")
+            .expect("the watch printed its summary");
+        let target = &summary["targets"][0];
+        let overhead = (watched - idle) / period.as_secs_f64() * 100.0;
+        println!(
+            "{:>9} {:>12.2} {:>12.2} {:>9.3}% {:>9} {:>9} {:>11.1}s {:>11.2}",
+            n,
+            idle,
+            watched,
+            overhead,
+            target["samples"],
+            target["profiles"],
+            target["profile_interval_secs"].as_f64().unwrap_or(0.0),
+            watch_cpu
+        );
+    }
+}
