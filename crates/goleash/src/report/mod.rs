@@ -472,11 +472,14 @@ pub fn write_text(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Re
         };
         writeln!(
             out,
-            "{} {verdict}: {} goroutines ({trend}) · {} samples · {} processes",
+            "{} {verdict}: {} goroutines ({trend}) · {} samples · {}",
             style.bold(&target.target),
             target.goroutines.map_or("?".into(), thousands),
             thousands(target.samples.len() as u64),
-            target.processes.len()
+            match target.processes.len() {
+                1 => "1 process".to_string(),
+                n => format!("{n} processes"),
+            }
         )?;
         for p in target.processes.iter().skip(1) {
             writeln!(out, "  restart at {}: {}", utc(p.seen), p.reason)?;
@@ -535,6 +538,7 @@ pub fn write_text(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Re
                 thousands(diff.goroutines_after),
                 match diff.restarts_between {
                     0 => String::new(),
+                    1 => " (a restart between)".to_string(),
                     n => format!(" ({n} restarts between)"),
                 }
             )?;
@@ -548,7 +552,8 @@ pub fn write_text(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Re
         }
         let evidence = target.dumps.iter().filter(|d| d.role == "evidence").count();
         if evidence > 0 {
-            writeln!(out, "  {evidence} dumps kept as evidence")?;
+            let dumps = if evidence == 1 { "dump" } else { "dumps" };
+            writeln!(out, "  {evidence} {dumps} kept as evidence")?;
         }
     }
     Ok(())
