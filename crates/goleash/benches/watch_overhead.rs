@@ -209,8 +209,8 @@ fn main() {
             idle,
             watched,
             overhead,
-            target["samples"],
-            target["profiles"],
+            target["samples"].as_u64().unwrap_or(0),
+            target["profiles"].as_u64().unwrap_or(0),
             target["profile_interval_secs"].as_f64().unwrap_or(0.0),
             watch_cpu
         );
