@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod collect;
 mod config;
+mod gate;
 mod input;
 mod render;
 
