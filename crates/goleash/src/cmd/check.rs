@@ -84,7 +84,11 @@ struct Judged {
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let inputs = Input::from_args(&args.inputs)?;
-    let gate = Gate::load(args.config.as_deref(), args.baseline.as_deref(), args.strict)?;
+    let gate = Gate::load(
+        args.config.as_deref(),
+        args.baseline.as_deref(),
+        args.strict,
+    )?;
     let source = FileSource::new(args.no_source);
     let options = ReadOptions {
         group: args.common.group_options(),
