@@ -6,6 +6,7 @@ mod cmd;
 mod collect;
 mod config;
 mod gate;
+mod gotest;
 mod input;
 mod render;
 
@@ -24,6 +25,7 @@ use clap::{Parser, Subcommand};
     goleash inspect dump.txt                 group a dump's goroutines by stack
     go test ./... 2>&1 | goleash             read test output, panics and goleak reports
     goleash inspect http://127.0.0.1:6060    read a live service's /debug/pprof
+    goleash test ./...                       run the tests, report what each one leaks
 
 EXIT STATUS:
     0 no problem, 1 leaks found or gate failed, 2 usage or input error"
@@ -38,6 +40,10 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     Diff(cmd::diff::DiffArgs),
     Check(cmd::check::CheckArgs),
+    Test(cmd::test::TestArgs),
+    /// Runs one test binary for `goleash test` (go test's -exec program).
+    #[command(name = "__test-exec", hide = true)]
+    TestExec(gotest::exec::ExecArgs),
 }
 
 /// How a run ended, as the exit status.
@@ -89,9 +95,17 @@ fn main() -> ExitCode {
         }
     };
     let result = match &command {
+        Command::TestExec(args) => match gotest::exec::run(args) {
+            Ok(code) => return ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                report_error(&e);
+                return ExitCode::from(2);
+            }
+        },
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Test(args) => cmd::test::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
