@@ -1,4 +1,5 @@
 //! The integration tests of goleash: one binary, one module per area.
 
 mod captures;
+mod gotest;
 mod support;
