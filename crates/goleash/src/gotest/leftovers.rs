@@ -473,6 +473,16 @@ fn failures(
     for &test in failed.iter().filter(|t| leaf(t)) {
         let panicked =
             crashed_in == Some(test) && crash_kind.is_some_and(|k| k != CauseKind::TestTimeout);
+        let message = if panicked {
+            crash.map(|c| c.cause.message.clone())
+        } else if run.tracing_conflicts.iter().any(|t| t == test) {
+            Some(format!(
+                "it starts an execution trace of its own, which cannot run while goleash traces the binary: run it without goleash, or skip it (-- -skip '^{}$')",
+                test.split('/').next().unwrap_or(test)
+            ))
+        } else {
+            None
+        };
         out.push(Failure {
             test: Some(test.to_string()),
             kind: if panicked {
@@ -480,9 +490,7 @@ fn failures(
             } else {
                 FailureKind::Failed
             },
-            message: panicked
-                .then(|| crash.map(|c| c.cause.message.clone()))
-                .flatten(),
+            message,
             at: if panicked {
                 crash.and_then(|c| c.panic_site(tables))
             } else {

@@ -82,7 +82,17 @@ pub struct PackageRun {
     /// The binary printed the testing package's own last line, `PASS` or `FAIL`: it went
     /// through to the end, and stopped its trace.
     pub finished_normally: bool,
+    /// Tests that tried to start an execution trace of their own and could not, because
+    /// goleash's was running.
+    pub tracing_conflicts: Vec<String>,
 }
+
+/// What `runtime/trace.Start` returns while another trace runs (Go 1.22 to 1.25, and the
+/// `runtime/trace` of 1.26 and later).
+const TRACING_CONFLICTS: [&str; 2] = [
+    "tracing is already enabled",
+    "execution tracer already enabled",
+];
 
 /// One line of `go test -json`.
 #[derive(Deserialize, Debug)]
@@ -422,6 +432,12 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
                 && (text.contains(" [build failed]") || text.contains(" [setup failed]"))
             {
                 run.build_failed = true;
+            }
+            if let Some(test) = &test
+                && TRACING_CONFLICTS.iter().any(|c| text.contains(c))
+                && !run.tracing_conflicts.contains(test)
+            {
+                run.tracing_conflicts.push(test.clone());
             }
             if run.panicked_in.is_none() && text.starts_with("panic: ") {
                 run.panicked_in = Some(test.clone().unwrap_or_default());

@@ -104,6 +104,10 @@ fn short(function: &str) -> &str {
 }
 
 /// Runs the whole module, failing tests included, and checks the JSON report.
+///
+/// Besides the leaks: an assertion that fails, a panic and a timeout (with
+/// TESTLEAKS_FAIL=1), and a test that takes a trace of its own, which cannot work under
+/// goleash test.
 fn whole_module(release: &str) {
     let toolchain = toolchain(release);
     let dir = module(toolchain);
@@ -204,6 +208,7 @@ fn whole_module(release: &str) {
         ("TestAssertionFails", "failed"),
         ("TestHangs", "timed_out"),
         ("TestPanics", "panicked"),
+        ("TestStartsTrace", "failed"),
     ]
     .iter()
     .map(|(t, k)| (t.to_string(), k.to_string()))
@@ -218,6 +223,15 @@ fn whole_module(release: &str) {
             .unwrap()
             .clone()
     };
+    // It cannot take a trace while goleash's runs: the report says so, and how to skip it.
+    let tracing = failure("TestStartsTrace");
+    assert!(
+        tracing["message"]
+            .as_str()
+            .unwrap()
+            .contains("-skip '^TestStartsTrace$'"),
+        "{tracing}"
+    );
     let hang = failure("TestHangs");
     assert_eq!(
         short(hang["at"]["function"].as_str().unwrap()),
