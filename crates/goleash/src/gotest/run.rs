@@ -289,7 +289,12 @@ impl Progress {
             self.done, self.started
         );
         if self.analysing > 0 {
-            line.push_str(&format!(", reading {} traces", self.analysing));
+            let traces = if self.analysing == 1 {
+                "trace"
+            } else {
+                "traces"
+            };
+            line.push_str(&format!(", reading {} {traces}", self.analysing));
         }
         let _ = io::stderr()
             .lock()

@@ -75,18 +75,28 @@ pub fn write_text(
     summary: &Summary,
     style: &Style,
 ) -> io::Result<()> {
-    let mut first = true;
     for report in reports {
-        for test in report
+        let leaking: Vec<&TestLeftovers> = report
             .tests
             .iter()
             .filter(|t| t.judged.iter().any(Judged::fails))
-        {
-            if first {
-                writeln!(out)?;
-                first = false;
+            .collect();
+        // Subtests of a table often leak the same way: one block, every test named.
+        let mut shown = vec![false; leaking.len()];
+        for (i, test) in leaking.iter().enumerate() {
+            if shown[i] {
+                continue;
             }
-            write_test(out, report, test, style)?;
+            let key = failing_signatures(test);
+            let mut same = Vec::new();
+            for j in i + 1..leaking.len() {
+                if !shown[j] && failing_signatures(leaking[j]) == key {
+                    shown[j] = true;
+                    same.push(leaking[j].test.as_deref().unwrap_or(NO_TEST));
+                }
+            }
+            writeln!(out)?;
+            write_test(out, report, test, &same, style)?;
         }
     }
     write_failures(out, reports, style)?;
@@ -95,10 +105,23 @@ pub fn write_text(
     writeln!(out, "{}", verdict_line(reports, summary, style))
 }
 
+/// The stacks of a test's failing groups, in order.
+fn failing_signatures(test: &TestLeftovers) -> Vec<goleash_core::Signature> {
+    test.snapshot
+        .groups
+        .iter()
+        .zip(&test.judged)
+        .filter(|(_, j)| j.fails())
+        .map(|(g, _)| g.signature)
+        .collect()
+}
+
+/// One leaking test in full; `same` are the other tests that leaked the same stacks.
 fn write_test(
     out: &mut dyn Write,
     report: &PackageReport,
     test: &TestLeftovers,
+    same: &[&str],
     style: &Style,
 ) -> io::Result<()> {
     let tables = &report.tables;
@@ -116,6 +139,26 @@ fn write_test(
             plural(goroutines, "goroutine", "goroutines")
         )),
     )?;
+    if !same.is_empty() {
+        const SHOWN: usize = 8;
+        let mut names = same
+            .iter()
+            .take(SHOWN)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if same.len() > SHOWN {
+            names.push_str(&format!(" and {} more", same.len() - SHOWN));
+        }
+        writeln!(
+            out,
+            "  {}",
+            style.red(&format!(
+                "and the same in {}: {names}",
+                plural(same.len() as u64, "more test", "more tests")
+            ))
+        )?;
+    }
     let paths = Paths::new(
         tables,
         failing.iter().flat_map(|&i| {
@@ -126,7 +169,7 @@ fn write_test(
     for &i in &failing {
         write_group(out, report, test, i, &paths, style)?;
     }
-    writeln!(out)
+    Ok(())
 }
 
 fn write_group(
@@ -361,7 +404,7 @@ fn write_notes(out: &mut dyn Write, reports: &[PackageReport], style: &Style) ->
     }
     if not_failing > 0 {
         notes.push(format!(
-            "{} left over that can still end by itself or cannot be judged from the trace: not failing (suspects fail with --strict; --format json lists them)",
+            "{} left over that may still end by themselves (lingering) or look stuck without proof (suspect): not failing (--strict fails on suspects; --format json lists them)",
             plural(not_failing, "stack was", "stacks were")
         ));
     }

@@ -14,7 +14,7 @@ use crate::support::go::{Run, Toolchain, run, scratch, toolchain};
 const MODULE: &str = "goleash.test/testleaks";
 
 /// The leaks of the module: (package, test, function the goroutine waits in, state).
-const LEAKS: [(&str, &str, &str, &str); 8] = [
+const LEAKS: [(&str, &str, &str, &str); 10] = [
     ("deep", "TestTwoDeep", "consume", "chan receive"),
     (
         "failing/errors",
@@ -42,6 +42,8 @@ const LEAKS: [(&str, &str, &str, &str); 8] = [
         "lockAndCount",
         "sync.Mutex.Lock",
     ),
+    ("subtests", "TestTable/first", "publish", "chan send"),
+    ("subtests", "TestTable/second", "publish", "chan send"),
     ("ticker", "TestTickerLeak", "pollForever", "select"),
 ];
 
@@ -289,13 +291,21 @@ fn passing_packages_text(release: &str) {
         "./straggler",
         "./ticker",
         "./httpclient",
+        "./subtests",
     ];
     let mut args = vec!["--color", "never"];
     args.extend(packages);
     let result = goleash_test(toolchain, &dir, &args, &[]);
     let out = text(&result.stdout);
     assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
-    for package in ["plain", "parallel", "straggler", "ticker", "httpclient"] {
+    for package in [
+        "plain",
+        "parallel",
+        "straggler",
+        "ticker",
+        "httpclient",
+        "subtests",
+    ] {
         assert!(
             out.contains(&format!("ok  \t{MODULE}/{package}\t")),
             "{out}"
@@ -305,6 +315,8 @@ fn passing_packages_text(release: &str) {
         ("TestPlainLeak", "plain.waitForResult"),
         ("TestParallelLeak", "parallel.sendResult"),
         ("TestTickerLeak", "ticker.pollForever"),
+        ("TestCache/evict", "subtests.lockAndCount"),
+        ("TestTable/first", "subtests.publish"),
     ] {
         let header = out
             .lines()
@@ -324,9 +336,15 @@ fn passing_packages_text(release: &str) {
     for clean in CLEAN {
         assert!(!out.contains(clean), "{clean} is named:\n{out}");
     }
+    // The subtests of a table that leak alike are one block naming them all.
+    assert!(
+        out.contains("\n  and the same in 1 more test: TestTable/second\n"),
+        "{out}"
+    );
+    assert_eq!(out.matches("subtests.publish").count(), 1, "{out}");
     let last = out.lines().last().unwrap();
     assert!(
-        last.starts_with("goleash test: FAILED: 3 tests leaked goroutines"),
+        last.starts_with("goleash test: FAILED: 6 tests leaked goroutines"),
         "{out}"
     );
 
