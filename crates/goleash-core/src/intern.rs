@@ -173,12 +173,6 @@ impl Tables {
         self.frame_text_map.get(&fingerprint).copied()
     }
 
-    /// Forgets what raw texts parse to: the keys of traceback frames leave out the file, which
-    /// only one binary pins down, and the next dump may come from another.
-    pub(crate) fn forget_frame_texts(&mut self) {
-        self.frame_text_map.clear();
-    }
-
     /// Remembers that raw text with this fingerprint parses to `id`.
     pub(crate) fn remember_frame_text(&mut self, fingerprint: u128, id: FrameId) {
         self.frame_text_map.insert(fingerprint, id);

@@ -455,7 +455,6 @@ impl Scanner {
         tables: &mut Tables,
         sink: &mut dyn Sink,
     ) {
-        tables.forget_frame_texts();
         let cause = self.take_cause(tables);
         let start = if cause.kind == CauseKind::Dump {
             offset
@@ -677,10 +676,11 @@ impl Scanner {
         if let Tb::FileOf(pending) = self.tb {
             let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
                 && traceback::is_inlined(&self.args_buf);
-            if let Some(tail) = traceback::read_file_line(text) {
-                let frame =
-                    traceback::frame_at(tables, &self.func_buf, self.func_hash, inlined, &tail);
-                let regs = tail.regs.and_then(traceback::parse_regs);
+            if let Some(raw) = traceback::split_file_line(text)
+                && let Some(frame) =
+                    traceback::frame_for(tables, &self.func_buf, self.func_hash, inlined, &raw)
+            {
+                let regs = raw.regs.and_then(traceback::parse_regs);
                 self.attach(pending, frame, regs);
                 self.last_attached = Some(frame);
                 self.saw_blank = false;

@@ -341,99 +341,36 @@ pub(crate) fn function_hash(function: &[u8]) -> u64 {
     xxh3_64(function)
 }
 
-/// Identifies a frame within one binary without its file: a function is defined in exactly
-/// one file, so its name, the line and the offset say which frame it is. Skipping the path
-/// (often a hundred bytes) is what makes a repeated frame cheap.
-fn frame_key(function_hash: u64, line: u32, offset: Option<u32>, inlined: bool) -> u128 {
-    let position = (u64::from(line) << 32) | u64::from(offset.map_or(u32::MAX, |o| o));
-    ((u128::from(function_hash) << 64) | u128::from(position)) ^ (u128::from(inlined) << 127)
+/// Identifies a frame by its text: two independent 64-bit hashes make a 128-bit key, so a
+/// collision would need both to collide.
+fn frame_key(function_hash: u64, core: &[u8], inlined: bool) -> u128 {
+    ((u128::from(function_hash) << 64) | u128::from(xxh3_64(core))) ^ (u128::from(inlined) << 127)
 }
 
-/// A file line read from its end: the line number and offset, and where the registers of a
-/// level-2 dump start; the path is not looked at.
-pub(crate) struct FileLineTail<'a> {
-    /// From the path to the offset: `/src/main.go:12 +0x1d`.
-    pub core: &'a [u8],
-    /// Where the path ends in `core`: the colon before the line number.
-    pub colon: usize,
-    pub line: u32,
-    pub offset: Option<u32>,
-    /// `fp=0x… sp=0x… pc=0x…`.
-    pub regs: Option<&'a [u8]>,
-}
-
-/// The last `a` or `b` in `text`, found by a plain scan from the end.
-#[inline]
-fn rfind_either(text: &[u8], a: u8, b: u8) -> Option<usize> {
-    text.iter().rposition(|&c| c == a || c == b)
-}
-
-/// Reads a file line (which must start with the whitespace that indents it) from its end.
-pub(crate) fn read_file_line(line: &[u8]) -> Option<FileLineTail<'_>> {
-    let body = match line.first() {
-        Some(b'\t') => &line[1..],
-        Some(b' ') => line.trim_ascii_start(),
-        _ => return None,
-    };
-    let body = body.trim_ascii_end();
-    if body.is_empty() {
-        return None;
-    }
-    // Everything wanted sits in the last few bytes, so plain scans from the end beat vector
-    // searches, whose set-up costs more than the scan. From the end come: the registers of
-    // level-2 dumps (words with an `=`), the `+0x` offset (absent for inlined frames), then
-    // `:line`.
-    let mut core = body;
-    let mut regs = None;
-    let mut at = rfind_either(core, b' ', b':')?;
-    if core[at] == b' ' && core[at + 1..].contains(&b'=') {
-        let fp = memchr::memmem::rfind(core, b" fp=0x")?;
-        regs = Some(&core[fp + 1..]);
-        core = &core[..fp];
-        at = rfind_either(core, b' ', b':')?;
-    }
-    let mut position = core;
-    let mut offset = None;
-    if core[at] == b' ' && core[at + 1..].starts_with(b"+0x") {
-        if let Some(off) = parse_hex(&core[at + 2..]) {
-            offset = Some(off.min(u64::from(u32::MAX)) as u32);
-            position = &core[..at];
-        }
-    }
-    let colon = rfind_either(position, b':', b':')?;
-    let line = parse_u64(&position[colon + 1..])?;
-    Some(FileLineTail {
-        core,
-        colon,
-        line: line.min(u64::from(u32::MAX)) as u32,
-        offset,
-        regs,
-    })
-}
-
-/// The frame of a function (name and [`function_hash`]) at a file line. A frame seen before
-/// in this dump costs one lookup; the path is read only the first time.
-pub(crate) fn frame_at(
+/// The frame of a function (name and [`function_hash`]) and a file line. A file line seen
+/// before is not parsed again; `None` when it is not a file line after all.
+pub(crate) fn frame_for(
     tables: &mut Tables,
     function: &[u8],
     function_hash: u64,
     inlined: bool,
-    tail: &FileLineTail<'_>,
-) -> FrameId {
-    let key = frame_key(function_hash, tail.line, tail.offset, inlined);
+    raw: &RawFileLine<'_>,
+) -> Option<FrameId> {
+    let key = frame_key(function_hash, raw.core, inlined);
     if let Some(id) = tables.frame_by_text(key) {
-        return id;
+        return Some(id);
     }
+    let (file, line, offset) = parse_position(raw.core)?;
     let frame = Frame {
         function: tables.sym(function),
-        file: tables.sym(&tail.core[..tail.colon]),
-        line: tail.line,
-        offset: tail.offset,
+        file: tables.sym(file),
+        line,
+        offset,
         inlined,
     };
     let id = tables.frame(frame);
     tables.remember_frame_text(key, id);
-    id
+    Some(id)
 }
 
 /// Interns the frame made of a function name and its parsed file line.
@@ -443,12 +380,7 @@ pub(crate) fn intern_frame(
     inlined: bool,
     file_line: &FileLine<'_>,
 ) -> FrameId {
-    let key = frame_key(
-        function_hash(function),
-        file_line.line,
-        file_line.offset,
-        inlined,
-    );
+    let key = frame_key(function_hash(function), file_line.core, inlined);
     if let Some(id) = tables.frame_by_text(key) {
         return id;
     }
