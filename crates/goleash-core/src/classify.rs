@@ -20,7 +20,7 @@ use crate::group::{Group, ParentRef, Snapshot};
 use crate::intern::{FrameId, Tables};
 use crate::kb::{self, Kind, PATTERNS, Pattern};
 use crate::model::CauseKind;
-use crate::source::SiteFacts;
+use crate::source::{SiteFacts, Statement};
 
 /// What a goroutine is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -159,8 +159,8 @@ pub enum Moment {
     Quiescent,
     /// The test that started the group has ended (`goleash test`, from an execution trace):
     /// the group is left over from it, so whatever waits on another goroutine leaks, even
-    /// when the goroutine that created it is still alive (it is then a leftover of the same
-    /// test) or waits for a cancellation (nobody cancelled it before the test ended).
+    /// a single goroutine or a pool whose creator is still alive (long-lived by design at
+    /// [`Moment::Quiescent`]): that creator is a leftover of the same test.
     TestEnded,
 }
 
@@ -275,6 +275,26 @@ pub fn blocking_of(tables: &Tables, group: &Group) -> Blocking {
         }
     }
     let frames = tables.frames(group.stack);
+    // The sync API frame says which primitive a semaphore wait is for (Go before 1.24 and
+    // debug=1 show only `sync.runtime_Semacquire…` below it); it sits right under the
+    // runtime frames, before the program's own code.
+    let below_user = frames
+        .iter()
+        .take_while(|&&f| origin(tables, f) != Origin::User)
+        .map(|&f| tables.bytes(tables.get_frame(f).function));
+    for function in below_user {
+        let specific = match function {
+            b"sync.(*WaitGroup).Wait" => Some(Blocking::WaitGroup),
+            b"sync.(*Mutex).Lock" => Some(Blocking::Mutex),
+            b"sync.(*RWMutex).RLock" => Some(Blocking::RWMutexRead),
+            b"sync.(*RWMutex).Lock" => Some(Blocking::RWMutexWrite),
+            b"sync.(*Cond).Wait" => Some(Blocking::Cond),
+            _ => None,
+        };
+        if let Some(blocking) = specific {
+            return blocking;
+        }
+    }
     for &frame in frames {
         if let Some(blocking) = blocking_function(tables.bytes(tables.get_frame(frame).function)) {
             return blocking;
@@ -302,6 +322,11 @@ pub fn blocking_of(tables: &Tables, group: &Group) -> Blocking {
     }
     if frames.iter().all(|&f| origin(tables, f) == Origin::Runtime) && !frames.is_empty() {
         return Blocking::Runtime;
+    }
+    // Profiles catch a goroutine that was created but has not run yet with no frames but
+    // `runtime.goexit` (debug=1) or none at all (debug=0).
+    if frames.is_empty() && !group.example.stack_unavailable {
+        return Blocking::Runnable;
     }
     Blocking::Unknown
 }
@@ -405,16 +430,38 @@ pub fn assess(
     options: &AssessOptions,
     source: &dyn SourceLookup,
 ) -> Assessment {
-    let blocking = blocking_of(tables, group);
     let (blocking_frame, leak_site) = sites(tables, group);
     let frames = tables.frames(group.stack);
     let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
+    let read = |f: FrameId| {
+        let frame = tables.get_frame(f);
+        source.site(&tables.str(frame.file), frame.line)
+    };
     let site_facts = leak_site
         .filter(|&f| origin(tables, f).is_user())
-        .and_then(|f| {
-            let frame = tables.get_frame(f);
-            source.site(&tables.str(frame.file), frame.line)
-        });
+        .and_then(read);
+    // debug=1 cannot tell a send from a receive, nor `select {}` from a select with cases;
+    // the line of code can.
+    let blocking = match (
+        blocking_of(tables, group),
+        site_facts.as_ref().map(|s| &s.statement),
+    ) {
+        (Blocking::ChanOp, Some(Statement::Send { .. })) => Blocking::ChanSend,
+        (Blocking::ChanOp, Some(Statement::Receive { .. })) => Blocking::ChanReceive,
+        (Blocking::Select, Some(Statement::Select(cases))) if cases.count == 0 => {
+            Blocking::SelectNoCases
+        }
+        (blocking, _) => blocking,
+    };
+    // Goroutines of a pool share a parent; so do goroutines one caller started one at a
+    // time, which are not a pool. When the source is at hand, a pool's `go` statement is in
+    // a loop.
+    let shared_parent = group.parent_runs > 0 && group.count >= 2 * group.parent_runs;
+    let started_in_loop = group
+        .created_by
+        .filter(|&f| origin(tables, f).is_user())
+        .and_then(read)
+        .map(|creator| creator.in_loop);
     let facts = Facts {
         functions: frames
             .iter()
@@ -424,12 +471,10 @@ pub fn assess(
         has_user_frames: origins.iter().any(|o| o.is_user()),
         only_runtime: !origins.is_empty() && origins.iter().all(|&o| o == Origin::Runtime),
         source: site_facts.as_ref(),
-        several_per_parent: group.parent_runs > 0 && group.count >= 2 * group.parent_runs,
+        several_per_parent: shared_parent && started_in_loop != Some(false),
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
-    // A leak pattern explains suspects too; an infrastructure pattern that was overruled
-    // (a client connection pool growing without bound) still carries its hint.
     Assessment {
         blocking,
         blocking_frame,
@@ -505,15 +550,17 @@ fn decide(
         );
     }
     if let Some(p) = pattern.filter(|p| p.kind == Kind::Lingering) {
-        let grew_in_loop = growth.is_some_and(Growth::grew) && p.id == "sleeping";
-        if !grew_in_loop {
+        // A sleeping group that grows is a sleep loop without an exit, unless the source
+        // shows a single sleep (with it, the loop would have matched `sleep-loop`).
+        let unexplained_growth =
+            p.id == "sleeping" && growth.is_some_and(Growth::grew) && facts.source.is_none();
+        if !unexplained_growth {
             return (Verdict::Lingering, p.title.to_string());
         }
     }
-    let waits_for_cancel = pattern.is_some_and(|p| p.id == "select-with-done");
     if let Some(g) = growth.filter(|g| g.grew()) {
         let grown = format!("grew from {} to {}", g.before, g.after);
-        if blocking.needs_another_goroutine() && !waits_for_cancel {
+        if blocking.needs_another_goroutine() {
             return (
                 Verdict::Leak,
                 format!(
@@ -543,7 +590,7 @@ fn decide(
         );
     }
     if moment == Moment::TestEnded && blocking.needs_another_goroutine() {
-        let why = if waits_for_cancel {
+        let why = if pattern.is_some_and(|p| p.id == "select-with-done") {
             "still waiting for a cancellation after its test ended: nothing cancelled it".into()
         } else {
             format!("still blocked in {} after its test ended", blocking.name())
@@ -559,7 +606,7 @@ fn decide(
         // When the program should be idle, goroutines that outlived their creator, or that
         // are too many to be a pool, are left over. Without parent ids (profiles, Go 1.20
         // and older) a pool and a leak look alike, so that stays a suspicion.
-        if moment == Moment::Quiescent && parents_known && !waits_for_cancel {
+        if moment == Moment::Quiescent && parents_known {
             return (
                 Verdict::Leak,
                 format!(
@@ -709,10 +756,10 @@ created by net/http.(*Transport).dialConn in goroutine 9
         struct DoneCase;
         impl SourceLookup for DoneCase {
             fn site(&self, _file: &str, _line: u32) -> Option<SiteFacts> {
-                crate::source::analyse(
+                crate::source::SourceFile::parse(
                     b"package p\n\nfunc loop() {\n\tfor {\n\t\tselect {\n\t\tcase <-ctx.Done():\n\t\t\treturn\n\t\tcase v := <-in:\n\t\t\t_ = v\n\t\t}\n\t}\n}\n",
-                    5,
                 )
+                .site(5)
             }
         }
         let capture = crate::read(LEFTOVERS.as_bytes(), &Default::default(), None).unwrap();
@@ -733,10 +780,8 @@ created by net/http.(*Transport).dialConn in goroutine 9
                 &DoneCase,
             )
         };
-        let quiescent = judge(Moment::Quiescent);
-        assert_eq!(quiescent.pattern.map(|p| p.id), Some("select-with-done"));
-        assert_eq!(quiescent.verdict, Verdict::Suspect);
         let ended = judge(Moment::TestEnded);
+        assert_eq!(ended.pattern.map(|p| p.id), Some("select-with-done"));
         assert_eq!(ended.verdict, Verdict::Leak);
         assert!(ended.why.contains("nothing cancelled it"), "{}", ended.why);
         assert!(ended.hint().is_some_and(|h| h.contains("cancel")));

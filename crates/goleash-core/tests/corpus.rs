@@ -732,3 +732,60 @@ fn goroutineleak_debug1_marks_everything_proven() {
     assert_eq!(c.snapshots[0].info.profile, Profile::GoroutineLeak);
     assert!(c.snapshots[0].groups[0].proven());
 }
+
+/// goleak's failure message, as `t.Error` prints it inside `go test -v` output: the message
+/// indented by `testing`, each goroutine introduced by `[Goroutine N in state S, with F on top
+/// of the stack:` and the list closed by `]`. Built from the records of a real Go 1.27 dump,
+/// in the layout of goleak's `Stack.String` and `testing`'s `decorate`.
+#[test]
+fn goleak_messages_in_test_output() {
+    let dump = String::from_utf8(read_file("go1.27/crash/gotest_timeout_2s.txt")).unwrap();
+    let records: Vec<&str> = dump
+        .split("\n\n")
+        .filter(|r| r.starts_with("goroutine ") && r.contains("FetchWithTimeout.func1"))
+        .map(|r| r.split("\nFAIL").next().unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    let mut elements = Vec::new();
+    for record in &records {
+        let id = record["goroutine ".len()..].split(' ').next().unwrap();
+        elements.push(format!(
+            "Goroutine {id} in state chan send, with leakfixtures/crash/testtimeout.FetchWithTimeout.func1 on top of the stack:\n{record}\n"
+        ));
+    }
+    let message = format!("found unexpected goroutines:\n[{}]", elements.join("\n "));
+    let mut decorated = String::from("=== RUN   TestFetch\n    leaks_test.go:17: ");
+    for (i, line) in message.lines().enumerate() {
+        if i > 0 {
+            decorated.push_str("\n        ");
+        }
+        decorated.push_str(line);
+    }
+    decorated.push_str("\n--- FAIL: TestFetch (0.44s)\nFAIL\n");
+
+    let mut passthrough = Vec::new();
+    let mut keep = |line: &[u8]| passthrough.extend_from_slice(line);
+    let c = goleash_core::read(
+        decorated.as_bytes(),
+        &ReadOptions::default(),
+        Some(&mut keep),
+    )
+    .unwrap();
+    assert_eq!(c.snapshots.len(), 1);
+    let snapshot = &c.snapshots[0];
+    assert_eq!(snapshot.info.cause.kind, CauseKind::Goleak);
+    assert_eq!(snapshot.info.prefix.as_deref(), Some("        "));
+    assert_eq!(snapshot.total, 3);
+    assert_eq!(snapshot.groups.len(), 1);
+    assert_eq!(snapshot.groups[0].parent, Some(19));
+    let text = String::from_utf8(passthrough).unwrap();
+    assert!(text.starts_with("=== RUN   TestFetch\n"), "{text}");
+    assert!(
+        text.ends_with("--- FAIL: TestFetch (0.44s)\nFAIL\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("goroutine "),
+        "dump lines leaked into the passthrough: {text}"
+    );
+}

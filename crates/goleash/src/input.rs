@@ -1,7 +1,7 @@
 //! Where dumps come from: files, standard input, or a live service over HTTP.
 
 use std::fs::File;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -55,6 +55,21 @@ impl Input {
     }
 }
 
+/// Where text around the dumps of a piped stream goes: it is passed through as it arrives,
+/// so `go test` output reads as it would without goleash; to stderr when stdout carries
+/// JSON, to keep that parseable.
+pub fn passthrough(json_on_stdout: bool) -> impl FnMut(&[u8]) {
+    move |line: &[u8]| {
+        let result = if json_on_stdout {
+            io::stderr().lock().write_all(line)
+        } else {
+            io::stdout().lock().write_all(line)
+        };
+        // A closed stdout ends the run when the report is written; nothing to do here.
+        drop(result);
+    }
+}
+
 /// A full debug=2 dump of a live service. `goroutineleak?debug=2` is the same dump with the
 /// runtime's `(leaked)` proof on the goroutines it found leaked, so it is asked for first
 /// when allowed; services without it answer 404 and get the plain goroutine profile.
@@ -91,7 +106,9 @@ pub fn read(
                     format!("cannot open {text}")
                 }
             })?;
-            goleash_core::read(file, options, passthrough)
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let reader = crate::progress::Progress::wrap(file, &name, size);
+            goleash_core::read(reader, options, passthrough)
         }
         Input::Url(url) => {
             let body = fetch_dump(client, url, leak_profile)?;

@@ -8,6 +8,7 @@ mod config;
 mod gate;
 mod gotest;
 mod input;
+mod progress;
 mod render;
 
 use std::io::{self, IsTerminal};

@@ -102,14 +102,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     } else if let Input::Url(url) = &inputs[0] {
         vec![settle(url, &options, args, &gate, quiescent, &source)?]
     } else {
-        let mut passthrough = |line: &[u8]| {
-            let result = if json_output {
-                io::stderr().lock().write_all(line)
-            } else {
-                io::stdout().lock().write_all(line)
-            };
-            drop(result);
-        };
+        let mut passthrough = input::passthrough(json_output);
         let pass: Option<goleash_core::Passthrough<'_>> =
             if inputs[0] == Input::Stdin && !args.quiet {
                 Some(&mut passthrough)

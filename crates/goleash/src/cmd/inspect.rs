@@ -64,18 +64,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
     let source = FileSource::new(args.judge.no_source);
     let json_output = args.common.format == OutputFormat::Json;
 
-    // Text around the dumps in a piped stream (go test output) is passed through as it
-    // arrives, so the stream reads as it would without goleash. With JSON on stdout it goes
-    // to stderr instead, to keep stdout parseable.
-    let mut passthrough = |line: &[u8]| {
-        let result = if json_output {
-            io::stderr().lock().write_all(line)
-        } else {
-            io::stdout().lock().write_all(line)
-        };
-        // A closed stdout ends the run when the report is written; nothing to do here.
-        drop(result);
-    };
+    let mut passthrough = input::passthrough(json_output);
 
     let mut captures = Vec::new();
     let mut failed = false;

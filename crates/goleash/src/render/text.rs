@@ -500,15 +500,29 @@ pub(crate) fn write_stack(
     indent: &str,
     full: bool,
 ) -> io::Result<()> {
+    let mut frames = frames;
+    // Level-2 dumps end every stack in `runtime.goexit`: it says nothing.
+    if !full
+        && let Some((&last, rest)) = frames.split_last()
+        && tables.bytes(tables.get_frame(last).function) == b"runtime.goexit"
+    {
+        frames = rest;
+    }
     let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
+    // The frame the goroutine waits in (`sync.(*Mutex).Lock`, `time.Sleep`) is always
+    // shown; the runtime frames under it (level-2 dumps, debug=0) and runs of library
+    // frames are folded.
+    let waits_in = assessment
+        .blocking_frame
+        .and_then(|f| frames.iter().position(|&g| g == f));
     let mut i = 0;
     while i < frames.len() {
-        let folded = !full && i > 0 && !origins[i].is_user();
+        let folded = !full && Some(i) != waits_in && !origins[i].is_user();
         if folded {
             let end = (i..frames.len())
-                .find(|&j| origins[j].is_user())
+                .find(|&j| origins[j].is_user() || Some(j) == waits_in)
                 .unwrap_or(frames.len());
-            if end - i >= 2 {
+            if end - i >= 2 || (i == 0 && end > i) {
                 let packages = fold_summary(tables, &frames[i..end]);
                 writeln!(
                     out,

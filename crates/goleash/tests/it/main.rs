@@ -3,3 +3,4 @@
 mod captures;
 mod gotest;
 mod support;
+mod verdicts;

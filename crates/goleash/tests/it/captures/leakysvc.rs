@@ -37,6 +37,12 @@ const DRIVE: &[(&str, u64, u64)] = &[
     ("nil-chan-recv", 12, 1),
     ("nil-chan-send", 13, 1),
     ("lingering-select", 14, 1),
+    ("empty-select", 16, 1),
+    ("select-loop", 17, 1),
+    ("select-with-done", 18, 1),
+    ("range-never-closed", 19, 1),
+    ("rwmutex", 21, 1),
+    ("sleep-once", 22, 1),
 ];
 
 /// The wait reason a goroutine of a leakysvc site shows, from the runtime's
@@ -45,7 +51,13 @@ fn wait_reason(site: &str, minor: u32) -> &'static str {
     match site {
         "send-after-timeout" | "abandoned-results" => "chan send",
         "recv-never-sent" | "signals" | "pool-worker" => "chan receive",
-        "ticker-no-stop" | "lingering-select" | "metrics" => "select",
+        "ticker-no-stop" | "lingering-select" | "metrics" | "select-loop" | "select-with-done" => {
+            "select"
+        }
+        "range-never-closed" => "chan receive",
+        "empty-select" => "select (no cases)",
+        "rwmutex" => "sync.RWMutex.RLock",
+        "sleep-once" => "sleep",
         // WaitGroup got its own reason in Go 1.25 (runtime/sema.go); Mutex and Cond have
         // had theirs since before 1.21.
         "waitgroup" if minor >= 25 => "sync.WaitGroup.Wait",
@@ -88,10 +100,10 @@ fn is_idle_conn(capture: &Capture, group: &Group) -> bool {
 
 /// The goroutine profile of a quiet process in three formats, and the same for the
 /// goroutineleak profile where the release has one.
-pub(super) struct Captured {
-    pub(super) debug2: Vec<u8>,
-    pub(super) debug1: Vec<u8>,
-    pub(super) debug0: Vec<u8>,
+pub(crate) struct Captured {
+    pub(crate) debug2: Vec<u8>,
+    pub(crate) debug1: Vec<u8>,
+    pub(crate) debug0: Vec<u8>,
 }
 
 impl Captured {
@@ -111,7 +123,7 @@ impl Captured {
 /// shows another stack than the one it waits on. So the formats are taken between two
 /// debug=2 dumps and two debug=1 profiles and kept only when both pairs agree and nothing
 /// but the capturing goroutine runs: a check on the raw text, independent of the parser.
-fn capture_quiet(conn: &mut Connection, profile: &str) -> Captured {
+pub(crate) fn capture_quiet(conn: &mut Connection, profile: &str) -> Captured {
     let mut get = |debug: u8| {
         let response = conn.get(&format!("/debug/pprof/{profile}?debug={debug}"));
         assert_eq!(response.status, 200, "{profile}?debug={debug}");
@@ -412,7 +424,7 @@ impl Expect {
 
 /// Runs every leak pattern of [`DRIVE`] on a leakysvc, each request on a connection of its
 /// own so that the goroutine that served it ends; returns the service's ground truth.
-fn drive(service: &Service, conn: &mut Connection, version: &str) -> Truth {
+pub(crate) fn drive(service: &Service, conn: &mut Connection, version: &str) -> Truth {
     for &(pattern, runs, _) in DRIVE {
         let response = http::get(&service.addr, &format!("/leak/{pattern}?n={runs}"));
         assert_eq!(response.status, 200, "{pattern}: {}", response.text());

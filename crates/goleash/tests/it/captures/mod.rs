@@ -4,5 +4,5 @@
 //! markers in their source.
 
 mod crash;
-mod leakysvc;
+pub(crate) mod leakysvc;
 mod stored;

@@ -22,9 +22,15 @@ impl Service {
     /// Starts a service that prints its listening address as the first line of stdout, on
     /// an ephemeral loopback port so that tests can run side by side.
     pub fn start(binary: &Path, env: &[(&str, &str)]) -> Service {
+        Service::start_with(binary, &[], env)
+    }
+
+    /// [`Service::start`] with more command-line arguments.
+    pub fn start_with(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
         let stderr = scratch("service-stderr");
         let mut child = Command::new(binary)
             .args(["-addr", "127.0.0.1:0"])
+            .args(args)
             .env_remove("GOTRACEBACK")
             .env_remove("GODEBUG")
             .envs(env.iter().copied())

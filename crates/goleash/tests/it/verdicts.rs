@@ -1,0 +1,271 @@
+//! Verdicts end to end, against a live leakysvc: every leak pattern driven a known number of
+//! times, captured before and after in all three formats; `goleash diff` must call each leak
+//! a leak at the right line with the right fix, each healthy goroutine expected, and nothing
+//! else a leak or a suspect; `goleash check` must fail on the leaky captures and pass on the
+//! healthy ones, read from files or from the live service.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::captures::leakysvc::{Captured, capture_quiet, drive};
+use crate::support::go::{fixtures_dir, scratch, toolchain};
+use crate::support::http::Connection;
+use crate::support::service::Service;
+use crate::support::truth::{Markers, Truth};
+
+/// What goleash must say about the goroutines of each leakysvc site: the verdict, and the
+/// knowledge-base entry for each format (debug=2, debug=1, debug=0). The profiles carry no
+/// wait reason and no parent ids, so a nil channel there is just a channel that nothing
+/// will complete, and a pool of workers just senders.
+fn expected(site: &str) -> Option<(&'static str, [&'static str; 3])> {
+    Some(match site {
+        "send-after-timeout" => ("leak", ["send-no-receiver"; 3]),
+        "recv-never-sent" => ("leak", ["receive-never-sent"; 3]),
+        "ticker-no-stop" => ("leak", ["ticker-loop"; 3]),
+        "waitgroup" => ("leak", ["waitgroup-never-done"; 3]),
+        "local-mutex" | "global-mutex" => ("leak", ["mutex-never-unlocked"; 3]),
+        "cond" => ("leak", ["cond-never-signalled"; 3]),
+        "abandoned-results" => (
+            "leak",
+            ["abandoned-results", "send-no-receiver", "send-no-receiver"],
+        ),
+        "sleep-loop" => ("leak", ["sleep-loop"; 3]),
+        "nil-chan-recv" => (
+            "leak",
+            ["nil-channel", "receive-never-sent", "receive-never-sent"],
+        ),
+        "nil-chan-send" => (
+            "leak",
+            ["nil-channel", "send-no-receiver", "send-no-receiver"],
+        ),
+        "lingering-select" => ("lingering", ["select-on-timer"; 3]),
+        "empty-select" => ("leak", ["empty-select"; 3]),
+        "select-loop" => ("leak", ["select-loop"; 3]),
+        "select-with-done" => ("leak", ["select-with-done"; 3]),
+        "range-never-closed" => ("leak", ["range-never-closed"; 3]),
+        "rwmutex" => ("leak", ["mutex-never-unlocked"; 3]),
+        "sleep-once" => ("lingering", ["sleeping"; 3]),
+        "metrics" | "signals" | "pool-worker" | "server" => return None,
+        other => panic!("no expectation for leakysvc site {other}"),
+    })
+}
+
+const FORMATS: [&str; 3] = ["debug2.txt", "debug1.txt", "debug0.pb.gz"];
+
+fn goleash() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_goleash"));
+    command.env("NO_COLOR", "1");
+    command
+}
+
+/// Runs goleash, returning its exit code and stdout.
+fn run(args: &[&str]) -> (i32, String) {
+    let output = goleash().args(args).output().expect("run goleash");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let code = output.status.code().expect("goleash exited");
+    assert!(
+        code != 2,
+        "goleash {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (code, stdout)
+}
+
+fn write(dir: &Path, prefix: &str, captured: &Captured) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).expect("create the captures dir");
+    let files = [&captured.debug2, &captured.debug1, &captured.debug0];
+    FORMATS
+        .iter()
+        .zip(files)
+        .map(|(format, bytes)| {
+            let path = dir.join(format!("{prefix}_{format}"));
+            std::fs::write(&path, bytes).expect("write a capture");
+            path
+        })
+        .collect()
+}
+
+fn verdicts(release: &str) {
+    let go = toolchain(release);
+    let fixtures = go.fixtures();
+    let service = Service::start_with(&fixtures.binary("leakysvc"), &["-infra"], &[]);
+    let mut conn = Connection::open(&service.addr);
+    let dir = scratch(&format!("verdicts-{release}"));
+    let before = write(&dir, "before", &capture_quiet(&mut conn, "goroutine"));
+    let url = format!("http://{}", service.addr);
+
+    // A healthy service passes the gate, sampled live.
+    let (code, out) = run(&["check", &url]);
+    assert_eq!(code, 0, "go{release}: check of the healthy service:\n{out}");
+
+    let truth: Truth = drive(&service, &mut conn, &go.version);
+    let after = write(&dir, "after", &capture_quiet(&mut conn, "goroutine"));
+    let markers = Markers::read(&fixtures_dir(), "leakysvc");
+    for (format, (b, a)) in before.iter().zip(&after).enumerate() {
+        let what = format!("go{release} {}", FORMATS[format]);
+        let (code, out) = run(&[
+            "diff",
+            "--format",
+            "json",
+            b.to_str().unwrap(),
+            a.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 1, "{what}: diff finds leaks");
+        let doc: Value = serde_json::from_str(&out).expect("diff JSON");
+        check_diff(&doc, &truth, &markers, format, &what);
+
+        // The gate: the leaky capture judged against the healthy one fails, the healthy one
+        // alone passes.
+        let (code, out) = run(&["check", b.to_str().unwrap(), a.to_str().unwrap()]);
+        assert_eq!(code, 1, "{what}: check before after\n{out}");
+        let (code, out) = run(&["check", b.to_str().unwrap()]);
+        assert_eq!(code, 0, "{what}: check of the healthy capture\n{out}");
+    }
+    // A dump alone carries enough (states, parents that exited) to fail the gate.
+    let (code, out) = run(&["check", after[0].to_str().unwrap()]);
+    assert_eq!(
+        code, 1,
+        "go{release}: check of the leaky debug=2 dump\n{out}"
+    );
+    // So does the live service, which settles first.
+    let (code, out) = run(&["check", "--format", "json", &url]);
+    assert_eq!(code, 1, "go{release}: check of the live leaky service");
+    let doc: Value = serde_json::from_str(&out).expect("check JSON");
+    assert_eq!(doc["passed"], false);
+    if go.minor >= 27 {
+        // The runtime's proof: check asked for the goroutineleak profile.
+        let proven = doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["proven"] == true)
+            .count();
+        assert!(
+            proven >= 7,
+            "go{release}: groups proven by the runtime: {proven}"
+        );
+    }
+}
+
+/// Finds the diff entries whose leak site is `site`'s blocking line.
+fn at_site<'a>(doc: &'a Value, truth: &Truth, markers: &Markers, site: &str) -> Vec<&'a Value> {
+    let function = &truth.site(site).function;
+    let line = markers.line(site, "block");
+    doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| {
+            g["count"].as_u64() > Some(0)
+                && g["leak_site"]["function"].as_str() == Some(function)
+                && g["leak_site"]["line"].as_u64() == Some(u64::from(line))
+        })
+        .collect()
+}
+
+fn check_diff(doc: &Value, truth: &Truth, markers: &Markers, format: usize, what: &str) {
+    let mut judged = Vec::new();
+    for (site, info) in &truth.sites {
+        if info.function.is_empty() {
+            continue;
+        }
+        let groups = at_site(doc, truth, markers, site);
+        let count: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
+        assert_eq!(count, info.count, "{what}: goroutines found at {site}");
+        for g in &groups {
+            let verdict = g["verdict"].as_str().unwrap();
+            match expected(site) {
+                Some((want, patterns)) => {
+                    assert_eq!(verdict, want, "{what}: {site}: {}", g["why"]);
+                    assert_eq!(g["pattern"], patterns[format], "{what}: {site}: pattern");
+                    assert!(g["hint"].is_string(), "{what}: {site}: a hint");
+                    assert_eq!(
+                        g["delta"].as_u64(),
+                        g["count"].as_u64(),
+                        "{what}: {site}: all new since the healthy capture"
+                    );
+                }
+                None => assert_eq!(verdict, "expected", "{what}: healthy {site}: {}", g["why"]),
+            }
+            judged.push(*g as *const Value);
+        }
+    }
+    // net/http's goroutines of the unclosed bodies: a leak on the client side.
+    for loop_fn in [
+        "net/http.(*persistConn).readLoop",
+        "net/http.(*persistConn).writeLoop",
+    ] {
+        let groups: Vec<&Value> = doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["count"].as_u64() > Some(0))
+            .filter(|g| {
+                g["frames"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["function"] == loop_fn)
+            })
+            .collect();
+        let count: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
+        assert_eq!(
+            count,
+            truth.site("unclosed-body").count,
+            "{what}: {loop_fn}"
+        );
+        for g in groups {
+            assert_eq!(g["verdict"], "leak", "{what}: {loop_fn}: {}", g["why"]);
+            assert_eq!(g["pattern"], "http-client-conn", "{what}: {loop_fn}");
+            assert!(g["hint"].is_string());
+            judged.push(g as *const Value);
+        }
+    }
+    // Infrastructure the service runs with -infra: known without being told.
+    for (function, pattern) in [
+        ("runtime/trace.", "trace-reader"),
+        ("database/sql.(*DB).connectionOpener", "database-sql"),
+        ("k8s.io/klog/v2.(*flushDaemon).run", "library-daemon"),
+    ] {
+        let groups: Vec<&Value> = doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| {
+                g["frames"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["function"].as_str().unwrap().starts_with(function))
+            })
+            .collect();
+        assert_eq!(groups.len(), 1, "{what}: {function}");
+        assert_eq!(groups[0]["verdict"], "expected", "{what}: {function}");
+        assert_eq!(groups[0]["pattern"], pattern, "{what}: {function}");
+    }
+    // Zero false alarms: whatever else runs is long-lived by design.
+    for g in doc["groups"].as_array().unwrap() {
+        if g["count"].as_u64() == Some(0) || judged.contains(&(g as *const Value)) {
+            continue;
+        }
+        let verdict = g["verdict"].as_str().unwrap();
+        assert!(
+            verdict == "expected",
+            "{what}: a false alarm: {verdict} ({}) at {}",
+            g["why"],
+            g["frames"]
+        );
+    }
+}
+
+#[test]
+fn leakysvc_go_1_27() {
+    verdicts("1.27");
+}
+
+#[test]
+fn leakysvc_go_1_21() {
+    verdicts("1.21");
+}
