@@ -527,7 +527,10 @@ pub(crate) fn write_stack(
                 writeln!(
                     out,
                     "{indent}{}",
-                    style.dim(&format!("⋮ {} frames in {packages}", end - i))
+                    style.dim(&format!(
+                        "⋮ {} in {packages}",
+                        plural((end - i) as u64, "frame", "frames")
+                    ))
                 )?;
                 i = end;
                 continue;
