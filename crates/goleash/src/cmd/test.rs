@@ -231,7 +231,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
         report::write_text(&mut out, &reports, &summary, &Style::for_stdout(args.color))?;
     }
     out.flush()?;
-    Ok(if !summary.leaking.is_empty() || summary.failed > 0 {
+    Ok(if !summary.leaking.is_empty() || summary.failed() {
         Outcome::Leaks
     } else if !summary.errors.is_empty() {
         Outcome::InputError

@@ -333,6 +333,14 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     };
     let Some(n) = run.trace else {
         // No binary ran: it did not build, or there is nothing to test.
+        if run.setup_failed {
+            report.status = Status::BuildFailed;
+            report.error = Some(
+                "go test could not set it up (see its message above): run goleash test inside a Go module, with package patterns go test accepts"
+                    .to_string(),
+            );
+            return report;
+        }
         report.status = if run.build_failed || run.result == Some(TestResult::Fail) {
             report.failures.push(Failure {
                 test: None,

@@ -66,8 +66,10 @@ pub struct PackageRun {
     pub result: Option<TestResult>,
     /// Seconds the binary ran, as `go test` measured them.
     pub elapsed: Option<f64>,
-    /// The package could not be built (or set up).
+    /// The package could not be built.
     pub build_failed: bool,
+    /// `go test` could not even set it up: not in a module, no such package.
+    pub setup_failed: bool,
     /// The `run`, `pass`, `fail` and `skip` events of its tests, as JSON lines: what
     /// [`goleash_core::trace::attribute`] names the tests from.
     pub test_events: Vec<u8>,
@@ -433,10 +435,11 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
             if test.is_none() && (text == "PASS\n" || text == "FAIL\n") {
                 run.finished_normally = true;
             }
-            if test.is_none()
-                && (text.contains(" [build failed]") || text.contains(" [setup failed]"))
-            {
+            if test.is_none() && text.contains(" [build failed]") {
                 run.build_failed = true;
+            }
+            if test.is_none() && text.contains(" [setup failed]") {
+                run.setup_failed = true;
             }
             if let Some(test) = &test
                 && TRACING_CONFLICTS.iter().any(|c| text.contains(c))

@@ -20,8 +20,10 @@ pub struct Summary {
     pub leaking: Vec<(String, String)>,
     /// Failing groups.
     pub leaking_stacks: u64,
-    /// Tests (or packages) that failed.
+    /// Tests that failed (and packages that failed with no test to blame).
     pub failed: u64,
+    /// Packages that did not build.
+    pub unbuilt: u64,
     /// Packages where goleash could not read what it needed.
     pub errors: Vec<String>,
 }
@@ -33,6 +35,7 @@ impl Summary {
             leaking: Vec::new(),
             leaking_stacks: 0,
             failed: 0,
+            unbuilt: 0,
             errors: Vec::new(),
         };
         for report in reports {
@@ -46,8 +49,16 @@ impl Summary {
                     ));
                 }
             }
-            summary.failed += report.failures.len() as u64;
-            if report.status.failed() && report.failures.is_empty() {
+            let unbuilt = report
+                .failures
+                .iter()
+                .filter(|f| f.kind == FailureKind::BuildFailed)
+                .count() as u64;
+            summary.unbuilt += unbuilt;
+            summary.failed += report.failures.len() as u64 - unbuilt;
+            // A binary that died with no test to blame still failed; a package goleash
+            // could not check is an error, counted below.
+            if report.status.failed() && report.failures.is_empty() && report.error.is_none() {
                 summary.failed += 1;
             }
             if let Some(error) = &report.error {
@@ -59,7 +70,12 @@ impl Summary {
 
     /// Whether the run passed.
     pub fn passed(&self) -> bool {
-        self.leaking.is_empty() && self.failed == 0 && self.errors.is_empty()
+        self.leaking.is_empty() && !self.failed() && self.errors.is_empty()
+    }
+
+    /// Whether a test failed or a package did not build.
+    pub fn failed(&self) -> bool {
+        self.failed > 0 || self.unbuilt > 0
     }
 }
 
@@ -288,7 +304,7 @@ fn state_of(report: &PackageReport, test: &TestLeftovers, index: usize) -> Strin
 fn write_failures(out: &mut dyn Write, reports: &[PackageReport], style: &Style) -> io::Result<()> {
     let failed: Vec<&PackageReport> = reports
         .iter()
-        .filter(|r| !r.failures.is_empty() || r.status.failed())
+        .filter(|r| !r.failures.is_empty() || (r.status.failed() && r.error.is_none()))
         .collect();
     if failed.is_empty() {
         return Ok(());
@@ -463,6 +479,12 @@ fn verdict_line(reports: &[PackageReport], summary: &Summary, style: &Style) -> 
         parts.push(format!(
             "{} failed",
             plural(summary.failed, "test", "tests")
+        ));
+    }
+    if summary.unbuilt > 0 {
+        parts.push(format!(
+            "{} did not build",
+            plural(summary.unbuilt, "package", "packages")
         ));
     }
     if !summary.errors.is_empty() {

@@ -492,3 +492,69 @@ fn refusals() {
         text(&too_old.stderr)
     );
 }
+
+/// A package that does not build fails the run (1); outside a module nothing can run (2).
+#[test]
+fn packages_that_cannot_run() {
+    let toolchain = toolchain("1.27");
+    let dir = scratch("edge-module");
+    for (file, text) in [
+        ("go.mod", "module edge\n\ngo 1.22\n"),
+        (
+            "broken/b.go",
+            "package broken\n\nfunc F() int { return \"x\" }\n",
+        ),
+        (
+            "broken/b_test.go",
+            "package broken\n\nimport \"testing\"\n\nfunc TestB(t *testing.T) {}\n",
+        ),
+        ("notests/n.go", "package notests\n\nfunc F() {}\n"),
+        (
+            "ok/ok_test.go",
+            "package ok\n\nimport \"testing\"\n\nfunc TestOK(t *testing.T) {}\n",
+        ),
+    ] {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let result = goleash_test(toolchain, &dir, &["--format", "json", "./..."], &[]);
+    assert_eq!(result.code(), 1, "{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let statuses: BTreeSet<(String, String)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["package"].as_str().unwrap().to_string(),
+                p["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("edge/broken", "build_failed"),
+        ("edge/notests", "no_tests"),
+        ("edge/ok", "passed"),
+    ]
+    .iter()
+    .map(|(p, s)| (p.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(statuses, want);
+    assert_eq!(doc["failures"][0]["kind"], "build_failed");
+    // The compiler's message reaches the user.
+    assert!(
+        text(&result.stderr).contains("cannot use \"x\""),
+        "{}",
+        text(&result.stderr)
+    );
+
+    let outside = scratch("no-module");
+    std::fs::create_dir_all(&outside).unwrap();
+    let result = goleash_test(toolchain, &outside, &["--color", "never", "./..."], &[]);
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 2, "{out}{}", text(&result.stderr));
+    assert!(out.contains("inside a Go module"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+}
