@@ -286,10 +286,14 @@ impl Progress {
             return;
         }
         let running = self.started.saturating_sub(self.done);
-        let mut line = format!(
-            "goleash test: {} of {} started packages done, {running} running",
-            self.done, self.started
-        );
+        let mut line = if self.started == 0 {
+            "goleash test: building the test binaries…".to_string()
+        } else {
+            format!(
+                "goleash test: {} of {} started packages done, {running} running",
+                self.done, self.started
+            )
+        };
         if self.analysing > 0 {
             let traces = if self.analysing == 1 {
                 "trace"
@@ -335,6 +339,7 @@ pub fn run(
         };
         anyhow::anyhow!("cannot run {}: {e}{hint}", options.go.display())
     })?;
+    terminal.update(|_, _, _| {});
     let stderr = child.stderr.take().expect("piped");
     let stderr_terminal = Arc::clone(terminal);
     // Build errors, vet reports and `go:` messages, as they come.
