@@ -306,6 +306,16 @@ impl Reasons {
     }
 }
 
+/// What reading a trace or a crash dump found.
+#[derive(Default)]
+struct Found {
+    leftovers: Vec<Leftover>,
+    unjudged: Vec<Unjudged>,
+    /// Where each test that never ended was stuck.
+    stuck: HashMap<String, Site>,
+    warnings: Vec<String>,
+}
+
 /// A goroutine left over, ready to be grouped.
 struct Leftover {
     test: Option<String>,
@@ -363,17 +373,16 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     let timed_out = crash
         .as_ref()
         .is_some_and(|c| c.cause.kind == CauseKind::TestTimeout);
-    report.status = match (&crash, exit) {
-        _ if run.finished_normally => {
-            if run.result == Some(TestResult::Pass) {
-                Status::Passed
-            } else {
-                Status::Failed
-            }
-        }
-        _ if timed_out => Status::TimedOut,
-        (Some(_), _) => Status::Crashed,
-        (None, _) => Status::Exited,
+    report.status = if run.finished_normally && run.result == Some(TestResult::Pass) {
+        Status::Passed
+    } else if run.finished_normally {
+        Status::Failed
+    } else if timed_out {
+        Status::TimedOut
+    } else if crash.is_some() {
+        Status::Crashed
+    } else {
+        Status::Exited
     };
 
     let trace_path = exec::trace_path(cx.dir, n);
@@ -381,8 +390,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         .map_err(trace::TraceError::from)
         .and_then(|f| trace::read(f, &trace::ReadOptions::default(), &mut tables));
     let finished: HashSet<&str> = run.results.iter().map(|(t, _)| t.as_str()).collect();
-    let mut leftovers = Vec::new();
-    let mut stuck: HashMap<String, Site> = HashMap::new();
+    let mut found = Found::default();
     match (&parsed, run.finished_normally || timed_out) {
         (Ok(trace), true) => {
             report.evidence = Evidence::Trace;
@@ -391,17 +399,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
                     "the trace is incomplete ({why}): goroutines that exited late may look alive"
                 ));
             }
-            from_trace(
-                trace,
-                &tables,
-                &reasons,
-                run,
-                &finished,
-                &mut leftovers,
-                &mut report.unjudged,
-                &mut stuck,
-                &mut report.warnings,
-            );
+            from_trace(trace, &tables, &reasons, run, &finished, &mut found);
         }
         (Err(e), true) => {
             report.error = Some(format!("its trace could not be read: {e}"));
@@ -425,15 +423,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
                         "{why}, so its trace stops short: goroutines are judged as the crash's goroutine dump shows them"
                     ));
                     let trace = parsed.as_ref().ok();
-                    from_crash(
-                        crash,
-                        trace,
-                        &tables,
-                        run,
-                        &finished,
-                        &mut leftovers,
-                        &mut report.unjudged,
-                    );
+                    from_crash(crash, trace, &tables, run, &finished, &mut found);
                 }
                 None => {
                     report.problem = Some(format!(
@@ -443,14 +433,16 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
             }
         }
     }
-    report.failures = failures(run, crash.as_ref(), &tables, &stuck);
+    report.failures = failures(run, crash.as_ref(), &tables, &found.stuck);
+    report.unjudged = found.unjudged;
+    report.warnings = found.warnings;
     // Trace files can be large; this one is read.
     if !cx.keep_traces {
         let _ = std::fs::remove_file(&trace_path);
         let _ = std::fs::remove_file(exec::exit_path(cx.dir, n));
     }
 
-    let (tests, tables) = judge(leftovers, tables, cx);
+    let (tests, tables) = judge(found.leftovers, tables, cx);
     report.tests = tests;
     report.tables = tables;
     report
@@ -574,20 +566,16 @@ fn fate(g: &Goroutine, test_end: Option<u64>) -> Fate {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn from_trace(
     trace: &Trace,
     tables: &Tables,
     reasons: &Reasons,
     run: &PackageRun,
     finished: &HashSet<&str>,
-    leftovers: &mut Vec<Leftover>,
-    unjudged: &mut Vec<Unjudged>,
-    stuck: &mut HashMap<String, Site>,
-    warnings: &mut Vec<String>,
+    found: &mut Found,
 ) {
     let attribution = trace::attribute(trace, tables, &run.test_events);
-    warnings.extend(attribution.warnings.iter().cloned());
+    found.warnings.extend(attribution.warnings.iter().cloned());
     let names: HashMap<u64, &str> = attribution
         .tests
         .iter()
@@ -606,7 +594,7 @@ fn from_trace(
         if leak.hops == 0 {
             // The test itself never ended: where it is stuck is its failure.
             if let (Some(test), Some(frame)) = (&leak.test, g.blocking_frame(tables)) {
-                stuck.insert(
+                found.stuck.insert(
                     test.clone(),
                     Site {
                         function: tables.str(frame.function).into_owned(),
@@ -631,8 +619,8 @@ fn from_trace(
             .clone()
             .or_else(|| runner.map(|r| format!("(test goroutine {})", r.id)));
         match fate(g, test_end) {
-            Fate::Unjudged(state) => not_judged(unjudged, test, state, start(g)),
-            Fate::Leftover => leftovers.push(Leftover {
+            Fate::Unjudged(state) => not_judged(&mut found.unjudged, test, state, start(g)),
+            Fate::Leftover => found.leftovers.push(Leftover {
                 test,
                 finished: ended,
                 record: trace_record(tables, reasons, g),
@@ -648,16 +636,16 @@ fn from_trace(
         match g.state {
             GoState::Blocked | GoState::Syscall => {
                 let depth = trace.creators(id).len();
-                leftovers.push(Leftover {
+                found.leftovers.push(Leftover {
                     test: None,
                     finished: true,
                     record: trace_record(tables, reasons, g),
                     chain: trace_chain(trace, tables, id, depth, &names),
                 })
             }
-            GoState::NotStarted => not_judged(unjudged, None, "not started", start(g)),
-            GoState::Running => not_judged(unjudged, None, "running", start(g)),
-            _ => not_judged(unjudged, None, "runnable", start(g)),
+            GoState::NotStarted => not_judged(&mut found.unjudged, None, "not started", start(g)),
+            GoState::Running => not_judged(&mut found.unjudged, None, "running", start(g)),
+            _ => not_judged(&mut found.unjudged, None, "runnable", start(g)),
         }
     }
 }
@@ -868,8 +856,7 @@ fn from_crash(
     tables: &Tables,
     run: &PackageRun,
     finished: &HashSet<&str>,
-    leftovers: &mut Vec<Leftover>,
-    unjudged: &mut Vec<Unjudged>,
+    found: &mut Found,
 ) {
     // What the trace got to see before the crash names tests (subtests too) and follows
     // creators through goroutines that had exited.
@@ -921,7 +908,7 @@ fn from_crash(
             } else {
                 "runnable"
             };
-            not_judged(unjudged, test, state, start);
+            not_judged(&mut found.unjudged, test, state, start);
             continue;
         }
         let record = record(
@@ -933,7 +920,7 @@ fn from_crash(
                 parent: g.parent,
             }),
         );
-        leftovers.push(Leftover {
+        found.leftovers.push(Leftover {
             finished: test.is_none() || ended,
             test,
             record,

@@ -107,7 +107,7 @@ fn short(function: &str) -> &str {
 
 /// Runs the whole module, failing tests included, and checks the JSON report.
 ///
-/// Besides the leaks: an assertion that fails, a panic and a timeout (with
+/// Besides the leaks: an assertion that fails, a panic, a timeout and an os.Exit (with
 /// TESTLEAKS_FAIL=1), and a test that takes a trace of its own, which cannot work under
 /// goleash test.
 fn whole_module(release: &str) {
@@ -208,6 +208,7 @@ fn whole_module(release: &str) {
         .collect();
     let want: BTreeSet<(String, String)> = [
         ("TestAssertionFails", "failed"),
+        ("TestExits", "interrupted"),
         ("TestHangs", "timed_out"),
         ("TestPanics", "panicked"),
         ("TestStartsTrace", "failed"),
@@ -267,6 +268,17 @@ fn whole_module(release: &str) {
     assert_eq!(status("failing/hangs")["status"], "timed_out");
     assert_eq!(status("failing/hangs")["evidence"], "trace");
     assert_eq!(status("failing/errors")["status"], "failed");
+    // os.Exit in a test: no stopped trace, no dump; the report says leaks were not checked.
+    let exits = status("failing/exits");
+    assert_eq!(exits["status"], "exited");
+    assert_eq!(exits["evidence"], "none");
+    assert!(
+        exits["problem"]
+            .as_str()
+            .unwrap()
+            .contains("leaks were not checked"),
+        "{exits}"
+    );
     assert_eq!(status("plain")["status"], "passed");
     for package in doc["packages"].as_array().unwrap() {
         assert!(package["error"].is_null(), "{package}");
