@@ -87,7 +87,8 @@ fn options() -> Options {
                     .expect("--rounds N")
             }
             "--" => {
-                options.flags = args.by_ref().collect();
+                // cargo bench appends its `--bench` after everything, these flags included.
+                options.flags = args.by_ref().filter(|a| a != "--bench").collect();
             }
             _ => options.packages.push(arg),
         }
@@ -161,7 +162,11 @@ fn main() {
         options.flags.join(" ")
     );
     // Builds the test binaries once; both commands then run the same ones.
-    let (warm, _) = time(&mut go_test(&options));
+    let (warm, go_code) = time(&mut go_test(&options));
+    assert!(
+        matches!(go_code, Some(0 | 1)),
+        "go test could not run (exit status {go_code:?}): check the packages and flags"
+    );
     let (_, code) = time(&mut goleash_test(&options));
     println!(
         "warm-up: {:.1} s (goleash test exit status {code:?})",
