@@ -157,6 +157,11 @@ pub enum Moment {
     /// The program should have been idle (tests finished, goleak's check): whatever waits on
     /// another goroutine is left over.
     Quiescent,
+    /// The test that started the group has ended (`goleash test`, from an execution trace):
+    /// the group is left over from it, so whatever waits on another goroutine leaks, even
+    /// a single goroutine or a pool whose creator is still alive (long-lived by design at
+    /// [`Moment::Quiescent`]): that creator is a leftover of the same test.
+    TestEnded,
 }
 
 /// How a group's count changed between two snapshots.
@@ -584,6 +589,14 @@ fn decide(
             format!("steady at {} goroutines, as long-lived ones are", g.after),
         );
     }
+    if moment == Moment::TestEnded && blocking.needs_another_goroutine() {
+        let why = if pattern.is_some_and(|p| p.id == "select-with-done") {
+            "still waiting for a cancellation after its test ended: nothing cancelled it".into()
+        } else {
+            format!("still blocked in {} after its test ended", blocking.name())
+        };
+        return (Verdict::Leak, why);
+    }
     if blocking.needs_another_goroutine() || blocking == Blocking::Unknown {
         if let Some(why) = by_design(group) {
             return (Verdict::Expected, why);
@@ -657,4 +670,120 @@ fn by_design(group: &Group) -> Option<String> {
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Assesses every group of a traceback dump at `moment`, keyed by the function of the
+    /// innermost frame of the program's own code.
+    fn verdicts(dump: &str, moment: Moment) -> Vec<(String, Verdict)> {
+        let capture = crate::read(dump.as_bytes(), &Default::default(), None).unwrap();
+        let snapshot = &capture.snapshots[0];
+        let options = AssessOptions { moment };
+        let mut out: Vec<_> = snapshot
+            .groups
+            .iter()
+            .map(|g| {
+                let a = assess(&capture.tables, snapshot, g, None, &options, &NoSource);
+                let site = a.leak_site.map(|f| {
+                    let tables = &capture.tables;
+                    tables.str(tables.get_frame(f).function).into_owned()
+                });
+                (site.unwrap_or_default(), a.verdict)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A worker that is still alive and blocked, the consumer it started (also blocked), a
+    /// select waiting on ctx.Done(), and an idle HTTP client connection.
+    const LEFTOVERS: &str = "goroutine 7 [chan receive]:
+example.com/p.worker(0xc000010000)
+	/src/p/p.go:10 +0x1d
+created by example.com/p.TestX in goroutine 6
+	/src/p/p_test.go:20 +0x2a
+
+goroutine 8 [chan send]:
+example.com/p.consumer(0xc000010000)
+	/src/p/p.go:30 +0x1d
+created by example.com/p.worker in goroutine 7
+	/src/p/p.go:12 +0x2a
+
+goroutine 9 [select]:
+runtime.selectgo(0x1, 0x2)
+	/usr/local/go/src/runtime/select.go:351 +0x1d
+example.com/p.loop(0xc000010000)
+	/src/p/p.go:40 +0x1d
+created by example.com/p.TestY in goroutine 5
+	/src/p/p_test.go:30 +0x2a
+
+goroutine 10 [IO wait]:
+internal/poll.runtime_pollWait(0x1, 0x72)
+	/usr/local/go/src/runtime/netpoll.go:351 +0x85
+net/http.(*persistConn).readLoop(0xc000010000)
+	/usr/local/go/src/net/http/transport.go:2395 +0x1d
+created by net/http.(*Transport).dialConn in goroutine 9
+	/usr/local/go/src/net/http/transport.go:1944 +0x2a
+";
+
+    #[test]
+    fn after_its_test_a_blocked_goroutine_leaks_whoever_created_it() {
+        let quiescent = verdicts(LEFTOVERS, Moment::Quiescent);
+        let ended = verdicts(LEFTOVERS, Moment::TestEnded);
+        let of = |rows: &[(String, Verdict)], site: &str| {
+            rows.iter()
+                .find(|r| r.0 == site)
+                .map(|r| r.1)
+                .unwrap_or_else(|| panic!("no {site} in {rows:?}"))
+        };
+        // Started by a goroutine that is still alive: long-lived by design in a program
+        // that keeps running, left over once the test that started both has ended.
+        assert_eq!(of(&quiescent, "example.com/p.consumer"), Verdict::Expected);
+        assert_eq!(of(&ended, "example.com/p.consumer"), Verdict::Leak);
+        assert_eq!(of(&ended, "example.com/p.worker"), Verdict::Leak);
+        // Infrastructure (an idle HTTP client connection, its leak site the poller) stays
+        // infrastructure.
+        let conn = "internal/poll.runtime_pollWait";
+        assert_eq!(of(&ended, conn), Verdict::Expected);
+        assert_eq!(of(&quiescent, conn), Verdict::Expected);
+    }
+
+    #[test]
+    fn after_its_test_a_select_waiting_for_cancellation_leaks() {
+        struct DoneCase;
+        impl SourceLookup for DoneCase {
+            fn site(&self, _file: &str, _line: u32) -> Option<SiteFacts> {
+                crate::source::SourceFile::parse(
+                    b"package p\n\nfunc loop() {\n\tfor {\n\t\tselect {\n\t\tcase <-ctx.Done():\n\t\t\treturn\n\t\tcase v := <-in:\n\t\t\t_ = v\n\t\t}\n\t}\n}\n",
+                )
+                .site(5)
+            }
+        }
+        let capture = crate::read(LEFTOVERS.as_bytes(), &Default::default(), None).unwrap();
+        let snapshot = &capture.snapshots[0];
+        let tables = &capture.tables;
+        let group = snapshot
+            .groups
+            .iter()
+            .find(|g| g.state().is_some_and(|s| tables.bytes(s) == b"select"))
+            .unwrap();
+        let judge = |moment| {
+            assess(
+                tables,
+                snapshot,
+                group,
+                None,
+                &AssessOptions { moment },
+                &DoneCase,
+            )
+        };
+        let ended = judge(Moment::TestEnded);
+        assert_eq!(ended.pattern.map(|p| p.id), Some("select-with-done"));
+        assert_eq!(ended.verdict, Verdict::Leak);
+        assert!(ended.why.contains("nothing cancelled it"), "{}", ended.why);
+        assert!(ended.hint().is_some_and(|h| h.contains("cancel")));
+    }
 }

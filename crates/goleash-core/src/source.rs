@@ -62,27 +62,45 @@ pub struct SiteFacts {
     pub loop_has_exit: bool,
 }
 
-/// Analyses line `line` (1-based) of a Go file; `None` when the line does not exist.
-pub fn analyse(source: &[u8], line: u32) -> Option<SiteFacts> {
-    let text = String::from_utf8_lossy(source);
-    let lines: Vec<String> = strip_comments_and_strings(&text)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let raw_lines: Vec<&str> = text.lines().collect();
-    let index = usize::try_from(line).ok()?.checked_sub(1)?;
-    lines.get(index)?;
-    let statement = statement_at(&lines, index);
-    let (in_loop, endless_loop, loop_has_exit) = enclosing_loop(&lines, index);
-    Some(SiteFacts {
-        text: raw_lines
-            .get(index)
-            .map_or(String::new(), |l| l.trim().to_string()),
-        statement,
-        in_loop,
-        endless_loop,
-        loop_has_exit,
-    })
+/// A Go source file, lexed once for any number of questions about its lines.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// The lines with comments and the insides of literals blanked out.
+    code: Vec<String>,
+    /// The lines as written.
+    raw: Vec<String>,
+}
+
+impl SourceFile {
+    /// Lexes a file's bytes (not UTF-8 bytes are replaced).
+    pub fn parse(source: &[u8]) -> SourceFile {
+        let text = String::from_utf8_lossy(source);
+        SourceFile {
+            code: strip_comments_and_strings(&text)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            raw: text.lines().map(str::to_string).collect(),
+        }
+    }
+
+    /// What line `line` (1-based) says; `None` when there is no such line.
+    pub fn site(&self, line: u32) -> Option<SiteFacts> {
+        let index = usize::try_from(line).ok()?.checked_sub(1)?;
+        self.code.get(index)?;
+        let statement = statement_at(&self.code, index);
+        let (in_loop, endless_loop, loop_has_exit) = enclosing_loop(&self.code, index);
+        Some(SiteFacts {
+            text: self
+                .raw
+                .get(index)
+                .map_or(String::new(), |l| l.trim().to_string()),
+            statement,
+            in_loop,
+            endless_loop,
+            loop_has_exit,
+        })
+    }
 }
 
 /// Blanks out comments and the insides of string and rune literals, keeping line breaks, so
@@ -350,7 +368,7 @@ func consumer(jobs <-chan int) {
 
     #[test]
     fn select_in_an_endless_ticker_loop() {
-        let facts = analyse(GO.as_bytes(), 6).unwrap();
+        let facts = SourceFile::parse(GO.as_bytes()).site(6).unwrap();
         let Statement::Select(cases) = &facts.statement else {
             panic!("{facts:?}")
         };
@@ -362,7 +380,7 @@ func consumer(jobs <-chan int) {
 
     #[test]
     fn select_with_done_has_a_way_out() {
-        let facts = analyse(GO.as_bytes(), 17).unwrap();
+        let facts = SourceFile::parse(GO.as_bytes()).site(17).unwrap();
         let Statement::Select(cases) = &facts.statement else {
             panic!("{facts:?}")
         };
@@ -373,7 +391,7 @@ func consumer(jobs <-chan int) {
 
     #[test]
     fn select_on_a_timer_will_end() {
-        let facts = analyse(GO.as_bytes(), 26).unwrap();
+        let facts = SourceFile::parse(GO.as_bytes()).site(26).unwrap();
         let Statement::Select(cases) = &facts.statement else {
             panic!("{facts:?}")
         };
@@ -384,20 +402,20 @@ func consumer(jobs <-chan int) {
     #[test]
     fn sends_receives_and_sleeps() {
         assert_eq!(
-            analyse(GO.as_bytes(), 34).unwrap().statement,
+            SourceFile::parse(GO.as_bytes()).site(34).unwrap().statement,
             Statement::Send {
                 channel: "results".into()
             }
         );
-        let sleeper = analyse(GO.as_bytes(), 39).unwrap();
+        let sleeper = SourceFile::parse(GO.as_bytes()).site(39).unwrap();
         assert_eq!(sleeper.statement, Statement::Sleep);
         assert!(sleeper.endless_loop && !sleeper.loop_has_exit);
         assert_eq!(
-            analyse(GO.as_bytes(), 44).unwrap().statement,
+            SourceFile::parse(GO.as_bytes()).site(44).unwrap().statement,
             Statement::Receive {
                 channel: "jobs".into()
             }
         );
-        assert!(analyse(GO.as_bytes(), 999).is_none());
+        assert!(SourceFile::parse(GO.as_bytes()).site(999).is_none());
     }
 }

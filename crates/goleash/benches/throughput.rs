@@ -153,24 +153,28 @@ fn run(shell: &str) -> (Duration, String) {
     )
 }
 
-/// `cat FILE | goleash inspect --format json -`: wall time, the JSON, and goleash's own peak
-/// RSS in KiB (from `wait4`, so `cat` is not counted).
-// The child is reaped by `wait4`, which std's `Child::wait` cannot replace: only it returns
-// the child's resource usage.
+/// What one run of a command cost.
+#[derive(Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    /// User and system CPU time of the measured process alone.
+    cpu: Duration,
+    /// Its peak resident set, in KiB.
+    rss_kib: u64,
+}
+
+/// Runs `program args` with `stdin` and stdout to `out`, reaping it with `wait4` for its own
+/// resource usage (a feeding `cat` is not counted); returns the cost and stdout.
+// std's `Child::wait` cannot replace `wait4`: only it returns the child's resource usage.
 #[allow(clippy::zombie_processes)]
-fn run_goleash(goleash: &str, path: &Path, out: &Path) -> (Duration, String, u64) {
+fn measure(program: &str, args: &[&str], stdin: Stdio, out: &Path) -> (Cost, String) {
     let start = Instant::now();
-    let mut cat = Command::new("cat")
-        .arg(path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cat");
-    let child = Command::new(goleash)
-        .args(["inspect", "--format", "json", "--quiet", "-"])
-        .stdin(cat.stdout.take().unwrap())
+    let child = Command::new(program)
+        .args(args)
+        .stdin(stdin)
         .stdout(File::create(out).unwrap())
         .spawn()
-        .expect("goleash");
+        .expect("spawn the measured command");
     let mut status = 0;
     // SAFETY: wait4 writes the exit status and resource usage of our own child into the
     // values given; std's Child is not waited on afterwards.
@@ -179,25 +183,55 @@ fn run_goleash(goleash: &str, path: &Path, out: &Path) -> (Duration, String, u64
         libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage);
         usage
     };
-    let elapsed = start.elapsed();
-    cat.wait().unwrap();
-    // 1 means leaks were found, which replicated leaky goroutines are; 2 is an error.
+    let wall = start.elapsed();
+    // goleash exits 1 when it finds leaks, which replicated leaky goroutines are, and grep
+    // with 1 when nothing matches; 2 is an error for both.
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) <= 1,
-        "goleash failed"
+        "{program} failed"
     );
-    (
-        elapsed,
-        std::fs::read_to_string(out).unwrap(),
-        usage.ru_maxrss as u64,
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cost = Cost {
+        wall,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        rss_kib: usage.ru_maxrss as u64,
+    };
+    (cost, std::fs::read_to_string(out).unwrap())
+}
+
+/// `cat FILE | goleash inspect --format json -`.
+fn run_goleash(goleash: &str, path: &Path, out: &Path) -> (Cost, String) {
+    let mut cat = Command::new("cat")
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cat");
+    let stdin = Stdio::from(cat.stdout.take().unwrap());
+    let result = measure(
+        goleash,
+        &["inspect", "--format", "json", "--quiet", "-"],
+        stdin,
+        out,
+    );
+    cat.wait().unwrap();
+    result
+}
+
+/// `grep -c '^goroutine ' FILE`.
+fn run_grep(path: &Path, out: &Path) -> (Cost, String) {
+    measure(
+        "grep",
+        &["-c", "^goroutine ", path.to_str().unwrap()],
+        Stdio::null(),
+        out,
     )
 }
 
-fn best_of<T>(n: usize, mut f: impl FnMut() -> (Duration, T)) -> (Duration, T) {
+fn best_of<T>(n: usize, mut f: impl FnMut() -> (Cost, T)) -> (Cost, T) {
     let mut best = f();
     for _ in 1..n {
         let next = f();
-        if next.0 < best.0 {
+        if next.0.wall < best.0.wall {
             best = next;
         }
     }
@@ -222,9 +256,16 @@ fn main() {
     let goleash = env!("CARGO_BIN_EXE_goleash");
     println!("goleash parse + group throughput, {mb} MiB dumps, best of {runs} runs");
     println!(
-        "{:<30} {:>10} {:>12} {:>12} {:>10} {:>12} {:>10}",
-        "dump", "goroutines", "grep -c", "goleash", "ratio", "goroutines/s", "peak RSS"
+        "{:<28} {:>10} {:>19} {:>19} {:>12} {:>13} {:>8}",
+        "dump",
+        "goroutines",
+        "grep -c wall/cpu",
+        "goleash wall/cpu",
+        "ratio w/cpu",
+        "goroutines/s",
+        "peak RSS"
     );
+    let out = dir.join("measured-output");
     for source in SOURCES {
         let stem = source
             .file
@@ -232,39 +273,43 @@ fn main() {
             .replace('/', "-");
         let path = dir.join(format!("{}-{mb}MiB.txt", stem.trim_end_matches(".txt")));
         let (bytes, goroutines) = if path.exists() {
-            let text_len = std::fs::metadata(&path).unwrap().len();
-            let (_, count) = run(&format!("grep -c '^goroutine ' {}", path.display()));
-            (text_len, count.trim().parse().unwrap())
+            let (_, count) = run_grep(&path, &out);
+            (
+                std::fs::metadata(&path).unwrap().len(),
+                count.trim().parse().unwrap(),
+            )
         } else {
             generate(source, mb << 20, &path)
         };
         // Warm the page cache so both sides read from memory.
         run(&format!("cat {} > /dev/null", path.display()));
-        let (grep_time, grep_out) = best_of(runs, || {
-            run(&format!("grep -c '^goroutine ' {}", path.display()))
-        });
+        let (grep, grep_out) = best_of(runs, || run_grep(&path, &out));
         assert_eq!(grep_out.trim().parse::<u64>().unwrap(), goroutines);
-        let json_out = dir.join("goleash-output.json");
-        let (time, (out, rss)) = best_of(runs, || {
-            let (t, out, rss) = run_goleash(goleash, &path, &json_out);
-            (t, (out, rss))
-        });
-        let json: serde_json::Value = serde_json::from_str(&out).expect("goleash JSON");
+        let (goleash_cost, json) = best_of(runs, || run_goleash(goleash, &path, &out));
+        let json: serde_json::Value = serde_json::from_str(&json).expect("goleash JSON");
         assert_eq!(
             json["goroutines"].as_u64(),
             Some(goroutines),
             "goleash counted every goroutine"
         );
+        let rate = |d: Duration| mb_per_s(bytes, d);
         println!(
-            "{:<30} {:>10} {:>8.0} MB/s {:>7.0} MB/s {:>9.2}x {:>12.0} {:>7} MiB",
+            "{:<28} {:>10} {:>6.0}/{:>5.0} MB/s {:>6.0}/{:>5.0} MB/s {:>5.2}x/{:>5.2}x {:>13.0} {:>4} MiB",
             source.name,
             goroutines,
-            mb_per_s(bytes, grep_time),
-            mb_per_s(bytes, time),
-            time.as_secs_f64() / grep_time.as_secs_f64(),
-            goroutines as f64 / time.as_secs_f64(),
-            rss / 1024,
+            rate(grep.wall),
+            rate(grep.cpu),
+            rate(goleash_cost.wall),
+            rate(goleash_cost.cpu),
+            goleash_cost.wall.as_secs_f64() / grep.wall.as_secs_f64(),
+            goleash_cost.cpu.as_secs_f64() / grep.cpu.as_secs_f64(),
+            goroutines as f64 / goleash_cost.wall.as_secs_f64(),
+            goleash_cost.rss_kib / 1024,
         );
     }
-    println!("(ratio: goleash time / grep time; peak RSS: goleash's own, reading from the pipe)");
+    println!(
+        "(wall: elapsed; cpu: the process's own user+system time, which other load on the \
+         machine disturbs far less; ratio: goleash / grep; peak RSS: goleash's own, reading \
+         from the pipe)"
+    );
 }

@@ -7,16 +7,16 @@ use std::io::Read;
 
 use goleash_core::classify::{self, AssessOptions, Assessment, Growth, Moment, SourceLookup};
 use goleash_core::model::CauseKind;
-use goleash_core::source::{self, SiteFacts};
+use goleash_core::source::{SiteFacts, SourceFile};
 use goleash_core::{Capture, Snapshot};
 
 /// Source files larger than this are not read: no Go file that size is hand-written.
 const MAX_SOURCE_BYTES: u64 = 4 << 20;
 
-/// Reads Go source files from disk, once each.
+/// Reads and lexes Go source files from disk, once each.
 #[derive(Default)]
 pub struct FileSource {
-    files: RefCell<HashMap<String, Option<Vec<u8>>>>,
+    files: RefCell<HashMap<String, Option<SourceFile>>>,
     disabled: bool,
 }
 
@@ -36,13 +36,13 @@ impl SourceLookup for FileSource {
             return None;
         }
         let mut files = self.files.borrow_mut();
-        let bytes = files.entry(file.to_string()).or_insert_with(|| {
+        let source = files.entry(file.to_string()).or_insert_with(|| {
             let f = std::fs::File::open(file).ok()?;
             let mut bytes = Vec::new();
             f.take(MAX_SOURCE_BYTES).read_to_end(&mut bytes).ok()?;
-            Some(bytes)
+            Some(SourceFile::parse(&bytes))
         });
-        source::analyse(bytes.as_deref()?, line)
+        source.as_ref()?.site(line)
     }
 }
 

@@ -6,6 +6,8 @@ mod cmd;
 mod collect;
 mod config;
 mod demo;
+mod gate;
+mod gotest;
 mod input;
 mod progress;
 mod render;
@@ -31,6 +33,7 @@ use clap::{Parser, Subcommand};
     goleash inspect http://127.0.0.1:6060    read a live service's /debug/pprof
     goleash watch http://127.0.0.1:6060      watch a live service for leaks, keep history
     goleash report -o report.html            draw the history of a watch
+    goleash test ./...                       run the tests, report what each one leaks
 
 EXIT STATUS:
     0 no problem, 1 leaks found or gate failed, 2 usage or input error"
@@ -48,6 +51,10 @@ enum Command {
     Watch(cmd::watch::WatchArgs),
     Report(cmd::report::ReportArgs),
     Demo(cmd::demo::DemoArgs),
+    Test(cmd::test::TestArgs),
+    /// Runs one test binary for `goleash test` (go test's -exec program).
+    #[command(name = "__test-exec", hide = true)]
+    TestExec(gotest::exec::ExecArgs),
 }
 
 /// How a run ended, as the exit status.
@@ -99,12 +106,20 @@ fn main() -> ExitCode {
         }
     };
     let result = match &command {
+        Command::TestExec(args) => match gotest::exec::run(args) {
+            Ok(code) => return ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                report_error(&e);
+                return ExitCode::from(2);
+            }
+        },
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Test(args) => cmd::test::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

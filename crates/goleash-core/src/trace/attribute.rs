@@ -473,6 +473,7 @@ mod tests {
                 reason: None,
                 stack: None,
                 first_run: None,
+                last_blocked: None,
             })
             .collect();
         goroutines.sort_by_key(|g| g.id);

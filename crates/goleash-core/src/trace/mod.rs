@@ -236,6 +236,10 @@ pub struct Goroutine {
     pub stack: Option<StackId>,
     /// When it first ran while traced.
     pub first_run: Option<u64>,
+    /// When it last blocked while traced. With [`Goroutine::since`] this tells a goroutine
+    /// woken once (by the end of its test, say) from one that keeps blocking and waking (a
+    /// ticker loop) when both are caught runnable at the end.
+    pub last_blocked: Option<u64>,
 }
 
 impl Goroutine {
@@ -250,6 +254,7 @@ impl Goroutine {
             reason: None,
             stack: None,
             first_run: None,
+            last_blocked: None,
         }
     }
 
@@ -625,12 +630,17 @@ impl<'t> Builder<'t> {
             Step::Block { g, reason, stack } | Step::Stop { g, reason, stack } => {
                 let reason = self.string(generation, reason, at)?;
                 let stack = self.stack(generation, stack, at)?;
-                let state = if matches!(step, Step::Block { .. }) {
+                let blocked = matches!(step, Step::Block { .. });
+                let state = if blocked {
                     GoState::Blocked
                 } else {
                     GoState::Runnable
                 };
-                set(self.get(g, at)?, time, state, reason, stack);
+                let record = self.get(g, at)?;
+                if blocked {
+                    record.last_blocked = Some(time);
+                }
+                set(record, time, state, reason, stack);
             }
             Step::Unblock { g } | Step::SyscallEndBlocked { g } => {
                 // It will resume where it stopped: keep the stack.
@@ -866,6 +876,8 @@ mod tests {
             // Blocked, then unblocked: runnable, and it will resume where it blocked.
             assert_eq!(worker.state, GoState::Runnable);
             assert_eq!(worker.reason, None);
+            let blocked = worker.last_blocked.expect("it blocked");
+            assert!(blocked < worker.since, "blocked, then woken");
             let resume = worker.blocking_frame(&tables).unwrap();
             assert_eq!(
                 (tables.str(resume.function), resume.line),
@@ -907,6 +919,7 @@ mod tests {
             assert_eq!(main.state, GoState::Blocked);
             assert_eq!(tables.str(main.reason.unwrap()), "chan receive");
             assert_eq!(main.since, 205);
+            assert_eq!(main.last_blocked, Some(205));
             let worker = trace.goroutine(2).unwrap();
             assert_eq!(worker.state, GoState::Runnable);
             assert!(worker.since < 200, "the restatement is not a change");

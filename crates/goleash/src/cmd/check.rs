@@ -7,14 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use goleash_core::classify::{Assessment, Growth, Verdict};
-use goleash_core::rules::Baseline;
 use goleash_core::{Capture, ReadOptions, Snapshot};
 use serde::Serialize;
 
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
 use crate::cli::{CommonArgs, HttpArgs, OutputFormat};
-use crate::config::{self, BaselineEntry, BaselineFile, Config};
+use crate::config::{BaselineEntry, BaselineFile, Config};
+use crate::gate::{Gate, GateOutcome};
 use crate::input::{self, Input};
 use crate::render::json::{self, GroupJson, SCHEMA_VERSION};
 use crate::render::style::Style;
@@ -75,16 +75,6 @@ pub struct CheckArgs {
     pub http: HttpArgs,
 }
 
-/// What happened to a group at the gate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum GateOutcome {
-    Fail,
-    Pass,
-    Suppressed,
-    Baselined,
-}
-
 struct Judged {
     name: String,
     capture: Capture,
@@ -94,8 +84,11 @@ struct Judged {
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let inputs = Input::from_args(&args.inputs)?;
-    let config = config::load(args.config.as_deref())?;
-    let baseline = load_baseline(args, &config)?;
+    let gate = Gate::load(
+        args.config.as_deref(),
+        args.baseline.as_deref(),
+        args.strict,
+    )?;
     let source = FileSource::new(args.no_source);
     let options = ReadOptions {
         group: args.common.group_options(),
@@ -107,9 +100,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let judged: Vec<Judged> = if inputs.len() >= 2 {
         vec![judge_series(&inputs, &options, args, quiescent, &source)?]
     } else if let Input::Url(url) = &inputs[0] {
-        vec![settle(
-            url, &options, args, &config, &baseline, quiescent, &source,
-        )?]
+        vec![settle(url, &options, args, &gate, quiescent, &source)?]
     } else {
         let mut passthrough = input::passthrough(json_output);
         let pass: Option<goleash_core::Passthrough<'_>> =
@@ -146,7 +137,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     }
 
     let outcome_of = |capture: &Capture, snapshot: &Snapshot, i: usize, a: &Assessment| {
-        outcome(args, &config, &baseline, capture, snapshot, i, a)
+        gate.outcome(&capture.tables, &snapshot.groups[i], a)
     };
     let failed = judged.iter().any(|j| {
         j.capture
@@ -166,48 +157,10 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     if json_output {
         json::write(&mut out, &check_doc(&judged, args, failed, &outcome_of))?;
     } else {
-        write_text(&mut out, &judged, args, &config, failed, &outcome_of)?;
+        write_text(&mut out, &judged, args, &gate.config, failed, &outcome_of)?;
     }
     out.flush()?;
     Ok(if failed { Outcome::Leaks } else { Outcome::Ok })
-}
-
-fn load_baseline(args: &CheckArgs, config: &Config) -> Result<Baseline> {
-    match (&args.baseline, &config.baseline) {
-        (Some(path), _) => config::read_baseline(path),
-        // A baseline named in the configuration may not have been written yet.
-        (None, Some(path)) if path.exists() => config::read_baseline(path),
-        _ => Ok(Baseline::default()),
-    }
-}
-
-/// Why a group passes or fails, with the rule's reason when one suppressed it.
-fn outcome(
-    args: &CheckArgs,
-    config: &Config,
-    baseline: &Baseline,
-    capture: &Capture,
-    snapshot: &Snapshot,
-    index: usize,
-    assessment: &Assessment,
-) -> (GateOutcome, Option<String>) {
-    let group = &snapshot.groups[index];
-    let failing = assessment.verdict == Verdict::Leak
-        || (args.strict && assessment.verdict == Verdict::Suspect);
-    if !failing {
-        return (GateOutcome::Pass, None);
-    }
-    if let Some(rule) = config
-        .rules
-        .iter()
-        .find(|r| r.matches(&capture.tables, group, assessment))
-    {
-        return (GateOutcome::Suppressed, Some(rule.reason.clone()));
-    }
-    if baseline.accepts(group.signature) {
-        return (GateOutcome::Baselined, None);
-    }
-    (GateOutcome::Fail, None)
 }
 
 /// Two or more inputs: the last judged against the first.
@@ -246,13 +199,11 @@ fn judge_series(
 }
 
 /// Samples a live service until the failing groups stop changing.
-#[allow(clippy::too_many_arguments)]
 fn settle(
     url: &str,
     options: &ReadOptions,
     args: &CheckArgs,
-    config: &Config,
-    baseline: &Baseline,
+    gate: &Gate,
     quiescent: bool,
     source: &FileSource,
 ) -> Result<Judged> {
@@ -269,7 +220,7 @@ fn settle(
         let mut failing: Vec<(goleash_core::Signature, u64)> = Vec::new();
         for (s, a) in capture.snapshots.iter().zip(&assessed) {
             for (i, x) in a.iter().enumerate() {
-                if outcome(args, config, baseline, &capture, s, i, x).0 == GateOutcome::Fail {
+                if gate.outcome(&capture.tables, &s.groups[i], x).0 == GateOutcome::Fail {
                     failing.push((s.groups[i].signature, s.groups[i].count));
                 }
             }

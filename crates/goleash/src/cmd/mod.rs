@@ -5,4 +5,5 @@ pub mod demo;
 pub mod diff;
 pub mod inspect;
 pub mod report;
+pub mod test;
 pub mod watch;

@@ -13,12 +13,12 @@ pub mod server;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use goleash_core::classify::SourceLookup;
-use goleash_core::source::{self, SiteFacts};
+use goleash_core::source::{SiteFacts, SourceFile};
 use goleash_core::{ReadOptions, Signature};
 
 use replay::{DumpTemplate, ProfileTemplate};
@@ -261,9 +261,11 @@ pub struct EmbeddedSource;
 
 impl SourceLookup for EmbeddedSource {
     fn site(&self, file: &str, line: u32) -> Option<SiteFacts> {
-        (file == SOURCE_PATH)
-            .then(|| source::analyse(SOURCE, line))
-            .flatten()
+        static PARSED: OnceLock<SourceFile> = OnceLock::new();
+        if file != SOURCE_PATH {
+            return None;
+        }
+        PARSED.get_or_init(|| SourceFile::parse(SOURCE)).site(line)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Renderers: each writes to any `io::Write`, so tests capture exactly what people see.
 
+pub mod gotest;
 pub mod html;
 pub mod json;
 pub mod style;

@@ -406,46 +406,16 @@ fn write_group(
     let indent = "                    ";
     writeln!(out, "{indent}{}", style.dim(&assessment.why))?;
 
-    let frames = tables.frames(group.stack);
-    let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
-    let mut i = 0;
-    while i < frames.len() {
-        let folded = !options.full && i > 0 && !origins[i].is_user();
-        if folded {
-            let end = (i..frames.len())
-                .find(|&j| origins[j].is_user())
-                .unwrap_or(frames.len());
-            if end - i >= 2 {
-                let packages = fold_summary(tables, &frames[i..end]);
-                writeln!(
-                    out,
-                    "{indent}{}",
-                    style.dim(&format!("⋮ {} frames in {packages}", end - i))
-                )?;
-                i = end;
-                continue;
-            }
-        }
-        let emphasis = if Some(frames[i]) == assessment.leak_site {
-            Emphasis::LeakSite
-        } else {
-            Emphasis::from(origins[i])
-        };
-        // Recursion prints the same frame over and over; say it once with a count.
-        let repeats = frames[i..].iter().take_while(|&&f| f == frames[i]).count();
-        let shown = Shown { emphasis, repeats };
-        write_frame_emph(out, tables, frames[i], paths, style, indent, shown)?;
-        if emphasis == Emphasis::LeakSite
-            && let Some(facts) = &assessment.source
-        {
-            writeln!(
-                out,
-                "{indent}  {}",
-                style.cyan(&format!("│ {}", facts.text))
-            )?;
-        }
-        i += repeats;
-    }
+    write_stack(
+        out,
+        tables,
+        tables.frames(group.stack),
+        assessment,
+        paths,
+        style,
+        indent,
+        options.full,
+    )?;
     if let Some(elision) = group.example.elided {
         let text = match elision {
             goleash_core::model::Elision::Middle { count, .. } => {
@@ -517,8 +487,80 @@ fn write_group(
     Ok(())
 }
 
+/// Writes a stack, innermost frame first: the leak site emphasised with its source line,
+/// the program's own frames in bold, and (unless `full`) runs of other frames folded.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_stack(
+    out: &mut dyn Write,
+    tables: &Tables,
+    frames: &[FrameId],
+    assessment: &Assessment,
+    paths: &Paths,
+    style: &Style,
+    indent: &str,
+    full: bool,
+) -> io::Result<()> {
+    let mut frames = frames;
+    // Level-2 dumps end every stack in `runtime.goexit`: it says nothing.
+    if !full
+        && let Some((&last, rest)) = frames.split_last()
+        && tables.bytes(tables.get_frame(last).function) == b"runtime.goexit"
+    {
+        frames = rest;
+    }
+    let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
+    // The frame the goroutine waits in (`sync.(*Mutex).Lock`, `time.Sleep`) is always
+    // shown; the runtime frames under it (level-2 dumps, debug=0) and runs of library
+    // frames are folded.
+    let waits_in = assessment
+        .blocking_frame
+        .and_then(|f| frames.iter().position(|&g| g == f));
+    let mut i = 0;
+    while i < frames.len() {
+        let folded = !full && Some(i) != waits_in && !origins[i].is_user();
+        if folded {
+            let end = (i..frames.len())
+                .find(|&j| origins[j].is_user() || Some(j) == waits_in)
+                .unwrap_or(frames.len());
+            if end - i >= 2 || (i == 0 && end > i) {
+                let packages = fold_summary(tables, &frames[i..end]);
+                writeln!(
+                    out,
+                    "{indent}{}",
+                    style.dim(&format!(
+                        "⋮ {} in {packages}",
+                        plural((end - i) as u64, "frame", "frames")
+                    ))
+                )?;
+                i = end;
+                continue;
+            }
+        }
+        let emphasis = if Some(frames[i]) == assessment.leak_site {
+            Emphasis::LeakSite
+        } else {
+            Emphasis::from(origins[i])
+        };
+        // Recursion prints the same frame over and over; say it once with a count.
+        let repeats = frames[i..].iter().take_while(|&&f| f == frames[i]).count();
+        let shown = Shown { emphasis, repeats };
+        write_frame_emph(out, tables, frames[i], paths, style, indent, shown)?;
+        if emphasis == Emphasis::LeakSite
+            && let Some(facts) = &assessment.source
+        {
+            writeln!(
+                out,
+                "{indent}  {}",
+                style.cyan(&format!("│ {}", facts.text))
+            )?;
+        }
+        i += repeats;
+    }
+    Ok(())
+}
+
 /// Splits text into lines of at most `width` characters at spaces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
@@ -670,12 +712,13 @@ fn write_frame_emph(
 
 /// Shortens file paths: standard library files relative to GOROOT's `src/`, the program's
 /// files relative to the directory they all share.
-struct Paths {
-    common: Option<String>,
+pub(crate) struct Paths {
+    /// The directory all of the program's own files are under, when it says something.
+    pub(crate) common: Option<String>,
 }
 
 impl Paths {
-    fn new(tables: &Tables, frames: impl Iterator<Item = FrameId>) -> Self {
+    pub(crate) fn new(tables: &Tables, frames: impl Iterator<Item = FrameId>) -> Self {
         let mut common: Option<Vec<u8>> = None;
         for frame in frames {
             if origin(tables, frame) != Origin::User {
@@ -705,7 +748,7 @@ impl Paths {
         Paths { common }
     }
 
-    fn position(&self, tables: &Tables, frame_id: FrameId) -> String {
+    pub(crate) fn position(&self, tables: &Tables, frame_id: FrameId) -> String {
         let frame = tables.get_frame(frame_id);
         let file = tables.str(frame.file);
         if file.is_empty() {

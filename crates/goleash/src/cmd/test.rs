@@ -1,0 +1,280 @@
+//! `goleash test`: run a Go test suite and report, per test, the goroutines it left behind.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use goleash_core::classify::Verdict;
+
+use crate::Outcome;
+use crate::analysis::FileSource;
+use crate::cli::OutputFormat;
+use crate::config::{BaselineEntry, BaselineFile};
+use crate::gate::Gate;
+use crate::gotest::leftovers::{self, PackageReport};
+use crate::gotest::run::{self, Echo, PackageRun, RunOptions, Terminal};
+use crate::render::gotest::{self as report, Summary};
+use crate::render::json::{self, SCHEMA_VERSION};
+use crate::render::style::{ColorChoice, Style};
+use crate::render::text::plural;
+
+/// Run Go tests and report every goroutine a test leaves behind, by test, with
+/// `t.Parallel` and subtests. No change to the tests.
+///
+/// Runs `go test` with an execution trace of every test binary. A goroutine still alive
+/// when its binary ended is attributed to the test that started it (directly or through
+/// other goroutines), grouped by stack, and judged: blocked on something only another
+/// goroutine could end is a leak; long-lived by design (the testing package, os/signal,
+/// idle HTTP connections) is not; one the trace shows on its way out is not judged. Exit
+/// status 1 when a test leaked or failed.
+#[derive(Args, Debug)]
+#[command(after_help = "EXAMPLES:
+    goleash test ./...                         every package of the module
+    goleash test ./pkg/... -- -run TestServer  flags after -- go to go test
+    goleash test -- -race -count=3 -v          the package here, with go test's -v output
+    goleash test --format json ./... > leaks.json
+
+SUPPRESSIONS:
+    the same .goleash.toml and baseline as goleash check (see README.md)
+
+EXIT STATUS:
+    0 no leaks and every test passed, 1 a test leaked or failed, 2 goleash could not run
+    the tests or read what they left (usage, no Go 1.22+, unreadable trace)")]
+pub struct TestArgs {
+    /// Packages, as `go test` takes them (default: the package in this directory).
+    pub packages: Vec<String>,
+    /// Flags for `go test` and the test binaries, after `--` (`-run`, `-race`, `-v`,
+    /// `-timeout` …).
+    #[arg(last = true, value_name = "GO TEST FLAGS")]
+    pub go_flags: Vec<String>,
+    /// The `go` command to use.
+    #[arg(long, default_value = "go", value_name = "PATH")]
+    pub go: PathBuf,
+    /// Fail on suspects too, not only on leaks.
+    #[arg(long)]
+    pub strict: bool,
+    /// The suppression file (default: .goleash.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Accept the stacks recorded in this baseline (default: the one .goleash.toml names).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record every stack that leaks (or is a suspect) today in FILE, and pass.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Keep the execution traces in DIR (for `go tool trace`) instead of deleting them.
+    #[arg(long, value_name = "DIR")]
+    pub keep_traces: Option<PathBuf>,
+    /// Do not read the program's source files.
+    #[arg(long)]
+    pub no_source: bool,
+    /// Output format of the report; `go test`'s own output goes to stderr with json.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// When to colour text output (NO_COLOR is honoured).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Deletes the trace directory at the end, unless it is the user's.
+struct TraceDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TraceDir {
+    fn new(keep: Option<&Path>) -> Result<TraceDir> {
+        if let Some(dir) = keep {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.canonicalize()?;
+            return Ok(TraceDir { path, keep: true });
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path =
+            std::env::temp_dir().join(format!("goleash-test-{}-{nanos:08x}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(TraceDir { path, keep: false })
+    }
+}
+
+impl Drop for TraceDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// The Go release of `go`: traces can only be read from Go 1.22 on.
+fn check_go(go: &Path) -> Result<String> {
+    let output = Command::new(go)
+        .args(["env", "GOVERSION"])
+        .output()
+        .map_err(|e| {
+            let hint = if e.kind() == io::ErrorKind::NotFound {
+                ": install Go 1.22 or newer, or name it with --go PATH"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot run {}: {e}{hint}", go.display())
+        })?;
+    if !output.status.success() {
+        bail!(
+            "{} env GOVERSION failed: {}",
+            go.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let minor = version
+        .strip_prefix("go1.")
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|m| m.parse::<u32>().ok());
+    match minor {
+        Some(m) if m < 22 => bail!(
+            "{} is {version}: goleash test reads the execution traces of Go 1.22 and newer; \
+             name a newer go with --go PATH",
+            go.display()
+        ),
+        // A development build (`devel …`) is as new as it gets.
+        _ => Ok(version),
+    }
+}
+
+pub fn run(args: &TestArgs) -> Result<Outcome> {
+    let gate = Gate::load(
+        args.config.as_deref(),
+        args.baseline.as_deref(),
+        args.strict,
+    )?;
+    // Refuse bad flags before anything is built.
+    run::inspect_flags(&args.go_flags)?;
+    check_go(&args.go)?;
+    let dir = TraceDir::new(args.keep_traces.as_deref())?;
+    let json_output = args.format == OutputFormat::Json;
+    let terminal = Terminal::new();
+    let options = RunOptions {
+        go: args.go.clone(),
+        packages: args.packages.clone(),
+        go_flags: args.go_flags.clone(),
+        dir: dir.path.clone(),
+        echo: Echo::Summary,
+        echo_to_stderr: json_output,
+    };
+
+    // Each package's trace is read as soon as its binary is done, while go test runs the
+    // others.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (jobs, queue) = mpsc::channel::<PackageRun>();
+    let queue = std::sync::Mutex::new(queue);
+    let (results, reports) = mpsc::channel::<PackageReport>();
+    let keep = dir.keep;
+    let finished = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (queue, results, gate, terminal, dir) =
+                (&queue, results.clone(), &gate, &terminal, &dir.path);
+            scope.spawn(move || {
+                let source = FileSource::new(args.no_source);
+                let cx = leftovers::Context {
+                    dir,
+                    gate,
+                    source: &source,
+                    keep_traces: keep,
+                };
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(job) = job else { break };
+                    let report = leftovers::analyse(&job, &cx);
+                    terminal.update(|_, _, analysing| *analysing -= 1);
+                    if results.send(report).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(results);
+        let finished = run::run(&options, &terminal, |package| {
+            terminal.update(|_, _, analysing| *analysing += 1);
+            let _ = jobs.send(package);
+        });
+        drop(jobs);
+        finished
+    });
+    terminal.finish();
+    let finished = finished?;
+    let mut reports: Vec<PackageReport> = reports.into_iter().collect();
+    reports.sort_by(|a, b| a.package.cmp(&b.package));
+
+    if reports.is_empty() {
+        bail!(
+            "go test ran no packages (exit status {}): see its messages above; run goleash test \
+             inside a Go module, with package patterns go test accepts",
+            finished
+                .go_status
+                .map_or("unknown".to_string(), |s| s.to_string())
+        );
+    }
+    if let Some(path) = &args.write_baseline {
+        return write_baseline(path, &reports);
+    }
+    let summary = Summary::of(&reports);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if json_output {
+        json::write(&mut out, &report::doc(&reports, &summary, args.strict))?;
+    } else {
+        report::write_text(&mut out, &reports, &summary, &Style::for_stdout(args.color))?;
+    }
+    out.flush()?;
+    Ok(if !summary.leaking.is_empty() || summary.failed() {
+        Outcome::Leaks
+    } else if !summary.errors.is_empty() {
+        Outcome::InputError
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn write_baseline(path: &Path, reports: &[PackageReport]) -> Result<Outcome> {
+    let mut groups = Vec::new();
+    for report in reports {
+        let tables = &report.tables;
+        for test in report.tests.iter().filter(|t| t.finished) {
+            for (group, judged) in test.snapshot.groups.iter().zip(&test.judged) {
+                let a = &judged.assessment;
+                if !matches!(a.verdict, Verdict::Leak | Verdict::Suspect) {
+                    continue;
+                }
+                let function = |f| tables.str(tables.get_frame(f).function).into_owned();
+                groups.push(BaselineEntry {
+                    signature: group.signature.to_string(),
+                    verdict: a.verdict.name().to_string(),
+                    count: group.count,
+                    leak_site: a.leak_site.map(function),
+                    blocking: a.blocking.name().to_string(),
+                    created_by: group.created_by.map(function),
+                });
+            }
+        }
+    }
+    groups.sort_by(|a, b| a.signature.cmp(&b.signature));
+    groups.dedup_by(|a, b| a.signature == b.signature);
+    let file = BaselineFile {
+        schema_version: SCHEMA_VERSION,
+        generated_by: concat!("goleash ", env!("CARGO_PKG_VERSION")).to_string(),
+        groups,
+    };
+    let text = serde_json::to_string_pretty(&file)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "goleash: wrote {} to {}; check it in, and goleash test and goleash check accept them from now on",
+        plural(file.groups.len() as u64, "stack", "stacks"),
+        path.display()
+    );
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,572 @@
+//! `goleash test` on the module `fixtures/go/testleaks`, with the first release whose
+//! traces it reads (Go 1.22) and the newest (Go 1.27): exactly the tests that leak are
+//! named, each with the function its goroutine is blocked in; clean tests are never
+//! named; failed, panicked and timed-out tests fail the run and are said to have.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::go::{Run, Toolchain, run, scratch, toolchain};
+
+const MODULE: &str = "goleash.test/testleaks";
+
+/// The leaks of the module: (package, test, function the goroutine waits in, state).
+const LEAKS: [(&str, &str, &str, &str); 10] = [
+    ("deep", "TestTwoDeep", "consume", "chan receive"),
+    (
+        "failing/errors",
+        "TestAssertionFails",
+        "waitAll",
+        "sync.WaitGroup.Wait",
+    ),
+    (
+        "failing/hangs",
+        "TestLeakBeforeHang",
+        "collect",
+        "chan receive",
+    ),
+    (
+        "failing/panics",
+        "TestLeakBeforePanic",
+        "awaitSignal",
+        "chan receive",
+    ),
+    ("parallel", "TestParallelLeak", "sendResult", "chan send"),
+    ("plain", "TestPlainLeak", "waitForResult", "chan receive"),
+    (
+        "subtests",
+        "TestCache/evict",
+        "lockAndCount",
+        "sync.Mutex.Lock",
+    ),
+    ("subtests", "TestTable/first", "publish", "chan send"),
+    ("subtests", "TestTable/second", "publish", "chan send"),
+    ("ticker", "TestTickerLeak", "pollForever", "select"),
+];
+
+/// Tests that leave nothing behind (or only goroutines on their way out): never named.
+const CLEAN: [&str; 9] = [
+    "TestPlainClean",
+    "TestParallelClean",
+    "TestExitsJustAfter",
+    "TestTickerStopped",
+    "TestHTTPClean",
+    "TestPasses",
+    "TestCache/hit",
+    "TestCache/nested",
+    "TestCache/nested/deeper",
+];
+
+/// The module's sources for `toolchain`: the paths the traces name.
+fn module(toolchain: &'static Toolchain) -> PathBuf {
+    toolchain.fixtures().src().join("testleaks")
+}
+
+/// `goleash test ARGS` in the module, with the toolchain's `go` and its environment.
+fn goleash_test(
+    toolchain: &'static Toolchain,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
+    let go = toolchain.command();
+    let mut full = vec!["--go", go.get_program().to_str().expect("a UTF-8 path")];
+    full.extend_from_slice(args);
+    goleash(toolchain, dir, &full, env)
+}
+
+/// `goleash test ARGS` in `dir`, with the environment of the toolchain's `go`.
+fn goleash(toolchain: &'static Toolchain, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let go = toolchain.command();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_goleash"));
+    for (key, value) in go.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .arg("test")
+        .args(args)
+        .envs(env.iter().copied());
+    run(&mut command, false)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn short(function: &str) -> &str {
+    function.rsplit('.').next().unwrap_or(function)
+}
+
+/// Runs the whole module, failing tests included, and checks the JSON report.
+///
+/// Besides the leaks: an assertion that fails, a panic, a timeout and an os.Exit (with
+/// TESTLEAKS_FAIL=1), and a test that takes a trace of its own, which cannot work under
+/// goleash test.
+fn whole_module(release: &str) {
+    let toolchain = toolchain(release);
+    let dir = module(toolchain);
+    let result = goleash_test(
+        toolchain,
+        &dir,
+        &["--format", "json", "./...", "--", "-timeout", "3s"],
+        &[("TESTLEAKS_FAIL", "1")],
+    );
+    let stderr = text(&result.stderr);
+    assert_eq!(result.code(), 1, "{stderr}");
+    let doc: Value = serde_json::from_slice(&result.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{stderr}", text(&result.stdout)));
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["passed"], false);
+    // go test's own output is still there, on stderr with JSON on stdout.
+    for package in ["deep", "plain", "ticker"] {
+        assert!(
+            stderr.contains(&format!("ok  \t{MODULE}/{package}\t")),
+            "no ok line for {package}:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("panic: test timed out after 3s"),
+        "{stderr}"
+    );
+
+    let failing: BTreeSet<(String, String, String, String)> = doc["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["outcome"] == "fail")
+        .map(|l| {
+            assert_eq!(l["verdict"], "leak", "{l}");
+            assert_eq!(l["count"], 1, "{l}");
+            assert!(l["hint"].is_string(), "{l}");
+            assert!(!l["frames"].as_array().unwrap().is_empty(), "{l}");
+            let chain = l["creator_chain"].as_array().unwrap();
+            let last = chain
+                .last()
+                .unwrap_or_else(|| panic!("no creator chain: {l}"));
+            // The chain ends at the goroutine that ran the test.
+            assert_eq!(last["test"], l["test"], "{l}");
+            (
+                l["package"].as_str().unwrap().to_string(),
+                l["test"].as_str().unwrap().to_string(),
+                short(l["leak_site"]["function"].as_str().unwrap()).to_string(),
+                l["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, String, String)> = LEAKS
+        .iter()
+        .map(|(p, t, f, s)| {
+            (
+                format!("{MODULE}/{p}"),
+                t.to_string(),
+                f.to_string(),
+                s.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(failing, expected, "{}", text(&result.stdout));
+
+    // The leak two goroutines deep: started by startPipeline, which TestTwoDeep started.
+    let deep = doc["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["test"] == "TestTwoDeep")
+        .unwrap();
+    let chain: Vec<&str> = deep["creator_chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| short(c["function"].as_str().unwrap()))
+        .collect();
+    assert_eq!(chain, ["startPipeline", "TestTwoDeep"]);
+    assert_eq!(deep["creator_chain"][0]["exited"], true);
+
+    // Nothing else fails, and no clean test is named anywhere.
+    for leak in doc["leaks"].as_array().unwrap() {
+        let test = leak["test"].as_str().unwrap_or_default();
+        assert!(!CLEAN.contains(&test), "a clean test is named: {leak}");
+    }
+    let failures: BTreeSet<(String, String)> = doc["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["test"].as_str().unwrap().to_string(),
+                f["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("TestAssertionFails", "failed"),
+        ("TestExits", "interrupted"),
+        ("TestHangs", "timed_out"),
+        ("TestPanics", "panicked"),
+        ("TestStartsTrace", "failed"),
+    ]
+    .iter()
+    .map(|(t, k)| (t.to_string(), k.to_string()))
+    .collect();
+    assert_eq!(failures, want, "{}", text(&result.stdout));
+    let failure = |test: &str| {
+        doc["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["test"] == test)
+            .unwrap()
+            .clone()
+    };
+    // It cannot take a trace while goleash's runs: the report says so, and how to skip it.
+    let tracing = failure("TestStartsTrace");
+    assert!(
+        tracing["message"]
+            .as_str()
+            .unwrap()
+            .contains("-skip '^TestStartsTrace$'"),
+        "{tracing}"
+    );
+    let hang = failure("TestHangs");
+    assert_eq!(
+        short(hang["at"]["function"].as_str().unwrap()),
+        "waitForQuorum"
+    );
+    assert_eq!(hang["at"]["state"], "chan receive");
+    let panic = failure("TestPanics");
+    assert!(
+        panic["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("assignment to entry in nil map"),
+        "{panic}"
+    );
+    assert_eq!(
+        short(panic["at"]["function"].as_str().unwrap()),
+        "TestPanics"
+    );
+
+    let status = |package: &str| {
+        doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package"] == format!("{MODULE}/{package}"))
+            .unwrap_or_else(|| panic!("no package {package}"))
+            .clone()
+    };
+    assert_eq!(status("failing/panics")["status"], "crashed");
+    assert_eq!(status("failing/panics")["evidence"], "crash_dump");
+    assert_eq!(status("failing/hangs")["status"], "timed_out");
+    assert_eq!(status("failing/hangs")["evidence"], "trace");
+    assert_eq!(status("failing/errors")["status"], "failed");
+    // os.Exit in a test: no stopped trace, no dump; the report says leaks were not checked.
+    let exits = status("failing/exits");
+    assert_eq!(exits["status"], "exited");
+    assert_eq!(exits["evidence"], "none");
+    assert!(
+        exits["problem"]
+            .as_str()
+            .unwrap()
+            .contains("leaks were not checked"),
+        "{exits}"
+    );
+    assert_eq!(status("plain")["status"], "passed");
+    for package in doc["packages"].as_array().unwrap() {
+        assert!(package["error"].is_null(), "{package}");
+    }
+    // The goroutines not judged are on their way out: never one of a leak's functions.
+    for unjudged in doc["unjudged"].as_array().unwrap() {
+        let function = short(unjudged["function"].as_str().unwrap());
+        assert!(
+            LEAKS.iter().all(|(_, _, f, _)| *f != function),
+            "a leak was not judged: {unjudged}"
+        );
+    }
+}
+
+/// The packages that pass, some leaking, in text: names first, clean tests never.
+fn passing_packages_text(release: &str) {
+    let toolchain = toolchain(release);
+    let dir = module(toolchain);
+    let packages = [
+        "./plain",
+        "./parallel",
+        "./straggler",
+        "./ticker",
+        "./httpclient",
+        "./subtests",
+    ];
+    let mut args = vec!["--color", "never"];
+    args.extend(packages);
+    let result = goleash_test(toolchain, &dir, &args, &[]);
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
+    for package in [
+        "plain",
+        "parallel",
+        "straggler",
+        "ticker",
+        "httpclient",
+        "subtests",
+    ] {
+        assert!(
+            out.contains(&format!("ok  \t{MODULE}/{package}\t")),
+            "{out}"
+        );
+    }
+    for (test, function) in [
+        ("TestPlainLeak", "plain.waitForResult"),
+        ("TestParallelLeak", "parallel.sendResult"),
+        ("TestTickerLeak", "ticker.pollForever"),
+        ("TestCache/evict", "subtests.lockAndCount"),
+        ("TestTable/first", "subtests.publish"),
+    ] {
+        let header = out
+            .lines()
+            .position(|l| l.starts_with(test))
+            .unwrap_or_else(|| panic!("no block for {test}:\n{out}"));
+        let block: Vec<&str> = out
+            .lines()
+            .skip(header)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert!(
+            block.iter().any(|l| l.contains(function)),
+            "{test} does not show {function}:\n{out}"
+        );
+        assert!(block.iter().any(|l| l.contains("fix: ")), "{out}");
+    }
+    for clean in CLEAN {
+        assert!(!out.contains(clean), "{clean} is named:\n{out}");
+    }
+    // The subtests of a table that leak alike are one block naming them all.
+    assert!(
+        out.contains("\n  and the same in 1 more test: TestTable/second\n"),
+        "{out}"
+    );
+    assert_eq!(out.matches("subtests.publish").count(), 1, "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("goleash test: FAILED: 6 tests leaked goroutines"),
+        "{out}"
+    );
+
+    // Only clean packages: the run passes.
+    let clean = goleash_test(
+        toolchain,
+        &dir,
+        &["--color", "never", "./straggler", "./httpclient"],
+        &[],
+    );
+    let out = text(&clean.stdout);
+    assert_eq!(clean.code(), 0, "{out}{}", text(&clean.stderr));
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("goleash test: passed"),
+        "{out}"
+    );
+    for test in CLEAN {
+        assert!(!out.contains(test), "{test} is named:\n{out}");
+    }
+}
+
+#[test]
+fn module_go1_22() {
+    whole_module("1.22");
+}
+
+#[test]
+fn module_go1_27() {
+    whole_module("1.27");
+}
+
+#[test]
+fn text_go1_22() {
+    passing_packages_text("1.22");
+}
+
+#[test]
+fn text_go1_27() {
+    passing_packages_text("1.27");
+}
+
+/// A suppression in `.goleash.toml` and a baseline accept leaks as they do for `check`.
+#[test]
+fn suppressions_and_baselines() {
+    let toolchain = toolchain("1.27");
+    let dir = module(toolchain);
+    let config = scratch("goleash.toml");
+    std::fs::write(
+        &config,
+        "[[ignore]]\nreason = \"the result waiter is on purpose\"\nfunction = \"goleash.test/testleaks/plain.waitForResult\"\n",
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    let suppressed = goleash_test(
+        toolchain,
+        &dir,
+        &["--color", "never", "--config", config_arg, "./plain"],
+        &[],
+    );
+    let out = text(&suppressed.stdout);
+    assert_eq!(suppressed.code(), 0, "{out}{}", text(&suppressed.stderr));
+    assert!(
+        out.contains("suppressed by .goleash.toml: the result waiter is on purpose"),
+        "{out}"
+    );
+
+    let baseline = scratch("baseline.json");
+    let baseline_arg = baseline.to_str().unwrap();
+    let written = goleash_test(
+        toolchain,
+        &dir,
+        &["--write-baseline", baseline_arg, "./deep", "./ticker"],
+        &[],
+    );
+    assert_eq!(written.code(), 0, "{}", text(&written.stderr));
+    let file: Value = serde_json::from_slice(&std::fs::read(&baseline).unwrap()).unwrap();
+    assert_eq!(file["groups"].as_array().unwrap().len(), 2, "{file}");
+    let accepted = goleash_test(
+        toolchain,
+        &dir,
+        &[
+            "--color",
+            "never",
+            "--baseline",
+            baseline_arg,
+            "./deep",
+            "./ticker",
+        ],
+        &[],
+    );
+    let out = text(&accepted.stdout);
+    assert_eq!(accepted.code(), 0, "{out}");
+    assert!(
+        out.contains("2 leaking stacks accepted by the baseline"),
+        "{out}"
+    );
+    // A stack the baseline does not hold still fails.
+    let other = goleash_test(
+        toolchain,
+        &dir,
+        &["--color", "never", "--baseline", baseline_arg, "./plain"],
+        &[],
+    );
+    assert_eq!(other.code(), 1, "{}", text(&other.stdout));
+    let _ = std::fs::remove_file(&config);
+    let _ = std::fs::remove_file(&baseline);
+}
+
+/// What cannot work says why, with exit status 2, before anything is built.
+#[test]
+fn refusals() {
+    let toolchain = toolchain("1.27");
+    let dir = module(toolchain);
+    let missing = goleash(
+        toolchain,
+        &dir,
+        &["--go", "/nonexistent/go", "./plain"],
+        &[],
+    );
+    assert_eq!(missing.code(), 2);
+    assert!(
+        text(&missing.stderr).contains("--go PATH"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let exec = goleash_test(toolchain, &dir, &["./plain", "--", "-exec", "echo"], &[]);
+    assert_eq!(exec.code(), 2);
+    assert!(
+        text(&exec.stderr).contains("cannot pass -exec"),
+        "{}",
+        text(&exec.stderr)
+    );
+
+    let old = crate::support::go::toolchain("1.21").command();
+    let old = old.get_program().to_str().unwrap();
+    let too_old = goleash(toolchain, &dir, &["--go", old, "./plain"], &[]);
+    assert_eq!(too_old.code(), 2);
+    assert!(
+        text(&too_old.stderr).contains("Go 1.22 and newer"),
+        "{}",
+        text(&too_old.stderr)
+    );
+}
+
+/// A package that does not build fails the run (1); outside a module nothing can run (2).
+#[test]
+fn packages_that_cannot_run() {
+    let toolchain = toolchain("1.27");
+    let dir = scratch("edge-module");
+    for (file, text) in [
+        ("go.mod", "module edge\n\ngo 1.22\n"),
+        (
+            "broken/b.go",
+            "package broken\n\nfunc F() int { return \"x\" }\n",
+        ),
+        (
+            "broken/b_test.go",
+            "package broken\n\nimport \"testing\"\n\nfunc TestB(t *testing.T) {}\n",
+        ),
+        ("notests/n.go", "package notests\n\nfunc F() {}\n"),
+        (
+            "ok/ok_test.go",
+            "package ok\n\nimport \"testing\"\n\nfunc TestOK(t *testing.T) {}\n",
+        ),
+    ] {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let result = goleash_test(toolchain, &dir, &["--format", "json", "./..."], &[]);
+    assert_eq!(result.code(), 1, "{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let statuses: BTreeSet<(String, String)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["package"].as_str().unwrap().to_string(),
+                p["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("edge/broken", "build_failed"),
+        ("edge/notests", "no_tests"),
+        ("edge/ok", "passed"),
+    ]
+    .iter()
+    .map(|(p, s)| (p.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(statuses, want);
+    assert_eq!(doc["failures"][0]["kind"], "build_failed");
+    // The compiler's message reaches the user.
+    assert!(
+        text(&result.stderr).contains("cannot use \"x\""),
+        "{}",
+        text(&result.stderr)
+    );
+
+    let outside = scratch("no-module");
+    std::fs::create_dir_all(&outside).unwrap();
+    let result = goleash_test(toolchain, &outside, &["--color", "never", "./..."], &[]);
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 2, "{out}{}", text(&result.stderr));
+    assert!(out.contains("inside a Go module"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+}
