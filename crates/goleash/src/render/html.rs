@@ -143,7 +143,10 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
         (Some(s), Some(p)) => {
             facts.push(format!("{} {s:+.1}/min (p = {p:.1e})", target.trend.status))
         }
-        (Some(s), None) => facts.push(format!("{} {s:+.1}/min", target.trend.status)),
+        (Some(s), None) => facts.push(format!(
+            "{} ({s:+.1}/min, within the noise)",
+            target.trend.status
+        )),
         _ => facts.push(format!("trend: {}", target.trend.status)),
     }
     facts.push(format!(

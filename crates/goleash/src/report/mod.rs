@@ -462,7 +462,12 @@ pub fn write_text(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Re
             (Some(slope), Some(p)) => {
                 format!("{} {slope:+.1}/min, p = {p:.1e}", target.trend.status)
             }
-            (Some(slope), None) => format!("{} {slope:+.1}/min", target.trend.status),
+            (Some(slope), None) => {
+                format!(
+                    "{} ({slope:+.1}/min, within the noise)",
+                    target.trend.status
+                )
+            }
             _ => target.trend.status.to_string(),
         };
         let verdict = match target.verdict {

@@ -498,7 +498,7 @@ pub fn write_summary(out: &mut dyn Write, summary: &SummaryJson, style: &Style) 
                 "rising {slope:+.1}/min, p = {:.1e}",
                 target.trend.p_value.unwrap_or(1.0)
             )),
-            (status, Some(slope)) => format!("{status}, {slope:+.1}/min"),
+            (status, Some(slope)) => format!("{status} ({slope:+.1}/min, within the noise)"),
             (status, None) => status.to_string(),
         };
         let mut facts = vec![
