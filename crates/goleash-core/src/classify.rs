@@ -454,8 +454,8 @@ pub fn assess(
         (blocking, _) => blocking,
     };
     // Goroutines of a pool share a parent; so do goroutines one caller started one at a
-    // time, which are not a pool. When the source is at hand, a pool's `go` statement is in
-    // a loop.
+    // time, which are not a pool (requests on one keep-alive connection run on the same
+    // goroutine). Only the source can tell: a pool's `go` statement is in a loop.
     let shared_parent = group.parent_runs > 0 && group.count >= 2 * group.parent_runs;
     let started_in_loop = group
         .created_by
@@ -471,7 +471,7 @@ pub fn assess(
         has_user_frames: origins.iter().any(|o| o.is_user()),
         only_runtime: !origins.is_empty() && origins.iter().all(|&o| o == Origin::Runtime),
         source: site_facts.as_ref(),
-        several_per_parent: shared_parent && started_in_loop != Some(false),
+        several_per_parent: shared_parent && started_in_loop == Some(true),
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);

@@ -103,7 +103,9 @@ fn the_demo_finds_its_leak_and_its_report_renders_with_data_in_chromium() {
     let report: Value = serde_json::from_slice(&report.stdout).expect("the report is JSON");
     let target = &report["targets"][0];
     let samples = target["samples"].as_array().unwrap().len();
-    assert!(samples > 40, "{samples} samples");
+    // How many samples fit in the demo's run depends on how busy the machine is; the chart
+    // checks below need a series, and match it point for point whatever its length.
+    assert!(samples > 10, "{samples} samples");
 
     let profile = workdir("chromium-profile");
     let dumped = chromium_on(&page, &profile, &["--dump-dom"]);
