@@ -37,18 +37,33 @@ fn parse_hex(text: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 16 {
         return None;
     }
+    // Three of these per frame of a signal dump: a table and no branch per digit.
     let mut n: u64 = 0;
+    let mut invalid = 0u8;
     for &b in digits {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => return None,
-        };
-        n = (n << 4) | u64::from(d);
+        let d = HEX_DIGIT[usize::from(b)];
+        invalid |= d;
+        n = (n << 4) | u64::from(d & 0x0f);
     }
-    Some(n)
+    (invalid & NOT_HEX == 0).then_some(n)
 }
+
+const NOT_HEX: u8 = 0x80;
+const HEX_DIGIT: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Splits off the leading run of ASCII digits.
 fn take_digits(text: &[u8]) -> (&[u8], &[u8]) {
@@ -271,13 +286,7 @@ pub(crate) fn split_file_line(line: &[u8]) -> Option<RawFileLine<'_>> {
     if body.is_empty() {
         return None;
     }
-    // Level-2 frames end in ` fp=0x… sp=0x… pc=0x…`, after the `+0x` offset. This runs for
-    // every frame of a dump, so scan back from the end: reaching the offset's `+` first means
-    // there are no registers.
-    let regs_at = match body.iter().rposition(|&b| b == b'=' || b == b'+') {
-        Some(at) if body[at] == b'=' => memchr::memmem::rfind(body, b" fp=0x"),
-        _ => None,
-    };
+    let regs_at = registers_start(body);
     Some(match regs_at {
         Some(at) => RawFileLine {
             core: &body[..at],
@@ -288,6 +297,25 @@ pub(crate) fn split_file_line(line: &[u8]) -> Option<RawFileLine<'_>> {
             regs: None,
         },
     })
+}
+
+/// Where ` fp=0x… sp=0x…[ pc=0x…]` starts: level-2 frames end with those words, after the
+/// `+0x` offset. This runs for every frame of a dump, so it looks at the last words only and
+/// stops at the first that is not a register.
+fn registers_start(body: &[u8]) -> Option<usize> {
+    let mut end = body.len();
+    for _ in 0..3 {
+        let at = memchr::memrchr(b' ', &body[..end])?;
+        let word = &body[at + 1..end];
+        if word.starts_with(b"fp=0x") {
+            return Some(at);
+        }
+        if !(word.starts_with(b"sp=0x") || word.starts_with(b"pc=0x")) {
+            return None;
+        }
+        end = at;
+    }
+    None
 }
 
 /// Parses `/path/file.go:123 +0x1d` into the file, the line and the offset.
@@ -323,17 +351,50 @@ pub(crate) fn parse_file_line(line: &[u8]) -> Option<FileLine<'_>> {
 pub(crate) fn parse_regs(text: &[u8]) -> Option<FrameRegs> {
     let mut regs = FrameRegs::default();
     let mut seen_fp = false;
-    for word in text.split(|&b| b == b' ') {
-        if let Some(v) = word.strip_prefix(b"fp=") {
-            regs.fp = parse_hex(v)?;
-            seen_fp = true;
-        } else if let Some(v) = word.strip_prefix(b"sp=") {
-            regs.sp = parse_hex(v)?;
-        } else if let Some(v) = word.strip_prefix(b"pc=") {
-            regs.pc = Some(parse_hex(v)?);
+    let mut rest = text;
+    // One pass: each value is read up to the byte that ends it, which is where the next
+    // word starts; splitting into words first would read every byte twice.
+    while let Some(&first) = rest.first() {
+        if first == b' ' {
+            rest = &rest[1..];
+            continue;
         }
+        let slot = match rest.get(..5) {
+            Some(b"fp=0x") => {
+                seen_fp = true;
+                &mut regs.fp
+            }
+            Some(b"sp=0x") => &mut regs.sp,
+            Some(b"pc=0x") => regs.pc.insert(0),
+            // A word Go did not print there: skip it.
+            _ => {
+                let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+                rest = &rest[end..];
+                continue;
+            }
+        };
+        let (value, after) = take_hex(&rest[5..])?;
+        *slot = value;
+        rest = after;
     }
     seen_fp.then_some(regs)
+}
+
+/// Reads the hex digits at the start of `text` (at least one, at most 16) and what follows.
+fn take_hex(text: &[u8]) -> Option<(u64, &[u8])> {
+    let mut n: u64 = 0;
+    let mut len = 0;
+    for &b in text.iter().take(17) {
+        let d = HEX_DIGIT[usize::from(b)];
+        if d & NOT_HEX != 0 {
+            break;
+        }
+        n = (n << 4) | u64::from(d);
+        len += 1;
+    }
+    let after = &text[len..];
+    let ends_word = after.first().is_none_or(|&b| b == b' ');
+    (len > 0 && len <= 16 && ends_word).then_some((n, after))
 }
 
 /// The hash of a function name, taken once when its line is read.
@@ -450,6 +511,39 @@ pub(crate) fn is_inlined(args: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_registers_of_level_2_tracebacks() {
+        let line =
+            b"\t/go/src/runtime/proc.go:474 +0xca fp=0xe93f1158a10 sp=0xe93f11589f0 pc=0x48abaa";
+        let raw = split_file_line(line).unwrap();
+        assert_eq!(raw.core, b"/go/src/runtime/proc.go:474 +0xca");
+        let regs = parse_regs(raw.regs.unwrap()).unwrap();
+        assert_eq!(
+            (regs.fp, regs.sp, regs.pc),
+            (0xe93f1158a10, 0xe93f11589f0, Some(0x48abaa))
+        );
+
+        // Go 1.10 and older print no pc.
+        let raw = split_file_line(b"\t/go/src/x.go:9 +0x1 fp=0x10 sp=0x8").unwrap();
+        assert_eq!(raw.core, b"/go/src/x.go:9 +0x1");
+        let regs = parse_regs(raw.regs.unwrap()).unwrap();
+        assert_eq!((regs.fp, regs.sp, regs.pc), (0x10, 0x8, None));
+
+        // No registers, or words that only look like them.
+        let raw = split_file_line(b"\t/go/src/x.go:9 +0x1").unwrap();
+        assert_eq!((raw.core, raw.regs), (&b"/go/src/x.go:9 +0x1"[..], None));
+        let raw = split_file_line(b"\t/my dir/fp=0x1.go:9 +0x1").unwrap();
+        assert_eq!(raw.regs, None);
+        assert_eq!(parse_regs(b"fp=0xzz sp=0x8"), None);
+        assert_eq!(parse_regs(b"fp=0x12345678901234567 sp=0x8"), None);
+        assert_eq!(
+            parse_regs(b"sp=0x8 pc=0x9"),
+            None,
+            "fp is the one Go always prints"
+        );
+        assert_eq!(parse_regs(b"fp=0x1 lr=0x2 sp=0x3").map(|r| r.sp), Some(3));
+    }
 
     #[test]
     fn headers_of_every_era() {
