@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use goleash_core::Signature;
+use goleash_core::classify::{Assessment, Verdict};
 use goleash_core::rules::{Baseline, Matcher, Rule};
+use goleash_core::{Group, Tables};
 use serde::{Deserialize, Serialize};
 
 /// The file looked for in the working directory and its parents.
@@ -174,6 +176,45 @@ pub struct BaselineEntry {
     pub blocking: String,
     /// Who started it.
     pub created_by: Option<String>,
+}
+
+impl BaselineEntry {
+    /// The entry accepting `group` as it was judged, when it needs accepting: only leaks
+    /// and suspects fail a gate.
+    pub fn accepting(tables: &Tables, group: &Group, assessment: &Assessment) -> Option<Self> {
+        if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect) {
+            return None;
+        }
+        let function = |f| tables.str(tables.get_frame(f).function).into_owned();
+        Some(BaselineEntry {
+            signature: group.signature.to_string(),
+            verdict: assessment.verdict.name().to_string(),
+            count: group.count,
+            leak_site: assessment.leak_site.map(function),
+            blocking: assessment.blocking.name().to_string(),
+            created_by: group.created_by.map(function),
+        })
+    }
+}
+
+/// Writes a baseline of `groups` (one entry per signature) to `path` and says so on stderr,
+/// naming the commands that will read it.
+pub fn write_baseline(path: &Path, mut groups: Vec<BaselineEntry>, readers: &str) -> Result<()> {
+    groups.sort_by(|a, b| a.signature.cmp(&b.signature));
+    groups.dedup_by(|a, b| a.signature == b.signature);
+    let file = BaselineFile {
+        schema_version: crate::render::json::SCHEMA_VERSION,
+        generated_by: concat!("goleash ", env!("CARGO_PKG_VERSION")).to_string(),
+        groups,
+    };
+    let text = serde_json::to_string_pretty(&file)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "goleash: wrote {} to {}; check it in, and {readers} accept them from now on",
+        crate::render::text::plural(file.groups.len() as u64, "stack", "stacks"),
+        path.display()
+    );
+    Ok(())
 }
 
 /// Reads a baseline file.

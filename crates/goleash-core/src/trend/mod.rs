@@ -42,7 +42,7 @@ pub use mann_kendall::{MannKendall, mann_kendall};
 pub use recovery::{LoadPhase, PhaseOutcome, Recovery, recovery};
 pub use segment::{Segment, SegmentStart, segments};
 pub use theil_sen::{TheilSen, theil_sen};
-pub use verdict::{Analysis, Shortfall, Trend, Verdict, analyze};
+pub use verdict::{Analysis, Shortfall, Trend, Verdict, analyze, window_extremes};
 
 /// One observation of a goroutine count.
 #[derive(Clone, Copy, Debug, PartialEq)]

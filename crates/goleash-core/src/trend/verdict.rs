@@ -151,7 +151,7 @@ fn segment_trend(
     let kept = &all[all.partition_point(|s| s.t < warm)..];
     let start = kept.first().map_or(warm, |s| s.t);
     let points: Vec<(f64, f64)> = kept.iter().map(|s| (s.t - start, s.value)).collect();
-    let (floors, ceilings) = window_extremes(&points, options.cooldown_secs);
+    let (floors, ceilings) = window_extremes(&points, 0.0, options.cooldown_secs);
     let windows = floors.len();
 
     let (mk, ts) = if points.len() >= super::MIN_SAMPLES {
@@ -254,18 +254,19 @@ fn steady_change(levels: &[f64], signal_to_noise: f64) -> Result<f64, TrendError
     })
 }
 
-/// The minimum and maximum of each complete, non-empty window `[k·width, (k+1)·width)` of
-/// time (times start at 0). A window is complete once a sample at or past its end exists;
-/// a window with no samples (the target was unreachable) is skipped.
-fn window_extremes(points: &[(f64, f64)], width: f64) -> (Vec<f64>, Vec<f64>) {
+/// The minimum and maximum of each complete, non-empty window `[start + k·width,
+/// start + (k+1)·width)` of time: the windows [`analyze`] judges recovery on. A window is
+/// complete once a sample at or past its end exists; a window with no samples (the target
+/// was unreachable) is skipped.
+pub fn window_extremes(points: &[(f64, f64)], start: f64, width: f64) -> (Vec<f64>, Vec<f64>) {
     let Some(&(last, _)) = points.last() else {
         return (Vec::new(), Vec::new());
     };
-    let complete = (last / width).floor();
+    let complete = ((last - start) / width).floor();
     let (mut floors, mut ceilings) = (Vec::new(), Vec::new());
     let mut current: Option<(f64, f64, f64)> = None;
     for &(t, v) in points {
-        let k = (t / width).floor();
+        let k = ((t - start) / width).floor();
         if k >= complete {
             break;
         }

@@ -1,7 +1,7 @@
 //! `goleash check`: the CI gate. Exit 1 when a snapshot holds leaks.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
 use crate::cli::{CommonArgs, HttpArgs, OutputFormat};
-use crate::config::{BaselineEntry, BaselineFile, Config};
+use crate::config::{self, BaselineEntry, Config};
 use crate::gate::{Gate, GateOutcome};
 use crate::input::{self, Input};
 use crate::render::json::{self, GroupJson, SCHEMA_VERSION};
@@ -249,41 +249,21 @@ fn settle(
     unreachable!("the last attempt always settles")
 }
 
-fn write_baseline(path: &PathBuf, judged: &[Judged]) -> Result<Outcome> {
+fn write_baseline(path: &Path, judged: &[Judged]) -> Result<Outcome> {
     let mut groups = Vec::new();
     for j in judged {
         let tables = &j.capture.tables;
         for (snapshot, assessed) in j.capture.snapshots.iter().zip(&j.snapshots) {
-            for (group, (a, _)) in snapshot.groups.iter().zip(assessed) {
-                if !matches!(a.verdict, Verdict::Leak | Verdict::Suspect) {
-                    continue;
-                }
-                let function = |f| tables.str(tables.get_frame(f).function).into_owned();
-                groups.push(BaselineEntry {
-                    signature: group.signature.to_string(),
-                    verdict: a.verdict.name().to_string(),
-                    count: group.count,
-                    leak_site: a.leak_site.map(function),
-                    blocking: a.blocking.name().to_string(),
-                    created_by: group.created_by.map(function),
-                });
-            }
+            groups.extend(
+                snapshot
+                    .groups
+                    .iter()
+                    .zip(assessed)
+                    .filter_map(|(group, (a, _))| BaselineEntry::accepting(tables, group, a)),
+            );
         }
     }
-    groups.sort_by(|a, b| a.signature.cmp(&b.signature));
-    groups.dedup_by(|a, b| a.signature == b.signature);
-    let file = BaselineFile {
-        schema_version: SCHEMA_VERSION,
-        generated_by: concat!("goleash ", env!("CARGO_PKG_VERSION")).to_string(),
-        groups,
-    };
-    let text = serde_json::to_string_pretty(&file)? + "\n";
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
-        "goleash: wrote {} to {}; check it in, and `goleash check` accepts them from now on",
-        plural(file.groups.len() as u64, "stack", "stacks"),
-        path.display()
-    );
+    config::write_baseline(path, groups, "`goleash check` and `goleash test`")?;
     Ok(Outcome::Ok)
 }
 

@@ -7,19 +7,17 @@ use std::sync::mpsc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use goleash_core::classify::Verdict;
 
 use crate::Outcome;
 use crate::analysis::FileSource;
 use crate::cli::OutputFormat;
-use crate::config::{BaselineEntry, BaselineFile};
+use crate::config::{self, BaselineEntry};
 use crate::gate::Gate;
 use crate::gotest::leftovers::{self, PackageReport};
 use crate::gotest::run::{self, Echo, PackageRun, RunOptions, Terminal};
 use crate::render::gotest::{self as report, Summary};
-use crate::render::json::{self, SCHEMA_VERSION};
+use crate::render::json;
 use crate::render::style::{ColorChoice, Style};
-use crate::render::text::plural;
 
 /// Run Go tests and report every goroutine a test leaves behind, by test, with
 /// `t.Parallel` and subtests. No change to the tests.
@@ -243,38 +241,14 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
 fn write_baseline(path: &Path, reports: &[PackageReport]) -> Result<Outcome> {
     let mut groups = Vec::new();
     for report in reports {
-        let tables = &report.tables;
         for test in report.tests.iter().filter(|t| t.finished) {
-            for (group, judged) in test.snapshot.groups.iter().zip(&test.judged) {
-                let a = &judged.assessment;
-                if !matches!(a.verdict, Verdict::Leak | Verdict::Suspect) {
-                    continue;
-                }
-                let function = |f| tables.str(tables.get_frame(f).function).into_owned();
-                groups.push(BaselineEntry {
-                    signature: group.signature.to_string(),
-                    verdict: a.verdict.name().to_string(),
-                    count: group.count,
-                    leak_site: a.leak_site.map(function),
-                    blocking: a.blocking.name().to_string(),
-                    created_by: group.created_by.map(function),
-                });
-            }
+            groups.extend(test.snapshot.groups.iter().zip(&test.judged).filter_map(
+                |(group, judged)| {
+                    BaselineEntry::accepting(&report.tables, group, &judged.assessment)
+                },
+            ));
         }
     }
-    groups.sort_by(|a, b| a.signature.cmp(&b.signature));
-    groups.dedup_by(|a, b| a.signature == b.signature);
-    let file = BaselineFile {
-        schema_version: SCHEMA_VERSION,
-        generated_by: concat!("goleash ", env!("CARGO_PKG_VERSION")).to_string(),
-        groups,
-    };
-    let text = serde_json::to_string_pretty(&file)? + "\n";
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
-        "goleash: wrote {} to {}; check it in, and goleash test and goleash check accept them from now on",
-        plural(file.groups.len() as u64, "stack", "stacks"),
-        path.display()
-    );
+    config::write_baseline(path, groups, "`goleash test` and `goleash check`")?;
     Ok(Outcome::Ok)
 }

@@ -1,6 +1,6 @@
 //! The trend of one series (a target's total, or one stack's count) as a watch shows it.
 
-use goleash_core::trend::{self, Sample, TrendOptions, Verdict};
+use goleash_core::trend::{self, Sample, TrendOptions, Verdict, window_extremes};
 
 /// Where a series stands.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -142,42 +142,6 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
             eta_secs: 0.0,
         },
     }
-}
-
-/// The minimum and maximum of each complete, non-empty cool-down window after `start`, as
-/// `trend::analyze` cuts them: windows `[start + k·w, start + (k+1)·w)`, complete once a
-/// sample at or past their end exists.
-fn window_extremes(kept: &[(f64, f64)], start: f64, width: f64) -> (Vec<f64>, Vec<f64>) {
-    let Some(&(last, _)) = kept.last() else {
-        return (Vec::new(), Vec::new());
-    };
-    let complete = ((last - start) / width).floor();
-    let (mut floors, mut ceilings) = (Vec::new(), Vec::new());
-    let mut current: Option<(f64, f64, f64)> = None;
-    for &(t, v) in kept {
-        let k = ((t - start) / width).floor();
-        if k >= complete {
-            break;
-        }
-        match &mut current {
-            Some((window, low, high)) if *window == k => {
-                *low = low.min(v);
-                *high = high.max(v);
-            }
-            _ => {
-                if let Some((_, low, high)) = current {
-                    floors.push(low);
-                    ceilings.push(high);
-                }
-                current = Some((k, v, v));
-            }
-        }
-    }
-    if let Some((_, low, high)) = current {
-        floors.push(low);
-        ceilings.push(high);
-    }
-    (floors, ceilings)
 }
 
 /// Whether the floors allow [`Verdict::Rising`]: the last is a record, and they rise.
