@@ -269,3 +269,55 @@ fn leakysvc_go_1_27() {
 fn leakysvc_go_1_21() {
     verdicts("1.21");
 }
+
+/// `check --write-baseline` accepts today's leaks by stack, and only those: the stored Go
+/// 1.27 goroutineleak dump fails, passes against its own baseline, and fails again once one
+/// accepted stack is taken out of the baseline.
+#[test]
+fn check_baseline_accepts_only_recorded_stacks() {
+    let dump =
+        crate::support::go::workspace().join("tests/data/go1.27/leakysvc/goroutineleak_debug2.txt");
+    let dump = dump.to_str().unwrap();
+    let (code, _) = run(&["check", dump]);
+    assert_eq!(code, 1, "the leaky capture fails the gate");
+
+    let baseline = scratch("baseline.json");
+    let baseline_arg = baseline.to_str().unwrap();
+    let (code, _) = run(&["check", "--write-baseline", baseline_arg, dump]);
+    assert_eq!(code, 0);
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&baseline).unwrap()).unwrap();
+    let groups = file["groups"].as_array().unwrap();
+    assert!(
+        groups.len() > 5,
+        "every leaking stack is recorded: {groups:?}"
+    );
+    assert!(
+        groups
+            .iter()
+            .all(|g| g["verdict"] == "leak" || g["verdict"] == "suspect")
+    );
+
+    let (code, out) = run(&["check", "--baseline", baseline_arg, dump]);
+    assert_eq!(code, 0, "the baseline accepts what it recorded:\n{out}");
+
+    let removed = file["groups"].as_array_mut().unwrap().remove(0);
+    std::fs::write(&baseline, serde_json::to_vec(&file).unwrap()).unwrap();
+    let (code, out) = run(&[
+        "check",
+        "--baseline",
+        baseline_arg,
+        "--format",
+        "json",
+        dump,
+    ]);
+    assert_eq!(code, 1, "a stack left out of the baseline fails again");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let failing: Vec<&Value> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["outcome"] == "fail")
+        .collect();
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert_eq!(failing[0]["signature"], removed["signature"]);
+}
