@@ -190,6 +190,20 @@ pub const PATTERNS: &[Pattern] = &[
         },
         hint: "",
     },
+    // Before `http-client-conn`: the same goroutine, but parked on the response it handed out
+    // instead of reading the idle connection.
+    Pattern {
+        id: "http-response-open",
+        title: "an HTTP client connection held by a response body never closed",
+        kind: Kind::Leak,
+        when: When {
+            any_frame: &["net/http.(*persistConn).readLoop"],
+            blocking: &[B::Select, B::ChanSend, B::ChanReceive, B::ChanOp],
+            no_user_frames: true,
+            ..ANY
+        },
+        hint: "The connection's readLoop waits for the caller to finish with a response body: a body that is never closed keeps the connection, its readLoop and its writeLoop alive for good. Close every response body (`defer resp.Body.Close()` right after the error check, also when the body is not read, also on error paths), and drain it (`io.Copy(io.Discard, resp.Body)`) so the connection can be reused.",
+    },
     Pattern {
         id: "http-client-conn",
         title: "an idle keep-alive connection of an http.Client",
@@ -206,7 +220,7 @@ pub const PATTERNS: &[Pattern] = &[
             no_user_frames: true,
             ..ANY
         },
-        hint: "HTTP client responses that are never closed keep their connection and its readLoop and writeLoop goroutines alive: close every response body (`defer resp.Body.Close()`, also on error paths and when the body is not read), and reuse one http.Client instead of creating a Transport per request.",
+        hint: "An http.Transport keeps idle connections for reuse (2 per host and 100 in all by default), each with a readLoop and a writeLoop. If they keep growing, responses are not closed (look for readLoops that are not in IO wait) or a new Transport or Client is made per request: reuse one, or call CloseIdleConnections when done with it.",
     },
     Pattern {
         id: "database-sql",

@@ -190,15 +190,17 @@ fn statement_at(lines: &[String], index: usize) -> Statement {
     if let Some(at) = line.find("<-") {
         let before = line[..at].trim_end();
         let after = line[at + 2..].trim();
-        let is_receive = before.is_empty()
-            || before.ends_with('=')
-            || before.ends_with(":=")
-            || before.ends_with('(')
-            || before.ends_with(',')
-            || before.ends_with("case")
-            || before.ends_with("return");
-        if is_receive {
-            let channel = after.trim_end_matches([':', ')', '{']).trim();
+        // A send has a channel expression before the arrow; anything else there (an
+        // operator, `{` of a one-line function, a keyword) makes it a receive.
+        let ends_expression = before
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b')' | b']'));
+        let ends_keyword = ["case", "return", "go", "defer"]
+            .iter()
+            .any(|k| before == *k || before.ends_with(&format!(" {k}")));
+        if !ends_expression || ends_keyword {
+            let channel = after.trim_end_matches([':', ')', '{', '}', ';', ' ']).trim();
             return Statement::Receive {
                 channel: channel.to_string(),
             };
@@ -417,5 +419,27 @@ func consumer(jobs <-chan int) {
             }
         );
         assert!(SourceFile::parse(GO.as_bytes()).site(999).is_none());
+    }
+
+    #[test]
+    fn tells_a_send_from_a_receive_by_what_stands_before_the_arrow() {
+        let statement = |line: &str| statement_at(&[line.to_string()], 0);
+        let receive = |channel: &str| Statement::Receive {
+            channel: channel.into(),
+        };
+        let send = |channel: &str| Statement::Send {
+            channel: channel.into(),
+        };
+        assert_eq!(
+            statement("func (w *Watcher) Wait() { <-w.done }"),
+            receive("w.done")
+        );
+        assert_eq!(statement("v, ok := <-in"), receive("in"));
+        assert_eq!(statement("return <-reply"), receive("reply"));
+        assert_eq!(statement("if !<-ready {"), receive("ready"));
+        assert_eq!(statement("case <-stop:"), receive("stop"));
+        assert_eq!(statement("case out <- v:"), send("out"));
+        assert_eq!(statement("s.queue[i] <- job"), send("s.queue[i]"));
+        assert_eq!(statement("pick() <- 1"), send("pick()"));
     }
 }

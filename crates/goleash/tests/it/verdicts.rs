@@ -192,10 +192,12 @@ fn check_diff(doc: &Value, truth: &Truth, markers: &Markers, format: usize, what
             judged.push(*g as *const Value);
         }
     }
-    // net/http's goroutines of the unclosed bodies: a leak on the client side.
-    for loop_fn in [
-        "net/http.(*persistConn).readLoop",
-        "net/http.(*persistConn).writeLoop",
+    // net/http's goroutines of the unclosed bodies: the readLoop parked on the open body is
+    // the leak; the writeLoop is the same whether the connection is idle or held, so its
+    // growth is only suspect.
+    for (loop_fn, verdict, pattern) in [
+        ("net/http.(*persistConn).readLoop", "leak", "http-response-open"),
+        ("net/http.(*persistConn).writeLoop", "suspect", "http-client-conn"),
     ] {
         let groups: Vec<&Value> = doc["groups"]
             .as_array()
@@ -217,8 +219,8 @@ fn check_diff(doc: &Value, truth: &Truth, markers: &Markers, format: usize, what
             "{what}: {loop_fn}"
         );
         for g in groups {
-            assert_eq!(g["verdict"], "leak", "{what}: {loop_fn}: {}", g["why"]);
-            assert_eq!(g["pattern"], "http-client-conn", "{what}: {loop_fn}");
+            assert_eq!(g["verdict"], verdict, "{what}: {loop_fn}: {}", g["why"]);
+            assert_eq!(g["pattern"], pattern, "{what}: {loop_fn}");
             assert!(g["hint"].is_string());
             judged.push(g as *const Value);
         }
