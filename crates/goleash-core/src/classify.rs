@@ -463,9 +463,12 @@ pub fn assess(
         .and_then(read)
         .map(|creator| creator.in_loop);
     let facts = Facts {
+        // Wrappers are the `go` statement, not the code running: a SIGQUIT dump's
+        // `Server.Serve.gowrap3` under a connection is not the accept loop.
         functions: frames
             .iter()
             .map(|&f| tables.bytes(tables.get_frame(f).function))
+            .filter(|f| !crate::signature::is_wrapper(f))
             .collect(),
         blocking,
         has_user_frames: origins.iter().any(|o| o.is_user()),
@@ -562,6 +565,10 @@ fn decide(
     }
     if let Some(g) = growth.filter(|g| g.grew()) {
         let grown = format!("grew from {} to {}", g.before, g.after);
+        // The source said more than the stack: a ticker does send, but its loop never ends.
+        if let Some(p) = pattern.filter(|p| p.kind == Kind::Leak && p.when.source.is_some()) {
+            return (Verdict::Leak, format!("{grown}: {}", p.title));
+        }
         if blocking.needs_another_goroutine() {
             return (
                 Verdict::Leak,
@@ -569,12 +576,6 @@ fn decide(
                     "{grown} while blocked in {}, which only another goroutine can end",
                     blocking.name()
                 ),
-            );
-        }
-        if pattern.is_some_and(|p| p.id == "sleep-loop") {
-            return (
-                Verdict::Leak,
-                format!("{grown} in a sleep loop with no exit"),
             );
         }
         return (

@@ -338,6 +338,9 @@ struct GroupKey {
     creator: u64,
     labels: LabelSetId,
     args: u64,
+    /// The runtime's `(leaked)` proof is about each goroutine: a group that mixed proven and
+    /// unproven ones would call healthy goroutines leaked.
+    proven: bool,
 }
 
 struct Building {
@@ -554,6 +557,7 @@ impl Sink for Grouper<'_> {
             creator,
             labels,
             args: self.args_key(record),
+            proven: record.state.as_ref().is_some_and(|s| s.leaked),
         };
         let ids_per_group = self.options.ids_per_group;
         let label_sets_per_group = self.options.label_sets_per_group;

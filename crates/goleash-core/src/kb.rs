@@ -281,11 +281,11 @@ pub const PATTERNS: &[Pattern] = &[
         title: "a ticker loop with no way to stop",
         kind: Kind::Leak,
         when: When {
-            blocking: &[B::Select],
+            blocking: &[B::Select, B::ChanReceive],
             source: Some(SourceShape::TickerLoop),
             ..ANY
         },
-        hint: "A `for { select { case <-ticker.C: … } }` loop runs forever: nothing tells it to stop. Add `case <-ctx.Done(): return` (or a done channel) and `defer ticker.Stop()`, and cancel the context when the owner goes away.",
+        hint: "A ticker loop (`for range ticker.C`, or `for { select { case <-ticker.C: … } }` with no other way out) runs forever: nothing tells it to stop, and Stop does not close the ticker's channel. Loop on `select { case <-ticker.C: …; case <-ctx.Done(): return }` with `defer ticker.Stop()`, and cancel the context when the owner goes away.",
     },
     Pattern {
         id: "select-loop",
@@ -449,9 +449,19 @@ pub fn source_has_shape(facts: &crate::source::SiteFacts, shape: SourceShape) ->
         _ => None,
     };
     match shape {
-        SourceShape::TickerLoop => select.is_some_and(|c| {
-            c.ticker && !c.done && !c.default && facts.endless_loop && !facts.loop_has_exit
-        }),
+        SourceShape::TickerLoop => match &facts.statement {
+            Statement::Select(c) => {
+                c.ticker && !c.done && !c.default && facts.endless_loop && !facts.loop_has_exit
+            }
+            // `for range ticker.C` or `for range time.Tick(d)`: a ticker's channel is never
+            // closed, so only a return or a break in the body ends the loop.
+            Statement::Receive { channel } => {
+                facts.text.starts_with("for ")
+                    && (channel.ends_with(".C") || channel.starts_with("time.Tick("))
+                    && !facts.loop_has_exit
+            }
+            _ => false,
+        },
         SourceShape::SelectLoopWithoutExit => select.is_some_and(|c| {
             !c.done && !c.default && facts.in_loop && facts.endless_loop && !facts.loop_has_exit
         }),

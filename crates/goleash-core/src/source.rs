@@ -163,7 +163,8 @@ fn utf8_len(first: u8) -> usize {
 
 fn statement_at(lines: &[String], index: usize) -> Statement {
     let line = lines[index].trim();
-    if line == "select {}" {
+    // Also inside a one-line function: `func park() { select {} }`.
+    if line.contains("select {}") {
         return Statement::Select(SelectCases::default());
     }
     if line.starts_with("select") && line.ends_with('{') {
@@ -178,10 +179,10 @@ fn statement_at(lines: &[String], index: usize) -> Statement {
     if line.contains(".Lock()") || line.contains(".RLock()") {
         return Statement::Lock;
     }
-    if let Some(channel) = line
-        .strip_prefix("for ")
-        .and_then(|r| r.split(" range ").nth(1))
-    {
+    if let Some(channel) = line.strip_prefix("for ").and_then(|r| {
+        r.strip_prefix("range ")
+            .or_else(|| r.split(" range ").nth(1))
+    }) {
         let channel = channel.trim_end_matches('{').trim();
         return Statement::Receive {
             channel: channel.to_string(),
@@ -200,7 +201,9 @@ fn statement_at(lines: &[String], index: usize) -> Statement {
             .iter()
             .any(|k| before == *k || before.ends_with(&format!(" {k}")));
         if !ends_expression || ends_keyword {
-            let channel = after.trim_end_matches([':', ')', '{', '}', ';', ' ']).trim();
+            let channel = after
+                .trim_end_matches([':', ')', '{', '}', ';', ' '])
+                .trim();
             return Statement::Receive {
                 channel: channel.to_string(),
             };
@@ -441,5 +444,11 @@ func consumer(jobs <-chan int) {
         assert_eq!(statement("case out <- v:"), send("out"));
         assert_eq!(statement("s.queue[i] <- job"), send("s.queue[i]"));
         assert_eq!(statement("pick() <- 1"), send("pick()"));
+        assert_eq!(statement("for range t.C {"), receive("t.C"));
+        assert_eq!(statement("for job := range jobs {"), receive("jobs"));
+        assert_eq!(
+            statement("func Park() { select {} }"),
+            Statement::Select(SelectCases::default())
+        );
     }
 }

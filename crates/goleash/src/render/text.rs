@@ -276,17 +276,27 @@ pub fn write_expected_line(
     assessment: &Assessment,
     style: &Style,
 ) -> io::Result<()> {
-    let site = assessment
-        .leak_site
-        .map(|f| tables.str(tables.get_frame(f).function).into_owned())
-        .unwrap_or_default();
+    let function = |f: FrameId| tables.str(tables.get_frame(f).function).into_owned();
+    // The runtime's own goroutines have no leak site: name them by the function they run.
+    let entry = || {
+        tables
+            .frames(group.stack)
+            .iter()
+            .rev()
+            .map(|&f| function(f))
+            .find(|name| {
+                name != "runtime.goexit" && !goleash_core::signature::is_wrapper(name.as_bytes())
+            })
+    };
+    let site = assessment.leak_site.map(function).or_else(entry);
     writeln!(
         out,
-        "  {}{:>7} ×  {} {}",
+        "  {}{:>7} ×  {}{}",
         verdict_label(Verdict::Expected, style),
         thousands(group.count),
         assessment.why,
-        style.dim(&format!("· {site}")),
+        site.map(|site| style.dim(&format!(" · {site}")))
+            .unwrap_or_default(),
     )
 }
 
@@ -578,7 +588,7 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// ` in goroutine 35 (exited)`, ` in 100 goroutines, all exited`.
+/// ` in goroutine 35 (exited)`, ` in goroutines that have all exited`.
 fn describe_parents(group: &Group, snapshot: &Snapshot) -> String {
     let exited: u64 = group
         .parents
@@ -597,16 +607,17 @@ fn describe_parents(group: &Group, snapshot: &Snapshot) -> String {
     if with_parent == 0 {
         return String::new();
     }
+    // `parents` counts these goroutines by where their parent is, not the parents
+    // themselves: say how many of these were orphaned, not how many parents there were.
     if exited == with_parent {
-        format!(
-            " in {} different goroutines, all exited",
-            thousands(with_parent)
-        )
+        " in goroutines that have all exited".to_string()
+    } else if exited == 0 {
+        " in goroutines still running".to_string()
     } else {
         format!(
-            " in {} different goroutines, {} exited",
-            thousands(with_parent),
-            thousands(exited)
+            " in several goroutines; {} of these {} outlived theirs",
+            thousands(exited),
+            thousands(with_parent)
         )
     }
 }

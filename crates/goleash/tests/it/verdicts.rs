@@ -196,8 +196,16 @@ fn check_diff(doc: &Value, truth: &Truth, markers: &Markers, format: usize, what
     // the leak; the writeLoop is the same whether the connection is idle or held, so its
     // growth is only suspect.
     for (loop_fn, verdict, pattern) in [
-        ("net/http.(*persistConn).readLoop", "leak", "http-response-open"),
-        ("net/http.(*persistConn).writeLoop", "suspect", "http-client-conn"),
+        (
+            "net/http.(*persistConn).readLoop",
+            "leak",
+            "http-response-open",
+        ),
+        (
+            "net/http.(*persistConn).writeLoop",
+            "suspect",
+            "http-client-conn",
+        ),
     ] {
         let groups: Vec<&Value> = doc["groups"]
             .as_array()
