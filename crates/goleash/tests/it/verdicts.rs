@@ -23,7 +23,7 @@ fn expected(site: &str) -> Option<(&'static str, [&'static str; 3])> {
     Some(match site {
         "send-after-timeout" => ("leak", ["send-no-receiver"; 3]),
         "recv-never-sent" => ("leak", ["receive-never-sent"; 3]),
-        "ticker-no-stop" => ("leak", ["ticker-loop"; 3]),
+        "ticker-no-stop" | "ticker-range" => ("leak", ["ticker-loop"; 3]),
         "waitgroup" => ("leak", ["waitgroup-never-done"; 3]),
         "local-mutex" | "global-mutex" => ("leak", ["mutex-never-unlocked"; 3]),
         "cond" => ("leak", ["cond-never-signalled"; 3]),

@@ -27,6 +27,7 @@ const DRIVE: &[(&str, u64, u64)] = &[
     ("send-after-timeout", 5, 1),
     ("recv-never-sent", 7, 1),
     ("ticker-no-stop", 2, 1),
+    ("ticker-range", 4, 1),
     ("waitgroup", 6, 1),
     ("local-mutex", 15, 1),
     ("global-mutex", 8, 1),
@@ -50,7 +51,7 @@ const DRIVE: &[(&str, u64, u64)] = &[
 fn wait_reason(site: &str, minor: u32) -> &'static str {
     match site {
         "send-after-timeout" | "abandoned-results" => "chan send",
-        "recv-never-sent" | "signals" | "pool-worker" => "chan receive",
+        "recv-never-sent" | "ticker-range" | "signals" | "pool-worker" => "chan receive",
         "ticker-no-stop" | "lingering-select" | "metrics" | "select-loop" | "select-with-done" => {
             "select"
         }
