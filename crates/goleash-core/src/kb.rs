@@ -4,7 +4,8 @@
 //! Everything here is data. An entry matches on what any format shows (frames, the blocking
 //! operation) and, when the source is at hand, on what the line says; adding an entry needs
 //! no code. Entries are tried in order and the first match wins, so specific entries come
-//! before general ones. `tests/it/classify.rs` drives each one against a real Go program.
+//! before general ones. `crates/goleash/tests/it/verdicts.rs` drives the leak entries and the
+//! infrastructure a service runs against a real Go program (`fixtures/go/leakysvc`).
 
 use crate::classify::Blocking;
 use crate::source::Statement;
