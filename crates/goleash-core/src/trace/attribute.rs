@@ -33,6 +33,8 @@
 //!   started in `TestMain` or `init`, a `time.AfterFunc` callback, which the runtime's timer
 //!   code starts) belong to whoever ran the `go` statement: they are
 //!   [`Attribution::unattributed`], or the server's test if a test started the server.
+//! - Goroutines that existed before tracing started (in `init`, or in `TestMain` before
+//!   `m.Run`, which starts the trace) have no creation in the trace: they are left out.
 //! - A panic ends the binary without stopping the trace: what was flushed before is there
 //!   (with Go 1.22 often nothing but the header), and [`Trace::incomplete`] says so. The
 //!   panic's own output names the test.

@@ -108,7 +108,10 @@ pub fn write_text(
             for j in i + 1..leaking.len() {
                 if !shown[j] && failing_signatures(leaking[j]) == key {
                     shown[j] = true;
-                    same.push(leaking[j].test.as_deref().unwrap_or(NO_TEST));
+                    same.push((
+                        leaking[j].test.as_deref().unwrap_or(NO_TEST),
+                        leaked_goroutines(leaking[j]),
+                    ));
                 }
             }
             writeln!(out)?;
@@ -119,6 +122,17 @@ pub fn write_text(
     write_notes(out, reports, style)?;
     writeln!(out)?;
     writeln!(out, "{}", verdict_line(reports, summary, style))
+}
+
+/// How many goroutines a test leaked (its failing groups).
+fn leaked_goroutines(test: &TestLeftovers) -> u64 {
+    test.snapshot
+        .groups
+        .iter()
+        .zip(&test.judged)
+        .filter(|(_, j)| j.fails())
+        .map(|(g, _)| g.count)
+        .sum()
 }
 
 /// The stacks of a test's failing groups, in order.
@@ -137,14 +151,14 @@ fn write_test(
     out: &mut dyn Write,
     report: &PackageReport,
     test: &TestLeftovers,
-    same: &[&str],
+    same: &[(&str, u64)],
     style: &Style,
 ) -> io::Result<()> {
     let tables = &report.tables;
     let failing: Vec<usize> = (0..test.judged.len())
         .filter(|&i| test.judged[i].fails())
         .collect();
-    let goroutines: u64 = failing.iter().map(|&i| test.snapshot.groups[i].count).sum();
+    let goroutines = leaked_goroutines(test);
     writeln!(
         out,
         "{}  {}  {}",
@@ -157,10 +171,18 @@ fn write_test(
     )?;
     if !same.is_empty() {
         const SHOWN: usize = 8;
+        // The stacks are the same; the counts need not be.
+        let counts_differ = same.iter().any(|&(_, n)| n != goroutines);
         let mut names = same
             .iter()
             .take(SHOWN)
-            .copied()
+            .map(|&(name, n)| {
+                if counts_differ {
+                    format!("{name} ({})", plural(n, "goroutine", "goroutines"))
+                } else {
+                    name.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ");
         if same.len() > SHOWN {
