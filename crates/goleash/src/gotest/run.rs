@@ -537,6 +537,11 @@ fn shown_output(entry: &Building, echo: Echo) -> Vec<u8> {
         .filter(|(_, r)| *r != TestResult::Fail)
         .map(|(t, _)| t.as_str())
         .collect();
+    // The binary runs with -test.v, which prints a test's log before its `--- FAIL` line;
+    // without -v, go test prints it after. Hold each test's lines until it reports.
+    let mut held: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut reported: HashSet<&str> = HashSet::new();
+    let mut unreported: Vec<&str> = Vec::new();
     for (test, line) in &entry.lines {
         if is_framing(line) || test.as_deref().is_some_and(|t| quiet.contains(t)) {
             continue;
@@ -544,7 +549,38 @@ fn shown_output(entry: &Building, echo: Echo) -> Vec<u8> {
         if test.is_none() && line == "PASS\n" {
             continue;
         }
-        out.extend_from_slice(line.as_bytes());
+        match test.as_deref() {
+            Some(t) if !reported.contains(t) => {
+                if line.trim_start().starts_with("--- ") {
+                    reported.insert(t);
+                    out.extend_from_slice(line.as_bytes());
+                    for held_line in held.remove(t).unwrap_or_default() {
+                        out.extend_from_slice(held_line.as_bytes());
+                    }
+                } else {
+                    if !held.contains_key(t) {
+                        unreported.push(t);
+                    }
+                    held.entry(t).or_default().push(line);
+                }
+            }
+            Some(_) => out.extend_from_slice(line.as_bytes()),
+            None => {
+                // The package's own lines (a timeout's panic, `FAIL pkg`): tests that never
+                // reported never will; their lines go first, as they came.
+                for t in unreported.drain(..) {
+                    for held_line in held.remove(t).unwrap_or_default() {
+                        out.extend_from_slice(held_line.as_bytes());
+                    }
+                }
+                out.extend_from_slice(line.as_bytes());
+            }
+        }
+    }
+    for t in unreported {
+        for line in held.remove(t).unwrap_or_default() {
+            out.extend_from_slice(line.as_bytes());
+        }
     }
     out
 }
@@ -608,7 +644,7 @@ mod tests {
         let shown = String::from_utf8(shown_output(&failing, Echo::Summary)).unwrap();
         assert_eq!(
             shown,
-            "    b_test.go:9: want 2, got 3\n--- FAIL: TestB (0.00s)\nFAIL\nFAIL\tp\t0.01s\n"
+            "--- FAIL: TestB (0.00s)\n    b_test.go:9: want 2, got 3\nFAIL\nFAIL\tp\t0.01s\n"
         );
         let verbose = String::from_utf8(shown_output(&failing, Echo::Verbose)).unwrap();
         assert!(verbose.contains("chatter") && !verbose.contains("goleash-test-exec"));
