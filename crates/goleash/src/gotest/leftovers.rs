@@ -481,7 +481,10 @@ fn failures(
                 test.split('/').next().unwrap_or(test)
             ))
         } else {
-            None
+            run.logs
+                .get(test)
+                .map(|log| log.trim().to_string())
+                .filter(|log| !log.is_empty())
         };
         out.push(Failure {
             test: Some(test.to_string()),

@@ -79,6 +79,8 @@ pub struct PackageRun {
     pub results: Vec<(String, TestResult)>,
     /// Tests that started and never ended (a timeout or a crash stopped them).
     pub unfinished: Vec<String>,
+    /// What each test logged (`t.Log`, `t.Error`, `t.Fatal`), without the framing lines.
+    pub logs: HashMap<String, String>,
     /// The test whose output held the first line starting `panic: `, if any.
     pub panicked_in: Option<String>,
     /// The binary printed the testing package's own last line, `PASS` or `FAIL`: it went
@@ -494,8 +496,17 @@ fn finish(entry: Building) -> PackageRun {
         mut run,
         running,
         order,
+        lines,
         ..
     } = entry;
+    for (test, line) in lines {
+        if let Some(test) = test
+            && !is_framing(&line)
+            && !line.trim_start().starts_with("--- ")
+        {
+            run.logs.entry(test).or_default().push_str(&line);
+        }
+    }
     run.unfinished = order
         .into_iter()
         .filter(|t| running.contains(t))

@@ -344,7 +344,13 @@ fn write_failures(out: &mut dyn Write, reports: &[PackageReport], style: &Style)
             };
             let test = failure.test.as_deref().unwrap_or("(package)");
             let message = match (&failure.message, failure.kind) {
-                (Some(m), _) => format!(": {m}"),
+                // A summary line: the first line of a test's log, the rest is above.
+                (Some(m), _) => {
+                    let mut lines = m.lines();
+                    let first = lines.next().unwrap_or_default().trim();
+                    let more = if lines.next().is_some() { " …" } else { "" };
+                    format!(": {first}{more}")
+                }
                 (None, FailureKind::Interrupted) => {
                     ": still running when the test binary ended".to_string()
                 }

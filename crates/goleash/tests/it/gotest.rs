@@ -226,6 +226,14 @@ fn whole_module(release: &str) {
             .unwrap()
             .clone()
     };
+    // A failed assertion carries what the test logged.
+    let assertion = failure("TestAssertionFails");
+    assert!(
+        assertion["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("want 2 workers, got 1")),
+        "{assertion}"
+    );
     // It cannot take a trace while goleash's runs: the report says so, and how to skip it.
     let tracing = failure("TestStartsTrace");
     assert!(
