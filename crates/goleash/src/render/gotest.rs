@@ -303,14 +303,8 @@ fn link_position(
     {
         return paths.position(tables, frame);
     }
-    let file = match &paths.common {
-        Some(common) => link
-            .file
-            .strip_prefix(common.as_str())
-            .unwrap_or(&link.file),
-        None => &link.file,
-    };
-    format!("{file}:{}", link.line)
+    let origin = goleash_core::code::origin_of(link.function.as_bytes(), link.file.as_bytes());
+    format!("{}:{}", paths.shorten(&link.file, origin), link.line)
 }
 
 /// What the goroutines were doing when the binary ended.

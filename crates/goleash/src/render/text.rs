@@ -759,26 +759,31 @@ impl Paths {
         Paths { common }
     }
 
+    /// `file` as shown for code of `origin`.
+    pub(crate) fn shorten<'f>(&self, file: &'f str, origin: Origin) -> &'f str {
+        match origin {
+            Origin::Runtime | Origin::Stdlib => match file.rfind("/src/") {
+                Some(at) => &file[at + 5..],
+                None => file,
+            },
+            Origin::User => match &self.common {
+                Some(c) if file.starts_with(c.as_str()) => &file[c.len()..],
+                _ => file,
+            },
+            Origin::Dependency => match file.find("/pkg/mod/") {
+                Some(at) => &file[at + 9..],
+                None => file,
+            },
+        }
+    }
+
     pub(crate) fn position(&self, tables: &Tables, frame_id: FrameId) -> String {
         let frame = tables.get_frame(frame_id);
         let file = tables.str(frame.file);
         if file.is_empty() {
             return "?".into();
         }
-        let shown = match origin(tables, frame_id) {
-            Origin::Runtime | Origin::Stdlib => match file.rfind("/src/") {
-                Some(at) => &file[at + 5..],
-                None => &file,
-            },
-            Origin::User => match &self.common {
-                Some(c) if file.starts_with(c.as_str()) => &file[c.len()..],
-                _ => &file,
-            },
-            Origin::Dependency => match file.find("/pkg/mod/") {
-                Some(at) => &file[at + 9..],
-                None => &file,
-            },
-        };
+        let shown = self.shorten(&file, origin(tables, frame_id));
         if frame.line == 0 {
             shown.to_string()
         } else {
