@@ -288,7 +288,23 @@ pub fn write_expected_line(
                 name != "runtime.goexit" && !goleash_core::signature::is_wrapper(name.as_bytes())
             })
     };
-    let site = assessment.leak_site.map(function).or_else(entry);
+    // Infrastructure idles deep in the standard library (`internal/poll.runtime_pollWait`):
+    // the frame its pattern recognised says more.
+    let recognised = || {
+        let prefixes = assessment.pattern?.when.any_frame;
+        tables
+            .frames(group.stack)
+            .iter()
+            .map(|&f| function(f))
+            .find(|name| prefixes.iter().any(|p| name.starts_with(p)))
+    };
+    let site = assessment
+        .leak_site
+        .filter(|&f| origin(tables, f) == Origin::User)
+        .map(function)
+        .or_else(recognised)
+        .or_else(|| assessment.leak_site.map(function))
+        .or_else(entry);
     writeln!(
         out,
         "  {}{:>7} ×  {}{}",
