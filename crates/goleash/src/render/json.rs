@@ -133,6 +133,19 @@ pub struct SiteJson {
     pub source: Option<String>,
 }
 
+/// The leak site of an assessment, with the line of source read there.
+pub fn site_json(tables: &Tables, assessment: &Assessment) -> Option<SiteJson> {
+    assessment.leak_site.map(|f| {
+        let frame = tables.get_frame(f);
+        SiteJson {
+            function: tables.str(frame.function).into_owned(),
+            file: tables.str(frame.file).into_owned(),
+            line: frame.line,
+            source: assessment.source.as_ref().map(|s| s.text.clone()),
+        }
+    })
+}
+
 /// A range.
 #[derive(Serialize)]
 pub struct MinMax {
@@ -420,15 +433,7 @@ pub fn group_json(
         verdict: assessment.verdict.name(),
         why: assessment.why.clone(),
         blocking: assessment.blocking.name(),
-        leak_site: assessment.leak_site.map(|f| {
-            let frame = tables.get_frame(f);
-            SiteJson {
-                function: tables.str(frame.function).into_owned(),
-                file: tables.str(frame.file).into_owned(),
-                line: frame.line,
-                source: assessment.source.as_ref().map(|s| s.text.clone()),
-            }
-        }),
+        leak_site: site_json(tables, assessment),
         pattern: assessment.pattern.map(|p| p.id),
         hint: assessment.hint(),
     }

@@ -21,7 +21,7 @@ use super::target::{
 };
 use super::view::Sink;
 use crate::collect::HttpOptions;
-use crate::render::json::{self, SCHEMA_VERSION, SiteJson};
+use crate::render::json::{self, SCHEMA_VERSION};
 use crate::render::watch_json::{
     AlertJson, DumpJson, ErrorJson, GroupCountJson, RecoveredJson, RestartJson, SampleJson,
     ScheduleJson, SettingsJson, StartJson, SummaryJson, TargetSummaryJson, TrendJson, WatchEvent,
@@ -854,24 +854,12 @@ impl Engine<'_> {
             let Some(&gi) = largest.get(&signature) else {
                 continue;
             };
-            let target = &mut self.targets[i];
-            target.alerted.insert(Some(signature));
-            let group = &target.groups[&signature];
-            let points = target.group_points(group);
-            let growth = Growth {
-                before: first_floor(&points, trend).unwrap_or(0),
-                after: last_floor(&points, trend),
+            self.targets[i].alerted.insert(Some(signature));
+            let Some((growth, status, assessment, info)) =
+                self.assess_growth(i, signature, capture, snapshot, gi)
+            else {
+                continue;
             };
-            let status = group.status;
-            let assessment = classify::assess(
-                &capture.tables,
-                snapshot,
-                &snapshot.groups[gi],
-                Some(growth),
-                &AssessOptions::default(),
-                self.source,
-            );
-            let info = group_info(capture, &assessment);
             pending.verdicts.push(verdict_update(signature, &info));
             let target = &mut self.targets[i];
             if let Some(g) = target.groups.get_mut(&signature) {
@@ -899,6 +887,37 @@ impl Engine<'_> {
         }
     }
 
+    /// Judges group `gi` of `snapshot`, stack `signature` of target `i`, with the growth its
+    /// series shows (first and last window floors): what both the trend and a later dump
+    /// ask of it. `None` when the target does not follow that stack.
+    fn assess_growth(
+        &self,
+        i: usize,
+        signature: Signature,
+        capture: &Capture,
+        snapshot: &Snapshot,
+        gi: usize,
+    ) -> Option<(Growth, Status, Assessment, GroupInfo)> {
+        let target = &self.targets[i];
+        let group = target.groups.get(&signature)?;
+        let trend = &self.options.trend;
+        let points = target.group_points(group);
+        let growth = Growth {
+            before: first_floor(&points, trend).unwrap_or(0),
+            after: last_floor(&points, trend),
+        };
+        let assessment = classify::assess(
+            &capture.tables,
+            snapshot,
+            &snapshot.groups[gi],
+            Some(growth),
+            &AssessOptions::default(),
+            self.source,
+        );
+        let info = group_info(capture, &assessment);
+        Some((growth, group.status, assessment, info))
+    }
+
     /// A dump has states, creators and, from the goroutineleak profile, the runtime's proof:
     /// the stacks already alerted on are judged again with it.
     fn reassess_from_dump(
@@ -910,30 +929,18 @@ impl Engine<'_> {
         largest: &HashMap<Signature, usize>,
         pending: &mut Pending,
     ) {
-        let trend = &self.options.trend;
-        let target = &mut self.targets[i];
-        let alerted: Vec<Signature> = target.alerted.iter().flatten().copied().collect();
+        let alerted: Vec<Signature> = self.targets[i].alerted.iter().flatten().copied().collect();
         for signature in alerted {
-            let (Some(&gi), Some(group)) = (largest.get(&signature), target.groups.get(&signature))
+            let Some(&gi) = largest.get(&signature) else {
+                continue;
+            };
+            let Some((growth, status, assessment, info)) =
+                self.assess_growth(i, signature, capture, snapshot, gi)
             else {
                 continue;
             };
-            let points = target.group_points(group);
-            let growth = Growth {
-                before: first_floor(&points, trend).unwrap_or(0),
-                after: last_floor(&points, trend),
-            };
-            let status = group.status;
-            let assessment = classify::assess(
-                &capture.tables,
-                snapshot,
-                &snapshot.groups[gi],
-                Some(growth),
-                &AssessOptions::default(),
-                self.source,
-            );
-            let info = group_info(capture, &assessment);
-            let before = group.info.clone();
+            let target = &mut self.targets[i];
+            let before = target.groups[&signature].info.clone();
             if info.verdict == before.verdict && info.why == before.why {
                 continue;
             }
@@ -1000,24 +1007,11 @@ impl Engine<'_> {
     }
 }
 
-fn site_json(capture: &Capture, assessment: &Assessment) -> Option<SiteJson> {
-    let tables = &capture.tables;
-    assessment.leak_site.map(|f| {
-        let frame = tables.get_frame(f);
-        SiteJson {
-            function: tables.str(frame.function).into_owned(),
-            file: tables.str(frame.file).into_owned(),
-            line: frame.line,
-            source: assessment.source.as_ref().map(|s| s.text.clone()),
-        }
-    })
-}
-
 /// How the watch describes a stack.
 pub fn group_info(capture: &Capture, assessment: &Assessment) -> GroupInfo {
     GroupInfo {
         blocking: assessment.blocking.name().to_string(),
-        site: site_json(capture, assessment),
+        site: json::site_json(&capture.tables, assessment),
         verdict: assessment.verdict.name().to_string(),
         why: assessment.why.clone(),
         pattern: assessment.pattern.map(|p| p.id.to_string()),
@@ -1052,7 +1046,8 @@ pub fn group_meta(
     GroupMeta {
         signature: group.signature,
         blocking: info.blocking.clone(),
-        site: site_json(capture, assessment).and_then(|s| serde_json::to_string(&s).ok()),
+        site: json::site_json(&capture.tables, assessment)
+            .and_then(|s| serde_json::to_string(&s).ok()),
         frames: serde_json::to_string(&frames).unwrap_or_else(|_| "[]".into()),
         created_by: created_by.and_then(|c| serde_json::to_string(&c).ok()),
         verdict: info.verdict.clone(),
