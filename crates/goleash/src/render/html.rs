@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::svg::{Band, Chart, Marker, Rule, escape};
 use super::watch_json::{AlertRowJson, GroupReportJson, ReportDoc, TargetReportJson};
-use crate::report::utc;
+use crate::report::{history_span, utc};
 use crate::watch::view::{compression_note, duration_text};
 
 const STYLE: &str = r#"
@@ -70,15 +70,7 @@ pub fn write(out: &mut dyn Write, doc: &ReportDoc) -> io::Result<()> {
     let _ = writeln!(h, "<title>goleash report: {}</title>", escape(&doc.db));
     let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>\n<main>");
     h.push_str("<h1>goleash report</h1>\n");
-    let span = match (doc.from, doc.to) {
-        (Some(from), Some(to)) => format!(
-            "{} to {} ({})",
-            utc(from),
-            utc(to),
-            duration_text(to - from)
-        ),
-        _ => "no samples yet".into(),
-    };
+    let span = history_span(doc).unwrap_or_else(|| "no samples yet".into());
     let _ = writeln!(
         h,
         "<p class=\"meta\">History <code>{}</code> · {} · {} target{}</p>",

@@ -408,6 +408,17 @@ fn snapshot_diff(
     }))
 }
 
+/// `… UTC to … UTC (2 h 5 min)`: the time the history covers; `None` before any sample.
+pub fn history_span(doc: &ReportDoc) -> Option<String> {
+    let (from, to) = (doc.from?, doc.to?);
+    Some(format!(
+        "{} to {} ({})",
+        utc(from),
+        utc(to),
+        duration_text(to - from)
+    ))
+}
+
 /// `2026-11-27 14:03:05 UTC` from unix seconds.
 pub fn utc(t: f64) -> String {
     let secs = t.floor() as i64;
@@ -432,15 +443,7 @@ pub fn utc(t: f64) -> String {
 
 /// The report as text.
 pub fn write_text(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Result<()> {
-    let span = match (doc.from, doc.to) {
-        (Some(from), Some(to)) => format!(
-            "{} to {} ({})",
-            utc(from),
-            utc(to),
-            duration_text(to - from)
-        ),
-        _ => "no samples".into(),
-    };
+    let span = history_span(doc).unwrap_or_else(|| "no samples".into());
     writeln!(
         out,
         "{}",
