@@ -13,6 +13,8 @@
 //! no load, so that its own CPU is the idle runtime's (the forced GC every two minutes
 //! scans every stack) and whatever the watch asks of it.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,23 +39,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / ticks_per_second()
-}
-
-/// Waits for a child and returns the CPU seconds it used.
-// The child is reaped by wait4, which std's Child::wait cannot replace: only it returns the
-// child's resource usage.
-#[allow(clippy::zombie_processes)]
-fn reap(child: Child) -> f64 {
-    let mut status = 0;
-    // SAFETY: wait4 writes the exit status and resource usage of our own child into the
-    // values given; std's Child is not waited on afterwards.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage);
-        usage
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 fn build_service() -> PathBuf {
@@ -193,7 +178,7 @@ fn main() {
             let _ = stdout.read_to_string(&mut output);
             output
         });
-        let watch_cpu = reap(watch);
+        let (_, watch_cpu, _) = support::reap(watch);
         let watched = cpu_seconds(pid) - before;
         let output = reader.join().unwrap();
         let summary: serde_json::Value = output
