@@ -252,3 +252,71 @@ fn write_baseline(path: &Path, reports: &[PackageReport]) -> Result<Outcome> {
     config::write_baseline(path, groups, "`goleash test` and `goleash check`")?;
     Ok(Outcome::Ok)
 }
+
+#[cfg(test)]
+mod tests {
+    //! `goleash test`'s report of a stored run of `fixtures/go/testleaks` (Go 1.27.3,
+    //! `TESTLEAKS_FAIL=1`, `-timeout 3s`; see `tests/data/README.md`): its events and the
+    //! traces the exec wrapper wrote, replayed without Go. The JSON is pinned byte for byte
+    //! in `tests/data/golden/test/` (`GOLEASH_REGEN_GOLDEN=1` rewrites it), the text as an
+    //! insta snapshot.
+
+    use super::*;
+    use crate::config::Config;
+    use goleash_core::rules::Baseline;
+
+    fn data() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
+    }
+
+    fn replayed() -> (Vec<PackageReport>, Summary) {
+        let dir = data().join("go1.27/testleaks");
+        let events = std::fs::read(dir.join("events.jsonl")).expect("the stored events");
+        let gate = Gate {
+            config: Config::default(),
+            baseline: Baseline::default(),
+            strict: false,
+        };
+        let source = FileSource::new(true);
+        let cx = leftovers::Context {
+            dir: &dir.join("traces"),
+            gate: &gate,
+            source: &source,
+            keep_traces: true,
+        };
+        let mut reports: Vec<PackageReport> = run::replay(&events)
+            .iter()
+            .map(|run| leftovers::analyse(run, &cx))
+            .collect();
+        reports.sort_by(|a, b| a.package.cmp(&b.package));
+        let summary = Summary::of(&reports);
+        (reports, summary)
+    }
+
+    #[test]
+    fn the_report_of_a_stored_run_is_unchanged() {
+        let (reports, summary) = replayed();
+        let mut json_out = Vec::new();
+        json::write(&mut json_out, &report::doc(&reports, &summary, false)).unwrap();
+        let golden = data().join("golden/test/testleaks_go1_27.json");
+        if std::env::var_os("GOLEASH_REGEN_GOLDEN").is_some() {
+            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+            std::fs::write(&golden, &json_out).unwrap();
+        }
+        let expected = std::fs::read(&golden).unwrap_or_default();
+        assert!(
+            expected == json_out,
+            "the JSON of goleash test changed (GOLEASH_REGEN_GOLDEN=1 rewrites it after review):\n{}",
+            String::from_utf8_lossy(&json_out)
+        );
+        let mut text_out = Vec::new();
+        report::write_text(
+            &mut text_out,
+            &reports,
+            &summary,
+            &Style::for_stdout(ColorChoice::Never),
+        )
+        .unwrap();
+        insta::assert_snapshot!(String::from_utf8(text_out).unwrap());
+    }
+}

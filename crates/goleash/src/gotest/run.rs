@@ -362,12 +362,53 @@ pub fn run(
     } else {
         options.echo
     };
-    let mut building: HashMap<String, Building> = HashMap::new();
     let reader = BufReader::new(child.stdout.take().expect("piped"));
+    let mut show = |text: &[u8]| terminal.write(to_stderr, text);
+    let unfinished = follow_stream(reader, echo, terminal, &mut show, &mut done)?;
+    let status = child.wait().context("waiting for go test")?;
+    let _ = echo_stderr.join();
+    // Packages `go test` never finished (it was killed): what they printed is all there is.
+    for entry in unfinished {
+        if echo != Echo::Json {
+            show(&shown_output(&entry, Echo::Verbose));
+        }
+        done(finish(entry));
+    }
+    Ok(Finished {
+        go_status: status.code(),
+    })
+}
+
+/// The packages of a stored `go test -json` stream, as [`run`] hands them on.
+#[cfg(test)]
+pub fn replay(events: &[u8]) -> Vec<PackageRun> {
+    let terminal = Terminal {
+        state: Mutex::new(Progress::default()),
+    };
+    let mut runs = Vec::new();
+    let unfinished = follow_stream(events, Echo::Summary, &terminal, &mut |_| {}, &mut |run| {
+        runs.push(run)
+    })
+    .expect("a stored stream reads");
+    runs.extend(unfinished.into_iter().map(finish));
+    runs
+}
+
+/// Follows the events of `go test -json` in `reader` to its end: shows the output with
+/// `show` as `echo` says, and calls `done` with each package `go test` finished. Returns
+/// the packages it never finished, in order.
+fn follow_stream(
+    reader: impl BufRead,
+    echo: Echo,
+    terminal: &Terminal,
+    show: &mut dyn FnMut(&[u8]),
+    done: &mut dyn FnMut(PackageRun),
+) -> Result<Vec<Building>> {
+    let mut building: HashMap<String, Building> = HashMap::new();
     for line in reader.lines() {
         let line = line.context("reading the output of go test")?;
         let Ok(event) = serde_json::from_str::<Event>(&line) else {
-            terminal.write(to_stderr, format!("{line}\n").as_bytes());
+            show(format!("{line}\n").as_bytes());
             continue;
         };
         let Some(package) = event.package.clone() else {
@@ -376,13 +417,13 @@ pub fn run(
                 && let Some(text) = &event.output
             {
                 if echo == Echo::Json {
-                    terminal.write(to_stderr, format!("{line}\n").as_bytes());
+                    show(format!("{line}\n").as_bytes());
                 } else {
-                    terminal.write(to_stderr, text.as_bytes());
+                    show(text.as_bytes());
                 }
             }
             if echo == Echo::Json && event.import_path.is_some() && event.action != "build-output" {
-                terminal.write(to_stderr, format!("{line}\n").as_bytes());
+                show(format!("{line}\n").as_bytes());
             }
             continue;
         };
@@ -398,31 +439,20 @@ pub fn run(
         });
         let is_marker = follow(entry, &event);
         if echo == Echo::Json && !is_marker {
-            terminal.write(to_stderr, format!("{line}\n").as_bytes());
+            show(format!("{line}\n").as_bytes());
         }
         if event.test.is_none() && matches!(event.action.as_str(), "pass" | "fail" | "skip") {
             let entry = building.remove(&package).expect("just used");
             terminal.update(|_, done, _| *done += 1);
             if echo != Echo::Json {
-                terminal.write(to_stderr, &shown_output(&entry, echo));
+                show(&shown_output(&entry, echo));
             }
             done(finish(entry));
         }
     }
-    let status = child.wait().context("waiting for go test")?;
-    let _ = echo_stderr.join();
-    // Packages `go test` never finished (it was killed): what they printed is all there is.
     let mut rest: Vec<Building> = building.into_values().collect();
     rest.sort_by(|a, b| a.run.package.cmp(&b.run.package));
-    for entry in rest {
-        if echo != Echo::Json {
-            terminal.write(to_stderr, &shown_output(&entry, Echo::Verbose));
-        }
-        done(finish(entry));
-    }
-    Ok(Finished {
-        go_status: status.code(),
-    })
+    Ok(rest)
 }
 
 /// Folds one event into its package; true when it is the exec wrapper's marker.

@@ -1230,4 +1230,151 @@ mod tests {
             vec!["the target refused connections, then answered again"]
         );
     }
+    /// The events and summary of a watch of the stored Go 1.27 capture the demo replays
+    /// (`tests/data/go1.27/watchsvc`), with counts made up here: a slow leak under bursts,
+    /// answered at fixed times, as text and JSON lines. What a watch prints, pinned.
+    #[test]
+    fn what_a_watch_of_a_stored_capture_prints() {
+        use crate::demo::replay::{DumpTemplate, ProfileTemplate};
+        use crate::render::style::{ColorChoice, Style};
+        use crate::watch::view::{JsonLines, Log};
+
+        const PROFILE: &[u8] =
+            include_bytes!("../../../../tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz");
+        const DUMP: &str =
+            include_str!("../../../../tests/data/go1.27/watchsvc/goroutineleak_debug2.txt");
+        const T0: f64 = 1_800_000_000.0;
+        let template = ProfileTemplate::parse(PROFILE).unwrap();
+        let dumps = DumpTemplate::parse(DUMP).unwrap();
+        let ones: HashMap<Signature, u64> = template.signatures().map(|s| (s, 1)).collect();
+        let body = template.render(&ones, 0);
+        let capture = goleash_core::read(&body[..], &Default::default(), None).unwrap();
+        let snapshot = &capture.snapshots[0];
+        let by_function =
+            |name: &str| {
+                snapshot
+                    .groups
+                    .iter()
+                    .find(|g| {
+                        capture.tables.frames(g.stack).iter().any(|&f| {
+                            capture.tables.str(capture.tables.get_frame(f).function) == name
+                        })
+                    })
+                    .map(|g| g.signature)
+                    .unwrap()
+            };
+        let leak = by_function("main.search.func1");
+        let burst = by_function("main.worker");
+
+        let dir = std::env::temp_dir().join(format!("goleash-watch-snap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = Store::open_for_writing(&dir.join("history.db")).unwrap();
+        let mut options = options();
+        options.interval = Duration::from_millis(500);
+        options.trend = TrendOptions {
+            warmup_secs: 2.0,
+            cooldown_secs: 3.0,
+            min_windows: 6,
+            min_rise: 5.0,
+            ..TrendOptions::default()
+        };
+        let session = store.begin_session(T0, "{}", false).unwrap();
+        let base = "http://127.0.0.1:6060/debug/pprof";
+        let id = store.target(base, T0).unwrap();
+        let now = Instant::now();
+        let mut events = Events(Vec::new());
+        let (jobs, _ignored) = mpsc::channel();
+        let mut engine = Engine {
+            options: &options,
+            settings: options.settings(),
+            store: &mut store,
+            session,
+            targets: vec![Target::new(base.into(), id, now, options.interval, true)],
+            sink: &mut events,
+            source: &NoSource,
+            queue: BinaryHeap::new(),
+            jobs,
+        };
+        let start_time = Some(T0 - 100.0);
+        for step in 0..160u32 {
+            let t = T0 + f64::from(step) * 0.5;
+            let mut counts = ones.clone();
+            counts.insert(leak, (2.0 * (t - T0)).floor() as u64);
+            counts.insert(
+                burst,
+                if (t - T0).rem_euclid(5.0) < 1.5 {
+                    40
+                } else {
+                    0
+                },
+            );
+            let total: u64 = counts.values().sum();
+            let fetched = if step % 4 == 0 {
+                let body = template.render(&counts, 0);
+                let capture = goleash_core::read(&body[..], &Default::default(), None).unwrap();
+                Fetched::Profile {
+                    body,
+                    capture,
+                    start_time,
+                }
+            } else {
+                Fetched::Count {
+                    source: CountSource::Metrics,
+                    reading: CountReading {
+                        goroutines: total,
+                        start_time,
+                    },
+                }
+            };
+            engine
+                .handle(Done {
+                    target: 0,
+                    t,
+                    cost: Duration::from_millis(2),
+                    fetched,
+                })
+                .unwrap();
+            if let Some(reason) = engine.targets[0].pending_dump.take() {
+                let body = dumps.render(&counts, true).into_bytes();
+                let capture = goleash_core::read(&body[..], &Default::default(), None).unwrap();
+                engine
+                    .handle(Done {
+                        target: 0,
+                        t: t + 0.1,
+                        cost: Duration::from_millis(5),
+                        fetched: Fetched::Dump {
+                            body,
+                            capture,
+                            profile: "goroutineleak",
+                            reason,
+                            no_leak_profile: false,
+                        },
+                    })
+                    .unwrap();
+            }
+        }
+        let summary = engine.summary(80.0);
+        drop(engine);
+        let mut shown: Vec<WatchEvent> = events
+            .0
+            .into_iter()
+            .filter(|e| !matches!(e, WatchEvent::Sample(_)))
+            .collect();
+        shown.push(WatchEvent::Summary(Box::new(summary)));
+
+        let mut text = Vec::new();
+        let mut log = Log::new(&mut text, Style::for_stdout(ColorChoice::Never));
+        for event in &shown {
+            log.event(event).unwrap();
+        }
+        insta::assert_snapshot!("watch_text", String::from_utf8(text).unwrap());
+        let mut json = Vec::new();
+        let mut lines = JsonLines::new(&mut json);
+        for event in &shown {
+            lines.event(event).unwrap();
+        }
+        insta::assert_snapshot!("watch_json_lines", String::from_utf8(json).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
