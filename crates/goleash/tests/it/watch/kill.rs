@@ -12,13 +12,13 @@ use serde_json::Value;
 use super::{Watch, goleash, of_kind, workdir};
 
 /// `goleash demo --serve N`: simulated services, killed when the test ends.
-struct Simulated {
+pub(super) struct Simulated {
     child: Child,
-    urls: Vec<String>,
+    pub(super) urls: Vec<String>,
 }
 
 impl Simulated {
-    fn start(n: usize) -> Simulated {
+    pub(super) fn start(n: usize) -> Simulated {
         let mut child = goleash()
             .args(["demo", "--serve", &n.to_string()])
             .stdin(Stdio::null())

@@ -2,6 +2,7 @@
 //! services (fixtures/go/watch/watchsvc) and against its own simulated ones.
 
 mod browser;
+mod history;
 mod kill;
 mod live;
 
