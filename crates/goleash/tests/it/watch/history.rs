@@ -1,6 +1,6 @@
-//! A history written by goleash 0.1.0 (`tests/data/history-0.1.0/demo.db`, schema version
-//! 1) opens with this release, reports exactly what 0.1.0 reported of it, and continues:
-//! a new watch adds to it, and what was there reads the same afterwards.
+//! A history written by goleash 0.1.0 (`tests/data/history-0.1.0/demo.db`, schema
+//! version 1) opens with this release, reports exactly what 0.1.0 reported of it, and
+//! continues: a new watch adds to it, and what was there reads the same afterwards.
 
 use std::path::Path;
 use std::time::Duration;
