@@ -6,13 +6,11 @@ use goleash_core::Tables;
 use goleash_core::classify::{Assessment, Verdict};
 use goleash_core::group::Group;
 use goleash_core::rules::Baseline;
-use serde::Serialize;
 
 use crate::config::{self, Config};
 
 /// What happened to a group at the gate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GateOutcome {
     /// A leak (or, with `strict`, a suspect) that nothing accepted.
     Fail,
@@ -22,6 +20,18 @@ pub enum GateOutcome {
     Suppressed,
     /// The stack is in the baseline.
     Baselined,
+}
+
+impl GateOutcome {
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            GateOutcome::Fail => "fail",
+            GateOutcome::Pass => "pass",
+            GateOutcome::Suppressed => "suppressed",
+            GateOutcome::Baselined => "baselined",
+        }
+    }
 }
 
 /// The suppressions and baseline in force, and whether suspects fail too.

@@ -6,6 +6,7 @@ mod cmd;
 mod collect;
 mod config;
 mod demo;
+mod doc;
 mod gate;
 mod gotest;
 mod input;

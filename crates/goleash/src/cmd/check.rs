@@ -6,19 +6,19 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use goleash_core::classify::{Assessment, Growth, Verdict};
-use goleash_core::{Capture, ReadOptions, Snapshot};
-use serde::Serialize;
+use goleash_core::ReadOptions;
+use goleash_core::classify::{Assessment, Growth};
 
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
 use crate::cli::{CommonArgs, HttpArgs, OutputFormat};
-use crate::config::{self, BaselineEntry, Config};
+use crate::config::{self, BaselineEntry};
+use crate::doc::check::{CheckDoc, Judged};
 use crate::gate::{Gate, GateOutcome};
 use crate::input::{self, Input};
-use crate::render::json::{self, GroupJson, SCHEMA_VERSION};
+use crate::render::json;
 use crate::render::style::Style;
-use crate::render::text::{self, GroupView, TextOptions, plural};
+use crate::render::text;
 
 /// Fail when goroutines leak: a CI gate that reads any dump or profile, or a live service.
 ///
@@ -75,13 +75,6 @@ pub struct CheckArgs {
     pub http: HttpArgs,
 }
 
-struct Judged {
-    name: String,
-    capture: Capture,
-    /// Per snapshot: the assessment and growth of each group.
-    snapshots: Vec<Vec<(Assessment, Option<Growth>)>>,
-}
-
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let inputs = Input::from_args(&args.inputs)?;
     let gate = Gate::load(
@@ -136,30 +129,16 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         }
     }
 
-    let outcome_of = |capture: &Capture, snapshot: &Snapshot, i: usize, a: &Assessment| {
-        gate.outcome(&capture.tables, &snapshot.groups[i], a)
-    };
-    let failed = judged.iter().any(|j| {
-        j.capture
-            .snapshots
-            .iter()
-            .zip(&j.snapshots)
-            .any(|(s, assessed)| {
-                assessed
-                    .iter()
-                    .enumerate()
-                    .any(|(i, (a, _))| outcome_of(&j.capture, s, i, a).0 == GateOutcome::Fail)
-            })
-    });
-
+    let doc = CheckDoc::build(&judged, &gate);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if json_output {
-        json::write(&mut out, &check_doc(&judged, args, failed, &outcome_of))?;
+        json::write(&mut out, &doc)?;
     } else {
-        write_text(&mut out, &judged, args, &gate.config, failed, &outcome_of)?;
+        text::check::write(&mut out, &doc, &Style::for_stdout(args.common.color))?;
     }
     out.flush()?;
+    let failed = !doc.passed;
     Ok(if failed { Outcome::Leaks } else { Outcome::Ok })
 }
 
@@ -265,166 +244,4 @@ fn write_baseline(path: &Path, judged: &[Judged]) -> Result<Outcome> {
     }
     config::write_baseline(path, groups, "`goleash check` and `goleash test`")?;
     Ok(Outcome::Ok)
-}
-
-type OutcomeOf<'a> =
-    dyn Fn(&Capture, &Snapshot, usize, &Assessment) -> (GateOutcome, Option<String>) + 'a;
-
-fn write_text(
-    out: &mut dyn Write,
-    judged: &[Judged],
-    args: &CheckArgs,
-    config: &Config,
-    failed: bool,
-    outcome_of: &OutcomeOf<'_>,
-) -> io::Result<()> {
-    let style = Style::for_stdout(args.common.color);
-    let options = TextOptions {
-        full: false,
-        all: false,
-    };
-    let (mut fails, mut suspects, mut suppressed, mut baselined) = (0u64, 0u64, Vec::new(), 0u64);
-    for j in judged {
-        for (snapshot, assessed) in j.capture.snapshots.iter().zip(&j.snapshots) {
-            let mut views = Vec::new();
-            for (i, (a, growth)) in assessed.iter().enumerate() {
-                let (o, reason) = outcome_of(&j.capture, snapshot, i, a);
-                match o {
-                    GateOutcome::Fail => {
-                        fails += 1;
-                        views.push(GroupView {
-                            tables: &j.capture.tables,
-                            snapshot,
-                            group: &snapshot.groups[i],
-                            assessment: a,
-                            growth: *growth,
-                        });
-                    }
-                    GateOutcome::Suppressed => suppressed.push(reason.unwrap_or_default()),
-                    GateOutcome::Baselined => baselined += 1,
-                    GateOutcome::Pass if a.verdict == Verdict::Suspect => suspects += 1,
-                    GateOutcome::Pass => {}
-                }
-            }
-            if !views.is_empty() {
-                writeln!(
-                    out,
-                    "{}: {} goroutines",
-                    style.bold(&j.name),
-                    snapshot.total
-                )?;
-                text::write_groups(out, &views, &style, &options)?;
-                writeln!(out)?;
-            }
-        }
-    }
-    if failed {
-        writeln!(
-            out,
-            "{}",
-            style.red(&format!(
-                "goleash check: FAILED: {}",
-                plural(fails, "leaking stack", "leaking stacks")
-            ))
-        )?;
-    } else {
-        writeln!(out, "goleash check: passed, no leaks")?;
-    }
-    if suspects > 0 {
-        writeln!(
-            out,
-            "  {} not failing the check (--strict fails on them; `goleash inspect` shows them)",
-            plural(suspects, "suspect", "suspects")
-        )?;
-    }
-    if !suppressed.is_empty() {
-        let from = config
-            .path
-            .as_ref()
-            .map_or(String::new(), |p| format!(" by {}", p.display()));
-        writeln!(
-            out,
-            "  {} suppressed{from}:",
-            plural(suppressed.len() as u64, "stack", "stacks")
-        )?;
-        for reason in suppressed {
-            writeln!(out, "    {reason}")?;
-        }
-    }
-    if baselined > 0 {
-        writeln!(
-            out,
-            "  {} accepted by the baseline",
-            plural(baselined, "stack", "stacks")
-        )?;
-    }
-    Ok(())
-}
-
-/// `goleash check --format json`.
-#[derive(Serialize)]
-struct CheckDoc {
-    schema_version: u32,
-    /// Whether the gate passed.
-    passed: bool,
-    /// Suspects fail too.
-    strict: bool,
-    /// Goroutines in the judged snapshots.
-    goroutines: u64,
-    /// Every group judged, with its outcome.
-    groups: Vec<CheckGroupJson>,
-}
-
-#[derive(Serialize)]
-struct CheckGroupJson {
-    #[serde(flatten)]
-    group: GroupJson,
-    /// The input.
-    source: String,
-    /// Growth against the first input, when several were given.
-    count_before: Option<u64>,
-    /// `fail`, `pass`, `suppressed` or `baselined`.
-    outcome: GateOutcome,
-    /// The suppression rule's reason.
-    suppressed_because: Option<String>,
-}
-
-fn check_doc(
-    judged: &[Judged],
-    args: &CheckArgs,
-    failed: bool,
-    outcome_of: &OutcomeOf<'_>,
-) -> CheckDoc {
-    let mut doc = CheckDoc {
-        schema_version: SCHEMA_VERSION,
-        passed: !failed,
-        strict: args.strict,
-        goroutines: 0,
-        groups: Vec::new(),
-    };
-    let mut dump = 0;
-    for j in judged {
-        for (snapshot, assessed) in j.capture.snapshots.iter().zip(&j.snapshots) {
-            doc.goroutines += snapshot.total;
-            let base = doc.groups.len();
-            for (i, (a, growth)) in assessed.iter().enumerate() {
-                let (outcome, reason) = outcome_of(&j.capture, snapshot, i, a);
-                doc.groups.push(CheckGroupJson {
-                    group: json::group_json(
-                        &j.capture.tables,
-                        &snapshot.groups[i],
-                        a,
-                        dump,
-                        &|g| Some(base + g),
-                    ),
-                    source: j.name.clone(),
-                    count_before: growth.map(|g| g.before),
-                    outcome,
-                    suppressed_because: reason,
-                });
-            }
-            dump += 1;
-        }
-    }
-    doc
 }

@@ -11,10 +11,11 @@ use goleash_core::{Capture, ReadOptions, Snapshot};
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
 use crate::cli::{CommonArgs, HttpArgs, JudgeArgs, OutputFormat};
+use crate::doc::diff::{DiffDoc, Side};
 use crate::input::{self, Input};
 use crate::render::json;
 use crate::render::style::Style;
-use crate::render::text::{self, GroupView, TextOptions, plural, thousands};
+use crate::render::text::{self, TextOptions};
 
 /// Compare two snapshots: which stacks grew, by how much, what is new and what is gone.
 ///
@@ -109,122 +110,38 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
     let after_assessed = assess_after(&before, &after, &rows, &args.judge, &source);
     let before_assessed =
         analysis::assess_snapshot(&before, b, &|_| None, args.judge.quiescent, &source);
+    let doc = DiffDoc::build(
+        Side {
+            name: &before_input.name(),
+            argument: &args.before,
+            capture: &before,
+            snapshot: b,
+            assessments: &before_assessed,
+        },
+        Side {
+            name: &after_input.name(),
+            argument: &args.after,
+            capture: &after,
+            snapshot: a,
+            assessments: &after_assessed,
+        },
+        &rows,
+    );
     let leaks = after_assessed.iter().any(|x| x.verdict == Verdict::Leak);
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match args.common.format {
-        OutputFormat::Json => {
-            let doc = json::diff_doc(
-                (&before_input.name(), &before, b, &before_assessed),
-                (&after_input.name(), &after, a, &after_assessed),
-                &rows,
-            );
-            json::write(&mut out, &doc)?;
-        }
+        OutputFormat::Json => json::write(&mut out, &doc)?,
         OutputFormat::Text => {
             let style = Style::for_stdout(args.common.color);
             let options = TextOptions {
                 full: args.full,
                 all: args.all,
             };
-            write_text(
-                &mut out,
-                args,
-                (&before, b),
-                (&after, a, &after_assessed),
-                &rows,
-                &style,
-                &options,
-            )?;
+            text::diff::write(&mut out, &doc, &style, &options)?;
         }
     }
     out.flush()?;
     Ok(if leaks { Outcome::Leaks } else { Outcome::Ok })
-}
-
-fn write_text(
-    out: &mut dyn Write,
-    args: &DiffArgs,
-    before: (&Capture, &Snapshot),
-    after: (&Capture, &Snapshot, &[Assessment]),
-    rows: &[Row],
-    style: &Style,
-    options: &TextOptions,
-) -> io::Result<()> {
-    let (before_capture, b) = before;
-    let (after_capture, a, assessed) = after;
-    let delta = a.total as i64 - b.total as i64;
-    let grew = rows
-        .iter()
-        .filter(|r| r.count_before > 0 && r.delta() > 0)
-        .count();
-    let new = rows.iter().filter(|r| r.count_before == 0).count();
-    let gone = rows.iter().filter(|r| r.count_after == 0).count();
-    writeln!(
-        out,
-        "{} → {}: {} → {} ({delta:+}) · {grew} grew, {new} new, {gone} gone",
-        style.bold(&args.before),
-        style.bold(&args.after),
-        thousands(b.total),
-        plural(a.total, "goroutine", "goroutines"),
-    )?;
-    let changed: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.delta() != 0 || options.all)
-        .filter(|r| !r.after.is_empty())
-        .collect();
-    let views: Vec<GroupView<'_>> = changed
-        .iter()
-        .flat_map(|row| {
-            row.after.iter().map(move |&i| GroupView {
-                tables: &after_capture.tables,
-                snapshot: a,
-                group: &a.groups[i],
-                assessment: &assessed[i],
-                growth: Some(row.growth()),
-            })
-        })
-        .collect();
-    if views.is_empty() {
-        writeln!(out, "  no stack grew or appeared")?;
-    }
-    text::write_groups(out, &views, style, options)?;
-    let gone_rows: Vec<&Row> = rows.iter().filter(|r| r.count_after == 0).collect();
-    if !gone_rows.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "  {}", style.dim("gone:"))?;
-        for row in gone_rows {
-            let group = &b.groups[row.before[0]];
-            let tables = &before_capture.tables;
-            let site = goleash_core::classify::sites(tables, group).1;
-            let name = site
-                .map(|f| tables.str(tables.get_frame(f).function).into_owned())
-                .unwrap_or_default();
-            writeln!(out, "  {:>8}  {name}", format!("{:+}", row.delta()))?;
-        }
-    }
-    let unchanged: Vec<&Row> = rows.iter().filter(|r| r.delta() == 0).collect();
-    if !unchanged.is_empty() && !options.all {
-        let goroutines: u64 = unchanged.iter().map(|r| r.count_after).sum();
-        writeln!(out)?;
-        writeln!(
-            out,
-            "  {}",
-            style.dim(&format!(
-                "{} unchanged ({}); --all shows them",
-                plural(unchanged.len() as u64, "stack", "stacks"),
-                plural(goroutines, "goroutine", "goroutines")
-            ))
-        )?;
-    }
-    let verdicts: Vec<Verdict> = assessed.iter().map(|x| x.verdict).collect();
-    if !verdicts.contains(&Verdict::Leak) && delta > 0 {
-        writeln!(
-            out,
-            "  {}",
-            style.dim("no group grew while stuck: no leak found")
-        )?;
-    }
-    Ok(())
 }

@@ -10,8 +10,10 @@ use goleash_core::classify::{Assessment, Verdict};
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
 use crate::cli::{CommonArgs, HttpArgs, JudgeArgs, OutputFormat};
+use crate::doc::inspect::{InspectDoc, Judged};
 use crate::input::{self, Input};
-use crate::render::{json, style::Style, text};
+use crate::render::text::{self, TextOptions};
+use crate::render::{json, style::Style};
 
 /// Read goroutine dumps and profiles and show their goroutines grouped by stack.
 #[derive(Args, Debug)]
@@ -92,37 +94,29 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
         .iter()
         .map(|(_, capture)| analysis::assess_capture(capture, args.judge.quiescent, &source))
         .collect();
-    let leaks = assessments
+    let judged: Vec<Judged<'_>> = captures
         .iter()
-        .flatten()
-        .flatten()
-        .any(|a| a.verdict == Verdict::Leak);
+        .zip(&assessments)
+        .map(|((name, capture), assessments)| Judged {
+            name,
+            capture,
+            assessments,
+        })
+        .collect();
+    let doc = InspectDoc::build(&judged);
+    let leaks = doc.groups.iter().any(|g| g.verdict == Verdict::Leak);
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if json_output {
-        let sources: Vec<(String, &goleash_core::Capture, &[Vec<Assessment>])> = captures
-            .iter()
-            .zip(&assessments)
-            .map(|((n, c), a)| (n.clone(), c, a.as_slice()))
-            .collect();
-        json::write(&mut out, &json::inspect_doc(&sources))?;
+        json::write(&mut out, &doc)?;
     } else {
-        let sources: Vec<text::Source<'_>> = captures
-            .iter()
-            .zip(&assessments)
-            .map(|((name, capture), assessments)| text::Source {
-                name: name.clone(),
-                capture,
-                assessments,
-            })
-            .collect();
         let style = Style::for_stdout(args.common.color);
-        let options = text::TextOptions {
+        let options = TextOptions {
             full: args.full,
             all: args.all,
         };
-        text::write_report(&mut out, &sources, &style, &options)?;
+        text::inspect::write(&mut out, &doc, &style, &options)?;
     }
     out.flush()?;
     Ok(if failed {

@@ -11,8 +11,10 @@ use serde::Serialize;
 use super::json::{FrameJson, SCHEMA_VERSION, SiteJson, frame_json};
 use super::style::Style;
 use super::text::{self, Paths, plural, thousands, verdict_label, wrap};
+use crate::doc;
 use crate::gate::GateOutcome;
 use crate::gotest::leftovers::{FailureKind, Judged, Link, PackageReport, Site, TestLeftovers};
+use goleash_core::code::origin;
 
 /// What the whole run came to.
 pub struct Summary {
@@ -197,13 +199,19 @@ fn write_test(
             ))
         )?;
     }
-    let paths = Paths::new(
-        tables,
-        failing.iter().flat_map(|&i| {
-            let g = &test.snapshot.groups[i];
-            tables.frames(g.stack).iter().copied().chain(g.created_by)
-        }),
-    );
+    let paths = Paths::new(failing.iter().flat_map(|&i| {
+        let g = &test.snapshot.groups[i];
+        tables
+            .frames(g.stack)
+            .iter()
+            .copied()
+            .chain(g.created_by)
+            .map(|f| {
+                let frame = tables.get_frame(f);
+                (tables.str(frame.file).into_owned(), origin(tables, f))
+            })
+            .collect::<Vec<_>>()
+    }));
     for &i in &failing {
         write_group(out, report, test, i, &paths, style)?;
     }
@@ -230,16 +238,8 @@ fn write_group(
         style.yellow(&state_of(report, test, index)),
     )?;
     writeln!(out, "{INDENT}{}", style.dim(&assessment.why))?;
-    text::write_stack(
-        out,
-        tables,
-        tables.frames(group.stack),
-        assessment,
-        paths,
-        style,
-        INDENT,
-        false,
-    )?;
+    let shown = doc::Group::of(tables, &test.snapshot, group, assessment, 0, &|_| None);
+    text::write_stack(out, &shown, paths, style, INDENT, false)?;
     for (n, link) in judged.chain.iter().enumerate() {
         let lead = if n == 0 {
             "created by"
@@ -257,11 +257,16 @@ fn write_group(
     if judged.chain.is_empty()
         && let Some(creator) = group.created_by
     {
+        let frame = tables.get_frame(creator);
         writeln!(
             out,
             "{INDENT}created by {}  {}",
-            tables.str(tables.get_frame(creator).function),
-            style.dim(&paths.position(tables, creator))
+            tables.str(frame.function),
+            style.dim(&paths.position(
+                &tables.str(frame.file),
+                frame.line,
+                origin(tables, creator)
+            ))
         )?;
     }
     if let Some(hint) = assessment.hint() {
@@ -299,9 +304,10 @@ fn link_position(
     n: usize,
 ) -> String {
     if n == 0
-        && let Some(frame) = created_by
+        && let Some(id) = created_by
     {
-        return paths.position(tables, frame);
+        let frame = tables.get_frame(id);
+        return paths.position(&tables.str(frame.file), frame.line, origin(tables, id));
     }
     let origin = goleash_core::code::origin_of(link.function.as_bytes(), link.file.as_bytes());
     format!("{}:{}", paths.shorten(&link.file, origin), link.line)
