@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use goleash_core::classify::{self, AssessOptions, Assessment, Growth, Moment, SourceLookup};
+use goleash_core::diff::Row;
 use goleash_core::model::CauseKind;
 use goleash_core::source::{SiteFacts, SourceFile};
 use goleash_core::{Capture, Snapshot};
@@ -82,6 +83,27 @@ pub fn assess_snapshot(
                 source,
             )
         })
+        .collect()
+}
+
+/// Assessments for the groups of `snapshot`, the later of two that `rows` compare, each
+/// judged with the growth of its stack.
+pub fn assess_growth(
+    capture: &Capture,
+    snapshot: &Snapshot,
+    rows: &[Row],
+    quiescent: bool,
+    source: &FileSource,
+) -> Vec<(Assessment, Option<Growth>)> {
+    let mut growth_of = vec![None; snapshot.groups.len()];
+    for row in rows {
+        for &i in &row.after {
+            growth_of[i] = Some(row.growth());
+        }
+    }
+    assess_snapshot(capture, snapshot, &|i| growth_of[i], quiescent, source)
+        .into_iter()
+        .zip(growth_of)
         .collect()
 }
 

@@ -1,11 +1,15 @@
 //! Arguments shared by several subcommands; they convert into the core's option structs.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use goleash_core::{GroupOptions, Similarity};
+use goleash_core::{GroupOptions, ReadOptions, Similarity};
 
+use crate::analysis::FileSource;
 use crate::collect::{Client, HttpOptions};
+use crate::gate::Gate;
 use crate::render::style::ColorChoice;
 
 /// Output formats.
@@ -28,15 +32,27 @@ pub enum SimilarityArg {
     AnyValue,
 }
 
-/// Output and grouping options.
+/// How to print.
 #[derive(Args, Debug, Clone)]
-pub struct CommonArgs {
+pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
     /// When to colour text output (NO_COLOR is honoured).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+impl OutputArgs {
+    /// Whether stdout carries JSON (so text around dumps goes to stderr).
+    pub fn json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+}
+
+/// How to group goroutines.
+#[derive(Args, Debug, Clone)]
+pub struct GroupingArgs {
     /// How alike stacks must be to share a group.
     #[arg(long, value_enum, default_value_t = SimilarityArg::AnyValue)]
     pub similarity: SimilarityArg,
@@ -45,7 +61,15 @@ pub struct CommonArgs {
     pub split_labels: bool,
 }
 
-impl CommonArgs {
+impl GroupingArgs {
+    /// The core's reading options, grouping as asked.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            group: self.group_options(),
+            ..ReadOptions::default()
+        }
+    }
+
     /// The core's grouping options.
     pub fn group_options(&self) -> GroupOptions {
         GroupOptions {
@@ -82,9 +106,52 @@ pub struct JudgeArgs {
     /// messages and `go test` timeouts are read this way anyway.
     #[arg(long)]
     pub quiescent: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Whether to read the program's source.
+#[derive(Args, Debug, Clone)]
+pub struct SourceArgs {
     /// Do not read the program's source files, even when the dump's paths exist here.
     #[arg(long)]
     pub no_source: bool,
+}
+
+impl SourceArgs {
+    /// The source files of the program, unless turned off.
+    pub fn files(&self) -> FileSource {
+        FileSource::new(self.no_source)
+    }
+}
+
+/// The gate's rules: what fails, what is accepted. `check` and `test` share them, so that
+/// one `.goleash.toml` and one baseline serve both.
+#[derive(Args, Debug, Clone)]
+pub struct GateArgs {
+    /// Fail on suspects too, not only on leaks.
+    #[arg(long)]
+    pub strict: bool,
+    /// The suppression file (default: .goleash.toml here or in a parent directory).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Accept the stacks recorded in this baseline (default: the one .goleash.toml names).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record every stack that is a leak or a suspect today in FILE, and pass.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+}
+
+impl GateArgs {
+    /// The gate these flags and the configuration they name describe.
+    pub fn gate(&self) -> Result<Gate> {
+        Gate::load(
+            self.config.as_deref(),
+            self.baseline.as_deref(),
+            self.strict,
+        )
+    }
 }
 
 impl HttpArgs {

@@ -5,7 +5,9 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use goleash_core::{Capture, ReadOptions};
+use goleash_core::{Capture, ReadOptions, Snapshot};
+
+use crate::cli::HttpArgs;
 
 use crate::collect::{self, Client};
 
@@ -84,6 +86,33 @@ pub fn fetch_dump(client: &Client, url: &str, leak_profile: bool) -> Result<Vec<
         }
     }
     Ok(client.get(&collect::profile_url(url, "goroutine", 2))?)
+}
+
+/// Reads an input that should hold one snapshot; when it holds several, the last is used.
+pub fn read_snapshot(input: &Input, options: &ReadOptions, http: &HttpArgs) -> Result<Capture> {
+    let capture = read(input, options, &http.client(), None, http.leak_profile())?;
+    if capture.snapshots.is_empty() {
+        bail!(
+            "{}: no goroutine dump in it (only race reports)",
+            input.name()
+        );
+    }
+    if capture.snapshots.len() > 1 {
+        eprintln!(
+            "goleash: note: {} holds {} dumps; comparing the last",
+            input.name(),
+            capture.snapshots.len()
+        );
+    }
+    Ok(capture)
+}
+
+/// The snapshot [`read_snapshot`] reads: the last of its input.
+pub fn last(capture: &Capture) -> &Snapshot {
+    capture
+        .snapshots
+        .last()
+        .expect("read_snapshot checked that there is one")
 }
 
 /// Reads and groups one input. `passthrough` gets the lines that are not part of a dump.

@@ -1,17 +1,16 @@
 //! `goleash check`: the CI gate. Exit 1 when a snapshot holds leaks.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use goleash_core::ReadOptions;
-use goleash_core::classify::{Assessment, Growth};
 
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
-use crate::cli::{CommonArgs, HttpArgs, OutputFormat};
+use crate::cli::{GateArgs, GroupingArgs, HttpArgs, OutputArgs, SourceArgs};
 use crate::config::{self, BaselineEntry};
 use crate::doc::check::{CheckDoc, Judged};
 use crate::gate::{Gate, GateOutcome};
@@ -42,53 +41,37 @@ SUPPRESSIONS:
 pub struct CheckArgs {
     /// Snapshots: files, `-` for standard input (the default), or a service URL.
     pub inputs: Vec<String>,
-    /// Fail on suspects too, not only on leaks.
-    #[arg(long)]
-    pub strict: bool,
     /// The program is live, goroutines may be mid-request: only proven or growing leaks fail.
     #[arg(long)]
     pub live: bool,
-    /// The suppression file (default: .goleash.toml here or in a parent directory).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Accept the stacks recorded in this baseline (default: the one .goleash.toml names).
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
-    /// Record every stack that is a leak or a suspect today in FILE, and pass.
-    #[arg(long, value_name = "FILE")]
-    pub write_baseline: Option<PathBuf>,
     /// Most samples of a live service while waiting for its goroutines to settle.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub settle_attempts: u32,
     /// Longest pause between those samples, in milliseconds (pauses double from 1 ms).
     #[arg(long, default_value_t = 100, value_name = "MS")]
     pub settle_max_delay: u64,
-    /// Do not read the program's source files.
-    #[arg(long)]
-    pub no_source: bool,
     /// Do not copy text that is not part of a dump when reading standard input.
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub gate: GateArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub grouping: GroupingArgs,
     #[command(flatten)]
     pub http: HttpArgs,
 }
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let inputs = Input::from_args(&args.inputs)?;
-    let gate = Gate::load(
-        args.config.as_deref(),
-        args.baseline.as_deref(),
-        args.strict,
-    )?;
-    let source = FileSource::new(args.no_source);
-    let options = ReadOptions {
-        group: args.common.group_options(),
-        ..Default::default()
-    };
+    let gate = args.gate.gate()?;
+    let source = args.source.files();
+    let options = args.grouping.read_options();
     let quiescent = !args.live;
-    let json_output = args.common.format == OutputFormat::Json;
+    let json_output = args.output.json();
 
     let judged: Vec<Judged> = if inputs.len() >= 2 {
         vec![judge_series(&inputs, &options, args, quiescent, &source)?]
@@ -120,7 +103,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         }]
     };
 
-    if let Some(path) = &args.write_baseline {
+    if let Some(path) = &args.gate.write_baseline {
         return write_baseline(path, &judged);
     }
     for j in &judged {
@@ -135,7 +118,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     if json_output {
         json::write(&mut out, &doc)?;
     } else {
-        text::check::write(&mut out, &doc, &Style::for_stdout(args.common.color))?;
+        text::check::write(&mut out, &doc, &Style::for_stdout(args.output.color))?;
     }
     out.flush()?;
     let failed = !doc.passed;
@@ -150,22 +133,12 @@ fn judge_series(
     quiescent: bool,
     source: &FileSource,
 ) -> Result<Judged> {
-    let first = crate::cmd::diff::read_one(&inputs[0], options, &args.http)?;
+    let first = input::read_snapshot(&inputs[0], options, &args.http)?;
     let last_input = inputs.last().expect("two or more");
-    let last = crate::cmd::diff::read_one(last_input, options, &args.http)?;
-    let (b, a) = (
-        first.snapshots.last().expect("read_one checked"),
-        last.snapshots.last().expect("read_one checked"),
-    );
+    let last = input::read_snapshot(last_input, options, &args.http)?;
+    let (b, a) = (input::last(&first), input::last(&last));
     let rows = goleash_core::diff::diff((&first.tables, b), (&last.tables, a));
-    let mut growth_of = vec![None; a.groups.len()];
-    for row in &rows {
-        for &i in &row.after {
-            growth_of[i] = Some(row.growth());
-        }
-    }
-    let assessed = analysis::assess_snapshot(&last, a, &|i| growth_of[i], quiescent, source);
-    let judged: Vec<(Assessment, Option<Growth>)> = assessed.into_iter().zip(growth_of).collect();
+    let judged = analysis::assess_growth(&last, a, &rows, quiescent, source);
     // Only the judged (last) snapshot is kept.
     let mut capture = last;
     let keep = capture.snapshots.len() - 1;

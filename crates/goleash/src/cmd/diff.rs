@@ -5,12 +5,11 @@ use std::io::{self, Write};
 use anyhow::{Result, bail};
 use clap::Args;
 use goleash_core::classify::{Assessment, Verdict};
-use goleash_core::diff::{self, Row};
-use goleash_core::{Capture, ReadOptions, Snapshot};
+use goleash_core::diff;
 
 use crate::Outcome;
-use crate::analysis::{self, FileSource};
-use crate::cli::{CommonArgs, HttpArgs, JudgeArgs, OutputFormat};
+use crate::analysis;
+use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs, OutputFormat};
 use crate::doc::diff::{DiffDoc, Side};
 use crate::input::{self, Input};
 use crate::render::json;
@@ -40,74 +39,32 @@ pub struct DiffArgs {
     #[arg(long)]
     pub full: bool,
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub grouping: GroupingArgs,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub http: HttpArgs,
 }
 
-/// Reads an input that should hold one snapshot; when it holds several, the last is used.
-pub fn read_one(input: &Input, options: &ReadOptions, http: &HttpArgs) -> Result<Capture> {
-    let capture = input::read(input, options, &http.client(), None, http.leak_profile())?;
-    if capture.snapshots.is_empty() {
-        bail!(
-            "{}: no goroutine dump in it (only race reports)",
-            input.name()
-        );
-    }
-    if capture.snapshots.len() > 1 {
-        eprintln!(
-            "goleash: note: {} holds {} dumps; comparing the last",
-            input.name(),
-            capture.snapshots.len()
-        );
-    }
-    Ok(capture)
-}
-
-/// The assessments of the later snapshot's groups, each with its row's growth.
-pub fn assess_after(
-    before: &Capture,
-    after: &Capture,
-    rows: &[Row],
-    judge: &JudgeArgs,
-    source: &FileSource,
-) -> Vec<Assessment> {
-    let _ = before;
-    let a = last(after);
-    let mut growth_of = vec![None; a.groups.len()];
-    for row in rows {
-        for &i in &row.after {
-            growth_of[i] = Some(row.growth());
-        }
-    }
-    analysis::assess_snapshot(after, a, &|i| growth_of[i], judge.quiescent, source)
-}
-
-fn last(capture: &Capture) -> &Snapshot {
-    capture
-        .snapshots
-        .last()
-        .expect("read_one checked that there is one")
-}
-
 pub fn run(args: &DiffArgs) -> Result<Outcome> {
-    let options = ReadOptions {
-        group: args.common.group_options(),
-        ..Default::default()
-    };
+    let options = args.grouping.read_options();
     let before_input = Input::from_arg(&args.before);
     let after_input = Input::from_arg(&args.after);
     if before_input == Input::Stdin && after_input == Input::Stdin {
         bail!("only one of BEFORE and AFTER can be standard input");
     }
-    let before = read_one(&before_input, &options, &args.http)?;
-    let after = read_one(&after_input, &options, &args.http)?;
-    let source = FileSource::new(args.judge.no_source);
-    let (b, a) = (last(&before), last(&after));
+    let before = input::read_snapshot(&before_input, &options, &args.http)?;
+    let after = input::read_snapshot(&after_input, &options, &args.http)?;
+    let source = args.judge.source.files();
+    let (b, a) = (input::last(&before), input::last(&after));
     let rows = diff::diff((&before.tables, b), (&after.tables, a));
-    let after_assessed = assess_after(&before, &after, &rows, &args.judge, &source);
+    let after_assessed: Vec<Assessment> =
+        analysis::assess_growth(&after, a, &rows, args.judge.quiescent, &source)
+            .into_iter()
+            .map(|(assessment, _)| assessment)
+            .collect();
     let before_assessed =
         analysis::assess_snapshot(&before, b, &|_| None, args.judge.quiescent, &source);
     let doc = DiffDoc::build(
@@ -131,10 +88,10 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    match args.common.format {
+    match args.output.format {
         OutputFormat::Json => json::write(&mut out, &doc)?,
         OutputFormat::Text => {
-            let style = Style::for_stdout(args.common.color);
+            let style = Style::for_stdout(args.output.color);
             let options = TextOptions {
                 full: args.full,
                 all: args.all,

@@ -4,12 +4,11 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 use clap::Args;
-use goleash_core::ReadOptions;
 use goleash_core::classify::{Assessment, Verdict};
 
 use crate::Outcome;
-use crate::analysis::{self, FileSource};
-use crate::cli::{CommonArgs, HttpArgs, JudgeArgs, OutputFormat};
+use crate::analysis;
+use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs};
 use crate::doc::inspect::{InspectDoc, Judged};
 use crate::input::{self, Input};
 use crate::render::text::{self, TextOptions};
@@ -39,7 +38,9 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub grouping: GroupingArgs,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -58,13 +59,10 @@ impl InspectArgs {
 
 pub fn run(args: &InspectArgs) -> Result<Outcome> {
     let inputs = Input::from_args(&args.inputs)?;
-    let options = ReadOptions {
-        group: args.common.group_options(),
-        ..Default::default()
-    };
+    let options = args.grouping.read_options();
     let client = args.http.client();
-    let source = FileSource::new(args.judge.no_source);
-    let json_output = args.common.format == OutputFormat::Json;
+    let source = args.judge.source.files();
+    let json_output = args.output.json();
 
     let mut passthrough = input::passthrough(json_output);
 
@@ -111,7 +109,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
     if json_output {
         json::write(&mut out, &doc)?;
     } else {
-        let style = Style::for_stdout(args.common.color);
+        let style = Style::for_stdout(args.output.color);
         let options = TextOptions {
             full: args.full,
             all: args.all,
