@@ -34,7 +34,7 @@ use crate::render::text;
     goleash check --write-baseline .goleash-baseline.json dump.txt
 
 SUPPRESSIONS:
-    .goleash.toml in this directory or a parent (see docs/check.md):
+    .goleash.toml in this directory or a parent (see README.md):
         [[ignore]]
         reason = \"lives as long as the process\"
         function = \"github.com/acme/metrics.(*Pusher).loop\"")]
