@@ -13,14 +13,20 @@
 //!    is a suspect; one loop, or a small pool, started by a goroutine still alive is by
 //!    design.
 //!
+//! With the program's source at hand, the ways out of the wait ([`crate::exits`]) come
+//! between 2 and 3: a group whose only way out is a timer lingers, one that a live
+//! goroutine can cancel is by design, and one with no way out at all is a leak as soon as
+//! it grows, the program should be idle, or its test has ended.
+//!
 //! Verdicts never depend on the names of the program's own functions.
 
 use crate::code::{Origin, origin};
+use crate::exits::{self, ExitCondition, ExitKind, Exits, Possibility, Statement};
+pub use crate::exits::{NoSource, SourceLookup};
 use crate::group::{Group, ParentRef, Snapshot};
 use crate::intern::{FrameId, Tables};
 use crate::kb::{self, Kind, PATTERNS, Pattern};
 use crate::model::CauseKind;
-use crate::source::{SiteFacts, Statement};
 
 /// What a goroutine is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -180,21 +186,6 @@ impl Growth {
     }
 }
 
-/// Reads the source of a frame, when it is available.
-pub trait SourceLookup {
-    /// What line `line` of `file` says, or `None` when the file cannot be read.
-    fn site(&self, file: &str, line: u32) -> Option<SiteFacts>;
-}
-
-/// No source available.
-pub struct NoSource;
-
-impl SourceLookup for NoSource {
-    fn site(&self, _file: &str, _line: u32) -> Option<SiteFacts> {
-        None
-    }
-}
-
 /// The classification of one group.
 #[derive(Clone, Debug)]
 pub struct Assessment {
@@ -211,8 +202,12 @@ pub struct Assessment {
     pub why: String,
     /// The knowledge-base entry that matched.
     pub pattern: Option<&'static Pattern>,
-    /// What the source line at the leak site says, when it was readable.
-    pub source: Option<SiteFacts>,
+    /// What the source says about the leak site: the line, and every way out of the wait
+    /// with whether it can still happen. `None` without source, or when it does not match.
+    pub exits: Option<Exits>,
+    /// Why the source at hand is not what the binary was built from: the verdict then
+    /// rests on the dump alone.
+    pub source_mismatch: Option<String>,
 }
 
 impl Assessment {
@@ -391,7 +386,7 @@ struct Facts<'a> {
     blocking: Blocking,
     has_user_frames: bool,
     only_runtime: bool,
-    source: Option<&'a SiteFacts>,
+    exits: Option<&'a Exits>,
     several_per_parent: bool,
 }
 
@@ -410,7 +405,7 @@ fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
         && (!when.several_per_parent || facts.several_per_parent)
         && when
             .source
-            .is_none_or(|shape| facts.source.is_some_and(|s| kb::source_has_shape(s, shape)))
+            .is_none_or(|shape| facts.exits.is_some_and(|s| kb::source_has_shape(s, shape)))
 }
 
 /// Options for [`assess`].
@@ -433,24 +428,17 @@ pub fn assess(
     let (blocking_frame, leak_site) = sites(tables, group);
     let frames = tables.frames(group.stack);
     let origins: Vec<Origin> = frames.iter().map(|&f| origin(tables, f)).collect();
-    let read = |f: FrameId| {
-        let frame = tables.get_frame(f);
-        source.site(&tables.str(frame.file), frame.line)
-    };
-    let site_facts = leak_site
+    let blocking = blocking_of(tables, group);
+    let analysis = leak_site
         .filter(|&f| origin(tables, f).is_user())
-        .and_then(read);
+        .map(|f| exits::analyse(tables, snapshot, group, blocking, f, source))
+        .unwrap_or_default();
     // debug=1 cannot tell a send from a receive, nor `select {}` from a select with cases;
-    // the line of code can.
-    let blocking = match (
-        blocking_of(tables, group),
-        site_facts.as_ref().map(|s| &s.statement),
-    ) {
-        (Blocking::ChanOp, Some(Statement::Send { .. })) => Blocking::ChanSend,
+    // the code can.
+    let blocking = match (blocking, analysis.exits.as_ref().map(|e| e.statement)) {
+        (Blocking::ChanOp, Some(Statement::Send)) => Blocking::ChanSend,
         (Blocking::ChanOp, Some(Statement::Receive { .. })) => Blocking::ChanReceive,
-        (Blocking::Select, Some(Statement::Select(cases))) if cases.count == 0 => {
-            Blocking::SelectNoCases
-        }
+        (Blocking::Select, Some(Statement::Select { cases: 0 })) => Blocking::SelectNoCases,
         (blocking, _) => blocking,
     };
     // Goroutines of a pool share a parent; so do goroutines one caller started one at a
@@ -460,8 +448,7 @@ pub fn assess(
     let started_in_loop = group
         .created_by
         .filter(|&f| origin(tables, f).is_user())
-        .and_then(read)
-        .map(|creator| creator.in_loop);
+        .and_then(|f| exits::started_in_loop(tables, f, source));
     let facts = Facts {
         // Wrappers are the `go` statement, not the code running: a SIGQUIT dump's
         // `Server.Serve.gowrap3` under a connection is not the accept loop.
@@ -473,7 +460,7 @@ pub fn assess(
         blocking,
         has_user_frames: origins.iter().any(|o| o.is_user()),
         only_runtime: !origins.is_empty() && origins.iter().all(|&o| o == Origin::Runtime),
-        source: site_facts.as_ref(),
+        exits: analysis.exits.as_ref(),
         several_per_parent: shared_parent && started_in_loop == Some(true),
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
@@ -485,7 +472,8 @@ pub fn assess(
         verdict,
         why,
         pattern,
-        source: site_facts,
+        exits: analysis.exits,
+        source_mismatch: analysis.mismatch,
     }
 }
 
@@ -554,11 +542,17 @@ fn decide(
             format!("blocked forever: {}", blocking.name()),
         );
     }
+    if let Some(exits) = facts.exits
+        && let Some(decided) = by_exits(exits, group, growth, moment)
+    {
+        return decided;
+    }
     if let Some(p) = pattern.filter(|p| p.kind == Kind::Lingering) {
-        // A sleeping group that grows is a sleep loop without an exit, unless the source
-        // shows a single sleep (with it, the loop would have matched `sleep-loop`).
-        let unexplained_growth =
-            p.id == "sleeping" && growth.is_some_and(Growth::grew) && facts.source.is_none();
+        // A sleeping group that grows is a sleep loop without a known exit, unless the
+        // source shows a sleep that ends it (with one, the ways out said so already).
+        let unexplained_growth = p.id == "sleeping"
+            && growth.is_some_and(Growth::grew)
+            && facts.exits.is_none_or(|e| !e.conditions.is_empty());
         if !unexplained_growth {
             return (Verdict::Lingering, p.title.to_string());
         }
@@ -637,6 +631,104 @@ fn decide(
             format!("in {}: it can end without help", blocking.name()),
         ),
         _ => (Verdict::Suspect, format!("in {}", blocking.name())),
+    }
+}
+
+/// The verdict the ways out of the wait give, when they settle it.
+fn by_exits(
+    exits: &Exits,
+    group: &Group,
+    growth: Option<Growth>,
+    moment: Moment,
+) -> Option<(Verdict, String)> {
+    // A deadline ends the wait whatever else does or does not happen.
+    if let Some(c) = exits.conditions.iter().find(|c| {
+        c.can_happen == Possibility::Yes
+            && (matches!(c.kind, ExitKind::Timer | ExitKind::Sleep) || c.deadline.is_some())
+    }) {
+        return Some((
+            Verdict::Lingering,
+            format!("ends by itself: {}", say_condition(c)),
+        ));
+    }
+    if exits.conditions.is_empty() {
+        return None;
+    }
+    let grew = growth.filter(|g| g.grew());
+    if exits.way_out() == Possibility::No {
+        let none = no_way_out(exits);
+        if let Some(g) = grew {
+            return Some((
+                Verdict::Leak,
+                format!(
+                    "grew from {} to {} with no way out: {none}",
+                    g.before, g.after
+                ),
+            ));
+        }
+        if growth.is_some() {
+            // Steady: long-lived by design, or leaked before the first snapshot; the rules
+            // for a steady group decide.
+            return None;
+        }
+        return match moment {
+            Moment::TestEnded => Some((
+                Verdict::Leak,
+                format!("still blocked after its test ended, with no way out: {none}"),
+            )),
+            Moment::Quiescent => Some((
+                Verdict::Leak,
+                format!("still blocked when the program should be idle, with no way out: {none}"),
+            )),
+            Moment::Live => match by_design(group) {
+                Some(why) => Some((Verdict::Expected, format!("{why}, with no way out: {none}"))),
+                None => Some((
+                    Verdict::Suspect,
+                    format!("{} with no way out: {none}", plural_goroutines(group.count)),
+                )),
+            },
+        };
+    }
+    if moment == Moment::Live
+        && growth.is_none()
+        && let Some(c) = exits
+            .conditions
+            .iter()
+            .find(|c| c.kind == ExitKind::Cancel && c.can_happen == Possibility::Yes)
+    {
+        return Some((
+            Verdict::Expected,
+            format!("a live goroutine can cancel it: {}", say_condition(c)),
+        ));
+    }
+    None
+}
+
+fn plural_goroutines(n: u64) -> String {
+    if n == 1 {
+        "a goroutine".to_string()
+    } else {
+        format!("{n} goroutines")
+    }
+}
+
+/// `<code> (file:line): why`.
+fn say_condition(c: &ExitCondition) -> String {
+    let file = c.file.rsplit('/').next().unwrap_or(&c.file);
+    format!("`{}` ({file}:{}): {}", c.code, c.line, c.why)
+}
+
+/// Why none of the ways out can happen, in a clause: the first one said.
+fn no_way_out(exits: &Exits) -> String {
+    match exits.conditions.as_slice() {
+        [only] => say_condition(only),
+        [first, rest @ ..] => format!(
+            "{} (and {} other way{} out that cannot happen)",
+            say_condition(first),
+            rest.len(),
+            if rest.len() == 1 { "" } else { "s" }
+        ),
+        [] => String::new(),
     }
 }
 
@@ -756,15 +848,14 @@ created by net/http.(*Transport).dialConn in goroutine 9
 
     #[test]
     fn after_its_test_a_select_waiting_for_cancellation_leaks() {
-        struct DoneCase;
-        impl SourceLookup for DoneCase {
-            fn site(&self, _file: &str, _line: u32) -> Option<SiteFacts> {
-                crate::source::SourceFile::parse(
-                    b"package p\n\nfunc loop() {\n\tfor {\n\t\tselect {\n\t\tcase <-ctx.Done():\n\t\t\treturn\n\t\tcase v := <-in:\n\t\t\t_ = v\n\t\t}\n\t}\n}\n",
-                )
-                .site(5)
-            }
-        }
+        // `example.com/p.loop` waits at /src/p/p.go:40 in a select on ctx.Done().
+        let mut source = "package p\n".to_string();
+        source.push_str(&"\n".repeat(36));
+        source.push_str(
+            "func loop(ctx context.Context, in chan int) {\n\tfor {\n\t\tselect {\n\t\tcase <-ctx.Done():\n\t\t\treturn\n\t\tcase v := <-in:\n\t\t\t_ = v\n\t\t}\n\t}\n}\n",
+        );
+        let source =
+            crate::exits::Sources::new(crate::exits::Memory(vec![("/src/p/p.go", source)]));
         let capture = crate::read(LEFTOVERS.as_bytes(), &Default::default(), None).unwrap();
         let snapshot = &capture.snapshots[0];
         let tables = &capture.tables;
@@ -780,7 +871,7 @@ created by net/http.(*Transport).dialConn in goroutine 9
                 group,
                 None,
                 &AssessOptions { moment },
-                &DoneCase,
+                &source,
             )
         };
         let ended = judge(Moment::TestEnded);

@@ -8,7 +8,7 @@
 //! infrastructure a service runs against a real Go program (`fixtures/go/leakysvc`).
 
 use crate::classify::Blocking;
-use crate::source::Statement;
+use crate::exits::{ExitKind, Exits, Possibility, Statement};
 
 /// What a matching goroutine is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,15 +25,16 @@ pub enum Kind {
 /// What the source line must say for an entry to match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourceShape {
-    /// A `select` with a ticker case and no way to be told to stop, in an endless loop.
+    /// A `select` with a ticker case, or `for range` over a ticker, with no way to be told
+    /// to stop and no way out.
     TickerLoop,
-    /// A `select` with no case that can stop it, in an endless loop.
+    /// A `select` in a loop with no case that can stop it and no way out.
     SelectLoopWithoutExit,
-    /// A `select` with a one-shot timer case (`time.After`).
+    /// A `select` with a one-shot timer case (`time.After`) that will fire.
     SelectOnTimer,
-    /// A `select` with a `ctx.Done()`-like case.
+    /// A `select` with a `ctx.Done()` case or a done channel.
     SelectWithDone,
-    /// `time.Sleep` in an endless loop with no way out.
+    /// `time.Sleep` in a loop with no way out.
     SleepLoop,
     /// `for range ch`.
     RangeOverChannel,
@@ -443,39 +444,33 @@ impl Pattern {
     }
 }
 
-/// Whether the source facts have a shape.
-pub fn source_has_shape(facts: &crate::source::SiteFacts, shape: SourceShape) -> bool {
-    let select = match &facts.statement {
-        Statement::Select(cases) => Some(cases),
-        _ => None,
-    };
+/// Whether what the source says about a leak site has a shape.
+pub fn source_has_shape(exits: &Exits, shape: SourceShape) -> bool {
+    let select = matches!(exits.statement, Statement::Select { cases } if cases > 0);
+    let stop_case = exits.has(ExitKind::Cancel) || exits.has(ExitKind::DoneChannel);
+    let no_way_out = !exits.conditions.is_empty() && exits.way_out() == Possibility::No;
     match shape {
-        SourceShape::TickerLoop => match &facts.statement {
-            Statement::Select(c) => {
-                c.ticker && !c.done && !c.default && facts.endless_loop && !facts.loop_has_exit
-            }
-            // `for range ticker.C` or `for range time.Tick(d)`: a ticker's channel is never
-            // closed, so only a return or a break in the body ends the loop.
-            Statement::Receive { channel } => {
-                facts.text.starts_with("for ")
-                    && (channel.ends_with(".C") || channel.starts_with("time.Tick("))
-                    && !facts.loop_has_exit
-            }
-            _ => false,
-        },
-        SourceShape::SelectLoopWithoutExit => select.is_some_and(|c| {
-            !c.done && !c.default && facts.in_loop && facts.endless_loop && !facts.loop_has_exit
-        }),
+        // `for { select { case <-ticker.C: … } }`, `for range ticker.C`: the ticker fires
+        // forever and its channel is never closed.
+        SourceShape::TickerLoop => {
+            (select || exits.statement == Statement::Receive { range: true })
+                && exits.has(ExitKind::Ticker)
+                && !stop_case
+                && no_way_out
+        }
+        SourceShape::SelectLoopWithoutExit => {
+            select && exits.in_loop && !stop_case && !exits.has(ExitKind::Default) && no_way_out
+        }
         SourceShape::SelectOnTimer => {
-            select.is_some_and(|c| c.timer && !c.done && !facts.endless_loop)
+            select
+                && exits
+                    .conditions
+                    .iter()
+                    .any(|c| c.kind == ExitKind::Timer && c.can_happen == Possibility::Yes)
         }
-        SourceShape::SelectWithDone => select.is_some_and(|c| c.done),
-        SourceShape::SleepLoop => {
-            facts.statement == Statement::Sleep && facts.endless_loop && !facts.loop_has_exit
-        }
-        SourceShape::RangeOverChannel => {
-            matches!(facts.statement, Statement::Receive { .. }) && facts.text.starts_with("for ")
-        }
+        SourceShape::SelectWithDone => select && stop_case,
+        SourceShape::SleepLoop => exits.statement == Statement::Sleep && no_way_out,
+        SourceShape::RangeOverChannel => exits.statement == Statement::Receive { range: true },
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod classify;
 pub mod code;
 pub mod diff;
+pub mod exits;
 pub mod group;
 pub mod intern;
 pub mod kb;
@@ -22,7 +23,6 @@ pub mod model;
 pub mod parse;
 pub mod rules;
 pub mod signature;
-pub mod source;
 pub mod trace;
 pub mod trend;
 

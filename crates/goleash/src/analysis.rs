@@ -1,27 +1,69 @@
 //! Classifying what was read: verdicts for every group, with the program's source when it is
 //! on this machine.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use goleash_core::classify::{self, AssessOptions, Assessment, Growth, Moment, SourceLookup};
+use goleash_core::classify::{self, AssessOptions, Assessment, Growth, Moment};
 use goleash_core::diff::Row;
+use goleash_core::exits::{GoFile, Lookup, SourceFiles, SourceLookup, Sources};
 use goleash_core::model::CauseKind;
-use goleash_core::source::{SiteFacts, SourceFile};
 use goleash_core::{Capture, Snapshot};
 
 use crate::source_map::SourceMap;
 
-/// Source files larger than this are not read: no Go file that size is hand-written.
-const MAX_SOURCE_BYTES: u64 = 4 << 20;
-
-/// Reads and lexes Go source files from disk, once each.
-#[derive(Default)]
+/// The program's Go source as the analysis of exit conditions reads it: files found through
+/// the [`SourceMap`], each read and parsed once.
 pub struct FileSource {
-    files: RefCell<HashMap<String, Option<SourceFile>>>,
-    map: SourceMap,
+    sources: Sources<Disk>,
     disabled: bool,
+}
+
+/// The file system, through a [`SourceMap`].
+struct Disk(SourceMap);
+
+impl SourceFiles for Disk {
+    fn candidates(&self, file: &str) -> Vec<PathBuf> {
+        self.0.candidates(file)
+    }
+
+    fn read(&self, path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        // One byte past the limit tells the caller the file is larger.
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+
+    fn directory(&self, path: &Path) -> Vec<PathBuf> {
+        let Some(dir) = path.parent() else {
+            return Vec::new();
+        };
+        // A test binary's files see the package's tests; a program's do not.
+        let tests = path.to_string_lossy().ends_with("_test.go");
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
+                name.ends_with(".go") && (tests || !name.ends_with("_test.go")) && p.is_file()
+            })
+            .collect()
+    }
+}
+
+impl Default for FileSource {
+    fn default() -> Self {
+        FileSource::new(false)
+    }
 }
 
 impl FileSource {
@@ -34,31 +76,35 @@ impl FileSource {
     /// A reader that finds the files through `map` (`--source`).
     pub fn with_map(map: SourceMap, disabled: bool) -> Self {
         FileSource {
-            files: RefCell::default(),
-            map,
+            sources: Sources::new(Disk(map)),
             disabled,
         }
     }
 
     /// Where the files of the dumps are.
     pub fn map(&self) -> &SourceMap {
-        &self.map
+        &self.sources.files().0
+    }
+
+    /// Prints the warnings about source files so far (too large, unreadable, not Go) to
+    /// stderr: they never stop a command.
+    pub fn report_warnings(&self) {
+        for warning in self.sources.take_warnings() {
+            eprintln!("goleash: warning: source {warning}");
+        }
     }
 }
 
 impl SourceLookup for FileSource {
-    fn site(&self, file: &str, line: u32) -> Option<SiteFacts> {
-        if self.disabled || !file.ends_with(".go") {
-            return None;
+    fn frame_file(&self, file: &str, function: &str, line: u32) -> Lookup {
+        if self.disabled {
+            return Lookup::Missing;
         }
-        let mut files = self.files.borrow_mut();
-        let source = files.entry(file.to_string()).or_insert_with(|| {
-            let f = std::fs::File::open(self.map.resolve(file)?).ok()?;
-            let mut bytes = Vec::new();
-            f.take(MAX_SOURCE_BYTES).read_to_end(&mut bytes).ok()?;
-            Some(SourceFile::parse(&bytes))
-        });
-        source.as_ref()?.site(line)
+        self.sources.frame_file(file, function, line)
+    }
+
+    fn package(&self, file: &GoFile) -> Rc<[Rc<GoFile>]> {
+        self.sources.package(file)
     }
 }
 

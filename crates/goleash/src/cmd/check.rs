@@ -102,6 +102,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
             snapshots,
         }]
     };
+    source.report_warnings();
 
     if let Some(path) = &args.gate.write_baseline {
         return write_baseline(path, &judged);

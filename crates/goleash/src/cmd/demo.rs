@@ -184,25 +184,15 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
         leak_found: false,
     };
     let bases: Vec<String> = urls.iter().map(|u| crate::collect::pprof_base(u)).collect();
+    let source = EmbeddedSource::new();
     watch::run(
-        &bases,
-        &options,
-        &mut store,
-        &http,
-        &EmbeddedSource,
-        &mut until,
-        &stop,
+        &bases, &options, &mut store, &http, &source, &mut until, &stop,
     )?;
     let leak_found = until.leak_found;
     drop(store);
 
     let store = Store::open_existing(&args.db)?;
-    let doc = report::build(
-        &store,
-        &args.db.display().to_string(),
-        None,
-        &EmbeddedSource,
-    )?;
+    let doc = report::build(&store, &args.db.display().to_string(), None, &source)?;
     let mut file = io::BufWriter::new(
         std::fs::File::create(&args.output)
             .with_context(|| format!("cannot create {}", args.output.display()))?,

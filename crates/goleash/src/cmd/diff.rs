@@ -67,6 +67,7 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
             .collect();
     let before_assessed =
         analysis::assess_snapshot(&before, b, &|_| None, args.judge.quiescent, &source);
+    source.report_warnings();
     let doc = DiffDoc::build(
         Side {
             name: &before_input.name(),

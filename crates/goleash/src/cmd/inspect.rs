@@ -92,6 +92,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
         .iter()
         .map(|(_, capture)| analysis::assess_capture(capture, args.judge.quiescent, &source))
         .collect();
+    source.report_warnings();
     let judged: Vec<Judged<'_>> = captures
         .iter()
         .zip(&assessments)

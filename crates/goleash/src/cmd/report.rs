@@ -64,6 +64,7 @@ pub fn run(args: &ReportArgs) -> Result<Outcome> {
         args.target.as_deref(),
         &source,
     )?;
+    source.report_warnings();
     let output = match (&args.output, args.format) {
         (None, ReportFormat::Html) if io::stdout().is_terminal() => {
             Some(PathBuf::from("goleash-report.html"))

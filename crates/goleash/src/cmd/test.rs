@@ -189,6 +189,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
                     let Ok(job) = job else { break };
                     let report = leftovers::analyse(&job, &cx);
                     terminal.update(|_, _, analysing| *analysing -= 1);
+                    source.report_warnings();
                     if results.send(report).is_err() {
                         break;
                     }

@@ -232,6 +232,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         sink.as_mut(),
         &stop,
     )?;
+    source.report_warnings();
     if !ended.any_sample {
         eprintln!("goleash: no service answered; nothing was recorded");
         return Ok(Outcome::InputError);

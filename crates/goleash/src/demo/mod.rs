@@ -13,12 +13,11 @@ pub mod server;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use goleash_core::classify::SourceLookup;
-use goleash_core::source::{SiteFacts, SourceFile};
+use goleash_core::exits::{GoFile, Lookup, SourceFiles, SourceLookup, Sources};
 use goleash_core::{ReadOptions, Signature};
 
 use replay::{DumpTemplate, ProfileTemplate};
@@ -255,17 +254,50 @@ pub fn start(corpus: &Arc<Corpus>, behaviours: &[Behaviour]) -> Result<Vec<Strin
     Ok(urls)
 }
 
-/// Source lines of the captured service, built into goleash: its stacks name
+/// The source of the captured service, built into goleash: its stacks name
 /// `goleashfixtures/watch/watchsvc/main.go`, which is not on this machine.
-pub struct EmbeddedSource;
+pub struct EmbeddedSource(Sources<Embedded>);
+
+impl EmbeddedSource {
+    pub fn new() -> Self {
+        EmbeddedSource(Sources::new(Embedded))
+    }
+}
+
+impl Default for EmbeddedSource {
+    fn default() -> Self {
+        EmbeddedSource::new()
+    }
+}
+
+/// The one embedded file.
+pub struct Embedded;
+
+impl SourceFiles for Embedded {
+    fn candidates(&self, file: &str) -> Vec<std::path::PathBuf> {
+        if file == SOURCE_PATH {
+            vec![SOURCE_PATH.into()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn read(&self, _path: &std::path::Path, _limit: u64) -> Result<Vec<u8>, String> {
+        Ok(SOURCE.to_vec())
+    }
+
+    fn directory(&self, path: &std::path::Path) -> Vec<std::path::PathBuf> {
+        vec![path.to_path_buf()]
+    }
+}
 
 impl SourceLookup for EmbeddedSource {
-    fn site(&self, file: &str, line: u32) -> Option<SiteFacts> {
-        static PARSED: OnceLock<SourceFile> = OnceLock::new();
-        if file != SOURCE_PATH {
-            return None;
-        }
-        PARSED.get_or_init(|| SourceFile::parse(SOURCE)).site(line)
+    fn frame_file(&self, file: &str, function: &str, line: u32) -> Lookup {
+        self.0.frame_file(file, function, line)
+    }
+
+    fn package(&self, file: &GoFile) -> std::rc::Rc<[std::rc::Rc<GoFile>]> {
+        self.0.package(file)
     }
 }
 
@@ -322,12 +354,15 @@ mod tests {
     fn the_embedded_source_is_the_capture_s_source() {
         let text = String::from_utf8_lossy(SOURCE);
         let line = text.lines().position(|l| l.contains("// LEAK:")).unwrap() as u32 + 1;
-        let facts = EmbeddedSource.site(SOURCE_PATH, line).unwrap();
-        assert!(
-            facts.text.contains("results <- backend(slow)"),
-            "{}",
-            facts.text
-        );
-        assert!(EmbeddedSource.site("elsewhere/main.go", line).is_none());
+        let source = EmbeddedSource::new();
+        let Lookup::Found(file) = source.frame_file(SOURCE_PATH, "main.search.func1", line) else {
+            panic!("the leak site is in the embedded source")
+        };
+        let code = file.line(line).unwrap_or_default();
+        assert!(code.contains("results <- backend(slow)"), "{code}");
+        assert!(matches!(
+            source.frame_file("elsewhere/main.go", "main.search.func1", line),
+            Lookup::Missing
+        ));
     }
 }

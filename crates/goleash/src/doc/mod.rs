@@ -16,6 +16,7 @@ mod names;
 
 use goleash_core::classify::{Assessment, Blocking, Verdict};
 use goleash_core::code::{Origin, origin};
+use goleash_core::exits::{ExitKind, Possibility};
 use goleash_core::group::{Group as CoreGroup, ParentRef};
 use goleash_core::model::{CauseKind, Elision, Format, Profile, RaceReport, RaceSectionKind};
 use goleash_core::{Capture, FrameId, Signature, Snapshot, Tables};
@@ -141,6 +142,13 @@ pub struct Group {
     pub pattern: Option<&'static str>,
     /// What to do about it; null for groups that are fine.
     pub hint: Option<&'static str>,
+    /// Every way out of the wait, read from the source at the leak site; absent when the
+    /// source was not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_conditions: Option<Vec<ExitCondition>>,
+    /// Why the source at hand was not used: it does not match the binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_mismatch: Option<String>,
     /// Goroutines durably blocked in a synctest bubble.
     #[serde(skip)]
     pub durable: u64,
@@ -154,6 +162,56 @@ pub struct Group {
     /// frame its pattern recognised, else what it runs.
     #[serde(skip)]
     pub named_by: Option<String>,
+}
+
+/// One way out of a group's wait, and whether it can still happen.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExitCondition {
+    /// `cancel`, `done_channel`, `timer`, `ticker`, `channel`, `default`, `return`,
+    /// `break`, `loop_condition`, `close`, `sleep`, `wait_group`, `unlock`, `signal`.
+    #[serde(serialize_with = "names::exit_kind")]
+    pub kind: ExitKind,
+    /// The file, as the dump names it.
+    pub file: String,
+    /// The line.
+    pub line: u32,
+    /// The code there.
+    pub code: String,
+    /// `true`, `false` or `"unknown"`.
+    #[serde(serialize_with = "names::possibility")]
+    pub can_happen: Possibility,
+    /// Why, in a sentence.
+    pub why: String,
+    /// For a way out that comes by itself (a timer, a sleep, a deadline): after how many
+    /// seconds in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_secs: Option<f64>,
+    /// And how many are left for the group's longest waiter, by the dump's wait time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_secs: Option<f64>,
+}
+
+impl ExitCondition {
+    /// The ways out an assessment read from the source, when it read it.
+    pub fn all_of(assessment: &Assessment) -> Option<Vec<ExitCondition>> {
+        let exits = assessment.exits.as_ref()?;
+        Some(
+            exits
+                .conditions
+                .iter()
+                .map(|c| ExitCondition {
+                    kind: c.kind,
+                    file: c.file.clone(),
+                    line: c.line,
+                    code: c.code.clone(),
+                    can_happen: c.can_happen,
+                    why: c.why.clone(),
+                    after_secs: c.deadline.map(|d| d.after_secs),
+                    left_secs: c.deadline.and_then(|d| d.left_secs),
+                })
+                .collect(),
+        )
+    }
 }
 
 /// A position in the program.
@@ -179,7 +237,7 @@ impl Site {
                 function: tables.str(frame.function).into_owned(),
                 file: tables.str(frame.file).into_owned(),
                 line: frame.line,
-                source: assessment.source.as_ref().map(|s| s.text.clone()),
+                source: assessment.exits.as_ref().map(|s| s.text.clone()),
             }
         })
     }
@@ -474,6 +532,11 @@ impl Group {
             leak_site: Site::of(tables, assessment),
             pattern: assessment.pattern.map(|p| p.id),
             hint: assessment.hint(),
+            exit_conditions: ExitCondition::all_of(assessment),
+            source_mismatch: assessment
+                .source_mismatch
+                .as_ref()
+                .map(|why| format!("source does not match the binary: {why}")),
             durable: group.durable,
             has_states: snapshot.has_states(),
             waits_in: assessment

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use goleash_core::Signature;
 use goleash_core::classify::{Blocking, Verdict};
+use goleash_core::exits::{ExitKind, Possibility};
 use goleash_core::model::{CauseKind, Format, Profile, RaceSectionKind};
 use serde::Serializer;
 
@@ -67,4 +68,17 @@ pub fn pairs<S: Serializer>(v: &[(String, String)], s: S) -> Result<S::Ok, S::Er
 
 pub fn gate_outcome<S: Serializer>(v: &GateOutcome, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v.name())
+}
+
+pub fn exit_kind<S: Serializer>(v: &ExitKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+/// `true`, `false`, or the string `"unknown"`.
+pub fn possibility<S: Serializer>(v: &Possibility, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Possibility::Yes => s.serialize_bool(true),
+        Possibility::No => s.serialize_bool(false),
+        Possibility::Unknown => s.serialize_str("unknown"),
+    }
 }

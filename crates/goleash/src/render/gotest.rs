@@ -585,6 +585,8 @@ struct LeakJson {
     ids: Vec<u64>,
     pattern: Option<&'static str>,
     hint: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_conditions: Option<Vec<crate::doc::ExitCondition>>,
     outcome: &'static str,
     suppressed_because: Option<String>,
 }
@@ -657,7 +659,7 @@ pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDo
                             function: tables.str(frame.function).into_owned(),
                             file: tables.str(frame.file).into_owned(),
                             line: frame.line,
-                            source: a.source.as_ref().map(|s| s.text.clone()),
+                            source: a.exits.as_ref().map(|s| s.text.clone()),
                         }
                     }),
                     creator_chain: judged
@@ -675,6 +677,7 @@ pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDo
                     ids: group.ids.clone(),
                     pattern: a.pattern.map(|p| p.id),
                     hint: a.hint(),
+                    exit_conditions: crate::doc::ExitCondition::all_of(a),
                     outcome: match judged.outcome {
                         None => "unfinished",
                         Some(GateOutcome::Fail) => "fail",

@@ -40,7 +40,7 @@ pub fn site_json(tables: &Tables, assessment: &Assessment) -> Option<SiteJson> {
             function: tables.str(frame.function).into_owned(),
             file: tables.str(frame.file).into_owned(),
             line: frame.line,
-            source: assessment.source.as_ref().map(|s| s.text.clone()),
+            source: assessment.exits.as_ref().map(|s| s.text.clone()),
         }
     })
 }

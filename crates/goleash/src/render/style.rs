@@ -60,6 +60,10 @@ impl Style {
     pub fn yellow(&self, text: &str) -> String {
         self.wrap("33", text)
     }
+    /// What will happen: a way out that can.
+    pub fn green(&self, text: &str) -> String {
+        self.wrap("32", text)
+    }
     /// Names and positions in the program's own code.
     pub fn cyan(&self, text: &str) -> String {
         self.wrap("36", text)

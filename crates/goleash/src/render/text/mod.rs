@@ -11,6 +11,7 @@ use std::io::{self, Write};
 
 use goleash_core::classify::{Growth, Verdict};
 use goleash_core::code::Origin;
+use goleash_core::exits::Possibility;
 
 use super::style::Style;
 use crate::doc;
@@ -175,6 +176,7 @@ pub fn write_group(
         };
         writeln!(out, "{indent}{}", style.dim(&text))?;
     }
+    write_exits(out, group, style, indent)?;
     if let Some(creator) = &group.created_by {
         writeln!(
             out,
@@ -217,6 +219,41 @@ pub fn write_group(
         )?;
     }
     write_hint(out, group.hint, style, indent)
+}
+
+/// The ways out of the group's wait, one per line under `exits when`: ✓ can happen,
+/// ✗ cannot, ? not known; or why the source was not used.
+pub fn write_exits(
+    out: &mut dyn Write,
+    group: &doc::Group,
+    style: &Style,
+    indent: &str,
+) -> io::Result<()> {
+    if let Some(mismatch) = &group.source_mismatch {
+        writeln!(out, "{indent}{}", style.dim(mismatch))?;
+    }
+    let Some(conditions) = group.exit_conditions.as_ref().filter(|c| !c.is_empty()) else {
+        return Ok(());
+    };
+    writeln!(out, "{indent}{}", style.bold("exits when"))?;
+    for c in conditions {
+        let mark = match c.can_happen {
+            Possibility::Yes => style.green("✓"),
+            Possibility::No => style.red("✗"),
+            Possibility::Unknown => style.yellow("?"),
+        };
+        let file = c.file.rsplit('/').next().unwrap_or(&c.file);
+        let text = format!("`{}` ({file}:{}): {}", c.code, c.line, c.why);
+        for (n, line) in wrap(&text, 96).iter().enumerate() {
+            let lead = if n == 0 {
+                format!("{mark} ")
+            } else {
+                "  ".to_string()
+            };
+            writeln!(out, "{indent}  {lead}{line}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Where the lines of a group under its header start.
