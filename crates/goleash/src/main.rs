@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod gate;
 mod gotest;
+mod history;
 mod input;
 mod progress;
 mod render;

@@ -9,7 +9,9 @@ use goleash_core::diff::Row;
 use goleash_core::group::{Group, ParentRef};
 use goleash_core::model::{Elision, RaceSectionKind};
 use goleash_core::{Capture, FrameId, Snapshot, Tables};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::history::{Creator, Frame, Site};
 
 /// Bumped on any incompatible change to the documents below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -120,7 +122,7 @@ pub struct GroupJson {
 }
 
 /// A position in the program.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SiteJson {
     /// The function.
     pub function: String,
@@ -131,6 +133,17 @@ pub struct SiteJson {
     /// The source line, when the file was readable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+}
+
+impl From<&Site> for SiteJson {
+    fn from(site: &Site) -> Self {
+        SiteJson {
+            function: site.function.clone(),
+            file: site.file.clone(),
+            line: site.line,
+            source: site.source.clone(),
+        }
+    }
 }
 
 /// The leak site of an assessment, with the line of source read there.
@@ -165,7 +178,7 @@ pub struct LabelsJson {
 }
 
 /// One frame.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FrameJson {
     /// The function as Go prints it.
     pub function: String,
@@ -182,6 +195,20 @@ pub struct FrameJson {
     pub args: Option<String>,
 }
 
+/// A recorded frame: its arguments are not recorded.
+impl From<&Frame> for FrameJson {
+    fn from(frame: &Frame) -> Self {
+        FrameJson {
+            function: frame.function.clone(),
+            file: frame.file.clone(),
+            line: frame.line,
+            offset: frame.offset,
+            inlined: frame.inlined,
+            args: None,
+        }
+    }
+}
+
 /// Frames the runtime left out.
 #[derive(Serialize)]
 pub struct ElidedJson {
@@ -192,7 +219,7 @@ pub struct ElidedJson {
 }
 
 /// The `created by` of a group.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreatorJson {
     /// The function holding the `go` statement.
     pub function: String,
@@ -202,6 +229,18 @@ pub struct CreatorJson {
     pub line: u32,
     /// The parent goroutine id, when every goroutine of the group has the same one.
     pub goroutine: Option<u64>,
+}
+
+/// A recorded creator: its parent goroutine is not recorded.
+impl From<&Creator> for CreatorJson {
+    fn from(creator: &Creator) -> Self {
+        CreatorJson {
+            function: creator.function.clone(),
+            file: creator.file.clone(),
+            line: creator.line,
+            goroutine: None,
+        }
+    }
 }
 
 /// Where some of a group's parent goroutines are.

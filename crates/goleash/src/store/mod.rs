@@ -6,8 +6,12 @@
 //! at any moment, SIGKILL included, loses at most the sample it was writing and leaves a
 //! database that opens and continues. (`NORMAL` can lose the last transactions on a power
 //! cut, never consistency; a watch is not a ledger.) The schema evolves by plain SQL
-//! migrations numbered by `PRAGMA user_version`.
+//! migrations numbered by `PRAGMA user_version` ([`schema`]).
+//!
+//! The store owns its encoding: it takes and gives the domain types of [`crate::history`]
+//! and spells them in typed columns ([`codes`]), never in the public JSON.
 
+mod codes;
 mod read;
 mod schema;
 #[cfg(test)]
@@ -22,6 +26,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use goleash_core::Signature;
 use rusqlite::{Connection, OpenFlags};
+
+use crate::history::{AlertRecord, DumpRecord, DumpRole, GroupMeta, Profile, VerdictUpdate};
 
 /// The database a watch writes and a report reads.
 pub struct Store {
@@ -58,78 +64,6 @@ pub enum ProcessRef {
         /// `process_start_time_seconds`, when served.
         start_time: Option<f64>,
     },
-}
-
-/// What a group is, recorded when its signature is first seen and updated with its verdict.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GroupMeta {
-    /// The stack's signature.
-    pub signature: Signature,
-    /// What its goroutines wait for.
-    pub blocking: String,
-    /// The leak site, as JSON.
-    pub site: Option<String>,
-    /// The stack, as JSON.
-    pub frames: String,
-    /// The `go` statement, as JSON.
-    pub created_by: Option<String>,
-    /// The verdict.
-    pub verdict: String,
-    /// Its evidence.
-    pub why: String,
-    /// The knowledge-base entry.
-    pub pattern: Option<String>,
-    /// What usually fixes it.
-    pub hint: Option<String>,
-}
-
-/// A new verdict for a known group.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VerdictUpdate {
-    /// The group.
-    pub signature: Signature,
-    /// The verdict.
-    pub verdict: String,
-    /// Its evidence.
-    pub why: String,
-    /// The knowledge-base entry.
-    pub pattern: Option<String>,
-    /// What usually fixes it.
-    pub hint: Option<String>,
-}
-
-/// A profile or dump body to keep.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DumpRecord {
-    /// `goroutine` or `goroutineleak`.
-    pub profile: String,
-    /// 0 or 2.
-    pub debug: u8,
-    /// `first` (of a process), `latest` (replaces the previous latest) or `evidence`.
-    pub role: String,
-    /// Why it was taken.
-    pub reason: String,
-    /// The body as served (it is compressed here).
-    pub body: Vec<u8>,
-}
-
-/// A leak, suspicion or rising count found by a watch.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AlertRecord {
-    /// The group, or `None` for the total.
-    pub signature: Option<Signature>,
-    /// `leak`, `suspect`, … or `rising` for a total that rises.
-    pub verdict: String,
-    /// The evidence.
-    pub why: String,
-    /// Theil–Sen slope.
-    pub slope_per_minute: Option<f64>,
-    /// The trend's p-value.
-    pub p_value: Option<f64>,
-    /// The count where the trend started.
-    pub count_before: Option<u64>,
-    /// The count now.
-    pub count_after: Option<u64>,
 }
 
 /// Everything one observation of a target adds, written in one transaction.
@@ -237,12 +171,12 @@ pub struct DumpRow {
     pub sample: i64,
     /// When.
     pub t: f64,
-    /// `goroutine` or `goroutineleak`.
-    pub profile: String,
+    /// Which profile.
+    pub profile: Profile,
     /// 0 or 2.
     pub debug: u8,
-    /// `first`, `latest` or `evidence`.
-    pub role: String,
+    /// Why it is kept.
+    pub role: DumpRole,
     /// Why it was taken.
     pub reason: String,
     /// Uncompressed size.
@@ -322,14 +256,18 @@ impl Store {
             bail!("{}: cannot switch to WAL mode (got {mode})", path.display());
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn, path)?;
-        Ok(Store {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(Store::new(conn, path))
+    }
+
+    fn new(conn: Connection, path: &Path) -> Store {
+        Store {
             conn,
             path: path.to_path_buf(),
             groups: HashMap::new(),
             _lock: None,
-        })
+        }
     }
 
     /// Where the database is.

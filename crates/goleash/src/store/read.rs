@@ -6,10 +6,14 @@ use anyhow::{Context, Result};
 use goleash_core::Signature;
 use rusqlite::{OptionalExtension, params};
 
-use super::{
-    AlertRecord, AlertRow, DumpRow, GroupMeta, GroupRow, ProcessRow, Resume, SampleRow, SessionRow,
-    Store, TargetRow,
+use super::codes::{
+    alert_verdict_of, blocking_of, decode, decode_nullable, profile_of, role_of, signature_of,
+    verdict_of,
 };
+use super::{
+    AlertRow, DumpRow, GroupRow, ProcessRow, Resume, SampleRow, SessionRow, Store, TargetRow,
+};
+use crate::history::{AlertRecord, Creator, Frame, GroupMeta, Site};
 
 impl Store {
     /// What a watch needs to continue a target's history: the latest process with at most
@@ -73,7 +77,7 @@ impl Store {
             .enumerate()
             .map(|(i, &(id, _))| (id, i))
             .collect();
-        let signature_of: HashMap<i64, Signature> = resume
+        let signature_by_group: HashMap<i64, Signature> = resume
             .groups
             .iter()
             .map(|g| (g.id, g.meta.signature))
@@ -95,7 +99,7 @@ impl Store {
             for row in rows {
                 let (sample, group, count) = row?;
                 let (Some(&i), Some(&signature)) =
-                    (position.get(&sample), signature_of.get(&group))
+                    (position.get(&sample), signature_by_group.get(&group))
                 else {
                     continue;
                 };
@@ -111,8 +115,9 @@ impl Store {
         resume.alerted = self
             .conn
             .prepare("SELECT DISTINCT signature FROM alerts WHERE process_id = ?1")?
-            .query_map(params![process.id], |row| row.get::<_, Option<String>>(0))?
-            .map(|s| Ok(s?.and_then(|s| s.parse().ok())))
+            .query_map(params![process.id], |row| {
+                decode_nullable(row, 0, signature_of)
+            })?
             .collect::<rusqlite::Result<_>>()?;
         resume.process = Some(process);
         Ok(resume)
@@ -183,28 +188,68 @@ impl Store {
 
     /// Every group of a target, by id.
     pub fn groups_of(&self, target: i64) -> Result<Vec<GroupRow>> {
+        let mut frames: HashMap<i64, Vec<Frame>> = HashMap::new();
+        let mut statement = self.conn.prepare(
+            "SELECT f.group_id, f.function, f.file, f.line, f.offset, f.inlined
+             FROM group_frames f JOIN groups g ON g.id = f.group_id
+             WHERE g.target_id = ?1 ORDER BY f.group_id, f.depth",
+        )?;
+        let rows = statement.query_map(params![target], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                Frame {
+                    function: row.get(1)?,
+                    file: row.get(2)?,
+                    line: row.get(3)?,
+                    offset: row.get(4)?,
+                    inlined: row.get(5)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (group, frame) = row?;
+            frames.entry(group).or_default().push(frame);
+        }
         Ok(self
             .conn
             .prepare(
-                "SELECT id, first_seen, signature, blocking, site, frames, created_by, verdict,
-                        why, pattern, hint
+                "SELECT id, first_seen, signature, blocking, site_function, site_file, site_line,
+                        site_source, creator_function, creator_file, creator_line, verdict, why,
+                        pattern, hint
                  FROM groups WHERE target_id = ?1 ORDER BY id",
             )?
             .query_map(params![target], |row| {
-                let signature: String = row.get(2)?;
+                let id = row.get(0)?;
+                let site = match row.get::<_, Option<String>>(4)? {
+                    Some(function) => Some(Site {
+                        function,
+                        file: row.get(5)?,
+                        line: row.get(6)?,
+                        source: row.get(7)?,
+                    }),
+                    None => None,
+                };
+                let created_by = match row.get::<_, Option<String>>(8)? {
+                    Some(function) => Some(Creator {
+                        function,
+                        file: row.get(9)?,
+                        line: row.get(10)?,
+                    }),
+                    None => None,
+                };
                 Ok(GroupRow {
-                    id: row.get(0)?,
+                    id,
                     first_seen: row.get(1)?,
                     meta: GroupMeta {
-                        signature: signature.parse().unwrap_or(Signature(0)),
-                        blocking: row.get(3)?,
-                        site: row.get(4)?,
-                        frames: row.get(5)?,
-                        created_by: row.get(6)?,
-                        verdict: row.get(7)?,
-                        why: row.get(8)?,
-                        pattern: row.get(9)?,
-                        hint: row.get(10)?,
+                        signature: decode(row, 2, signature_of)?,
+                        blocking: decode(row, 3, blocking_of)?,
+                        site,
+                        frames: frames.remove(&id).unwrap_or_default(),
+                        created_by,
+                        verdict: decode(row, 11, verdict_of)?,
+                        why: row.get(12)?,
+                        pattern: row.get(13)?,
+                        hint: row.get(14)?,
                     },
                 })
             })?
@@ -239,9 +284,9 @@ impl Store {
                     process: row.get(1)?,
                     sample: row.get(2)?,
                     t: row.get(3)?,
-                    profile: row.get(4)?,
+                    profile: decode(row, 4, profile_of)?,
                     debug: row.get(5)?,
-                    role: row.get(6)?,
+                    role: decode(row, 6, role_of)?,
                     reason: row.get(7)?,
                     size: row.get::<_, i64>(8)? as u64,
                 })
@@ -275,13 +320,12 @@ impl Store {
                  FROM alerts WHERE target_id = ?1 ORDER BY t, id",
             )?
             .query_map(params![target], |row| {
-                let signature: Option<String> = row.get(2)?;
                 Ok(AlertRow {
                     process: row.get(0)?,
                     t: row.get(1)?,
                     alert: AlertRecord {
-                        signature: signature.and_then(|s| s.parse().ok()),
-                        verdict: row.get(3)?,
+                        signature: decode_nullable(row, 2, signature_of)?,
+                        verdict: decode(row, 3, alert_verdict_of)?,
                         why: row.get(4)?,
                         slope_per_minute: row.get(5)?,
                         p_value: row.get(6)?,

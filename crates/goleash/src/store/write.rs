@@ -2,9 +2,13 @@
 
 use anyhow::{Context, Result};
 use goleash_core::Signature;
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
+use super::codes::{
+    alert_verdict_code, blocking_code, profile_code, role_code, signature_code, verdict_code,
+};
 use super::{ProcessRef, SampleWrite, Store, Written};
+use crate::history::{DumpRole, GroupMeta, Profile};
 
 impl Store {
     /// Records the start of a watch session.
@@ -70,31 +74,7 @@ impl Store {
             if self.groups.contains_key(&(w.target, g.signature)) {
                 continue;
             }
-            tx.execute(
-                "INSERT INTO groups (target_id, signature, first_seen, blocking, site, frames,
-                                     created_by, verdict, why, pattern, hint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (target_id, signature) DO NOTHING",
-                params![
-                    w.target,
-                    g.signature.to_string(),
-                    w.t,
-                    g.blocking,
-                    g.site,
-                    g.frames,
-                    g.created_by,
-                    g.verdict,
-                    g.why,
-                    g.pattern,
-                    g.hint
-                ],
-            )?;
-            let id: i64 = tx.query_row(
-                "SELECT id FROM groups WHERE target_id = ?1 AND signature = ?2",
-                params![w.target, g.signature.to_string()],
-                |row| row.get(0),
-            )?;
-            added.push((g.signature, id));
+            added.push((g.signature, insert_group(&tx, w.target, w.t, g)?));
         }
         let id_of = |signature: Signature| {
             self.groups
@@ -119,32 +99,12 @@ impl Store {
             };
             tx.execute(
                 "UPDATE groups SET verdict = ?1, why = ?2, pattern = ?3, hint = ?4 WHERE id = ?5",
-                params![v.verdict, v.why, v.pattern, v.hint, group],
+                params![verdict_code(v.verdict), v.why, v.pattern, v.hint, group],
             )?;
         }
         for d in w.dumps {
-            if d.role == "latest" {
-                tx.execute(
-                    "DELETE FROM dumps WHERE target_id = ?1 AND role = 'latest'",
-                    params![w.target],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO dumps (target_id, process_id, sample_id, t, profile, debug, role,
-                                    reason, size, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    w.target,
-                    process,
-                    sample,
-                    w.t,
-                    d.profile,
-                    d.debug,
-                    d.role,
-                    d.reason,
-                    d.body.len() as i64,
-                    gzip(&d.body)?
-                ],
+            insert_dump(
+                &tx, w.target, process, sample, w.t, d.profile, d.debug, d.role, &d.reason, &d.body,
             )?;
         }
         for a in w.alerts {
@@ -156,8 +116,8 @@ impl Store {
                     w.target,
                     process,
                     w.t,
-                    a.signature.map(|s| s.to_string()),
-                    a.verdict,
+                    a.signature.map(signature_code),
+                    alert_verdict_code(a.verdict),
                     a.why,
                     a.slope_per_minute,
                     a.p_value,
@@ -185,15 +145,17 @@ impl Store {
         body: &[u8],
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "DELETE FROM dumps WHERE target_id = ?1 AND role = 'latest'",
-            params![target],
-        )?;
-        tx.execute(
-            "INSERT INTO dumps (target_id, process_id, sample_id, t, profile, debug, role,
-                                reason, size, body)
-             VALUES (?1, ?2, ?3, ?4, 'goroutine', 0, 'latest', 'the latest profile', ?5, ?6)",
-            params![target, process, sample, t, body.len() as i64, gzip(body)?],
+        insert_dump(
+            &tx,
+            target,
+            process,
+            sample,
+            t,
+            Profile::Goroutine,
+            0,
+            DumpRole::Latest,
+            "the latest profile",
+            body,
         )?;
         tx.commit()?;
         Ok(())
@@ -208,4 +170,98 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     );
     encoder.write_all(body)?;
     encoder.finish()
+}
+
+/// Describes a stack seen for the first time, unless a row already does; its id.
+fn insert_group(tx: &Transaction<'_>, target: i64, t: f64, g: &GroupMeta) -> Result<i64> {
+    let site = g.site.as_ref();
+    let creator = g.created_by.as_ref();
+    let inserted = tx.execute(
+        "INSERT INTO groups (target_id, signature, first_seen, blocking, site_function,
+                             site_file, site_line, site_source, creator_function, creator_file,
+                             creator_line, verdict, why, pattern, hint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (target_id, signature) DO NOTHING",
+        params![
+            target,
+            signature_code(g.signature),
+            t,
+            blocking_code(g.blocking),
+            site.map(|s| &s.function),
+            site.map(|s| &s.file),
+            site.map(|s| s.line),
+            site.and_then(|s| s.source.as_ref()),
+            creator.map(|c| &c.function),
+            creator.map(|c| &c.file),
+            creator.map(|c| c.line),
+            verdict_code(g.verdict),
+            g.why,
+            g.pattern,
+            g.hint
+        ],
+    )?;
+    let id: i64 = tx.query_row(
+        "SELECT id FROM groups WHERE target_id = ?1 AND signature = ?2",
+        params![target, signature_code(g.signature)],
+        |row| row.get(0),
+    )?;
+    if inserted == 0 {
+        return Ok(id);
+    }
+    let mut frame = tx.prepare_cached(
+        "INSERT INTO group_frames (group_id, depth, function, file, line, offset, inlined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (depth, f) in g.frames.iter().enumerate() {
+        frame.execute(params![
+            id,
+            depth as i64,
+            f.function,
+            f.file,
+            f.line,
+            f.offset,
+            f.inlined
+        ])?;
+    }
+    Ok(id)
+}
+
+/// Keeps a body; a `latest` one replaces the target's previous latest.
+#[allow(clippy::too_many_arguments)]
+fn insert_dump(
+    tx: &Transaction<'_>,
+    target: i64,
+    process: i64,
+    sample: i64,
+    t: f64,
+    profile: Profile,
+    debug: u8,
+    role: DumpRole,
+    reason: &str,
+    body: &[u8],
+) -> Result<()> {
+    if role == DumpRole::Latest {
+        tx.execute(
+            "DELETE FROM dumps WHERE target_id = ?1 AND role = ?2",
+            params![target, role_code(DumpRole::Latest)],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO dumps (target_id, process_id, sample_id, t, profile, debug, role, reason,
+                            size, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            target,
+            process,
+            sample,
+            t,
+            profile_code(profile),
+            debug,
+            role_code(role),
+            reason,
+            body.len() as i64,
+            gzip(body)?
+        ],
+    )?;
+    Ok(())
 }
