@@ -230,6 +230,10 @@ impl Store {
     }
 
     /// Opens an existing database to read it (a report), while a watch may be writing it.
+    ///
+    /// A reader never changes the history: an older schema is upgraded on a private copy,
+    /// by the same migrations a watch runs in place (the next watch upgrades the file). A
+    /// watch of an older goleash may still be writing it, and the file may be read-only.
     pub fn open_existing(path: &Path) -> Result<Store> {
         if !path.exists() {
             bail!(
@@ -238,12 +242,31 @@ impl Store {
                 path.display()
             );
         }
+        let not_ours = || format!("{} is not a goleash history database", path.display());
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .with_context(|| format!("cannot open {}", path.display()))?;
-        Store::setup(conn, path)
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let version = schema::version(&conn).with_context(not_ours)?;
+        schema::known(version, path)?;
+        let conn = if version < schema::VERSION {
+            // An empty name is a private temporary database: in memory while it is small,
+            // spilled to a temporary file when a history with many dumps is not.
+            let mut copy = Connection::open("")?;
+            // Every page in one step, so one read transaction: the copy is one moment of
+            // the history even while a watch writes it.
+            rusqlite::backup::Backup::new(&conn, &mut copy)?
+                .run_to_completion(i32::MAX, Duration::from_millis(10), None)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            schema::migrate(&mut copy, path)?;
+            copy
+        } else {
+            conn
+        };
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(Store::new(conn, path))
     }
 
     fn setup(mut conn: Connection, path: &Path) -> Result<Store> {

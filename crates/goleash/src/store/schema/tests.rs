@@ -221,8 +221,14 @@ fn version_of(path: &Path) -> usize {
 }
 
 #[test]
-fn a_history_of_schema_1_migrates_to_the_same_typed_rows() {
+fn a_history_of_schema_1_reads_as_it_was_and_migrates_to_the_same_typed_rows() {
     let path = schema_1("migrate");
+    let before = std::fs::read(&path).unwrap();
+
+    // A report reads it without changing it.
+    reads_schema_1(&Store::open_existing(&path).unwrap());
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a reader wrote");
+    assert_eq!(version_of(&path), 1);
 
     // A watch upgrades it in place.
     let store = Store::open_for_writing(&path).unwrap();
