@@ -9,6 +9,7 @@ mod demo;
 mod doc;
 mod gate;
 mod gotest;
+mod history;
 mod input;
 mod progress;
 mod render;
