@@ -395,4 +395,28 @@ created by time.goFunc\n\
         assert_eq!(cause.running_tests, vec!["TestHangsForever".to_string()]);
         assert!(cause.details.is_empty(), "{:?}", cause.details);
     }
+
+    #[test]
+    fn a_suspect_line_keeps_its_place_when_the_prefix_ends() {
+        // `LOG some text` is not a frame; whether it ends the dump is decided on the next
+        // line, which lacks the prefix. It used to be held until the end of the input and
+        // passed through after the lines that followed it.
+        let input = "LOG goroutine 1 [running]:\n\
+LOG main.main()\n\
+LOG \t/src/main.go:10 +0x1d\n\
+LOG some text\n\
+other line\n";
+        let mut tables = Tables::new();
+        let mut records = crate::parse::Records::default();
+        TextParser::new(ParseOptions::default())
+            .parse(&mut input.as_bytes(), &mut tables, &mut records)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&records.text),
+            "LOG some text\nother line\n"
+        );
+        assert_eq!(records.dumps.len(), 1);
+        assert_eq!(records.dumps[0].1.len(), 1);
+        assert!(records.warnings.is_empty(), "{:?}", records.warnings);
+    }
 }

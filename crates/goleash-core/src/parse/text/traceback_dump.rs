@@ -212,7 +212,13 @@ impl TracebackDump {
                 dump.prefix = Prefix::default();
                 line.text
             }
-            None => return Step::Ended,
+            // A suspect line is not a frame either when the next line is not part of the dump.
+            None => {
+                return match self.suspect.take() {
+                    Some(suspect) => Step::EndedBefore(suspect),
+                    None => Step::Ended,
+                };
+            }
         };
         if let Some(suspect) = self.suspect.take() {
             if traceback::parse_file_line(text).is_some() {
