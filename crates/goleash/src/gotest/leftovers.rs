@@ -27,13 +27,12 @@
 //! Goroutines not judged are listed as such, so nothing disappears silently.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
 use std::path::Path;
 
 use goleash_core::classify::{self, AssessOptions, Assessment, Moment};
 use goleash_core::code::{Origin, origin};
-use goleash_core::model::{
-    Cause, CauseKind, Creator, DumpInfo, Format, Profile, RaceReport, Record, State, Warning,
-};
+use goleash_core::model::{Cause, CauseKind, Creator, DumpInfo, Format, Profile, Record, State};
 use goleash_core::parse::{self, ParseOptions, Sink};
 use goleash_core::trace::{self, GoState, Goroutine, Trace};
 use goleash_core::{FrameId, GroupOptions, Grouper, Snapshot, StackId, Sym, Tables};
@@ -797,16 +796,17 @@ struct CrashSink {
 }
 
 impl Sink for CrashSink {
-    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) {
+    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) -> io::Result<()> {
         self.current = Some(Crash {
             cause: info.cause.clone(),
             goroutines: Vec::new(),
         });
+        Ok(())
     }
 
-    fn record(&mut self, tables: &mut Tables, record: &Record) {
+    fn record(&mut self, tables: &mut Tables, record: &Record) -> io::Result<()> {
         let (Some(current), Some(id)) = (self.current.as_mut(), record.id) else {
-            return;
+            return Ok(());
         };
         current.goroutines.push(DumpGoroutine {
             id,
@@ -815,9 +815,10 @@ impl Sink for CrashSink {
             stack: tables.stack(&record.frames),
             reason: record.state.as_ref().and_then(|s| s.reason),
         });
+        Ok(())
     }
 
-    fn dump_end(&mut self, _tables: &mut Tables, _truncated: bool) {
+    fn dump_end(&mut self, _tables: &mut Tables, _truncated: bool) -> io::Result<()> {
         if let Some(dump) = self.current.take()
             && matches!(
                 dump.cause.kind,
@@ -826,11 +827,8 @@ impl Sink for CrashSink {
         {
             self.last = Some(dump);
         }
+        Ok(())
     }
-
-    fn race(&mut self, _tables: &Tables, _report: RaceReport) {}
-
-    fn warning(&mut self, _warning: Warning) {}
 }
 
 /// The dump a crashed binary printed last, if its output holds one.
@@ -994,6 +992,8 @@ fn judge(
             .or_default()
             .push(leftover);
     }
+    // Only writing passthrough text can fail, and this grouper has none.
+    let infallible = "a grouper without passthrough does not fail";
     let mut grouper = Grouper::new(GroupOptions::default(), None);
     let info = DumpInfo {
         format: Format::Traceback,
@@ -1007,15 +1007,17 @@ fn judge(
     let mut keys = Vec::new();
     let mut chains: Vec<HashMap<u64, Vec<Link>>> = Vec::new();
     for (key, leftovers) in by_test {
-        grouper.dump_start(&tables, &info);
+        grouper.dump_start(&tables, &info).expect(infallible);
         let mut chain_of = HashMap::new();
         for leftover in leftovers {
-            grouper.record(&mut tables, &leftover.record);
+            grouper
+                .record(&mut tables, &leftover.record)
+                .expect(infallible);
             if let Some(id) = leftover.record.id {
                 chain_of.insert(id, leftover.chain);
             }
         }
-        grouper.dump_end(&mut tables, false);
+        grouper.dump_end(&mut tables, false).expect(infallible);
         keys.push(key);
         chains.push(chain_of);
     }

@@ -3,6 +3,7 @@
 mod captures;
 mod golden;
 mod gotest;
+mod output;
 mod support;
 mod verdicts;
 mod watch;

@@ -1,6 +1,8 @@
 //! Reads the records of a `?debug=1` profile: a count and PCs per distinct stack, then
 //! `# labels:` and one `#\t0xPC\tfunction+0xoff\tfile:line` line per frame.
 
+use std::io;
+
 use crate::intern::Tables;
 use crate::model::{Cause, DumpInfo, Format, Profile, Warning};
 use crate::parse::lines::Line;
@@ -24,7 +26,7 @@ impl Debug1Dump {
         offset: u64,
         tables: &Tables,
         sink: &mut dyn Sink,
-    ) {
+    ) -> io::Result<()> {
         let info = DumpInfo {
             format: Format::Debug1,
             profile,
@@ -34,7 +36,7 @@ impl Debug1Dump {
             offset,
             prefix: None,
         };
-        dump.open(info, prefix, tables, sink);
+        dump.open(info, prefix, tables, sink)
     }
 
     #[inline]
@@ -44,16 +46,16 @@ impl Debug1Dump {
         line: &Line<'_>,
         tables: &mut Tables,
         sink: &mut dyn Sink,
-    ) -> Step {
+    ) -> io::Result<Step> {
         let Some(text) = dump.prefix.strip(line.text) else {
-            return Step::Ended;
+            return Ok(Step::Ended);
         };
         if text.is_empty() {
-            dump.finish_record(false, tables, sink);
-            return Step::Taken;
+            dump.finish_record(false, tables, sink)?;
+            return Ok(Step::Taken);
         }
         if text.first().is_some_and(u8::is_ascii_digit) {
-            dump.finish_record(false, tables, sink);
+            dump.finish_record(false, tables, sink)?;
             dump.record.clear();
             self.last_pc = None;
             if let Some(count) = debug1::parse_record_header(text, &mut dump.record.pcs) {
@@ -61,9 +63,9 @@ impl Debug1Dump {
                 dump.record.offset = line.offset;
                 dump.record.line = line.number;
                 dump.record_open = true;
-                return Step::Taken;
+                return Ok(Step::Taken);
             }
-            return Step::Ended;
+            return Ok(Step::Ended);
         }
         if dump.record_open && text.starts_with(b"# labels: ") {
             match debug1::parse_labels_line(tables, text) {
@@ -72,19 +74,19 @@ impl Debug1Dump {
                     offset: line.offset,
                     line: Some(line.number),
                     message: "labels that do not parse; the record is kept without them".into(),
-                }),
+                })?,
             }
-            return Step::Taken;
+            return Ok(Step::Taken);
         }
         if dump.record_open
             && let Some(frame_line) = debug1::parse_frame_line(text)
         {
             if !frame_line.symbolized.is_empty() {
-                self.frame(dump, frame_line, line, tables, sink);
+                self.frame(dump, frame_line, line, tables, sink)?;
             }
-            return Step::Taken;
+            return Ok(Step::Taken);
         }
-        Step::Ended
+        Ok(Step::Ended)
     }
 
     fn frame(
@@ -94,7 +96,7 @@ impl Debug1Dump {
         line: &Line<'_>,
         tables: &mut Tables,
         sink: &mut dyn Sink,
-    ) {
+    ) -> io::Result<()> {
         // An inlined call repeats its caller's PC: every frame but the last of a same-PC run
         // is inlined. So a frame is known to be inlined only when the next one arrives.
         if self.last_pc == Some(frame_line.pc)
@@ -106,7 +108,10 @@ impl Debug1Dump {
         }
         self.last_pc = Some(frame_line.pc);
         match debug1::intern_frame(tables, frame_line.symbolized, false) {
-            Some(frame) => dump.record.push_frame(frame, b"", None),
+            Some(frame) => {
+                dump.record.push_frame(frame, b"", None);
+                Ok(())
+            }
             None => sink.warning(Warning {
                 offset: line.offset,
                 line: Some(line.number),
@@ -115,8 +120,13 @@ impl Debug1Dump {
         }
     }
 
-    pub fn end(&mut self, dump: &mut Dump, tables: &mut Tables, sink: &mut dyn Sink) {
-        dump.finish_record(false, tables, sink);
-        dump.close(tables, sink);
+    pub fn end(
+        &mut self,
+        dump: &mut Dump,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        dump.finish_record(false, tables, sink)?;
+        dump.close(tables, sink)
     }
 }

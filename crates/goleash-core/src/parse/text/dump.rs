@@ -1,6 +1,8 @@
 //! What a dump being read has, whichever its format: its line prefix, whether it was cut
 //! short, and the record in progress.
 
+use std::io;
+
 use crate::intern::Tables;
 use crate::model::{DumpInfo, Record, Warning};
 use crate::parse::Sink;
@@ -64,21 +66,27 @@ impl Dump {
         prefix: Vec<u8>,
         tables: &Tables,
         sink: &mut dyn Sink,
-    ) {
+    ) -> io::Result<()> {
         info.prefix = (!prefix.is_empty()).then(|| String::from_utf8_lossy(&prefix).into_owned());
         self.prefix = Prefix { bytes: prefix };
         self.offset = info.offset;
         self.truncated = false;
         self.dumps += 1;
-        sink.dump_start(tables, &info);
+        sink.dump_start(tables, &info)
     }
 
     /// Hands the record in progress to the sink, unless it is `repeated` (a goroutine the
     /// dump already listed).
-    pub fn finish_record(&mut self, repeated: bool, tables: &mut Tables, sink: &mut dyn Sink) {
+    pub fn finish_record(
+        &mut self,
+        repeated: bool,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
         if !self.record_open {
-            return;
+            return Ok(());
         }
+        self.record_open = false;
         if self.record.truncated {
             self.truncated = true;
             sink.warning(Warning {
@@ -90,13 +98,13 @@ impl Dump {
                     }
                     None => "a profile record is cut short; kept what was there".into(),
                 },
-            });
+            })?;
         }
         if !repeated {
             self.records += 1;
-            sink.record(tables, &self.record);
+            sink.record(tables, &self.record)?;
         }
-        self.record_open = false;
+        Ok(())
     }
 
     /// Marks the record in progress as cut short (the input broke off).
@@ -107,8 +115,8 @@ impl Dump {
     }
 
     /// Ends the dump; its record must be finished first.
-    pub fn close(&mut self, tables: &mut Tables, sink: &mut dyn Sink) {
-        sink.dump_end(tables, self.truncated);
+    pub fn close(&mut self, tables: &mut Tables, sink: &mut dyn Sink) -> io::Result<()> {
         self.prefix = Prefix::default();
+        sink.dump_end(tables, self.truncated)
     }
 }

@@ -18,7 +18,7 @@ mod preamble;
 mod race_report;
 mod traceback_dump;
 
-use std::io::Read;
+use std::io::{self, Read};
 
 use memchr::memmem::Finder;
 
@@ -56,7 +56,9 @@ impl Parser for TextParser {
         let mut scanner = Scanner::new();
         loop {
             match reader.next_line() {
-                Ok(Some(line)) => scanner.line(&line, tables, sink),
+                Ok(Some(line)) => scanner
+                    .line(&line, tables, sink)
+                    .map_err(ParseError::Sink)?,
                 Ok(None) => break,
                 Err(e) => {
                     // With nothing salvaged, the read error is the whole story.
@@ -70,13 +72,16 @@ impl Parser for TextParser {
                         offset: reader.position(),
                         line: None,
                         message: format!("input stopped early ({e}); kept what was read before it"),
-                    });
+                    })
+                    .map_err(ParseError::Sink)?;
                     break;
                 }
             }
         }
         let end = reader.position();
-        scanner.finish(end, tables, sink);
+        scanner
+            .finish(end, tables, sink)
+            .map_err(ParseError::Sink)?;
         if !scanner.found_any() {
             return Err(scanner.looks.why_no_dump(end));
         }
@@ -184,7 +189,12 @@ impl Scanner {
         self.dump.dumps > 0 || self.races.reports > 0
     }
 
-    fn line(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) {
+    fn line(
+        &mut self,
+        line: &Line<'_>,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
         self.looks.see(line);
         self.last_unterminated = !line.raw.ends_with(b"\n");
         if line.cut {
@@ -192,55 +202,59 @@ impl Scanner {
                 offset: line.offset,
                 line: Some(line.number),
                 message: "line longer than the limit; only its start was read".into(),
-            });
+            })?;
         }
         // A reader that does not take the line hands it on; outside takes all.
         loop {
             let step = match self.mode {
-                Mode::Outside => {
-                    self.outside(line, tables, sink);
-                    return;
-                }
-                Mode::Traceback => self.tracebacks.line(&mut self.dump, line, tables, sink),
-                Mode::Debug1 => self.debug1.line(&mut self.dump, line, tables, sink),
+                Mode::Outside => return self.outside(line, tables, sink),
+                Mode::Traceback => self.tracebacks.line(&mut self.dump, line, tables, sink)?,
+                Mode::Debug1 => self.debug1.line(&mut self.dump, line, tables, sink)?,
                 Mode::Race => self.races.line(line.text, tables),
             };
             match step {
-                Step::Taken => return,
-                Step::Last => {
-                    self.end(line.offset + line.raw.len() as u64, tables, sink);
-                    return;
-                }
-                Step::Ended => self.end(line.offset, tables, sink),
+                Step::Taken => return Ok(()),
+                Step::Last => return self.end(line.offset + line.raw.len() as u64, tables, sink),
+                Step::Ended => self.end(line.offset, tables, sink)?,
                 Step::EndedBefore(suspect) => {
-                    self.end(suspect.offset, tables, sink);
-                    self.outside(&suspect.line(), tables, sink);
+                    self.end(suspect.offset, tables, sink)?;
+                    self.outside(&suspect.line(), tables, sink)?;
                 }
             }
         }
     }
 
     /// A line outside any dump: the start of one, of a preamble, or text to pass through.
-    fn outside(&mut self, line: &Line<'_>, tables: &mut Tables, sink: &mut dyn Sink) {
+    fn outside(
+        &mut self,
+        line: &Line<'_>,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
         let text = line.text;
         for pos in self.goroutine_finder.find_iter(text) {
             if let Some(header) = traceback::parse_header(&text[pos..]) {
                 let prefix = text[..pos].to_vec();
                 let (cause, start) = self.preamble.take_cause(tables, line.offset);
-                self.tracebacks
-                    .begin(&mut self.dump, prefix, start, cause, tables, sink);
                 self.mode = Mode::Traceback;
                 self.tracebacks
+                    .begin(&mut self.dump, prefix, start, cause, tables, sink)?;
+                self.tracebacks
                     .start_record(&mut self.dump, &header, line, tables);
-                return;
+                return Ok(());
             }
             if let Some(header) = debug1::parse_profile_header(&text[pos..]) {
-                self.preamble.flush(sink);
+                self.preamble.flush(sink)?;
                 let prefix = text[..pos].to_vec();
-                self.debug1
-                    .begin(&mut self.dump, prefix, header, line.offset, tables, sink);
                 self.mode = Mode::Debug1;
-                return;
+                return self.debug1.begin(
+                    &mut self.dump,
+                    prefix,
+                    header,
+                    line.offset,
+                    tables,
+                    sink,
+                );
             }
         }
         if text == race::START {
@@ -248,36 +262,35 @@ impl Scanner {
             if self.preamble.is_race_rule() {
                 self.preamble.clear();
             }
-            self.preamble.flush(sink);
+            self.preamble.flush(sink)?;
             self.races.begin(line.offset);
             self.mode = Mode::Race;
-            return;
+            return Ok(());
         }
         if self.preamble.is_held() && self.preamble.continues(text) || preamble::starts(text) {
-            self.preamble.hold(line, sink);
-            return;
+            return self.preamble.hold(line, sink);
         }
-        self.preamble.flush(sink);
-        sink.text(line.raw);
+        self.preamble.flush(sink)?;
+        sink.text(line.raw)
     }
 
     /// Ends what the current reader reads, before the byte at `at`.
-    fn end(&mut self, at: u64, tables: &mut Tables, sink: &mut dyn Sink) {
-        match self.mode {
+    fn end(&mut self, at: u64, tables: &mut Tables, sink: &mut dyn Sink) -> io::Result<()> {
+        let mode = std::mem::replace(&mut self.mode, Mode::Outside);
+        match mode {
             Mode::Traceback => self.tracebacks.end(&mut self.dump, at, tables, sink),
             Mode::Debug1 => self.debug1.end(&mut self.dump, tables, sink),
             Mode::Race => self.races.end(tables, sink),
-            Mode::Outside => {}
+            Mode::Outside => Ok(()),
         }
-        self.mode = Mode::Outside;
     }
 
     /// The input ended at `end`.
-    fn finish(&mut self, end: u64, tables: &mut Tables, sink: &mut dyn Sink) {
+    fn finish(&mut self, end: u64, tables: &mut Tables, sink: &mut dyn Sink) -> io::Result<()> {
         if let Some(suspect) = self.tracebacks.take_suspect() {
             if suspect.is_terminated() {
-                self.end(suspect.offset, tables, sink);
-                self.outside(&suspect.line(), tables, sink);
+                self.end(suspect.offset, tables, sink)?;
+                self.outside(&suspect.line(), tables, sink)?;
             } else {
                 // The input ends in the middle of a frame line.
                 self.dump.record.truncated = true;
@@ -287,8 +300,8 @@ impl Scanner {
             self.tracebacks
                 .check_last_record(&mut self.dump, self.last_unterminated, tables);
         }
-        self.end(end, tables, sink);
-        self.preamble.flush(sink);
+        self.end(end, tables, sink)?;
+        self.preamble.flush(sink)
     }
 }
 

@@ -4,6 +4,8 @@
 //! Such lines are held back until it is known whether a dump follows them: if one does, they
 //! become its [`Cause`]; if not, they are passed through like any other text.
 
+use std::io;
+
 use memchr::memmem::Finder;
 
 use crate::intern::Tables;
@@ -63,27 +65,28 @@ impl Preamble {
 
     /// Holds a line back; past the limits, what is held is not a preamble after all and goes
     /// through with the line.
-    pub fn hold(&mut self, line: &Line<'_>, sink: &mut dyn Sink) {
+    pub fn hold(&mut self, line: &Line<'_>, sink: &mut dyn Sink) -> io::Result<()> {
         if self.lines == 0 {
             self.offset = line.offset;
         }
         if self.lines >= MAX_HELD_LINES || self.held.len() + line.raw.len() > MAX_HELD_BYTES {
-            self.flush(sink);
-            sink.text(line.raw);
-            return;
+            self.flush(sink)?;
+            return sink.text(line.raw);
         }
         self.held.extend_from_slice(line.raw);
         self.lines += 1;
+        Ok(())
     }
 
     /// Passes the held lines through: no dump followed them.
-    pub fn flush(&mut self, sink: &mut dyn Sink) {
+    pub fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         if self.lines > 0 {
             for raw in self.held.split_inclusive(|&b| b == b'\n') {
-                sink.text(raw);
+                sink.text(raw)?;
             }
         }
         self.clear();
+        Ok(())
     }
 
     /// Forgets the held lines.

@@ -1,6 +1,8 @@
 //! Reads a race detector report, from `WARNING: DATA RACE` to the closing rule: sections
 //! like `Write at 0x… by goroutine 7:` with the stack of each.
 
+use std::io;
+
 use crate::intern::{FrameId, Tables};
 use crate::model::{RaceReport, RaceSection, RaceSectionKind};
 use crate::parse::text::Step;
@@ -79,11 +81,14 @@ impl RaceReader {
     }
 
     /// Ends the report and hands it to the sink.
-    pub fn end(&mut self, tables: &mut Tables, sink: &mut dyn Sink) {
+    pub fn end(&mut self, tables: &mut Tables, sink: &mut dyn Sink) -> io::Result<()> {
         self.finish_section(tables);
-        if let Some(report) = self.report.take() {
-            self.reports += 1;
-            sink.race(tables, report);
+        match self.report.take() {
+            Some(report) => {
+                self.reports += 1;
+                sink.race(tables, report)
+            }
+            None => Ok(()),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! lines, `created by`, ancestor sections and elision markers, with a blank line between
 //! records.
 
+use std::io;
+
 use rustc_hash::FxHashMap;
 
 use crate::intern::{FrameId, LabelSetId, Tables};
@@ -151,7 +153,7 @@ impl TracebackDump {
         cause: Cause,
         tables: &Tables,
         sink: &mut dyn Sink,
-    ) {
+    ) -> io::Result<()> {
         self.cause_kind = cause.kind;
         self.saw_blank = false;
         self.thread_sections = false;
@@ -164,8 +166,8 @@ impl TracebackDump {
             offset,
             prefix: None,
         };
-        dump.open(info, prefix, tables, sink);
         self.tb = Tb::Between;
+        dump.open(info, prefix, tables, sink)
     }
 
     /// Starts a record at its `goroutine N [state]:` header.
@@ -199,7 +201,7 @@ impl TracebackDump {
         line: &Line<'_>,
         tables: &mut Tables,
         sink: &mut dyn Sink,
-    ) -> Step {
+    ) -> io::Result<Step> {
         let text = match dump.prefix.strip(line.text) {
             Some(text) => text,
             // Text printed without a newline just before a dump (`dumping stacks...goroutine
@@ -215,8 +217,8 @@ impl TracebackDump {
             // A suspect line is not a frame either when the next line is not part of the dump.
             None => {
                 return match self.suspect.take() {
-                    Some(suspect) => Step::EndedBefore(suspect),
-                    None => Step::Ended,
+                    Some(suspect) => Ok(Step::EndedBefore(suspect)),
+                    None => Ok(Step::Ended),
                 };
             }
         };
@@ -229,10 +231,10 @@ impl TracebackDump {
                         "`{}` is not a function call; skipped it and its file line",
                         String::from_utf8_lossy(trim_line_end(&suspect.raw)).trim()
                     ),
-                });
-                return Step::Taken;
+                })?;
+                return Ok(Step::Taken);
             }
-            return Step::EndedBefore(suspect);
+            return Ok(Step::EndedBefore(suspect));
         }
         if let Tb::FileOf(pending) = self.tb {
             let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
@@ -245,7 +247,7 @@ impl TracebackDump {
                 self.attach(dump, pending, frame, regs);
                 self.last_attached = Some(frame);
                 self.saw_blank = false;
-                return Step::Taken;
+                return Ok(Step::Taken);
             }
             // No file line where one belongs: keep the function without a position. An
             // indented line that is not a file line is one cut short.
@@ -258,37 +260,37 @@ impl TracebackDump {
         }
         if text.is_empty() {
             if dump.record_open {
-                self.finish_record(dump, tables, sink);
+                self.finish_record(dump, tables, sink)?;
             }
             self.saw_blank = true;
-            return Step::Taken;
+            return Ok(Step::Taken);
         }
         if text[0] == b'g'
             && let Some(header) = traceback::parse_header(text)
         {
             let adjoining = dump.record_open && !self.saw_blank;
-            self.finish_record(dump, tables, sink);
+            self.finish_record(dump, tables, sink)?;
             if adjoining {
                 // Go separates records with a blank line; a header straight after a record
                 // starts another dump (two `runtime.Stack` outputs appended to one file).
                 let prefix = std::mem::take(&mut dump.prefix.bytes);
-                self.end(dump, line.offset, tables, sink);
-                self.begin(dump, prefix, line.offset, Cause::default(), tables, sink);
+                self.end(dump, line.offset, tables, sink)?;
+                self.begin(dump, prefix, line.offset, Cause::default(), tables, sink)?;
             }
             self.start_record(dump, &header, line, tables);
             self.saw_blank = false;
-            return Step::Taken;
+            return Ok(Step::Taken);
         }
         self.saw_blank = false;
         if self.cause_kind == CauseKind::Goleak && text == b"]" {
-            return Step::Last;
+            return Ok(Step::Last);
         }
         let taken = match self.tb {
             Tb::Frames | Tb::Ancestor if dump.record_open => {
                 self.frame_line(dump, text)
                     // A register dump follows the last record of a signal dump directly.
                     || (is_interstitial(text) && {
-                        self.finish_record(dump, tables, sink);
+                        self.finish_record(dump, tables, sink)?;
                         true
                     })
                     || {
@@ -307,14 +309,14 @@ impl TracebackDump {
             self.thread_sections = true;
         }
         if taken {
-            return Step::Taken;
+            return Ok(Step::Taken);
         }
         if !line.raw.ends_with(b"\n") && !line.cut {
             // The input ends inside what would come next in the dump.
             dump.truncated = true;
-            return Step::Taken;
+            return Ok(Step::Taken);
         }
-        Step::Ended
+        Ok(Step::Ended)
     }
 
     /// Handles a line inside a record's body; false when the line is not part of it.
@@ -432,7 +434,12 @@ impl TracebackDump {
         }
     }
 
-    fn finish_record(&mut self, dump: &mut Dump, tables: &mut Tables, sink: &mut dyn Sink) {
+    fn finish_record(
+        &mut self,
+        dump: &mut Dump,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
         if let Tb::FileOf(pending) = self.tb {
             let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
                 && traceback::is_inlined(&self.args);
@@ -440,8 +447,8 @@ impl TracebackDump {
             self.attach(dump, pending, frame, None);
             dump.record.truncated = true;
         }
-        dump.finish_record(self.thread_sections, tables, sink);
         self.tb = Tb::Between;
+        dump.finish_record(self.thread_sections, tables, sink)
     }
 
     /// The line held back to see what follows it, if any.
@@ -473,17 +480,23 @@ impl TracebackDump {
     }
 
     /// Ends the dump before the byte at `end`.
-    pub fn end(&mut self, dump: &mut Dump, end: u64, tables: &mut Tables, sink: &mut dyn Sink) {
-        self.finish_record(dump, tables, sink);
+    pub fn end(
+        &mut self,
+        dump: &mut Dump,
+        end: u64,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        self.finish_record(dump, tables, sink)?;
         if end.saturating_sub(dump.offset) == DEBUG2_CAP {
             dump.truncated = true;
             sink.warning(Warning {
                 offset: end,
                 line: None,
                 message: "the dump is exactly 64 MiB: runtime/pprof cuts debug=2 output at that size, so goroutines are probably missing; the count from ?debug=1 or ?debug=0 is complete".into(),
-            });
+            })?;
         }
-        dump.close(tables, sink);
+        dump.close(tables, sink)
     }
 }
 
