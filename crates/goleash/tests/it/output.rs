@@ -105,4 +105,17 @@ fn a_full_disk_is_reported() {
             && stderr.contains("No space left on device"),
         "{stderr}"
     );
+
+    // With JSON on stdout the text goes to stderr; when that is full too, the error cannot
+    // be told, but the exit status still tells it (it was a panic's 101).
+    let mut child = goleash(&["inspect", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stderr(full())
+        .spawn()
+        .expect("start goleash");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"=== RUN   TestX\n").expect("feed goleash");
+    drop(stdin);
+    let untold = wait(child, Duration::from_secs(60));
+    assert_eq!(untold.status.code(), Some(2));
 }
