@@ -33,7 +33,7 @@ use std::path::Path;
 use goleash_core::classify::{self, AssessOptions, Assessment, Moment};
 use goleash_core::code::{Origin, origin};
 use goleash_core::model::{Cause, CauseKind, Creator, DumpInfo, Format, Profile, Record, State};
-use goleash_core::parse::{self, ParseOptions, Sink};
+use goleash_core::parse::{self, ParseError, ParseOptions, Sink};
 use goleash_core::trace::{self, GoState, Goroutine, Trace};
 use goleash_core::{FrameId, GroupOptions, Grouper, Snapshot, StackId, Sym, Tables};
 
@@ -364,10 +364,13 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         return report;
     };
     let exit = Exit::read(&exec::exit_path(cx.dir, n));
-    let crash = if run.finished_normally {
-        None
+    let (crash, unreadable_crash) = if run.finished_normally {
+        (None, None)
     } else {
-        read_crash(&run.output, &mut tables)
+        match read_crash(&run.output, &mut tables) {
+            Ok(crash) => (crash, None),
+            Err(e) => (None, Some(e)),
+        }
     };
     let timed_out = crash
         .as_ref()
@@ -434,7 +437,11 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     }
     report.failures = failures(run, crash.as_ref(), &tables, &found.stuck);
     report.unjudged = found.unjudged;
-    report.warnings = found.warnings;
+    report.warnings = unreadable_crash
+        .map(|e| format!("its output could not be searched for a crash's goroutine dump: {e}"))
+        .into_iter()
+        .chain(found.warnings)
+        .collect();
     // Trace files can be large; this one is read.
     if !cx.keep_traces {
         let _ = std::fs::remove_file(&trace_path);
@@ -831,11 +838,16 @@ impl Sink for CrashSink {
     }
 }
 
-/// The dump a crashed binary printed last, if its output holds one.
-fn read_crash(output: &[u8], tables: &mut Tables) -> Option<Crash> {
+/// The dump a crashed binary printed last, if its output holds one; an error when the
+/// output could not be read to find out.
+fn read_crash(output: &[u8], tables: &mut Tables) -> Result<Option<Crash>, ParseError> {
     let mut sink = CrashSink::default();
-    parse::parse(output, &ParseOptions::default(), tables, &mut sink).ok()?;
-    sink.last
+    match parse::parse(output, &ParseOptions::default(), tables, &mut sink) {
+        Ok(_) => Ok(sink.last),
+        // A binary that exited without a dump (os.Exit in a test) is no error.
+        Err(ParseError::Empty | ParseError::NoDump { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The top-level test a test function or one of its closures belongs to:
@@ -1090,5 +1102,25 @@ mod tests {
         assert_eq!(test_of_function("example.com/p.Testify"), None);
         assert_eq!(test_of_function("example.com/p.startPipeline"), None);
         assert_eq!(test_of_function("example.com/p.(*T).TestMethod"), None);
+    }
+
+    #[test]
+    fn output_without_a_dump_is_no_crash_and_unreadable_output_an_error() {
+        let mut tables = Tables::new();
+        let panic = b"panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:3 +0x1d\nexit status 2\n";
+        let crash = read_crash(panic, &mut tables).unwrap().unwrap();
+        assert_eq!(crash.cause.kind, CauseKind::Panic);
+        assert!(read_crash(b"", &mut tables).unwrap().is_none());
+        assert!(
+            read_crash(b"ok\nexit status 1\n", &mut tables)
+                .unwrap()
+                .is_none()
+        );
+        // A test that prints a page first hides the dump after it from the sniffer.
+        let page = [&b"<html><body>hi</body></html>\n"[..], panic].concat();
+        assert!(matches!(
+            read_crash(&page, &mut tables),
+            Err(ParseError::Html)
+        ));
     }
 }
