@@ -411,21 +411,21 @@ pub fn stack_has_function(tables: &Tables, stack: StackId, function: &[u8]) -> b
 
 /// Limits for [`read`].
 #[derive(Clone, Debug)]
-pub struct ReadOptions {
+pub struct TraceOptions {
     /// Largest trace accepted, after decompression: it is parsed in memory. Default 1 GiB.
     pub max_bytes: u64,
 }
 
-impl Default for ReadOptions {
+impl Default for TraceOptions {
     fn default() -> Self {
-        ReadOptions { max_bytes: 1 << 30 }
+        TraceOptions { max_bytes: 1 << 30 }
     }
 }
 
 /// Reads a whole trace, gzipped or not, and parses it (see [`parse`]).
 pub fn read(
     input: impl Read,
-    options: &ReadOptions,
+    options: &TraceOptions,
     tables: &mut Tables,
 ) -> Result<Trace, TraceError> {
     let mut input = input;

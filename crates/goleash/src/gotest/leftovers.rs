@@ -390,7 +390,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     let trace_path = exec::trace_path(cx.dir, n);
     let parsed = std::fs::File::open(&trace_path)
         .map_err(trace::TraceError::from)
-        .and_then(|f| trace::read(f, &trace::ReadOptions::default(), &mut tables));
+        .and_then(|f| trace::read(f, &trace::TraceOptions::default(), &mut tables));
     let finished: HashSet<&str> = run.results.iter().map(|(t, _)| t.as_str()).collect();
     let mut found = Found::default();
     match (&parsed, run.finished_normally || timed_out) {
