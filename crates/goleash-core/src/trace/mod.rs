@@ -124,7 +124,10 @@ pub enum TraceError {
     /// The input ends early.
     #[error("truncated trace: {message}")]
     Truncated {
-        /// Where and how.
+        /// Where reading stopped in the (decompressed) input: its end, or the end of the
+        /// generation that lacks an event every generation has.
+        offset: u64,
+        /// How.
         message: String,
     },
     /// Bytes that are not a well-formed trace.
