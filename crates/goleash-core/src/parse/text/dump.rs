@@ -77,6 +77,7 @@ impl Dump {
 
     /// Hands the record in progress to the sink, unless it is `repeated` (a goroutine the
     /// dump already listed).
+    #[inline]
     pub fn finish_record(
         &mut self,
         repeated: bool,
