@@ -5,6 +5,8 @@
 //! per goroutine is one 12-byte row (id, parent id, group) for the spawn tree; everything
 //! else is per group.
 
+use std::io::{self, Write};
+
 use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -377,7 +379,8 @@ pub struct Grouper<'p> {
 }
 
 impl<'p> Grouper<'p> {
-    /// A grouper; `passthrough` receives the lines of the input that are not part of a dump.
+    /// A grouper; `passthrough` receives the lines of the input that are not part of a dump,
+    /// and the first error writing them stops the parse (see [`Sink`]).
     pub fn new(options: GroupOptions, passthrough: Option<crate::Passthrough<'p>>) -> Self {
         Grouper {
             options,
@@ -527,7 +530,7 @@ impl<'p> Grouper<'p> {
 }
 
 impl Sink for Grouper<'_> {
-    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) {
+    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) -> io::Result<()> {
         self.current = Some(Building {
             info: info.clone(),
             groups: Vec::new(),
@@ -535,9 +538,10 @@ impl Sink for Grouper<'_> {
             goroutines: GoroutineIndex::default(),
             total: 0,
         });
+        Ok(())
     }
 
-    fn record(&mut self, tables: &mut Tables, record: &Record) {
+    fn record(&mut self, tables: &mut Tables, record: &Record) -> io::Result<()> {
         let stack = tables.stack(&record.frames);
         let signature = self.signature_of(tables, stack);
         let creator = match (self.options.split_by_creator, record.created_by) {
@@ -562,7 +566,7 @@ impl Sink for Grouper<'_> {
         let ids_per_group = self.options.ids_per_group;
         let label_sets_per_group = self.options.label_sets_per_group;
         let Some(building) = self.current.as_mut() else {
-            return;
+            return Ok(());
         };
         let next = building.groups.len() as u32;
         let index = *building.index.entry(key).or_insert(next);
@@ -631,24 +635,29 @@ impl Sink for Grouper<'_> {
             }
             building.goroutines.push(id, parent, index);
         }
+        Ok(())
     }
 
-    fn dump_end(&mut self, _tables: &mut Tables, truncated: bool) {
+    fn dump_end(&mut self, _tables: &mut Tables, truncated: bool) -> io::Result<()> {
         self.close(truncated);
+        Ok(())
     }
 
-    fn race(&mut self, _tables: &Tables, report: RaceReport) {
+    fn race(&mut self, _tables: &Tables, report: RaceReport) -> io::Result<()> {
         self.races.push(report);
+        Ok(())
     }
 
-    fn text(&mut self, raw_line: &[u8]) {
-        if let Some(passthrough) = self.passthrough.as_mut() {
-            passthrough(raw_line);
+    fn text(&mut self, raw_line: &[u8]) -> io::Result<()> {
+        match self.passthrough.as_mut() {
+            Some(passthrough) => passthrough.write_all(raw_line),
+            None => Ok(()),
         }
     }
 
-    fn warning(&mut self, warning: Warning) {
+    fn warning(&mut self, warning: Warning) -> io::Result<()> {
         self.warnings.push(warning);
+        Ok(())
     }
 }
 

@@ -26,11 +26,11 @@ pub struct PhaseOutcome {
     pub baseline: Option<f64>,
     /// The highest count from the start of the phase to the end of its cool-down window.
     pub peak: Option<f64>,
-    /// The verdict.
+    /// Whether and how the count came back.
     pub recovery: Recovery,
 }
 
-/// The verdict of a [`PhaseOutcome`].
+/// How the count of a [`PhaseOutcome`] came back, or did not.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Recovery {
     /// The count never rose beyond the baseline's tolerance.

@@ -27,14 +27,13 @@
 //! Goroutines not judged are listed as such, so nothing disappears silently.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
 use std::path::Path;
 
 use goleash_core::classify::{self, AssessOptions, Assessment, Moment};
 use goleash_core::code::{Origin, origin};
-use goleash_core::model::{
-    Cause, CauseKind, Creator, DumpInfo, Format, Profile, RaceReport, Record, State, Warning,
-};
-use goleash_core::parse::{self, ParseOptions, Sink};
+use goleash_core::model::{Cause, CauseKind, Creator, DumpInfo, Format, Profile, Record, State};
+use goleash_core::parse::{self, ParseError, ParseOptions, Sink};
 use goleash_core::trace::{self, GoState, Goroutine, Trace};
 use goleash_core::{FrameId, GroupOptions, Grouper, Snapshot, StackId, Sym, Tables};
 
@@ -365,10 +364,13 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         return report;
     };
     let exit = Exit::read(&exec::exit_path(cx.dir, n));
-    let crash = if run.finished_normally {
-        None
+    let (crash, unreadable_crash) = if run.finished_normally {
+        (None, None)
     } else {
-        read_crash(&run.output, &mut tables)
+        match read_crash(&run.output, &mut tables) {
+            Ok(crash) => (crash, None),
+            Err(e) => (None, Some(e)),
+        }
     };
     let timed_out = crash
         .as_ref()
@@ -388,7 +390,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     let trace_path = exec::trace_path(cx.dir, n);
     let parsed = std::fs::File::open(&trace_path)
         .map_err(trace::TraceError::from)
-        .and_then(|f| trace::read(f, &trace::ReadOptions::default(), &mut tables));
+        .and_then(|f| trace::read(f, &trace::TraceOptions::default(), &mut tables));
     let finished: HashSet<&str> = run.results.iter().map(|(t, _)| t.as_str()).collect();
     let mut found = Found::default();
     match (&parsed, run.finished_normally || timed_out) {
@@ -435,7 +437,11 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     }
     report.failures = failures(run, crash.as_ref(), &tables, &found.stuck);
     report.unjudged = found.unjudged;
-    report.warnings = found.warnings;
+    report.warnings = unreadable_crash
+        .map(|e| format!("its output could not be searched for a crash's goroutine dump: {e}"))
+        .into_iter()
+        .chain(found.warnings)
+        .collect();
     // Trace files can be large; this one is read.
     if !cx.keep_traces {
         let _ = std::fs::remove_file(&trace_path);
@@ -797,16 +803,17 @@ struct CrashSink {
 }
 
 impl Sink for CrashSink {
-    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) {
+    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) -> io::Result<()> {
         self.current = Some(Crash {
             cause: info.cause.clone(),
             goroutines: Vec::new(),
         });
+        Ok(())
     }
 
-    fn record(&mut self, tables: &mut Tables, record: &Record) {
+    fn record(&mut self, tables: &mut Tables, record: &Record) -> io::Result<()> {
         let (Some(current), Some(id)) = (self.current.as_mut(), record.id) else {
-            return;
+            return Ok(());
         };
         current.goroutines.push(DumpGoroutine {
             id,
@@ -815,9 +822,10 @@ impl Sink for CrashSink {
             stack: tables.stack(&record.frames),
             reason: record.state.as_ref().and_then(|s| s.reason),
         });
+        Ok(())
     }
 
-    fn dump_end(&mut self, _tables: &mut Tables, _truncated: bool) {
+    fn dump_end(&mut self, _tables: &mut Tables, _truncated: bool) -> io::Result<()> {
         if let Some(dump) = self.current.take()
             && matches!(
                 dump.cause.kind,
@@ -826,18 +834,20 @@ impl Sink for CrashSink {
         {
             self.last = Some(dump);
         }
+        Ok(())
     }
-
-    fn race(&mut self, _tables: &Tables, _report: RaceReport) {}
-
-    fn warning(&mut self, _warning: Warning) {}
 }
 
-/// The dump a crashed binary printed last, if its output holds one.
-fn read_crash(output: &[u8], tables: &mut Tables) -> Option<Crash> {
+/// The dump a crashed binary printed last, if its output holds one; an error when the
+/// output could not be read to find out.
+fn read_crash(output: &[u8], tables: &mut Tables) -> Result<Option<Crash>, ParseError> {
     let mut sink = CrashSink::default();
-    parse::parse(output, &ParseOptions::default(), tables, &mut sink).ok()?;
-    sink.last
+    match parse::parse(output, &ParseOptions::default(), tables, &mut sink) {
+        Ok(_) => Ok(sink.last),
+        // A binary that exited without a dump (os.Exit in a test) is no error.
+        Err(ParseError::Empty | ParseError::NoDump { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The top-level test a test function or one of its closures belongs to:
@@ -994,6 +1004,8 @@ fn judge(
             .or_default()
             .push(leftover);
     }
+    // Only writing passthrough text can fail, and this grouper has none.
+    let infallible = "a grouper without passthrough does not fail";
     let mut grouper = Grouper::new(GroupOptions::default(), None);
     let info = DumpInfo {
         format: Format::Traceback,
@@ -1007,15 +1019,17 @@ fn judge(
     let mut keys = Vec::new();
     let mut chains: Vec<HashMap<u64, Vec<Link>>> = Vec::new();
     for (key, leftovers) in by_test {
-        grouper.dump_start(&tables, &info);
+        grouper.dump_start(&tables, &info).expect(infallible);
         let mut chain_of = HashMap::new();
         for leftover in leftovers {
-            grouper.record(&mut tables, &leftover.record);
+            grouper
+                .record(&mut tables, &leftover.record)
+                .expect(infallible);
             if let Some(id) = leftover.record.id {
                 chain_of.insert(id, leftover.chain);
             }
         }
-        grouper.dump_end(&mut tables, false);
+        grouper.dump_end(&mut tables, false).expect(infallible);
         keys.push(key);
         chains.push(chain_of);
     }
@@ -1088,5 +1102,25 @@ mod tests {
         assert_eq!(test_of_function("example.com/p.Testify"), None);
         assert_eq!(test_of_function("example.com/p.startPipeline"), None);
         assert_eq!(test_of_function("example.com/p.(*T).TestMethod"), None);
+    }
+
+    #[test]
+    fn output_without_a_dump_is_no_crash_and_unreadable_output_an_error() {
+        let mut tables = Tables::new();
+        let panic = b"panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:3 +0x1d\nexit status 2\n";
+        let crash = read_crash(panic, &mut tables).unwrap().unwrap();
+        assert_eq!(crash.cause.kind, CauseKind::Panic);
+        assert!(read_crash(b"", &mut tables).unwrap().is_none());
+        assert!(
+            read_crash(b"ok\nexit status 1\n", &mut tables)
+                .unwrap()
+                .is_none()
+        );
+        // A test that prints a page first hides the dump after it from the sniffer.
+        let page = [&b"<html><body>hi</body></html>\n"[..], panic].concat();
+        assert!(matches!(
+            read_crash(&page, &mut tables),
+            Err(ParseError::Html)
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! The trend of one series (a target's total, or one stack's count) as a watch shows it.
 
-use goleash_core::trend::{self, Sample, TrendOptions, Verdict, window_extremes};
+use goleash_core::trend::{self, Direction, Sample, TrendOptions, window_extremes};
 
 /// Where a series stands.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -12,22 +12,22 @@ pub enum Status {
         /// Seconds of warm-up left.
         left_secs: f64,
     },
-    /// Too few cool-down windows for a verdict.
+    /// Too few cool-down windows to tell a direction.
     Collecting {
         /// Complete windows so far.
         windows: usize,
-        /// Windows a verdict needs.
+        /// Windows a direction needs.
         need: usize,
-        /// Seconds until the first verdict is possible.
+        /// Seconds until a direction can first be told.
         eta_secs: f64,
     },
     /// Judged by [`trend::analyze`], or found flat by the window screen in [`judge`].
     Judged {
-        /// The verdict.
-        verdict: Verdict,
+        /// Which way the series goes.
+        direction: Direction,
         /// The Theil–Sen slope, goroutines per minute; `None` when the screen answered.
         slope_per_minute: Option<f64>,
-        /// Complete windows the verdict rests on.
+        /// Complete windows the direction rests on.
         windows: usize,
     },
 }
@@ -38,7 +38,7 @@ impl Status {
         matches!(
             self,
             Status::Judged {
-                verdict: Verdict::Rising { .. },
+                direction: Direction::Rising { .. },
                 ..
             }
         )
@@ -48,7 +48,7 @@ impl Status {
     pub fn p_value(&self) -> Option<f64> {
         match self {
             Status::Judged {
-                verdict: Verdict::Rising { p_value } | Verdict::Falling { p_value },
+                direction: Direction::Rising { p_value } | Direction::Falling { p_value },
                 ..
             } => Some(*p_value),
             _ => None,
@@ -71,25 +71,25 @@ impl Status {
             Status::Empty => "no data",
             Status::Warming { .. } => "warming up",
             Status::Collecting { .. } => "collecting",
-            Status::Judged { verdict, .. } => match verdict {
-                Verdict::Rising { .. } => "rising",
-                Verdict::Flat => "flat",
-                Verdict::Falling { .. } => "falling",
-                Verdict::Insufficient(_) => "insufficient",
+            Status::Judged { direction, .. } => match direction {
+                Direction::Rising { .. } => "rising",
+                Direction::Flat => "flat",
+                Direction::Falling { .. } => "falling",
+                Direction::Insufficient(_) => "insufficient",
             },
         }
     }
 }
 
 /// Judges the samples `(t, value)` of one process, oldest first, with strictly increasing
-/// times. The statistics run only once the series could possibly have a verdict: until then
+/// times. The statistics run only once a direction could possibly be told: until then
 /// the answer follows from the times alone, in constant time.
 ///
 /// [`trend::analyze`] costs O(n²) (5 ms for 1,000 points), too much to run on every stack of
 /// a thousand services every half minute. Two of its conditions bear on the minima and
 /// maxima of the cool-down windows alone, and cost O(n): a rise needs the last window's
 /// floor to be a record and the floors to rise by Mann–Kendall; a fall, the mirror image
-/// with the ceilings. When neither can hold, the verdict is [`Verdict::Flat`] without the
+/// with the ceilings. When neither can hold, the direction is [`Direction::Flat`] without the
 /// O(n²) part, exactly as `analyze` would have said (the tests check it on random series).
 pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
     let (Some(&(first, _)), Some(&(last, _))) = (points.first(), points.last()) else {
@@ -115,7 +115,7 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
     let (floors, ceilings) = window_extremes(kept, start, options.cooldown_secs);
     if !could_rise(&floors, options) && !could_fall(&ceilings, options) {
         return Status::Judged {
-            verdict: Verdict::Flat,
+            direction: Direction::Flat,
             slope_per_minute: None,
             windows: floors.len(),
         };
@@ -129,13 +129,13 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
         Ok(analysis) => {
             let current = analysis.current();
             Status::Judged {
-                verdict: current.verdict,
+                direction: current.direction,
                 slope_per_minute: current.theil_sen.map(|fit| fit.slope_per_minute()),
                 windows: current.windows,
             }
         }
         // Times are made strictly increasing and values are counts, so this cannot happen;
-        // if it did, saying nothing is safer than a verdict.
+        // if it did, saying nothing is safer than a wrong direction.
         Err(_) => Status::Collecting {
             windows,
             need: options.min_windows,
@@ -144,7 +144,7 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
     }
 }
 
-/// Whether the floors allow [`Verdict::Rising`]: the last is a record, and they rise.
+/// Whether the floors allow [`Direction::Rising`]: the last is a record, and they rise.
 fn could_rise(floors: &[f64], options: &TrendOptions) -> bool {
     let Some((last, earlier)) = floors.split_last() else {
         return false;
@@ -153,7 +153,7 @@ fn could_rise(floors: &[f64], options: &TrendOptions) -> bool {
         && trend::mann_kendall(floors).is_ok_and(|mk| mk.p_increasing <= options.window_alpha)
 }
 
-/// Whether the ceilings allow [`Verdict::Falling`]: the last is the lowest, and they fall.
+/// Whether the ceilings allow [`Direction::Falling`]: the last is the lowest, and they fall.
 fn could_fall(ceilings: &[f64], options: &TrendOptions) -> bool {
     let Some((last, earlier)) = ceilings.split_last() else {
         return false;
@@ -268,20 +268,20 @@ mod tests {
             let Ok(analysis) = trend::analyze(&samples, &options) else {
                 continue;
             };
-            let verdict = analysis.current().verdict;
+            let direction = analysis.current().direction;
             match status {
                 Status::Judged {
-                    verdict: Verdict::Flat,
+                    direction: Direction::Flat,
                     slope_per_minute: None,
                     ..
                 } => {
                     screened += 1;
-                    assert_eq!(verdict, Verdict::Flat, "case {case}: {points:?}");
+                    assert_eq!(direction, Direction::Flat, "case {case}: {points:?}");
                 }
-                Status::Judged { verdict: v, .. } => {
-                    assert_eq!(v, verdict, "case {case}");
-                    rising += usize::from(matches!(v, Verdict::Rising { .. }));
-                    falling += usize::from(matches!(v, Verdict::Falling { .. }));
+                Status::Judged { direction: v, .. } => {
+                    assert_eq!(v, direction, "case {case}");
+                    rising += usize::from(matches!(v, Direction::Rising { .. }));
+                    falling += usize::from(matches!(v, Direction::Falling { .. }));
                 }
                 _ => {}
             }

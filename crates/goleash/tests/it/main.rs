@@ -4,6 +4,7 @@ mod captures;
 mod ci_formats;
 mod golden;
 mod gotest;
+mod output;
 mod support;
 mod verdicts;
 mod watch;
