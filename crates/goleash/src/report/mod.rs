@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use anyhow::Result;
 use goleash_core::classify::{self, AssessOptions, Growth, SourceLookup, Verdict};
 use goleash_core::diff;
-use goleash_core::trend::{self, Recovery, Sample, TrendOptions};
+use goleash_core::trend::{self, Recovery, Sample, TrendOptions, TrendState};
 use goleash_core::{Capture, ReadOptions};
 
 use crate::history::AlertVerdict;
@@ -20,7 +20,6 @@ use crate::render::watch_json::{
     SnapshotDiffJson, StoredDumpJson, TargetReportJson, TrendJson,
 };
 use crate::store::{DumpRow, GroupRow, SampleRow, Store};
-use crate::watch::judge::{Status, judge};
 use crate::watch::view::{compression_note, duration_text};
 
 /// Rows of the snapshot diff kept: the stacks that changed most.
@@ -81,7 +80,7 @@ pub fn build(
     })
 }
 
-fn trend_json(status: &Status) -> TrendJson {
+fn trend_json(status: &TrendState) -> TrendJson {
     TrendJson {
         status: status.name(),
         slope_per_minute: status.slope_per_minute(),
@@ -109,7 +108,7 @@ fn target_report(
         .filter(|s| Some(s.process) == latest_process)
         .map(|s| (s.t, s.goroutines as f64))
         .collect();
-    let total = judge(&total_points, trend);
+    let total = trend::state(&total_points, trend);
     let phases = phases(&samples, trend);
 
     let alerted: Vec<String> = alerts
@@ -284,9 +283,9 @@ fn group_reports(
                 (lo.min(p.1), hi.max(p.1))
             });
             let status = if high - low >= trend.min_rise {
-                judge(&latest, trend)
+                trend::state(&latest, trend)
             } else {
-                Status::Empty
+                TrendState::Empty
             };
             let meta = &g.meta;
             let report = GroupReportJson {

@@ -10,11 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use goleash_core::classify::{self, AssessOptions, Assessment, Growth, SourceLookup, Verdict};
-use goleash_core::trend::TrendOptions;
+use goleash_core::trend::{self, TrendOptions, TrendState, first_floor, last_floor};
 use goleash_core::{Capture, Signature, Snapshot};
 
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
-use super::judge::{Status, first_floor, judge, last_floor};
 use super::sources::CountSource;
 use super::target::{
     GroupInfo, GroupState, MAX_PROFILES, MAX_SAMPLES, Probe, Target, count_says_restart,
@@ -250,7 +249,7 @@ fn resume(store: &mut Store, target: &mut Target) -> Result<()> {
                     pattern: meta.pattern.clone(),
                     hint: meta.hint.clone(),
                 },
-                status: Status::Empty,
+                status: TrendState::Empty,
             },
         );
     }
@@ -640,7 +639,7 @@ impl Engine<'_> {
         let target = &mut self.targets[i];
         if t - target.total_judged_at >= judge_gap {
             target.total_judged_at = t;
-            target.total = judge(&target.total_points(), &trend);
+            target.total = trend::state(&target.total_points(), &trend);
             if target.total.rising() && !target.alerted.contains(&None) {
                 target.alerted.insert(None);
                 let points = target.total_points();
@@ -802,7 +801,7 @@ impl Engine<'_> {
                 GroupState {
                     counts: VecDeque::new(),
                     info,
-                    status: Status::Empty,
+                    status: TrendState::Empty,
                 },
             );
         }
@@ -836,9 +835,9 @@ impl Engine<'_> {
                 .fold((u32::MAX, 0), |(lo, hi), &c| (lo.min(c), hi.max(c)));
             // A floor cannot rise by more than the count ever moved.
             let status = if f64::from(high.saturating_sub(low)) >= trend.min_rise {
-                judge(&target.group_points(group), trend)
+                trend::state(&target.group_points(group), trend)
             } else {
-                Status::Empty
+                TrendState::Empty
             };
             if status.rising() && !target.alerted.contains(&Some(signature)) {
                 newly_rising.push(signature);
@@ -894,7 +893,7 @@ impl Engine<'_> {
         capture: &Capture,
         snapshot: &Snapshot,
         gi: usize,
-    ) -> Option<(Growth, Status, Assessment, GroupInfo)> {
+    ) -> Option<(Growth, TrendState, Assessment, GroupInfo)> {
         let target = &self.targets[i];
         let group = target.groups.get(&signature)?;
         let trend = &self.options.trend;
@@ -1058,7 +1057,7 @@ fn group_alert(
     signature: Signature,
     info: &GroupInfo,
     growth: Growth,
-    status: &Status,
+    status: &TrendState,
 ) -> (AlertRecord, AlertJson) {
     let slope = status.slope_per_minute().unwrap_or(0.0);
     let p = status.p_value().unwrap_or(1.0);

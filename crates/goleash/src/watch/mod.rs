@@ -8,7 +8,6 @@
 
 pub mod engine;
 pub mod fetch;
-pub mod judge;
 pub mod sources;
 pub mod target;
 pub mod view;

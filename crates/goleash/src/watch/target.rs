@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use goleash_core::Signature;
 use goleash_core::classify::{Blocking, Verdict};
-use goleash_core::trend::{Sample, SegmentStart, TrendOptions, segments};
+use goleash_core::trend::{Sample, SegmentStart, TrendOptions, TrendState, segments};
 
-use super::judge::Status;
 use super::sources::CountSource;
 use crate::history::Site;
 use crate::render::watch_json::AlertJson;
@@ -89,7 +88,7 @@ pub struct GroupState {
     /// What it is.
     pub info: GroupInfo,
     /// Its trend in the current process.
-    pub status: Status,
+    pub status: TrendState,
 }
 
 impl GroupState {
@@ -178,7 +177,7 @@ pub struct Target {
     /// Signatures described in the history (their rows exist).
     pub described: HashSet<Signature>,
     /// The total's trend.
-    pub total: Status,
+    pub total: TrendState,
     /// When the total was last judged (sample time).
     pub total_judged_at: f64,
     /// When the groups were last judged (sample time).
@@ -231,7 +230,7 @@ impl Target {
             profile_t: VecDeque::new(),
             groups: HashMap::new(),
             described: HashSet::new(),
-            total: Status::Empty,
+            total: TrendState::Empty,
             total_judged_at: f64::NEG_INFINITY,
             groups_judged_at: f64::NEG_INFINITY,
             alerted: HashSet::new(),
@@ -272,9 +271,9 @@ impl Target {
         self.profile_t.clear();
         for group in self.groups.values_mut() {
             group.counts.clear();
-            group.status = Status::Empty;
+            group.status = TrendState::Empty;
         }
-        self.total = Status::Empty;
+        self.total = TrendState::Empty;
         self.total_judged_at = f64::NEG_INFINITY;
         self.groups_judged_at = f64::NEG_INFINITY;
         self.alerted.clear();
@@ -379,7 +378,7 @@ mod tests {
         let group = |_| GroupState {
             counts: VecDeque::new(),
             info: info(),
-            status: Status::Empty,
+            status: TrendState::Empty,
         };
         target.groups.insert(Signature(1), group(1));
         target.push_profile(1.0, &HashMap::from([(Signature(1), 3)]));

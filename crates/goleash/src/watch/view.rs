@@ -5,9 +5,8 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use goleash_core::classify::Verdict;
-use goleash_core::trend::TrendOptions;
+use goleash_core::trend::{TrendOptions, TrendState, first_floor, last_floor};
 
-use super::judge::{Status, first_floor, last_floor};
 use super::target::Target;
 use crate::render::style::Style;
 use crate::render::text::thousands;
@@ -391,14 +390,14 @@ fn recent_rate(target: &Target) -> Option<f64> {
     (t1 - t0 >= 1.0).then(|| (f64::from(v1) - f64::from(v0)) / (t1 - t0) * 60.0)
 }
 
-fn status_text(status: &Status, style: &Style) -> String {
+fn status_text(status: &TrendState, style: &Style) -> String {
     match status {
-        Status::Empty => style.dim("waiting for samples"),
-        Status::Warming { left_secs } => style.dim(&format!(
+        TrendState::Empty => style.dim("waiting for samples"),
+        TrendState::Warming { left_secs } => style.dim(&format!(
             "warming up, {} left",
             duration_text(left_secs.ceil())
         )),
-        Status::Collecting {
+        TrendState::Collecting {
             windows,
             need,
             eta_secs,
@@ -406,7 +405,7 @@ fn status_text(status: &Status, style: &Style) -> String {
             "collecting {windows}/{need} windows, verdict in ~{}",
             duration_text(eta_secs.ceil())
         )),
-        Status::Judged { .. } if status.rising() => {
+        TrendState::Judged { .. } if status.rising() => {
             style.red(&format!("RISING p={:.1e}", status.p_value().unwrap_or(1.0)))
         }
         other => other.name().to_string(),
