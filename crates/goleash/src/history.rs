@@ -6,7 +6,73 @@
 //! public JSON and the database can each change without the other.
 
 use goleash_core::classify::{Assessment, Blocking, Verdict};
+use goleash_core::trend::TrendOptions;
 use goleash_core::{FrameId, Signature, Tables};
+
+/// The trend settings of a watch session, with which its verdicts were reached and its
+/// history is judged again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Base sampling interval, seconds.
+    pub interval_secs: f64,
+    /// Warm-up ignored at the start of each process, seconds.
+    pub warmup_secs: f64,
+    /// Cool-down window, seconds.
+    pub cooldown_secs: f64,
+    /// Windows a verdict needs.
+    pub min_windows: usize,
+    /// Smallest rise of the floor that counts, goroutines.
+    pub min_rise: f64,
+    /// The trend settings differ from the defaults (calibrated for production): verdicts
+    /// come sooner and with less evidence.
+    pub compressed: bool,
+}
+
+impl Settings {
+    /// The trend options the session ran with.
+    pub fn trend(&self) -> TrendOptions {
+        let mut trend = TrendOptions {
+            warmup_secs: self.warmup_secs,
+            min_windows: self.min_windows,
+            min_rise: self.min_rise,
+            ..TrendOptions::default()
+        };
+        if self.cooldown_secs != trend.cooldown_secs {
+            trend.cooldown_secs = self.cooldown_secs;
+            // The baseline before a load phase scales with the windows (60 s of 300 s).
+            trend.baseline_secs = self.cooldown_secs / 5.0;
+        }
+        trend
+    }
+}
+
+/// Where a sample's count came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SampleSource {
+    /// Prometheus `go_goroutines` on `/metrics`.
+    Metrics,
+    /// An expvar on `/debug/vars`.
+    Vars,
+    /// The `/debug/pprof/` index page.
+    Index,
+    /// The `debug=0` goroutine profile.
+    Profile,
+    /// A `debug=2` dump.
+    Dump,
+}
+
+impl SampleSource {
+    /// The name used in JSON and text.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleSource::Metrics => "metrics",
+            SampleSource::Vars => "vars",
+            SampleSource::Index => "index",
+            SampleSource::Profile => "profile",
+            SampleSource::Dump => "dump",
+        }
+    }
+}
 
 /// The innermost frame of the program's own code in a stack: where it leaks.
 #[derive(Clone, Debug, PartialEq, Eq)]

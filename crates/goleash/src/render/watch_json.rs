@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::json::SiteJson;
+use crate::history::Settings;
 
 /// One line of `watch --format json`.
 #[derive(Clone, Debug, Serialize)]
@@ -28,7 +29,7 @@ pub enum WatchEvent {
 }
 
 /// The trend settings of a watch.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SettingsJson {
     /// Base sampling interval, seconds.
     pub interval_secs: f64,
@@ -43,6 +44,19 @@ pub struct SettingsJson {
     /// The trend settings differ from the defaults (calibrated for production): verdicts
     /// come sooner and with less evidence.
     pub compressed: bool,
+}
+
+impl From<&Settings> for SettingsJson {
+    fn from(settings: &Settings) -> Self {
+        SettingsJson {
+            interval_secs: settings.interval_secs,
+            warmup_secs: settings.warmup_secs,
+            cooldown_secs: settings.cooldown_secs,
+            min_windows: settings.min_windows,
+            min_rise: settings.min_rise,
+            compressed: settings.compressed,
+        }
+    }
 }
 
 /// `start`.

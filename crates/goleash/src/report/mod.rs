@@ -11,7 +11,7 @@ use goleash_core::diff;
 use goleash_core::trend::{self, Recovery, Sample, TrendOptions, TrendState};
 use goleash_core::{Capture, ReadOptions};
 
-use crate::history::AlertVerdict;
+use crate::history::{AlertVerdict, Settings};
 use crate::render::json::{CreatorJson, FrameJson, SCHEMA_VERSION, SiteJson};
 use crate::render::style::Style;
 use crate::render::text::thousands;
@@ -25,21 +25,6 @@ use crate::watch::view::{compression_note, duration_text};
 /// Rows of the snapshot diff kept: the stacks that changed most.
 const DIFF_ROWS: usize = 30;
 
-/// The trend options a session ran with.
-pub fn trend_options(settings: Option<&SettingsJson>) -> TrendOptions {
-    let mut trend = TrendOptions::default();
-    if let Some(s) = settings {
-        trend.warmup_secs = s.warmup_secs;
-        trend.min_windows = s.min_windows;
-        trend.min_rise = s.min_rise;
-        if s.cooldown_secs != trend.cooldown_secs {
-            trend.cooldown_secs = s.cooldown_secs;
-            trend.baseline_secs = s.cooldown_secs / 5.0;
-        }
-    }
-    trend
-}
-
 /// Reads the whole history; `only` keeps the targets whose URL contains it.
 pub fn build(
     store: &Store,
@@ -48,11 +33,10 @@ pub fn build(
     source: &dyn SourceLookup,
 ) -> Result<ReportDoc> {
     let sessions = store.sessions()?;
-    let settings: Option<SettingsJson> = sessions
-        .iter()
-        .rev()
-        .find_map(|s| serde_json::from_str(&s.settings).ok());
-    let trend = trend_options(settings.as_ref());
+    let settings = sessions.iter().rev().find_map(|s| s.settings.clone());
+    let trend = settings
+        .as_ref()
+        .map_or_else(TrendOptions::default, Settings::trend);
     let mut targets = Vec::new();
     for target in store.targets()? {
         if only.is_some_and(|o| !target.url.contains(o)) {
@@ -73,7 +57,7 @@ pub fn build(
         schema_version: SCHEMA_VERSION,
         db: db.to_string(),
         simulated: sessions.iter().any(|s| s.simulated),
-        settings,
+        settings: settings.as_ref().map(SettingsJson::from),
         from,
         to,
         targets,

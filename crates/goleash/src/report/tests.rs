@@ -11,10 +11,10 @@ use goleash_core::{ReadOptions, Signature};
 use super::*;
 use crate::demo::replay::{DumpTemplate, ProfileTemplate};
 use crate::history::{
-    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupMeta, Profile, Site, VerdictUpdate,
+    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupMeta, Profile, SampleSource,
+    Settings, Site, VerdictUpdate,
 };
 use crate::render::html;
-use crate::render::watch_json::SettingsJson;
 use crate::store::{ProcessRef, SampleWrite};
 use crate::watch::engine::{group_info, group_meta};
 
@@ -91,7 +91,7 @@ fn history() -> std::path::PathBuf {
     metas.push(hostile());
     let leak = by_site["main.search.func1"];
     let burst = by_site["main.worker"];
-    let settings = SettingsJson {
+    let settings = Settings {
         interval_secs: 0.5,
         warmup_secs: 2.0,
         cooldown_secs: 3.0,
@@ -100,9 +100,7 @@ fn history() -> std::path::PathBuf {
         compressed: true,
     };
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store
-        .begin_session(T0, &serde_json::to_string(&settings).unwrap(), false)
-        .unwrap();
+    let session = store.begin_session(T0, &settings, false).unwrap();
     let target = store.target(TARGET, T0).unwrap();
     let healthy = store
         .target("http://127.0.0.1:6061/debug/pprof", T0)
@@ -221,7 +219,11 @@ fn history() -> std::path::PathBuf {
                 process: process.clone(),
                 t: T0 + t,
                 goroutines: total,
-                source: if profile { "profile" } else { "metrics" },
+                source: if profile {
+                    SampleSource::Profile
+                } else {
+                    SampleSource::Metrics
+                },
                 cost_ms: Some(1.0),
                 new_groups: if profile && !described { &metas } else { &[] },
                 counts: if profile { &sorted } else { &[] },
@@ -240,7 +242,7 @@ fn history() -> std::path::PathBuf {
                     process: healthy_process.clone(),
                     t: T0 + t + 0.1,
                     goroutines: 30 + (step % 3) as u64,
-                    source: "metrics",
+                    source: SampleSource::Metrics,
                     cost_ms: Some(1.0),
                     new_groups: &[],
                     counts: &[],

@@ -21,8 +21,8 @@ use super::target::{
 use super::view::Sink;
 use crate::collect::HttpOptions;
 use crate::history::{
-    AlertRecord, AlertVerdict, Creator, DumpRecord, DumpRole, Frame, GroupMeta, Profile, Site,
-    VerdictUpdate,
+    AlertRecord, AlertVerdict, Creator, DumpRecord, DumpRole, Frame, GroupMeta, Profile,
+    SampleSource, Settings, Site, VerdictUpdate,
 };
 use crate::render::json::{SCHEMA_VERSION, SiteJson};
 use crate::render::watch_json::{
@@ -61,9 +61,9 @@ pub struct WatchOptions {
 
 impl WatchOptions {
     /// The settings as the history and the output record them.
-    pub fn settings(&self) -> SettingsJson {
+    pub fn settings(&self) -> Settings {
         let defaults = TrendOptions::default();
-        SettingsJson {
+        Settings {
             interval_secs: self.interval.as_secs_f64(),
             warmup_secs: self.trend.warmup_secs,
             cooldown_secs: self.trend.cooldown_secs,
@@ -104,11 +104,7 @@ pub fn run(
     options.trend.validate().context("trend options")?;
     let settings = options.settings();
     let started_at = unix_now();
-    let session = store.begin_session(
-        started_at,
-        &serde_json::to_string(&settings)?,
-        options.simulated,
-    )?;
+    let session = store.begin_session(started_at, &settings, options.simulated)?;
     let now = Instant::now();
     let mut targets = Vec::with_capacity(bases.len());
     for base in bases {
@@ -127,7 +123,7 @@ pub fn run(
         schema_version: SCHEMA_VERSION,
         targets: bases.to_vec(),
         db: store.path().display().to_string(),
-        settings: settings.clone(),
+        settings: SettingsJson::from(&settings),
         simulated: options.simulated,
     }))?;
 
@@ -165,9 +161,11 @@ pub fn run(
         }
         engine.dispatch_due(now);
         if engine.sink.wants_refresh() && now >= next_refresh {
-            engine
-                .sink
-                .refresh(&engine.targets, &engine.settings, now - started)?;
+            engine.sink.refresh(
+                &engine.targets,
+                &SettingsJson::from(&engine.settings),
+                now - started,
+            )?;
             next_refresh = now + refresh_every;
         }
         let mut wake = now + Duration::from_millis(200);
@@ -259,7 +257,7 @@ fn resume(store: &mut Store, target: &mut Target) -> Result<()> {
 
 struct Engine<'a> {
     options: &'a WatchOptions,
-    settings: SettingsJson,
+    settings: Settings,
     store: &'a mut Store,
     session: i64,
     targets: Vec<Target>,
@@ -274,7 +272,7 @@ struct Engine<'a> {
 struct Observed<'c> {
     t: f64,
     goroutines: u64,
-    source: &'static str,
+    source: SampleSource,
     cost: Duration,
     start_time: Option<f64>,
     /// The parsed profile or dump, with its body.
@@ -409,7 +407,7 @@ impl Engine<'_> {
                     Observed {
                         t: done.t,
                         goroutines: reading.goroutines,
-                        source: source.name(),
+                        source: source.into(),
                         cost: done.cost,
                         start_time: reading.start_time,
                         capture: None,
@@ -435,7 +433,7 @@ impl Engine<'_> {
                     Observed {
                         t: done.t,
                         goroutines,
-                        source: "profile",
+                        source: SampleSource::Profile,
                         cost: done.cost,
                         start_time,
                         capture: Some((&capture, &body)),
@@ -465,7 +463,7 @@ impl Engine<'_> {
                     Observed {
                         t: done.t,
                         goroutines,
-                        source: "dump",
+                        source: SampleSource::Dump,
                         cost: done.cost,
                         start_time: None,
                         capture: Some((&capture, &body)),
@@ -578,7 +576,6 @@ impl Engine<'_> {
         target.refused = false;
         target.failures = 0;
         target.last_error = None;
-        target.last_source = Some(o.source);
         target.push_sample(t, o.goroutines);
         target.stats.samples += 1;
 
@@ -730,7 +727,7 @@ impl Engine<'_> {
             target: target.base.clone(),
             t,
             goroutines: o.goroutines,
-            source: o.source,
+            source: o.source.name(),
             process: written.process,
             cost_ms: o.cost.as_secs_f64() * 1e3,
             groups: o.capture.map(|_| {
@@ -970,8 +967,8 @@ impl Engine<'_> {
                 restarts: t.stats.restarts,
                 errors: t.stats.errors,
                 count_source: match t.probe {
-                    Probe::Source(s) => Some(s.name()),
-                    Probe::Nothing => Some("profile"),
+                    Probe::Source(s) => Some(SampleSource::from(s).name()),
+                    Probe::Nothing => Some(SampleSource::Profile.name()),
                     Probe::Unknown => None,
                 },
                 goroutines: t.current(),
@@ -992,7 +989,7 @@ impl Engine<'_> {
         SummaryJson {
             schema_version: SCHEMA_VERSION,
             duration_secs,
-            settings: self.settings.clone(),
+            settings: SettingsJson::from(&self.settings),
             leaks: targets
                 .iter()
                 .flat_map(|t| &t.alerts)
@@ -1147,7 +1144,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut store = Store::open_for_writing(&dir.join("history.db")).unwrap();
         let options = options();
-        let session = store.begin_session(0.0, "{}", false).unwrap();
+        let session = store
+            .begin_session(0.0, &options.settings(), false)
+            .unwrap();
         let id = store.target("http://a/debug/pprof", 0.0).unwrap();
         let now = Instant::now();
         let mut events = Events(Vec::new());
@@ -1263,7 +1262,7 @@ mod tests {
             min_rise: 5.0,
             ..TrendOptions::default()
         };
-        let session = store.begin_session(T0, "{}", false).unwrap();
+        let session = store.begin_session(T0, &options.settings(), false).unwrap();
         let base = "http://127.0.0.1:6060/debug/pprof";
         let id = store.target(base, T0).unwrap();
         let now = Instant::now();

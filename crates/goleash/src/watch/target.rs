@@ -168,8 +168,6 @@ pub struct Target {
 
     /// The current process's samples: time, count.
     pub samples: VecDeque<(f64, u32)>,
-    /// Where the count came from last.
-    pub last_source: Option<&'static str>,
     /// Times of the current process's profiles.
     pub profile_t: VecDeque<f64>,
     /// Stacks seen in the current process, and any described in the history.
@@ -226,7 +224,6 @@ impl Target {
             start_time: None,
             first_profile_stored: false,
             samples: VecDeque::new(),
-            last_source: None,
             profile_t: VecDeque::new(),
             groups: HashMap::new(),
             described: HashSet::new(),
