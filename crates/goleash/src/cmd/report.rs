@@ -9,8 +9,9 @@ use clap::{Args, ValueEnum};
 
 use crate::Outcome;
 use crate::analysis::FileSource;
-use crate::render::html;
+use crate::doc::report::TargetVerdict;
 use crate::render::style::{ColorChoice, Style};
+use crate::render::{html, text};
 use crate::report;
 use crate::store::Store;
 
@@ -88,16 +89,18 @@ pub fn run(args: &ReportArgs) -> Result<Outcome> {
                 Some(_) => Style::for_stdout(ColorChoice::Never),
                 None => Style::for_stdout(args.color),
             };
-            report::write_text(&mut out, &doc, &style)?;
+            text::report::write(&mut out, &doc, &style)?;
         }
     }
     out.flush()?;
     if let Some(path) = &output {
         eprintln!("goleash: wrote {}", path.display());
     }
-    Ok(if doc.targets.iter().any(|t| t.verdict == "leak") {
-        Outcome::Leaks
-    } else {
-        Outcome::Ok
-    })
+    Ok(
+        if doc.targets.iter().any(|t| t.verdict == TargetVerdict::Leak) {
+            Outcome::Leaks
+        } else {
+            Outcome::Ok
+        },
+    )
 }

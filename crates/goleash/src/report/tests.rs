@@ -10,13 +10,15 @@ use goleash_core::{ReadOptions, Signature};
 
 use super::*;
 use crate::demo::replay::{DumpTemplate, ProfileTemplate};
+use crate::doc::report::TargetVerdict;
 use crate::history::{
-    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupMeta, Profile, SampleSource,
-    Settings, Site, VerdictUpdate,
+    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupInfo, GroupMeta, Profile,
+    SampleSource, Settings, Site, VerdictUpdate,
 };
 use crate::render::html;
+use crate::render::style::{ColorChoice, Style};
+use crate::render::text;
 use crate::store::{ProcessRef, SampleWrite};
-use crate::watch::engine::{group_info, group_meta};
 
 const PROFILE: &[u8] =
     include_bytes!("../../../../tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz");
@@ -32,7 +34,7 @@ fn stacks(template: &ProfileTemplate) -> (HashMap<String, Signature>, Vec<GroupM
     let snapshot = &capture.snapshots[0];
     let mut by_site = HashMap::new();
     let mut metas = Vec::new();
-    for (gi, group) in snapshot.groups.iter().enumerate() {
+    for group in &snapshot.groups {
         let assessment = classify::assess(
             &capture.tables,
             snapshot,
@@ -41,11 +43,11 @@ fn stacks(template: &ProfileTemplate) -> (HashMap<String, Signature>, Vec<GroupM
             &AssessOptions::default(),
             &NoSource,
         );
-        let info = group_info(&capture, &assessment);
+        let info = GroupInfo::of(&capture.tables, &assessment);
         if let Some(site) = &info.site {
             by_site.insert(site.function.clone(), group.signature);
         }
-        metas.push(group_meta(&capture, snapshot, gi, &info));
+        metas.push(GroupMeta::of(&capture.tables, group, &info));
     }
     (by_site, metas)
 }
@@ -268,12 +270,7 @@ fn doc() -> ReportDoc {
 #[test]
 fn text() {
     let mut out = Vec::new();
-    write_text(
-        &mut out,
-        &doc(),
-        &Style::for_stdout(crate::render::style::ColorChoice::Never),
-    )
-    .unwrap();
+    text::report::write(&mut out, &doc(), &Style::for_stdout(ColorChoice::Never)).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -283,7 +280,7 @@ fn json_without_the_long_series() {
     let target = &doc.targets[0];
     assert_eq!(target.samples.len(), 160);
     assert_eq!(target.processes.len(), 2);
-    assert_eq!(target.verdict, "leak");
+    assert_eq!(target.verdict, TargetVerdict::Leak);
     let mut value = serde_json::to_value(&doc).unwrap();
     for target in value["targets"].as_array_mut().unwrap() {
         let n = target["samples"].as_array().unwrap().len();

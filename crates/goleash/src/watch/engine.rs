@@ -14,20 +14,18 @@ use goleash_core::trend::{self, TrendOptions, TrendState, first_floor, last_floo
 use goleash_core::{Capture, Signature, Snapshot};
 
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
+use super::live;
 use super::sources::CountSource;
-use super::target::{
-    GroupInfo, GroupState, MAX_PROFILES, MAX_SAMPLES, Probe, Target, count_says_restart,
-};
-use super::view::Sink;
+use super::target::{GroupState, MAX_PROFILES, MAX_SAMPLES, Probe, Target, count_says_restart};
 use crate::collect::HttpOptions;
-use crate::history::{
-    AlertRecord, AlertVerdict, Creator, DumpRecord, DumpRole, Frame, GroupMeta, Profile,
-    SampleSource, Settings, Site, VerdictUpdate,
+use crate::doc::SCHEMA_VERSION;
+use crate::doc::watch::{
+    self, DumpEvent, EventSink, Failure, GroupCount, Recovered, Restart, Schedule, Start, Summary,
+    TargetSummary, WatchEvent,
 };
-use crate::render::json::{SCHEMA_VERSION, SiteJson};
-use crate::render::watch_json::{
-    AlertJson, DumpJson, ErrorJson, GroupCountJson, RecoveredJson, RestartJson, SampleJson,
-    ScheduleJson, SettingsJson, StartJson, SummaryJson, TargetSummaryJson, TrendJson, WatchEvent,
+use crate::history::{
+    Alert, AlertRecord, AlertVerdict, DumpRecord, DumpRole, GroupInfo, GroupMeta, Profile,
+    SampleSource, Settings, VerdictUpdate,
 };
 use crate::store::{ProcessRef, SampleWrite, Store};
 
@@ -80,7 +78,7 @@ impl WatchOptions {
 /// How a watch ended.
 pub struct Ended {
     /// The summary event, as printed.
-    pub summary: SummaryJson,
+    pub summary: Summary,
     /// Whether any target answered at all.
     pub any_sample: bool,
 }
@@ -98,7 +96,7 @@ pub fn run(
     store: &mut Store,
     http: &HttpOptions,
     source: &dyn SourceLookup,
-    sink: &mut dyn Sink,
+    sink: &mut dyn EventSink,
     stop: &AtomicBool,
 ) -> Result<Ended> {
     options.trend.validate().context("trend options")?;
@@ -119,11 +117,11 @@ pub fn run(
         resume(store, &mut target)?;
         targets.push(target);
     }
-    sink.event(&WatchEvent::Start(StartJson {
+    sink.event(&WatchEvent::Start(Start {
         schema_version: SCHEMA_VERSION,
         targets: bases.to_vec(),
         db: store.path().display().to_string(),
-        settings: SettingsJson::from(&settings),
+        settings: watch::Settings::from(&settings),
         simulated: options.simulated,
     }))?;
 
@@ -160,12 +158,18 @@ pub fn run(
             break;
         }
         engine.dispatch_due(now);
-        if engine.sink.wants_refresh() && now >= next_refresh {
-            engine.sink.refresh(
+        let live_room = engine.sink.live_room();
+        if let Some(room) = live_room
+            && now >= next_refresh
+        {
+            let view = live::doc(
                 &engine.targets,
-                &SettingsJson::from(&engine.settings),
+                &engine.settings,
+                &options.trend,
                 now - started,
-            )?;
+                room,
+            );
+            engine.sink.refresh(&view)?;
             next_refresh = now + refresh_every;
         }
         let mut wake = now + Duration::from_millis(200);
@@ -175,7 +179,7 @@ pub fn run(
         if let Some(d) = deadline {
             wake = wake.min(d);
         }
-        if engine.sink.wants_refresh() {
+        if live_room.is_some() {
             wake = wake.min(next_refresh);
         }
         match done_rx.recv_timeout(wake.saturating_duration_since(now)) {
@@ -261,7 +265,7 @@ struct Engine<'a> {
     store: &'a mut Store,
     session: i64,
     targets: Vec<Target>,
-    sink: &'a mut dyn Sink,
+    sink: &'a mut dyn EventSink,
     source: &'a dyn SourceLookup,
     /// (due, target, generation): the next request of each target not in flight.
     queue: BinaryHeap<Reverse<(Instant, usize, u64)>>,
@@ -288,8 +292,8 @@ struct Pending {
     counts: Vec<(Signature, u64)>,
     verdicts: Vec<VerdictUpdate>,
     dumps: Vec<DumpRecord>,
-    alerts: Vec<(AlertRecord, AlertJson)>,
-    dump_event: Option<DumpJson>,
+    alerts: Vec<Alert>,
+    dump_event: Option<DumpEvent>,
 }
 
 impl Engine<'_> {
@@ -501,7 +505,7 @@ impl Engine<'_> {
             return Ok(());
         }
         target.last_error = Some(message.clone());
-        let event = WatchEvent::Error(ErrorJson {
+        let event = WatchEvent::Error(Failure {
             schema_version: SCHEMA_VERSION,
             target: target.base.clone(),
             t,
@@ -526,7 +530,7 @@ impl Engine<'_> {
         let mut events = Vec::new();
         let target = &mut self.targets[i];
         if target.failures > 0 {
-            events.push(WatchEvent::Recovered(RecoveredJson {
+            events.push(WatchEvent::Recovered(Recovered {
                 schema_version: SCHEMA_VERSION,
                 target: target.base.clone(),
                 t: o.t,
@@ -599,11 +603,11 @@ impl Engine<'_> {
                     reason: reason.clone(),
                     body: body.to_vec(),
                 });
-                pending.dump_event = Some(DumpJson {
+                pending.dump_event = Some(DumpEvent {
                     schema_version: SCHEMA_VERSION,
                     target: self.targets[i].base.clone(),
                     t,
-                    profile: profile.name(),
+                    profile: *profile,
                     bytes: body.len() as u64,
                     goroutines: o.goroutines,
                     proven_leaked: snapshot.groups.iter().map(|g| g.leaked).sum(),
@@ -649,35 +653,19 @@ impl Engine<'_> {
                 let why = format!(
                     "the goroutine count rises by {slope:.1} a minute and the level it falls back to rises with it (p = {p:.2e})"
                 );
-                let record = AlertRecord {
-                    signature: None,
-                    verdict: AlertVerdict::Rising,
-                    why: why.clone(),
-                    slope_per_minute: Some(slope),
-                    p_value: Some(p),
-                    count_before: Some(before),
-                    count_after: Some(after),
-                };
-                let event = AlertJson {
-                    schema_version: SCHEMA_VERSION,
-                    target: target.base.clone(),
+                pending.alerts.push(Alert {
                     t,
-                    process: 0,
-                    scope: "total",
-                    verdict: AlertVerdict::Rising.name().to_string(),
-                    why,
-                    signature: None,
-                    count_before: before,
-                    count_after: after,
-                    slope_per_minute: slope,
-                    p_value: p,
-                    confidence: 1.0 - p,
-                    blocking: None,
-                    leak_site: None,
-                    pattern: None,
-                    hint: None,
-                };
-                pending.alerts.push((record, event));
+                    record: AlertRecord {
+                        signature: None,
+                        verdict: AlertVerdict::Rising,
+                        why,
+                        slope_per_minute: Some(slope),
+                        p_value: Some(p),
+                        count_before: Some(before),
+                        count_after: Some(after),
+                    },
+                    group: None,
+                });
                 // The count alone cannot say which stack grows: profile now, and keep a
                 // full dump as evidence.
                 target.next_profile = Instant::now();
@@ -689,7 +677,7 @@ impl Engine<'_> {
         }
 
         let alert_records: Vec<AlertRecord> =
-            pending.alerts.iter().map(|(r, _)| r.clone()).collect();
+            pending.alerts.iter().map(|a| a.record.clone()).collect();
         let written = self.store.write(&SampleWrite {
             target: target.id,
             session: self.session,
@@ -714,7 +702,7 @@ impl Engine<'_> {
             target.latest_profile = Some((written.sample, t, body));
         }
         if let Some(reason) = restart {
-            events.push(WatchEvent::Restart(RestartJson {
+            events.push(WatchEvent::Restart(Restart {
                 schema_version: SCHEMA_VERSION,
                 target: target.base.clone(),
                 t,
@@ -722,29 +710,26 @@ impl Engine<'_> {
                 reason,
             }));
         }
-        events.push(WatchEvent::Sample(SampleJson {
+        events.push(WatchEvent::Sample(watch::Sample {
             schema_version: SCHEMA_VERSION,
             target: target.base.clone(),
             t,
             goroutines: o.goroutines,
-            source: o.source.name(),
+            source: o.source,
             process: written.process,
             cost_ms: o.cost.as_secs_f64() * 1e3,
             groups: o.capture.map(|_| {
                 pending
                     .counts
                     .iter()
-                    .map(|(s, c)| GroupCountJson {
-                        signature: s.to_string(),
-                        count: *c,
-                    })
+                    .map(|&(signature, count)| GroupCount { signature, count })
                     .collect()
             }),
         }));
-        for (_, mut alert) in pending.alerts {
-            alert.process = written.process;
-            target.alerts.push(alert.clone());
-            events.push(WatchEvent::Alert(Box::new(alert)));
+        for alert in &pending.alerts {
+            let event = watch::Alert::of(&target.base, written.process, alert);
+            target.alerts.push(event.clone());
+            events.push(WatchEvent::Alert(Box::new(event)));
         }
         if let Some(dump) = pending.dump_event {
             events.push(WatchEvent::Dump(dump));
@@ -789,9 +774,11 @@ impl Engine<'_> {
                 &options,
                 self.source,
             );
-            let info = group_info(capture, &assessment);
+            let info = GroupInfo::of(&capture.tables, &assessment);
             if !target.described.contains(&signature) {
-                pending.metas.push(group_meta(capture, snapshot, gi, &info));
+                pending
+                    .metas
+                    .push(GroupMeta::of(&capture.tables, group, &info));
             }
             target.groups.insert(
                 signature,
@@ -853,7 +840,7 @@ impl Engine<'_> {
             else {
                 continue;
             };
-            pending.verdicts.push(verdict_update(signature, &info));
+            pending.verdicts.push(VerdictUpdate::of(signature, &info));
             let target = &mut self.targets[i];
             if let Some(g) = target.groups.get_mut(&signature) {
                 g.info = info.clone();
@@ -861,14 +848,9 @@ impl Engine<'_> {
             if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect) {
                 continue;
             }
-            pending.alerts.push(group_alert(
-                &target.base,
-                t,
-                signature,
-                &info,
-                growth,
-                &status,
-            ));
+            pending
+                .alerts
+                .push(group_alert(t, signature, &info, growth, &status));
             if target.pending_dump.is_none() {
                 target.pending_dump = Some(format!(
                     "{} grew from {} to {}",
@@ -907,7 +889,7 @@ impl Engine<'_> {
             &AssessOptions::default(),
             self.source,
         );
-        let info = group_info(capture, &assessment);
+        let info = GroupInfo::of(&capture.tables, &assessment);
         Some((growth, group.status, assessment, info))
     }
 
@@ -937,29 +919,24 @@ impl Engine<'_> {
             if info.verdict == before.verdict && info.why == before.why {
                 continue;
             }
-            pending.verdicts.push(verdict_update(signature, &info));
+            pending.verdicts.push(VerdictUpdate::of(signature, &info));
             if let Some(g) = target.groups.get_mut(&signature) {
                 g.info = info.clone();
             }
             let escalated = assessment.verdict == Verdict::Leak && before.verdict != Verdict::Leak;
             if escalated {
-                pending.alerts.push(group_alert(
-                    &target.base,
-                    t,
-                    signature,
-                    &info,
-                    growth,
-                    &status,
-                ));
+                pending
+                    .alerts
+                    .push(group_alert(t, signature, &info, growth, &status));
             }
         }
     }
 
-    fn summary(&self, duration_secs: f64) -> SummaryJson {
-        let targets: Vec<TargetSummaryJson> = self
+    fn summary(&self, duration_secs: f64) -> Summary {
+        let targets = self
             .targets
             .iter()
-            .map(|t| TargetSummaryJson {
+            .map(|t| TargetSummary {
                 target: t.base.clone(),
                 samples: t.stats.samples,
                 profiles: t.stats.profiles,
@@ -967,139 +944,62 @@ impl Engine<'_> {
                 restarts: t.stats.restarts,
                 errors: t.stats.errors,
                 count_source: match t.probe {
-                    Probe::Source(s) => Some(SampleSource::from(s).name()),
-                    Probe::Nothing => Some(SampleSource::Profile.name()),
+                    Probe::Source(s) => Some(s.into()),
+                    Probe::Nothing => Some(SampleSource::Profile),
                     Probe::Unknown => None,
                 },
                 goroutines: t.current(),
                 profile_interval_secs: t.profile_gap.as_secs_f64(),
-                trend: TrendJson {
-                    status: t.total.name(),
-                    slope_per_minute: t.total.slope_per_minute(),
-                    p_value: t.total.p_value(),
-                },
+                trend: t.total,
                 alerts: t.alerts.clone(),
-                schedule: ScheduleJson {
+                schedule: Schedule {
                     due: t.stats.due,
                     late: t.stats.late,
                     max_lag_secs: t.stats.max_lag.as_secs_f64(),
                 },
             })
             .collect();
-        SummaryJson {
-            schema_version: SCHEMA_VERSION,
+        Summary::new(
             duration_secs,
-            settings: SettingsJson::from(&self.settings),
-            leaks: targets
-                .iter()
-                .flat_map(|t| &t.alerts)
-                .filter(|a| a.verdict == "leak")
-                .count() as u64,
+            watch::Settings::from(&self.settings),
             targets,
-        }
+        )
     }
 }
 
-/// How the watch describes a stack.
-pub fn group_info(capture: &Capture, assessment: &Assessment) -> GroupInfo {
-    GroupInfo {
-        blocking: assessment.blocking,
-        site: Site::of(&capture.tables, assessment),
-        verdict: assessment.verdict,
-        why: assessment.why.clone(),
-        pattern: assessment.pattern.map(|p| p.id.to_string()),
-        hint: assessment.hint().map(str::to_string),
-    }
-}
-
-/// The row the watch records for a stack seen for the first time, described by `info`.
-pub fn group_meta(
-    capture: &Capture,
-    snapshot: &Snapshot,
-    gi: usize,
-    info: &GroupInfo,
-) -> GroupMeta {
-    let tables = &capture.tables;
-    let group = &snapshot.groups[gi];
-    GroupMeta {
-        signature: group.signature,
-        blocking: info.blocking,
-        site: info.site.clone(),
-        frames: tables
-            .frames(group.stack)
-            .iter()
-            .map(|&f| Frame::of(tables, f))
-            .collect(),
-        created_by: group.created_by.map(|c| Creator::of(tables, c)),
-        verdict: info.verdict,
-        why: info.why.clone(),
-        pattern: info.pattern.clone(),
-        hint: info.hint.clone(),
-    }
-}
-
-fn verdict_update(signature: Signature, info: &GroupInfo) -> VerdictUpdate {
-    VerdictUpdate {
-        signature,
-        verdict: info.verdict,
-        why: info.why.clone(),
-        pattern: info.pattern.clone(),
-        hint: info.hint.clone(),
-    }
-}
-
+/// The alert on a stack judged `info` with the growth and trend seen.
 fn group_alert(
-    base: &str,
     t: f64,
     signature: Signature,
     info: &GroupInfo,
     growth: Growth,
     status: &TrendState,
-) -> (AlertRecord, AlertJson) {
-    let slope = status.slope_per_minute().unwrap_or(0.0);
-    let p = status.p_value().unwrap_or(1.0);
-    let record = AlertRecord {
-        signature: Some(signature),
-        verdict: AlertVerdict::Group(info.verdict),
-        why: info.why.clone(),
-        slope_per_minute: Some(slope),
-        p_value: Some(p),
-        count_before: Some(growth.before),
-        count_after: Some(growth.after),
-    };
-    let event = AlertJson {
-        schema_version: SCHEMA_VERSION,
-        target: base.to_string(),
+) -> Alert {
+    Alert {
         t,
-        process: 0,
-        scope: "group",
-        verdict: info.verdict.name().to_string(),
-        why: info.why.clone(),
-        signature: Some(signature.to_string()),
-        count_before: growth.before,
-        count_after: growth.after,
-        slope_per_minute: slope,
-        p_value: p,
-        confidence: 1.0 - p,
-        blocking: Some(info.blocking.name().to_string()),
-        leak_site: info.site.as_ref().map(SiteJson::from),
-        pattern: info.pattern.clone(),
-        hint: info.hint.clone(),
-    };
-    (record, event)
+        record: AlertRecord {
+            signature: Some(signature),
+            verdict: AlertVerdict::Group(info.verdict),
+            why: info.why.clone(),
+            slope_per_minute: Some(status.slope_per_minute().unwrap_or(0.0)),
+            p_value: Some(status.p_value().unwrap_or(1.0)),
+            count_before: Some(growth.before),
+            count_after: Some(growth.after),
+        },
+        group: Some(info.clone()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::watch_json::WatchEvent;
     use crate::watch::sources::CountReading;
     use goleash_core::classify::NoSource;
 
     /// Keeps the events.
     struct Events(Vec<WatchEvent>);
 
-    impl Sink for Events {
+    impl EventSink for Events {
         fn event(&mut self, event: &WatchEvent) -> std::io::Result<()> {
             self.0.push(event.clone());
             Ok(())
@@ -1219,8 +1119,9 @@ mod tests {
     #[test]
     fn what_a_watch_of_a_stored_capture_prints() {
         use crate::demo::replay::{DumpTemplate, ProfileTemplate};
+        use crate::render::json::JsonLines;
         use crate::render::style::{ColorChoice, Style};
-        use crate::watch::view::{JsonLines, Log};
+        use crate::render::text::watch::Log;
 
         const PROFILE: &[u8] =
             include_bytes!("../../../../tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz");

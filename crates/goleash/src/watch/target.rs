@@ -5,12 +5,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use goleash_core::Signature;
-use goleash_core::classify::{Blocking, Verdict};
 use goleash_core::trend::{Sample, SegmentStart, TrendOptions, TrendState, segments};
 
 use super::sources::CountSource;
-use crate::history::Site;
-use crate::render::watch_json::AlertJson;
+use crate::doc::watch::Alert;
+use crate::history::GroupInfo;
 
 /// Samples of the total kept per target (the trend looks no further back): 5.5 hours at
 /// 5 s. Older samples stay in the history database.
@@ -47,36 +46,6 @@ pub enum Probe {
     Source(CountSource),
     /// None: the count comes from profiles alone.
     Nothing,
-}
-
-/// What a stack is, as the watch shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GroupInfo {
-    /// What its goroutines wait for.
-    pub blocking: Blocking,
-    /// The innermost frame of the program's own code.
-    pub site: Option<Site>,
-    /// The verdict of its latest assessment.
-    pub verdict: Verdict,
-    /// Its evidence.
-    pub why: String,
-    /// The knowledge-base entry.
-    pub pattern: Option<String>,
-    /// What usually fixes it.
-    pub hint: Option<String>,
-}
-
-impl GroupInfo {
-    /// `main.search.func1 main.go:52`, or the blocking operation when the site is unknown.
-    pub fn site_text(&self) -> String {
-        match &self.site {
-            Some(site) => {
-                let file = site.file.rsplit('/').next().unwrap_or(&site.file);
-                format!("{} {file}:{}", site.function, site.line)
-            }
-            None => self.blocking.name().to_string(),
-        }
-    }
 }
 
 /// One stack of a target.
@@ -183,7 +152,7 @@ pub struct Target {
     /// Signatures (`None`: the total) alerted on in the current process.
     pub alerted: HashSet<Option<Signature>>,
     /// The alerts of this watch.
-    pub alerts: Vec<AlertJson>,
+    pub alerts: Vec<Alert>,
     /// The latest profile: its sample id, time and body, to store at the end.
     pub latest_profile: Option<(i64, f64, Vec<u8>)>,
     /// When a profile was last stored as the latest.
@@ -351,6 +320,7 @@ pub fn count_says_restart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use goleash_core::classify::{Blocking, Verdict};
 
     fn info() -> GroupInfo {
         GroupInfo {
