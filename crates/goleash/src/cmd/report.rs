@@ -11,7 +11,7 @@ use crate::Outcome;
 use crate::analysis::FileSource;
 use crate::doc::report::TargetVerdict;
 use crate::render::style::{ColorChoice, Style};
-use crate::render::{html, text};
+use crate::render::{html, json, text};
 use crate::report;
 use crate::store::Store;
 
@@ -79,11 +79,7 @@ pub fn run(args: &ReportArgs) -> Result<Outcome> {
     };
     match args.format {
         ReportFormat::Html => html::write(&mut out, &doc)?,
-        // One line: a long history has tens of thousands of samples.
-        ReportFormat::Json => {
-            serde_json::to_writer(&mut out, &doc)?;
-            writeln!(out)?;
-        }
+        ReportFormat::Json => json::write_line(&mut out, &doc)?,
         ReportFormat::Text => {
             let style = match output {
                 Some(_) => Style::for_stdout(ColorChoice::Never),

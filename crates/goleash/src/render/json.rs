@@ -15,6 +15,13 @@ pub fn write(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
     writeln!(out)
 }
 
+/// Writes a document on one line followed by a newline: for documents too long to read
+/// pretty (a watch history holds tens of thousands of samples).
+pub fn write_line(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, doc)?;
+    writeln!(out)
+}
+
 /// `watch --format json`: one object per line, flushed as it happens.
 pub struct JsonLines<W: Write> {
     out: W,
