@@ -6,7 +6,73 @@
 //! public JSON and the database can each change without the other.
 
 use goleash_core::classify::{Assessment, Blocking, Verdict};
-use goleash_core::{FrameId, Signature, Tables};
+use goleash_core::trend::TrendOptions;
+use goleash_core::{FrameId, Group, Signature, Tables};
+
+/// The trend settings of a watch session, with which its verdicts were reached and its
+/// history is judged again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Base sampling interval, seconds.
+    pub interval_secs: f64,
+    /// Warm-up ignored at the start of each process, seconds.
+    pub warmup_secs: f64,
+    /// Cool-down window, seconds.
+    pub cooldown_secs: f64,
+    /// Windows a verdict needs.
+    pub min_windows: usize,
+    /// Smallest rise of the floor that counts, goroutines.
+    pub min_rise: f64,
+    /// The trend settings differ from the defaults (calibrated for production): verdicts
+    /// come sooner and with less evidence.
+    pub compressed: bool,
+}
+
+impl Settings {
+    /// The trend options the session ran with.
+    pub fn trend(&self) -> TrendOptions {
+        let mut trend = TrendOptions {
+            warmup_secs: self.warmup_secs,
+            min_windows: self.min_windows,
+            min_rise: self.min_rise,
+            ..TrendOptions::default()
+        };
+        if self.cooldown_secs != trend.cooldown_secs {
+            trend.cooldown_secs = self.cooldown_secs;
+            // The baseline before a load phase scales with the windows (60 s of 300 s).
+            trend.baseline_secs = self.cooldown_secs / 5.0;
+        }
+        trend
+    }
+}
+
+/// Where a sample's count came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SampleSource {
+    /// Prometheus `go_goroutines` on `/metrics`.
+    Metrics,
+    /// An expvar on `/debug/vars`.
+    Vars,
+    /// The `/debug/pprof/` index page.
+    Index,
+    /// The `debug=0` goroutine profile.
+    Profile,
+    /// A `debug=2` dump.
+    Dump,
+}
+
+impl SampleSource {
+    /// The name used in JSON and text.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleSource::Metrics => "metrics",
+            SampleSource::Vars => "vars",
+            SampleSource::Index => "index",
+            SampleSource::Profile => "profile",
+            SampleSource::Dump => "dump",
+        }
+    }
+}
 
 /// The innermost frame of the program's own code in a stack: where it leaks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +154,49 @@ impl Creator {
     }
 }
 
+/// What a stack is as the watch follows it: its latest assessment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupInfo {
+    /// What its goroutines wait for.
+    pub blocking: Blocking,
+    /// The innermost frame of the program's own code.
+    pub site: Option<Site>,
+    /// The verdict of its latest assessment.
+    pub verdict: Verdict,
+    /// Its evidence.
+    pub why: String,
+    /// The knowledge-base entry.
+    pub pattern: Option<String>,
+    /// What usually fixes it.
+    pub hint: Option<String>,
+}
+
+impl GroupInfo {
+    /// A stack as `assessment` describes it.
+    pub fn of(tables: &Tables, assessment: &Assessment) -> GroupInfo {
+        GroupInfo {
+            blocking: assessment.blocking,
+            site: Site::of(tables, assessment),
+            verdict: assessment.verdict,
+            why: assessment.why.clone(),
+            pattern: assessment.pattern.map(|p| p.id.to_string()),
+            hint: assessment.hint().map(str::to_string),
+        }
+    }
+
+    /// `main.search.func1 main.go:52`, or the blocking operation when the site is unknown:
+    /// how the reason of an evidence dump names the stack.
+    pub fn site_text(&self) -> String {
+        match &self.site {
+            Some(site) => {
+                let file = site.file.rsplit('/').next().unwrap_or(&site.file);
+                format!("{} {file}:{}", site.function, site.line)
+            }
+            None => self.blocking.name().to_string(),
+        }
+    }
+}
+
 /// What a stack is, recorded when its signature is first seen, with the verdict of its
 /// latest assessment.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,6 +221,27 @@ pub struct GroupMeta {
     pub hint: Option<String>,
 }
 
+impl GroupMeta {
+    /// The row recorded for `group`, a stack seen for the first time, described by `info`.
+    pub fn of(tables: &Tables, group: &Group, info: &GroupInfo) -> GroupMeta {
+        GroupMeta {
+            signature: group.signature,
+            blocking: info.blocking,
+            site: info.site.clone(),
+            frames: tables
+                .frames(group.stack)
+                .iter()
+                .map(|&f| Frame::of(tables, f))
+                .collect(),
+            created_by: group.created_by.map(|c| Creator::of(tables, c)),
+            verdict: info.verdict,
+            why: info.why.clone(),
+            pattern: info.pattern.clone(),
+            hint: info.hint.clone(),
+        }
+    }
+}
+
 /// A new verdict for a known stack.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerdictUpdate {
@@ -125,6 +255,19 @@ pub struct VerdictUpdate {
     pub pattern: Option<String>,
     /// What usually fixes it.
     pub hint: Option<String>,
+}
+
+impl VerdictUpdate {
+    /// Stack `signature` is now as `info` describes it.
+    pub fn of(signature: Signature, info: &GroupInfo) -> VerdictUpdate {
+        VerdictUpdate {
+            signature,
+            verdict: info.verdict,
+            why: info.why.clone(),
+            pattern: info.pattern.clone(),
+            hint: info.hint.clone(),
+        }
+    }
 }
 
 /// What an alert says: a stack's verdict, or that the total count rises.
@@ -163,6 +306,18 @@ pub struct AlertRecord {
     pub count_before: Option<u64>,
     /// The count now.
     pub count_after: Option<u64>,
+}
+
+/// An alert as a watch raises it: what the history records of it, and for an alert on a
+/// stack, what the stack is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    /// When, unix seconds.
+    pub t: f64,
+    /// What is recorded.
+    pub record: AlertRecord,
+    /// The stack, for an alert on one.
+    pub group: Option<GroupInfo>,
 }
 
 /// Which pprof profile a body is.

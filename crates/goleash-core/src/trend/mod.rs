@@ -11,6 +11,9 @@
 //!   leak raises the level the count falls back to, a burst only raises the peaks.
 //! - [`recovery`] answers the question load tests ask: after the load stopped, did the count
 //!   come back to where it started within the cool-down window, or did it stay up?
+//! - [`state`] says where one process's series stands now ([`TrendState`]: warming up,
+//!   collecting windows, or judged), answering "flat" from the window floors alone when the
+//!   statistics could not say otherwise, so that a watch can ask after every sample.
 //!
 //! Every function is pure and takes samples in time order.
 //!
@@ -36,12 +39,14 @@ mod mann_kendall;
 mod normal;
 mod recovery;
 mod segment;
+mod state;
 mod theil_sen;
 
 pub use analysis::{Analysis, Direction, Shortfall, Trend, analyze, window_extremes};
 pub use mann_kendall::{MannKendall, mann_kendall};
 pub use recovery::{LoadPhase, PhaseOutcome, Recovery, recovery};
 pub use segment::{Segment, SegmentStart, segments};
+pub use state::{TrendState, first_floor, last_floor, state};
 pub use theil_sen::{TheilSen, theil_sen};
 
 /// One observation of a goroutine count.

@@ -59,6 +59,22 @@ pub enum Recovery {
     NoBaseline,
 }
 
+impl Recovery {
+    /// `unaffected`, `recovered`, `stuck`, `pending`, `interrupted`, `restarted` or
+    /// `no baseline`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Recovery::Unaffected => "unaffected",
+            Recovery::Recovered { .. } => "recovered",
+            Recovery::Stuck { .. } => "stuck",
+            Recovery::Pending => "pending",
+            Recovery::Interrupted => "interrupted",
+            Recovery::Restarted => "restarted",
+            Recovery::NoBaseline => "no baseline",
+        }
+    }
+}
+
 /// Tells, for each load phase, whether the count came back to its baseline within the
 /// cool-down window after the load stopped.
 ///

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use goleash_core::classify::Verdict;
 use serde::Serialize;
 
-use super::json::{FrameJson, SCHEMA_VERSION, SiteJson, frame_json};
+use super::json::SCHEMA_VERSION;
 use super::style::Style;
 use super::text::{self, Paths, plural, thousands, verdict_label, wrap};
 use crate::doc;
@@ -579,8 +579,8 @@ struct LeakJson {
     blocking: &'static str,
     verdict: &'static str,
     why: String,
-    frames: Vec<FrameJson>,
-    leak_site: Option<SiteJson>,
+    frames: Vec<doc::Frame>,
+    leak_site: Option<doc::Site>,
     creator_chain: Vec<LinkJson>,
     ids: Vec<u64>,
     pattern: Option<&'static str>,
@@ -646,20 +646,8 @@ pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDo
                     blocking: a.blocking.name(),
                     verdict: a.verdict.name(),
                     why: a.why.clone(),
-                    frames: tables
-                        .frames(group.stack)
-                        .iter()
-                        .map(|&f| frame_json(tables, f, None))
-                        .collect(),
-                    leak_site: a.leak_site.map(|f| {
-                        let frame = tables.get_frame(f);
-                        SiteJson {
-                            function: tables.str(frame.function).into_owned(),
-                            file: tables.str(frame.file).into_owned(),
-                            line: frame.line,
-                            source: a.source.as_ref().map(|s| s.text.clone()),
-                        }
-                    }),
+                    frames: doc::Frame::stack(tables, tables.frames(group.stack)),
+                    leak_site: doc::Site::of(tables, a),
                     creator_chain: judged
                         .chain
                         .iter()

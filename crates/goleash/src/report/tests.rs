@@ -10,13 +10,15 @@ use goleash_core::{ReadOptions, Signature};
 
 use super::*;
 use crate::demo::replay::{DumpTemplate, ProfileTemplate};
+use crate::doc::report::TargetVerdict;
 use crate::history::{
-    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupMeta, Profile, Site, VerdictUpdate,
+    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupInfo, GroupMeta, Profile,
+    SampleSource, Settings, Site, VerdictUpdate,
 };
 use crate::render::html;
-use crate::render::watch_json::SettingsJson;
+use crate::render::style::{ColorChoice, Style};
+use crate::render::text;
 use crate::store::{ProcessRef, SampleWrite};
-use crate::watch::engine::{group_info, group_meta};
 
 const PROFILE: &[u8] =
     include_bytes!("../../../../tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz");
@@ -32,7 +34,7 @@ fn stacks(template: &ProfileTemplate) -> (HashMap<String, Signature>, Vec<GroupM
     let snapshot = &capture.snapshots[0];
     let mut by_site = HashMap::new();
     let mut metas = Vec::new();
-    for (gi, group) in snapshot.groups.iter().enumerate() {
+    for group in &snapshot.groups {
         let assessment = classify::assess(
             &capture.tables,
             snapshot,
@@ -41,11 +43,11 @@ fn stacks(template: &ProfileTemplate) -> (HashMap<String, Signature>, Vec<GroupM
             &AssessOptions::default(),
             &NoSource,
         );
-        let info = group_info(&capture, &assessment);
+        let info = GroupInfo::of(&capture.tables, &assessment);
         if let Some(site) = &info.site {
             by_site.insert(site.function.clone(), group.signature);
         }
-        metas.push(group_meta(&capture, snapshot, gi, &info));
+        metas.push(GroupMeta::of(&capture.tables, group, &info));
     }
     (by_site, metas)
 }
@@ -91,7 +93,7 @@ fn history() -> std::path::PathBuf {
     metas.push(hostile());
     let leak = by_site["main.search.func1"];
     let burst = by_site["main.worker"];
-    let settings = SettingsJson {
+    let settings = Settings {
         interval_secs: 0.5,
         warmup_secs: 2.0,
         cooldown_secs: 3.0,
@@ -100,9 +102,7 @@ fn history() -> std::path::PathBuf {
         compressed: true,
     };
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store
-        .begin_session(T0, &serde_json::to_string(&settings).unwrap(), false)
-        .unwrap();
+    let session = store.begin_session(T0, &settings, false).unwrap();
     let target = store.target(TARGET, T0).unwrap();
     let healthy = store
         .target("http://127.0.0.1:6061/debug/pprof", T0)
@@ -221,7 +221,11 @@ fn history() -> std::path::PathBuf {
                 process: process.clone(),
                 t: T0 + t,
                 goroutines: total,
-                source: if profile { "profile" } else { "metrics" },
+                source: if profile {
+                    SampleSource::Profile
+                } else {
+                    SampleSource::Metrics
+                },
                 cost_ms: Some(1.0),
                 new_groups: if profile && !described { &metas } else { &[] },
                 counts: if profile { &sorted } else { &[] },
@@ -240,7 +244,7 @@ fn history() -> std::path::PathBuf {
                     process: healthy_process.clone(),
                     t: T0 + t + 0.1,
                     goroutines: 30 + (step % 3) as u64,
-                    source: "metrics",
+                    source: SampleSource::Metrics,
                     cost_ms: Some(1.0),
                     new_groups: &[],
                     counts: &[],
@@ -266,12 +270,7 @@ fn doc() -> ReportDoc {
 #[test]
 fn text() {
     let mut out = Vec::new();
-    write_text(
-        &mut out,
-        &doc(),
-        &Style::for_stdout(crate::render::style::ColorChoice::Never),
-    )
-    .unwrap();
+    text::report::write(&mut out, &doc(), &Style::for_stdout(ColorChoice::Never)).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -281,7 +280,7 @@ fn json_without_the_long_series() {
     let target = &doc.targets[0];
     assert_eq!(target.samples.len(), 160);
     assert_eq!(target.processes.len(), 2);
-    assert_eq!(target.verdict, "leak");
+    assert_eq!(target.verdict, TargetVerdict::Leak);
     let mut value = serde_json::to_value(&doc).unwrap();
     for target in value["targets"].as_array_mut().unwrap() {
         let n = target["samples"].as_array().unwrap().len();

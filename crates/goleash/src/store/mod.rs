@@ -9,7 +9,8 @@
 //! migrations numbered by `PRAGMA user_version` ([`schema`]).
 //!
 //! The store owns its encoding: it takes and gives the domain types of [`crate::history`]
-//! and spells them in typed columns ([`codes`]), never in the public JSON.
+//! and spells them in typed columns ([`codes`]), never in the public JSON: even a session's
+//! settings, kept as a JSON object, are the store's own object.
 
 mod codes;
 mod read;
@@ -27,7 +28,9 @@ use anyhow::{Context, Result, bail};
 use goleash_core::Signature;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::history::{AlertRecord, DumpRecord, DumpRole, GroupMeta, Profile, VerdictUpdate};
+use crate::history::{
+    AlertRecord, DumpRecord, DumpRole, GroupMeta, Profile, SampleSource, Settings, VerdictUpdate,
+};
 
 /// The database a watch writes and a report reads.
 pub struct Store {
@@ -80,7 +83,7 @@ pub struct SampleWrite<'a> {
     /// The goroutine count.
     pub goroutines: u64,
     /// Where the count came from.
-    pub source: &'a str,
+    pub source: SampleSource,
     /// How long the request took.
     pub cost_ms: Option<f64>,
     /// Groups seen for the first time.
@@ -157,7 +160,7 @@ pub struct SampleRow {
     /// The count.
     pub goroutines: u64,
     /// Where the count came from.
-    pub source: String,
+    pub source: SampleSource,
 }
 
 /// A stored body's facts, without the body.
@@ -203,8 +206,8 @@ pub struct SessionRow {
     pub started: f64,
     /// When it stopped; `None` when it was killed or is running.
     pub stopped: Option<f64>,
-    /// Its settings, as JSON.
-    pub settings: String,
+    /// Its settings; `None` when the column holds none this release reads.
+    pub settings: Option<Settings>,
     /// It was `goleash demo`.
     pub simulated: bool,
 }

@@ -7,8 +7,8 @@ use goleash_core::Signature;
 use rusqlite::{OptionalExtension, params};
 
 use super::codes::{
-    alert_verdict_of, blocking_of, decode, decode_nullable, profile_of, role_of, signature_of,
-    verdict_of,
+    alert_verdict_of, blocking_of, decode, decode_nullable, profile_of, role_of, settings_of,
+    signature_of, source_of, verdict_of,
 };
 use super::{
     AlertRow, DumpRow, GroupRow, ProcessRow, Resume, SampleRow, SessionRow, Store, TargetRow,
@@ -148,7 +148,7 @@ impl Store {
                     id: row.get(0)?,
                     started: row.get(1)?,
                     stopped: row.get(2)?,
-                    settings: row.get(3)?,
+                    settings: settings_of(&row.get::<_, String>(3)?),
                     simulated: row.get(4)?,
                 })
             })?
@@ -180,7 +180,7 @@ impl Store {
                     process: row.get(1)?,
                     t: row.get(2)?,
                     goroutines: row.get::<_, i64>(3)? as u64,
-                    source: row.get(4)?,
+                    source: decode(row, 4, source_of)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?)

@@ -2,7 +2,7 @@ use goleash_core::classify::{Blocking, Verdict};
 use rusqlite::Connection;
 
 use super::*;
-use crate::history::{AlertVerdict, Creator, Frame, Site};
+use crate::history::{AlertVerdict, Creator, Frame, SampleSource, Settings, Site};
 
 fn temp_db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("goleash-store-{}-{name}", std::process::id()));
@@ -25,6 +25,17 @@ fn meta(signature: u64) -> GroupMeta {
     }
 }
 
+fn settings() -> Settings {
+    Settings {
+        interval_secs: 5.0,
+        warmup_secs: 120.0,
+        cooldown_secs: 300.0,
+        min_windows: 6,
+        min_rise: 5.0,
+        compressed: false,
+    }
+}
+
 fn sample<'a>(
     target: i64,
     session: i64,
@@ -41,9 +52,9 @@ fn sample<'a>(
         t,
         goroutines,
         source: if counts.is_empty() {
-            "metrics"
+            SampleSource::Metrics
         } else {
-            "profile"
+            SampleSource::Profile
         },
         cost_ms: Some(1.0),
         new_groups: groups,
@@ -59,7 +70,7 @@ fn a_second_open_continues_the_history_of_the_latest_process() {
     let path = temp_db("resume");
     {
         let mut store = Store::open_for_writing(&path).unwrap();
-        let session = store.begin_session(0.0, "{}", false).unwrap();
+        let session = store.begin_session(0.0, &settings(), false).unwrap();
         let target = store.target("http://a/debug/pprof", 0.0).unwrap();
         let first = ProcessRef::New {
             reason: "first".into(),
@@ -148,7 +159,7 @@ fn a_second_writer_is_refused_while_the_first_holds_the_file() {
 fn only_one_latest_body_is_kept_and_bodies_come_back_as_stored() {
     let path = temp_db("dumps");
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store.begin_session(0.0, "{}", false).unwrap();
+    let session = store.begin_session(0.0, &settings(), false).unwrap();
     let target = store.target("http://a/debug/pprof", 0.0).unwrap();
     let mut process = ProcessRef::New {
         reason: "first".into(),
@@ -186,7 +197,7 @@ fn a_newer_schema_is_refused_with_a_hint() {
 fn a_count_for_an_undescribed_group_fails_the_whole_transaction() {
     let path = temp_db("atomic");
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store.begin_session(0.0, "{}", false).unwrap();
+    let session = store.begin_session(0.0, &settings(), false).unwrap();
     let target = store.target("http://a/debug/pprof", 0.0).unwrap();
     let first = ProcessRef::New {
         reason: "first".into(),
@@ -244,7 +255,7 @@ fn full_meta(signature: u64, blocking: Blocking, verdict: Verdict) -> GroupMeta 
 fn every_value_of_every_enum_comes_back_as_written() {
     let path = temp_db("enums");
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store.begin_session(0.0, "{}", false).unwrap();
+    let session = store.begin_session(0.0, &settings(), false).unwrap();
     let target = store.target("http://a/debug/pprof", 0.0).unwrap();
     let metas: Vec<GroupMeta> = codes::BLOCKINGS
         .iter()
@@ -335,7 +346,7 @@ fn every_value_of_every_enum_comes_back_as_written() {
 fn a_verdict_update_comes_back_typed() {
     let path = temp_db("update");
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store.begin_session(0.0, "{}", false).unwrap();
+    let session = store.begin_session(0.0, &settings(), false).unwrap();
     let target = store.target("http://a/debug/pprof", 0.0).unwrap();
     let first = ProcessRef::New {
         reason: "first".into(),
@@ -374,7 +385,7 @@ fn a_verdict_update_comes_back_typed() {
 fn a_code_this_release_does_not_know_is_an_error_not_a_default() {
     let path = temp_db("unknown-code");
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store.begin_session(0.0, "{}", false).unwrap();
+    let session = store.begin_session(0.0, &settings(), false).unwrap();
     let target = store.target("http://a/debug/pprof", 0.0).unwrap();
     let first = ProcessRef::New {
         reason: "first".into(),
@@ -395,5 +406,45 @@ fn a_code_this_release_does_not_know_is_an_error_not_a_default() {
     assert!(
         error.contains("blocking: unknown code \"chan teleport\""),
         "{error}"
+    );
+}
+
+#[test]
+fn every_sample_source_and_the_settings_come_back_as_written() {
+    let path = temp_db("sources");
+    let mut store = Store::open_for_writing(&path).unwrap();
+    let compressed = Settings {
+        warmup_secs: 2.0,
+        compressed: true,
+        ..settings()
+    };
+    let session = store.begin_session(0.0, &compressed, false).unwrap();
+    let target = store.target("http://a/debug/pprof", 0.0).unwrap();
+    let mut process = ProcessRef::New {
+        reason: "first".into(),
+        start_time: None,
+    };
+    for (i, &source) in codes::SOURCES.iter().enumerate() {
+        let mut w = sample(target, session, process, i as f64, 1, &[], &[]);
+        w.source = source;
+        process = ProcessRef::Known(store.write(&w).unwrap().process);
+    }
+    let read: Vec<SampleSource> = store
+        .samples(target)
+        .unwrap()
+        .iter()
+        .map(|s| s.source)
+        .collect();
+    assert_eq!(read, codes::SOURCES);
+    let sessions = store.sessions().unwrap();
+    assert_eq!(sessions[0].settings, Some(compressed));
+    // The column holds the object 0.1.0 wrote, field for field.
+    let text: String = store
+        .conn
+        .query_row("SELECT settings FROM sessions", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(
+        text,
+        r#"{"interval_secs":5.0,"warmup_secs":2.0,"cooldown_secs":300.0,"min_windows":6,"min_rise":5.0,"compressed":true}"#
     );
 }

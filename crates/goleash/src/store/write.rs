@@ -5,17 +5,18 @@ use goleash_core::Signature;
 use rusqlite::{Transaction, params};
 
 use super::codes::{
-    alert_verdict_code, blocking_code, profile_code, role_code, signature_code, verdict_code,
+    alert_verdict_code, blocking_code, profile_code, role_code, settings_code, signature_code,
+    source_code, verdict_code,
 };
 use super::{ProcessRef, SampleWrite, Store, Written};
-use crate::history::{DumpRole, GroupMeta, Profile};
+use crate::history::{DumpRole, GroupMeta, Profile, Settings};
 
 impl Store {
     /// Records the start of a watch session.
-    pub fn begin_session(&mut self, t: f64, settings: &str, simulated: bool) -> Result<i64> {
+    pub fn begin_session(&mut self, t: f64, settings: &Settings, simulated: bool) -> Result<i64> {
         self.conn.execute(
             "INSERT INTO sessions (started, settings, simulated) VALUES (?1, ?2, ?3)",
-            params![t, settings, simulated],
+            params![t, settings_code(settings), simulated],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -64,7 +65,7 @@ impl Store {
                 w.session,
                 w.t,
                 w.goroutines as i64,
-                w.source,
+                source_code(w.source),
                 w.cost_ms
             ],
         )?;
