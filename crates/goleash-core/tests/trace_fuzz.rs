@@ -73,7 +73,7 @@ fn peak_memory_of_parse(bytes: &[u8]) -> usize {
             t.creators(g.id);
             g.blocking_frame(&tables);
         }
-        trace::attribute(t, &tables, b"=== RUN   TestX\n");
+        trace::attribute(t, &tables, &trace::test_events(b"=== RUN   TestX\n"));
     }
     drop(result);
     drop(tables);

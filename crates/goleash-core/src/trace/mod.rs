@@ -9,8 +9,9 @@
 //!
 //! [`attribute`] then finds, for each goroutine still alive at the end, the test that
 //! started it: it follows creator links up to the goroutine that ran the test
-//! (`testing.tRunner`), and names that goroutine from the order of the `=== RUN` lines of
-//! the test binary's `-test.v` or `-test.v=test2json` output.
+//! (`testing.tRunner`), and names that goroutine from the order of the binary's `=== RUN`
+//! events ([`TestEvent`]: decoded from `go test -json`, or read from the binary's `-test.v`
+//! output by [`test_events`]).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +24,7 @@
 //! if let Some(why) = &parsed.incomplete {
 //!     eprintln!("partial trace: {why}");
 //! }
-//! let attribution = trace::attribute(&parsed, &tables, &output);
+//! let attribution = trace::attribute(&parsed, &tables, &trace::test_events(&output));
 //! for leak in &attribution.leaks {
 //!     let g = parsed.goroutine(leak.goroutine).unwrap();
 //!     println!(
