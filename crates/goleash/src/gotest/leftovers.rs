@@ -32,7 +32,7 @@ use std::path::Path;
 use goleash_core::classify::{self, AssessOptions, Assessment, Moment};
 use goleash_core::code::{Origin, origin};
 use goleash_core::model::{
-    Cause, CauseKind, Creator, DumpInfo, Format, Profile, RaceReport, Record, State, Warning,
+    Blocking, Cause, CauseKind, Creator, DumpInfo, RaceReport, Record, State, Warning,
 };
 use goleash_core::parse::{self, ParseOptions, Sink};
 use goleash_core::trace::{self, GoState, Goroutine, Trace};
@@ -280,32 +280,6 @@ pub struct Context<'a> {
     pub keep_traces: bool,
 }
 
-/// The wait reasons a traceback prints, interned once, for the records made from trace
-/// goroutines.
-struct Reasons {
-    io_wait: Sym,
-    cond: Sym,
-    select_no_cases: Sym,
-    receive_nil: Sym,
-    send_nil: Sym,
-    syscall: Sym,
-    running: Sym,
-}
-
-impl Reasons {
-    fn new(tables: &mut Tables) -> Self {
-        Reasons {
-            io_wait: tables.sym(b"IO wait"),
-            cond: tables.sym(b"sync.Cond.Wait"),
-            select_no_cases: tables.sym(b"select (no cases)"),
-            receive_nil: tables.sym(b"chan receive (nil chan)"),
-            send_nil: tables.sym(b"chan send (nil chan)"),
-            syscall: tables.sym(b"syscall"),
-            running: tables.sym(b"running"),
-        }
-    }
-}
-
 /// What reading a trace or a crash dump found.
 #[derive(Default)]
 struct Found {
@@ -327,7 +301,6 @@ struct Leftover {
 /// Reads what one package's binary left and judges it.
 pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     let mut tables = Tables::new();
-    let reasons = Reasons::new(&mut tables);
     let mut report = PackageReport {
         package: run.package.clone(),
         status: Status::Passed,
@@ -399,7 +372,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
                     "the trace is incomplete ({why}): goroutines that exited late may look alive"
                 ));
             }
-            from_trace(trace, &tables, &reasons, run, &finished, &mut found);
+            from_trace(trace, &tables, run, &finished, &mut found);
         }
         (Err(e), true) => {
             report.error = Some(format!("its trace could not be read: {e}"));
@@ -572,7 +545,6 @@ fn fate(g: &Goroutine, test_end: Option<u64>) -> Fate {
 fn from_trace(
     trace: &Trace,
     tables: &Tables,
-    reasons: &Reasons,
     run: &PackageRun,
     finished: &HashSet<&str>,
     found: &mut Found,
@@ -626,7 +598,7 @@ fn from_trace(
             Fate::Leftover => found.leftovers.push(Leftover {
                 test,
                 finished: ended,
-                record: trace_record(tables, reasons, g),
+                record: trace_record(tables, g),
                 chain: trace_chain(trace, tables, g.id, leak.hops, &names),
             }),
         }
@@ -642,7 +614,7 @@ fn from_trace(
                 found.leftovers.push(Leftover {
                     test: None,
                     finished: true,
-                    record: trace_record(tables, reasons, g),
+                    record: trace_record(tables, g),
                     chain: trace_chain(trace, tables, id, depth, &names),
                 })
             }
@@ -653,16 +625,15 @@ fn from_trace(
     }
 }
 
-/// The record a traceback would have printed for a trace goroutine.
-fn trace_record(tables: &Tables, reasons: &Reasons, g: &Goroutine) -> Record {
+/// A trace goroutine as a record: its stack, what the trace says it waits for, and its
+/// creator (the arguments a traceback would print are not known).
+fn trace_record(tables: &Tables, g: &Goroutine) -> Record {
     let stack = g.stack.or(g.start_stack);
     let frames = stack.map(|s| tables.frames(s).to_vec()).unwrap_or_default();
-    let reason = match g.state {
-        GoState::Blocked => g
-            .reason
-            .and_then(|r| wait_reason(tables, reasons, r, &frames)),
-        GoState::Syscall => Some(reasons.syscall),
-        GoState::Running => Some(reasons.running),
+    let blocking = match g.state {
+        GoState::Blocked => g.reason.and_then(|r| trace_blocking(tables, r, &frames)),
+        GoState::Syscall => Some(Blocking::Syscall),
+        GoState::Running => Some(Blocking::Running),
         // Runnable after a block: judged by the wait it will come back to, on its stack.
         _ => None,
     };
@@ -672,51 +643,55 @@ fn trace_record(tables: &Tables, reasons: &Reasons, g: &Goroutine) -> Record {
             parent: c.parent,
         })
     });
-    record(g.id, reason, frames, created_by)
+    record(
+        g.id,
+        State {
+            blocking,
+            ..State::default()
+        },
+        frames,
+        created_by,
+    )
 }
 
 /// A record of one goroutine (the arguments a traceback would print are not known).
-fn record(
-    id: u64,
-    reason: Option<Sym>,
-    frames: Vec<FrameId>,
-    created_by: Option<Creator>,
-) -> Record {
+fn record(id: u64, state: State, frames: Vec<FrameId>, created_by: Option<Creator>) -> Record {
     let mut record = Record::default();
     record.count = 1;
     record.id = Some(id);
-    record.state = Some(State {
-        reason,
-        ..State::default()
-    });
+    record.state = Some(state);
     record.frames = frames;
     record.created_by = created_by;
     record
 }
 
-/// The wait reason a traceback prints for a trace's block reason, where they differ;
-/// `None` where the stack says it better (the trace has one `sync` for every lock).
-fn wait_reason(tables: &Tables, reasons: &Reasons, reason: Sym, frames: &[FrameId]) -> Option<Sym> {
+/// What a trace's block reason says a goroutine waits for; `None` where the stack says it
+/// better (the trace has one `sync` for every lock).
+fn trace_blocking(tables: &Tables, reason: Sym, frames: &[FrameId]) -> Option<Blocking> {
     let has = |function: &[u8]| {
         frames
             .iter()
             .any(|&f| tables.bytes(tables.get_frame(f).function) == function)
     };
     Some(match tables.bytes(reason) {
-        b"network" => reasons.io_wait,
-        b"sync.(*Cond).Wait" => reasons.cond,
+        b"network" => Blocking::IoWait,
+        b"sync.(*Cond).Wait" => Blocking::Cond,
         // A nil channel or `select {}`: the stack tells which.
-        b"forever" if has(b"runtime.block") => reasons.select_no_cases,
+        b"forever" if has(b"runtime.block") => Blocking::SelectNoCases,
         b"forever"
             if has(b"runtime.chanrecv1")
                 || has(b"runtime.chanrecv2")
                 || has(b"runtime.chanrecv") =>
         {
-            reasons.receive_nil
+            Blocking::ChanReceiveNil
         }
-        b"forever" if has(b"runtime.chansend1") || has(b"runtime.chansend") => reasons.send_nil,
-        // The same words as a traceback.
-        b"chan receive" | b"chan send" | b"select" | b"sleep" => reason,
+        b"forever" if has(b"runtime.chansend1") || has(b"runtime.chansend") => {
+            Blocking::ChanSendNil
+        }
+        b"chan receive" => Blocking::ChanReceive,
+        b"chan send" => Blocking::ChanSend,
+        b"select" => Blocking::Select,
+        b"sleep" => Blocking::Sleep,
         _ => return None,
     })
 }
@@ -916,7 +891,10 @@ fn from_crash(
         }
         let record = record(
             g.id,
-            g.reason,
+            State {
+                reason: g.reason,
+                ..State::default()
+            },
             tables.frames(g.stack).to_vec(),
             g.created_by.map(|frame| Creator {
                 frame,
@@ -984,7 +962,7 @@ fn dump_chain(
 /// Groups the leftovers of each test by stack and judges every group.
 fn judge(
     leftovers: Vec<Leftover>,
-    mut tables: Tables,
+    tables: Tables,
     cx: &Context<'_>,
 ) -> (Vec<TestLeftovers>, Tables) {
     let mut by_test: BTreeMap<(Option<String>, bool), Vec<Leftover>> = BTreeMap::new();
@@ -994,32 +972,23 @@ fn judge(
             .or_default()
             .push(leftover);
     }
-    let mut grouper = Grouper::new(GroupOptions::default(), None);
-    let info = DumpInfo {
-        format: Format::Traceback,
-        profile: Profile::Goroutine,
-        cause: Cause::default(),
-        declared_total: None,
-        time_nanos: None,
-        offset: 0,
-        prefix: None,
-    };
     let mut keys = Vec::new();
+    let mut records = Vec::new();
     let mut chains: Vec<HashMap<u64, Vec<Link>>> = Vec::new();
     for (key, leftovers) in by_test {
-        grouper.dump_start(&tables, &info);
+        let mut batch = Vec::new();
         let mut chain_of = HashMap::new();
         for leftover in leftovers {
-            grouper.record(&mut tables, &leftover.record);
             if let Some(id) = leftover.record.id {
                 chain_of.insert(id, leftover.chain);
             }
+            batch.push(leftover.record);
         }
-        grouper.dump_end(&mut tables, false);
         keys.push(key);
+        records.push(batch);
         chains.push(chain_of);
     }
-    let capture = grouper.finish(tables);
+    let capture = Grouper::group_records(GroupOptions::default(), tables, &records);
     let tables = capture.tables;
     let mut tests = Vec::new();
     for (((test, finished), snapshot), mut chain_of) in

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use goleash_core::classify::Verdict;
+use goleash_core::classify::{self, Verdict};
 use serde::Serialize;
 
 use super::json::{FrameJson, SCHEMA_VERSION, SiteJson, frame_json};
@@ -315,12 +315,8 @@ fn link_position(
 
 /// What the goroutines were doing when the binary ended.
 fn state_of(report: &PackageReport, test: &TestLeftovers, index: usize) -> String {
-    let tables = &report.tables;
     let group = &test.snapshot.groups[index];
-    match group.state() {
-        Some(s) => tables.str(s).into_owned(),
-        None => test.judged[index].assessment.blocking.name().to_string(),
-    }
+    classify::state_name(&report.tables, group, &test.judged[index].assessment).into_owned()
 }
 
 fn write_failures(out: &mut dyn Write, reports: &[PackageReport], style: &Style) -> io::Result<()> {
