@@ -13,8 +13,9 @@ use super::style::Style;
 use super::text::{self, Paths, plural, thousands, verdict_label, wrap};
 use crate::doc;
 use crate::gate::GateOutcome;
-use crate::gotest::leftovers::{FailureKind, Judged, Link, PackageReport, Site, TestLeftovers};
+use crate::gotest::leftovers::{FailureKind, Judged, PackageReport, TestLeftovers};
 use goleash_core::code::origin;
+use goleash_core::trace::{GoState, Link, Site};
 
 /// What the whole run came to.
 pub struct Summary {
@@ -610,6 +611,14 @@ struct WarningJson {
     message: String,
 }
 
+/// How a goroutine not judged is said to be: `not started`, `runnable` or `running`.
+fn unjudged_state(state: GoState) -> &'static str {
+    match state {
+        GoState::NotStarted => "not started",
+        state => state.name(),
+    }
+}
+
 /// Builds the JSON document.
 pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDoc {
     let mut doc = TestDoc {
@@ -709,7 +718,7 @@ pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDo
             doc.unjudged.push(UnjudgedJson {
                 package: report.package.clone(),
                 test: u.test.clone(),
-                state: u.state,
+                state: unjudged_state(u.state),
                 function: u.function.clone(),
                 count: u.count,
             });
