@@ -13,7 +13,7 @@ use super::style::Style;
 use super::text::{self, Paths, plural, thousands, verdict_label, wrap};
 use crate::doc;
 use crate::gate::GateOutcome;
-use crate::gotest::leftovers::{FailureKind, Judged, PackageReport, TestLeftovers};
+use crate::gotest::report::{FailureKind, Judged, PackageReport, TestLeftovers};
 use goleash_core::code::origin;
 use goleash_core::trace::{GoState, Link, Site};
 
