@@ -11,6 +11,8 @@ use goleash_core::model::CauseKind;
 use goleash_core::source::{SiteFacts, SourceFile};
 use goleash_core::{Capture, Snapshot};
 
+use crate::source_map::SourceMap;
+
 /// Source files larger than this are not read: no Go file that size is hand-written.
 const MAX_SOURCE_BYTES: u64 = 4 << 20;
 
@@ -18,16 +20,29 @@ const MAX_SOURCE_BYTES: u64 = 4 << 20;
 #[derive(Default)]
 pub struct FileSource {
     files: RefCell<HashMap<String, Option<SourceFile>>>,
+    map: SourceMap,
     disabled: bool,
 }
 
 impl FileSource {
-    /// A reader; `disabled` turns source reading off (`--no-source`).
+    /// A reader of the files where the dump says they are; `disabled` turns source reading
+    /// off (`--no-source`).
     pub fn new(disabled: bool) -> Self {
+        FileSource::with_map(SourceMap::default(), disabled)
+    }
+
+    /// A reader that finds the files through `map` (`--source`).
+    pub fn with_map(map: SourceMap, disabled: bool) -> Self {
         FileSource {
             files: RefCell::default(),
+            map,
             disabled,
         }
+    }
+
+    /// Where the files of the dumps are.
+    pub fn map(&self) -> &SourceMap {
+        &self.map
     }
 }
 
@@ -38,7 +53,7 @@ impl SourceLookup for FileSource {
         }
         let mut files = self.files.borrow_mut();
         let source = files.entry(file.to_string()).or_insert_with(|| {
-            let f = std::fs::File::open(file).ok()?;
+            let f = std::fs::File::open(self.map.resolve(file)?).ok()?;
             let mut bytes = Vec::new();
             f.take(MAX_SOURCE_BYTES).read_to_end(&mut bytes).ok()?;
             Some(SourceFile::parse(&bytes))

@@ -1,5 +1,6 @@
 //! Arguments shared by several subcommands; they convert into the core's option structs.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,13 +12,31 @@ use crate::analysis::FileSource;
 use crate::collect::{Client, HttpOptions};
 use crate::gate::Gate;
 use crate::render::style::ColorChoice;
+use crate::source_map::SourceMap;
 
-/// Output formats.
+/// Output formats of the commands that report findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// For people.
     Text,
     /// For machines: see docs/json.md.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other dashboards.
+    Sarif,
+    /// The text, then GitHub Actions annotations (and the job summary when
+    /// GITHUB_STEP_SUMMARY is set). The default under GitHub Actions when stdout is not a
+    /// terminal; `--format text` turns it off.
+    Github,
+    /// One `file:line:col: verdict: message` line per finding, for editors and grep.
+    Short,
+}
+
+/// Output formats of the commands that stream events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StreamFormat {
+    /// For people: a live view on a terminal, a log elsewhere.
+    Text,
+    /// One JSON object per line: see docs/json.md.
     Json,
 }
 
@@ -35,18 +54,34 @@ pub enum SimilarityArg {
 /// How to print.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    /// Output format [default: text; github under GitHub Actions when stdout is not a
+    /// terminal].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
     /// When to colour text output (NO_COLOR is honoured).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 }
 
 impl OutputArgs {
-    /// Whether stdout carries JSON (so text around dumps goes to stderr).
-    pub fn json(&self) -> bool {
-        self.format == OutputFormat::Json
+    /// The format asked for, or the one that fits where the output goes.
+    pub fn format(&self) -> OutputFormat {
+        self.format.unwrap_or_else(|| {
+            let actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+            if actions && !std::io::stdout().is_terminal() {
+                OutputFormat::Github
+            } else {
+                OutputFormat::Text
+            }
+        })
+    }
+
+    /// Whether stdout carries data for a program (so text around dumps goes to stderr).
+    pub fn stdout_is_data(&self) -> bool {
+        matches!(
+            self.format(),
+            OutputFormat::Json | OutputFormat::Sarif | OutputFormat::Short
+        )
     }
 }
 
@@ -110,9 +145,14 @@ pub struct JudgeArgs {
     pub source: SourceArgs,
 }
 
-/// Whether to read the program's source.
+/// Where the program's source is, and whether to read it.
 #[derive(Args, Debug, Clone)]
 pub struct SourceArgs {
+    /// A checkout of the program's source, for dumps from another machine or a -trimpath
+    /// build: files are found in DIR by the module its go.mod declares, or by the longest
+    /// trailing part of their path. Repeatable.
+    #[arg(long = "source", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
     /// Do not read the program's source files, even when the dump's paths exist here.
     #[arg(long)]
     pub no_source: bool,
@@ -121,7 +161,7 @@ pub struct SourceArgs {
 impl SourceArgs {
     /// The source files of the program, unless turned off.
     pub fn files(&self) -> FileSource {
-        FileSource::new(self.no_source)
+        FileSource::with_map(SourceMap::new(&self.dirs), self.no_source)
     }
 }
 

@@ -9,10 +9,13 @@ mod demo;
 mod doc;
 mod gate;
 mod gotest;
+mod history;
 mod input;
 mod progress;
 mod render;
+mod repo;
 mod report;
+mod source_map;
 mod store;
 mod watch;
 
@@ -53,6 +56,24 @@ enum Command {
     Report(cmd::report::ReportArgs),
     Demo(cmd::demo::DemoArgs),
     Test(cmd::test::TestArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = "EXAMPLES:
+    goleash completions bash > ~/.local/share/bash-completion/completions/goleash
+    goleash completions zsh > ~/.zfunc/_goleash      (with fpath+=~/.zfunc before compinit)
+    goleash completions fish > ~/.config/fish/completions/goleash.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per subcommand into a directory.
+    #[command(after_help = "EXAMPLES:
+    goleash man > ~/.local/share/man/man1/goleash.1 && man goleash
+    goleash man --dir ~/.local/share/man/man1      goleash.1 and goleash-inspect.1, …")]
+    Man {
+        /// Write goleash.1 and one goleash-SUBCOMMAND.1 per subcommand here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Runs one test binary for `goleash test` (go test's -exec program).
     #[command(name = "__test-exec", hide = true)]
     TestExec(gotest::exec::ExecArgs),
@@ -84,6 +105,44 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
             .downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Completions generated from the same definitions the parser uses, so they never drift.
+fn write_completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut command = Cli::command();
+    // Into a buffer: clap_complete panics when its writer fails (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "goleash", &mut script);
+    io::stdout().lock().write_all(&script)?;
+    Ok(Outcome::Ok)
+}
+
+/// The manual pages, from the same definitions: `goleash(1)` to stdout, or it and one page
+/// per subcommand into `dir`.
+fn write_man(dir: Option<&std::path::Path>) -> anyhow::Result<Outcome> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(command).render(&mut io::stdout().lock())?;
+        return Ok(Outcome::Ok);
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut pages = vec![("goleash".to_string(), command.clone())];
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("goleash-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let mut file =
+            std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        clap_mangen::Man::new(page).render(&mut file)?;
+    }
+    eprintln!("goleash: wrote the manual pages to {}", dir.display());
+    Ok(Outcome::Ok)
 }
 
 fn main() -> ExitCode {
@@ -121,6 +180,8 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Test(args) => cmd::test::run(args),
+        Command::Completions { shell } => write_completions(*shell),
+        Command::Man { dir } => write_man(dir.as_deref()),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -10,14 +10,14 @@ use goleash_core::ReadOptions;
 
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
-use crate::cli::{GateArgs, GroupingArgs, HttpArgs, OutputArgs, SourceArgs};
+use crate::cli::{GateArgs, GroupingArgs, HttpArgs, OutputArgs, OutputFormat, SourceArgs};
 use crate::config::{self, BaselineEntry};
 use crate::doc::check::{CheckDoc, Judged};
 use crate::gate::{Gate, GateOutcome};
 use crate::input::{self, Input};
-use crate::render::json;
 use crate::render::style::Style;
 use crate::render::text;
+use crate::render::{findings, json};
 
 /// Fail when goroutines leak: a CI gate that reads any dump or profile, or a live service.
 ///
@@ -34,7 +34,7 @@ use crate::render::text;
     goleash check --write-baseline .goleash-baseline.json dump.txt
 
 SUPPRESSIONS:
-    .goleash.toml in this directory or a parent (see docs/check.md):
+    .goleash.toml in this directory or a parent (see README.md):
         [[ignore]]
         reason = \"lives as long as the process\"
         function = \"github.com/acme/metrics.(*Pusher).loop\"")]
@@ -71,7 +71,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let source = args.source.files();
     let options = args.grouping.read_options();
     let quiescent = !args.live;
-    let json_output = args.output.json();
+    let json_output = args.output.stdout_is_data();
 
     let judged: Vec<Judged> = if inputs.len() >= 2 {
         vec![judge_series(&inputs, &options, args, quiescent, &source)?]
@@ -115,10 +115,18 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let doc = CheckDoc::build(&judged, &gate);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    if json_output {
-        json::write(&mut out, &doc)?;
-    } else {
-        text::check::write(&mut out, &doc, &Style::for_stdout(args.output.color))?;
+    let style = Style::for_stdout(args.output.color);
+    match args.output.format() {
+        OutputFormat::Json => json::write(&mut out, &doc)?,
+        OutputFormat::Text => text::check::write(&mut out, &doc, &style)?,
+        ci => super::write_for_ci(
+            &mut out,
+            ci,
+            "check",
+            &findings::of_check(&doc),
+            &source,
+            |out| text::check::write(out, &doc, &style),
+        )?,
     }
     out.flush()?;
     let failed = !doc.passed;

@@ -11,7 +11,7 @@ use clap::Args;
 use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
-use crate::cli::OutputFormat;
+use crate::cli::StreamFormat;
 use crate::cmd::watch::{parse_duration, sink, stop_on_signals};
 use crate::collect::HttpOptions;
 use crate::demo::{Behaviour, Corpus, EmbeddedSource};
@@ -49,8 +49,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N")]
     pub serve: Option<usize>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
+    pub format: StreamFormat,
     /// When to colour text output (NO_COLOR is honoured).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -142,7 +142,7 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
     if let Some(n) = args.serve {
         return serve_only(n, args.duration, &corpus);
     }
-    let text = args.format == OutputFormat::Text;
+    let text = args.format == StreamFormat::Text;
     let style = Style::for_stdout(args.color);
     let intro = "goleash demo: THIS IS A SIMULATION. A service built into goleash listens on loopback and serves goroutine profiles replayed from a real Go 1.27 capture (fixtures/go/watch/watchsvc), with bursty healthy traffic and one slow leak injected. goleash watches it with trend windows compressed from minutes to seconds.";
     if text {

@@ -12,9 +12,9 @@ use crate::analysis;
 use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs, OutputFormat};
 use crate::doc::diff::{DiffDoc, Side};
 use crate::input::{self, Input};
-use crate::render::json;
 use crate::render::style::Style;
 use crate::render::text::{self, TextOptions};
+use crate::render::{findings, json};
 
 /// Compare two snapshots: which stacks grew, by how much, what is new and what is gone.
 ///
@@ -88,16 +88,22 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    match args.output.format {
+    let style = Style::for_stdout(args.output.color);
+    let options = TextOptions {
+        full: args.full,
+        all: args.all,
+    };
+    match args.output.format() {
         OutputFormat::Json => json::write(&mut out, &doc)?,
-        OutputFormat::Text => {
-            let style = Style::for_stdout(args.output.color);
-            let options = TextOptions {
-                full: args.full,
-                all: args.all,
-            };
-            text::diff::write(&mut out, &doc, &style, &options)?;
-        }
+        OutputFormat::Text => text::diff::write(&mut out, &doc, &style, &options)?,
+        ci => super::write_for_ci(
+            &mut out,
+            ci,
+            "diff",
+            &findings::of_diff(&doc),
+            &source,
+            |out| text::diff::write(out, &doc, &style, &options),
+        )?,
     }
     out.flush()?;
     Ok(if leaks { Outcome::Leaks } else { Outcome::Ok })

@@ -8,11 +8,11 @@ use goleash_core::classify::{Assessment, Verdict};
 
 use crate::Outcome;
 use crate::analysis;
-use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs};
+use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs, OutputFormat};
 use crate::doc::inspect::{InspectDoc, Judged};
 use crate::input::{self, Input};
 use crate::render::text::{self, TextOptions};
-use crate::render::{json, style::Style};
+use crate::render::{findings, json, style::Style};
 
 /// Read goroutine dumps and profiles and show their goroutines grouped by stack.
 #[derive(Args, Debug)]
@@ -62,7 +62,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
     let options = args.grouping.read_options();
     let client = args.http.client();
     let source = args.judge.source.files();
-    let json_output = args.output.json();
+    let json_output = args.output.stdout_is_data();
 
     let mut passthrough = input::passthrough(json_output);
 
@@ -106,15 +106,22 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    if json_output {
-        json::write(&mut out, &doc)?;
-    } else {
-        let style = Style::for_stdout(args.output.color);
-        let options = TextOptions {
-            full: args.full,
-            all: args.all,
-        };
-        text::inspect::write(&mut out, &doc, &style, &options)?;
+    let style = Style::for_stdout(args.output.color);
+    let options = TextOptions {
+        full: args.full,
+        all: args.all,
+    };
+    match args.output.format() {
+        OutputFormat::Json => json::write(&mut out, &doc)?,
+        OutputFormat::Text => text::inspect::write(&mut out, &doc, &style, &options)?,
+        ci => super::write_for_ci(
+            &mut out,
+            ci,
+            "inspect",
+            &findings::of_inspect(&doc),
+            &source,
+            |out| text::inspect::write(out, &doc, &style, &options),
+        )?,
     }
     out.flush()?;
     Ok(if failed {

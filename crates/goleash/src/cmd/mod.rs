@@ -7,3 +7,58 @@ pub mod inspect;
 pub mod report;
 pub mod test;
 pub mod watch;
+
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+use goleash_core::code::Origin;
+
+use crate::analysis::FileSource;
+use crate::cli::OutputFormat;
+use crate::render::findings::Finding;
+use crate::render::{github, sarif, short};
+use crate::repo;
+
+/// Writes findings in one of the CI formats; `text` writes the command's text report, which
+/// the GitHub format prints before its annotations.
+pub fn write_for_ci(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    command: &str,
+    findings: &[Finding],
+    source: &FileSource,
+    text: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    // The runtime's and the standard library's files are never the repository's, even when
+    // a toolchain is installed inside it.
+    let files = findings.iter().flat_map(|f| {
+        [&f.site, &f.waits_in, &f.created_by]
+            .into_iter()
+            .flatten()
+            .filter(|p| matches!(p.origin, Origin::User | Origin::Dependency))
+            .map(|p| p.file.as_str())
+    });
+    let locations = repo::locate(files, source.map());
+    match format {
+        OutputFormat::Sarif => sarif::write(out, findings, &locations)?,
+        OutputFormat::Short => short::write(out, findings, &locations)?,
+        OutputFormat::Github => {
+            text(out)?;
+            github::write_annotations(out, findings, &locations)?;
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+                let mut summary = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| {
+                        format!("writing the job summary to {}", path.to_string_lossy())
+                    })?;
+                github::write_summary(&mut summary, command, findings, &locations)?;
+            }
+        }
+        OutputFormat::Text | OutputFormat::Json => {
+            unreachable!("text and JSON are written by the command itself")
+        }
+    }
+    Ok(())
+}

@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::Outcome;
 use crate::analysis::FileSource;
-use crate::cli::OutputFormat;
+use crate::cli::StreamFormat;
 use crate::config::{self, BaselineEntry};
 use crate::gate::Gate;
 use crate::gotest::package;
@@ -71,8 +71,8 @@ pub struct TestArgs {
     #[arg(long)]
     pub no_source: bool,
     /// Output format of the report; `go test`'s own output goes to stderr with json.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
+    pub format: StreamFormat,
     /// When to colour text output (NO_COLOR is honoured).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -155,7 +155,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
     run::inspect_flags(&args.go_flags)?;
     check_go(&args.go)?;
     let dir = TraceDir::new(args.keep_traces.as_deref())?;
-    let json_output = args.format == OutputFormat::Json;
+    let json_output = args.format == StreamFormat::Json;
     let terminal = Terminal::new();
     let options = RunOptions {
         go: args.go.clone(),

@@ -12,7 +12,7 @@ use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
 use crate::analysis::FileSource;
-use crate::cli::OutputFormat;
+use crate::cli::StreamFormat;
 use crate::collect::{self, HttpOptions};
 use crate::render::style::{ColorChoice, Style};
 use crate::store::Store;
@@ -87,8 +87,8 @@ pub struct WatchArgs {
     #[arg(long)]
     pub no_source: bool,
     /// Output format: a live view (on a terminal) or a log, or JSON lines.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
+    pub format: StreamFormat,
     /// When to colour text output (NO_COLOR is honoured).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -182,17 +182,17 @@ pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 }
 
 /// The sink for the chosen format: a live view on a terminal, a log elsewhere.
-pub fn sink(format: OutputFormat, color: ColorChoice) -> Box<dyn Sink> {
+pub fn sink(format: StreamFormat, color: ColorChoice) -> Box<dyn Sink> {
     let stdout = io::stdout();
     match format {
-        OutputFormat::Json => Box::new(JsonLines::new(stdout)),
-        OutputFormat::Text if stdout.is_terminal() => {
+        StreamFormat::Json => Box::new(JsonLines::new(stdout)),
+        StreamFormat::Text if stdout.is_terminal() => {
             let style = Style::for_stdout(color);
             // Start the view on a clean screen; it redraws from the top-left corner.
             print!("\x1b[2J");
             Box::new(Live::new(stdout, style))
         }
-        OutputFormat::Text => Box::new(Log::new(stdout, Style::for_stdout(color))),
+        StreamFormat::Text => Box::new(Log::new(stdout, Style::for_stdout(color))),
     }
 }
 

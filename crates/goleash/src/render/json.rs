@@ -6,9 +6,10 @@
 
 use std::io::{self, Write};
 
-use goleash_core::classify::Assessment;
 use goleash_core::{FrameId, Tables};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::history::{Creator, Frame, Site};
 
 pub use crate::doc::SCHEMA_VERSION;
 
@@ -19,7 +20,7 @@ pub fn write(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
 }
 
 /// A position in the program.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SiteJson {
     /// The function.
     pub function: String,
@@ -32,21 +33,19 @@ pub struct SiteJson {
     pub source: Option<String>,
 }
 
-/// The leak site of an assessment, with the line of source read there.
-pub fn site_json(tables: &Tables, assessment: &Assessment) -> Option<SiteJson> {
-    assessment.leak_site.map(|f| {
-        let frame = tables.get_frame(f);
+impl From<&Site> for SiteJson {
+    fn from(site: &Site) -> Self {
         SiteJson {
-            function: tables.str(frame.function).into_owned(),
-            file: tables.str(frame.file).into_owned(),
-            line: frame.line,
-            source: assessment.source.as_ref().map(|s| s.text.clone()),
+            function: site.function.clone(),
+            file: site.file.clone(),
+            line: site.line,
+            source: site.source.clone(),
         }
-    })
+    }
 }
 
 /// One frame.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FrameJson {
     /// The function as Go prints it.
     pub function: String,
@@ -63,6 +62,31 @@ pub struct FrameJson {
     pub args: Option<String>,
 }
 
+/// A recorded frame: its arguments are not recorded.
+impl From<&Frame> for FrameJson {
+    fn from(frame: &Frame) -> Self {
+        FrameJson {
+            function: frame.function.clone(),
+            file: frame.file.clone(),
+            line: frame.line,
+            offset: frame.offset,
+            inlined: frame.inlined,
+            args: None,
+        }
+    }
+}
+
+/// A recorded creator: its parent goroutine is not recorded.
+impl From<&Creator> for CreatorJson {
+    fn from(creator: &Creator) -> Self {
+        CreatorJson {
+            function: creator.function.clone(),
+            file: creator.file.clone(),
+            line: creator.line,
+            goroutine: None,
+        }
+    }
+}
 /// The wire form of one frame.
 pub fn frame_json(tables: &Tables, id: FrameId, args: Option<&[u8]>) -> FrameJson {
     let frame = tables.get_frame(id);
@@ -79,7 +103,7 @@ pub fn frame_json(tables: &Tables, id: FrameId, args: Option<&[u8]>) -> FrameJso
 }
 
 /// The `created by` of a group.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CreatorJson {
     /// The function holding the `go` statement.
     pub function: String,

@@ -1,8 +1,12 @@
 //! Renderers: each writes to any `io::Write`, so tests capture exactly what people see.
 
+pub mod findings;
+pub mod github;
 pub mod gotest;
 pub mod html;
 pub mod json;
+pub mod sarif;
+pub mod short;
 pub mod style;
 pub mod svg;
 pub mod text;

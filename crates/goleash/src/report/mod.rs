@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use anyhow::Result;
-use goleash_core::classify::{self, AssessOptions, Growth, SourceLookup};
+use goleash_core::classify::{self, AssessOptions, Growth, SourceLookup, Verdict};
 use goleash_core::diff;
 use goleash_core::trend::{self, Recovery, Sample, TrendOptions};
 use goleash_core::{Capture, ReadOptions};
 
+use crate::history::AlertVerdict;
 use crate::render::json::{CreatorJson, FrameJson, SCHEMA_VERSION, SiteJson};
 use crate::render::style::Style;
 use crate::render::text::thousands;
@@ -116,29 +117,30 @@ fn target_report(
         .filter_map(|a| a.alert.signature.map(|s| s.to_string()))
         .collect();
     let mut group_reports = group_reports(&samples, &groups, &counts, latest_process, trend);
-    for g in &mut group_reports {
+    for (_, g) in &mut group_reports {
         g.alerted = alerted.contains(&g.signature);
     }
-    group_reports.sort_by(|a, b| {
-        let rank = |g: &GroupReportJson| {
+    group_reports.sort_by(|(a_verdict, a), (b_verdict, b)| {
+        let rank = |g: &GroupReportJson, verdict: Verdict| {
             (
                 !(g.alerted || g.trend.status == "rising"),
-                severity(&g.verdict),
+                severity(verdict),
             )
         };
-        rank(a)
-            .cmp(&rank(b))
+        rank(a, *a_verdict)
+            .cmp(&rank(b, *b_verdict))
             .then(b.count_last.cmp(&a.count_last))
             .then(a.signature.cmp(&b.signature))
     });
 
+    let alerted_as = |verdict: AlertVerdict| alerts.iter().any(|a| a.alert.verdict == verdict);
     let verdict = if samples.is_empty() {
         "no data"
-    } else if alerts.iter().any(|a| a.alert.verdict == "leak") {
+    } else if alerted_as(AlertVerdict::Group(Verdict::Leak)) {
         "leak"
-    } else if alerts.iter().any(|a| a.alert.verdict == "suspect") {
+    } else if alerted_as(AlertVerdict::Group(Verdict::Suspect)) {
         "suspect"
-    } else if alerts.iter().any(|a| a.alert.verdict == "rising") || total.rising() {
+    } else if alerted_as(AlertVerdict::Rising) || total.rising() {
         "rising"
     } else {
         "ok"
@@ -162,14 +164,14 @@ fn target_report(
             .collect(),
         phases,
         trend: trend_json(&total),
-        groups: group_reports,
+        groups: group_reports.into_iter().map(|(_, g)| g).collect(),
         alerts: alerts
             .iter()
             .map(|a| AlertRowJson {
                 t: a.t,
                 process: a.process,
                 signature: a.alert.signature.map(|s| s.to_string()),
-                verdict: a.alert.verdict.clone(),
+                verdict: a.alert.verdict.name().to_string(),
                 why: a.alert.why.clone(),
                 slope_per_minute: a.alert.slope_per_minute,
                 p_value: a.alert.p_value,
@@ -182,9 +184,9 @@ fn target_report(
             .map(|d| StoredDumpJson {
                 id: d.id,
                 t: d.t,
-                profile: d.profile.clone(),
+                profile: d.profile.name().to_string(),
                 debug: d.debug,
-                role: d.role.clone(),
+                role: d.role.name().to_string(),
                 reason: d.reason.clone(),
                 bytes: d.size,
             })
@@ -194,12 +196,12 @@ fn target_report(
 }
 
 /// Most severe first.
-fn severity(verdict: &str) -> u8 {
+fn severity(verdict: Verdict) -> u8 {
     match verdict {
-        "leak" => 0,
-        "suspect" => 1,
-        "lingering" => 2,
-        _ => 3,
+        Verdict::Leak => 0,
+        Verdict::Suspect => 1,
+        Verdict::Lingering => 2,
+        Verdict::Expected => 3,
     }
 }
 
@@ -236,13 +238,14 @@ fn phases(samples: &[SampleRow], trend: &TrendOptions) -> Vec<PhaseJson> {
         .collect()
 }
 
+/// The report of each stack with counts, with its verdict to rank it by.
 fn group_reports(
     samples: &[SampleRow],
     groups: &[GroupRow],
     counts: &[(i64, i64, u64)],
     latest_process: Option<i64>,
     trend: &TrendOptions,
-) -> Vec<GroupReportJson> {
+) -> Vec<(Verdict, GroupReportJson)> {
     let sample_of: HashMap<i64, &SampleRow> = samples.iter().map(|s| (s.id, s)).collect();
     // The samples that carry per-stack counts, in time order.
     let mut profiles: Vec<&SampleRow> = {
@@ -286,22 +289,16 @@ fn group_reports(
                 Status::Empty
             };
             let meta = &g.meta;
-            Some(GroupReportJson {
+            let report = GroupReportJson {
                 signature: meta.signature.to_string(),
-                verdict: meta.verdict.clone(),
+                verdict: meta.verdict.name().to_string(),
                 why: meta.why.clone(),
-                blocking: meta.blocking.clone(),
-                leak_site: meta
-                    .site
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str::<SiteJson>(s).ok()),
+                blocking: meta.blocking.name().to_string(),
+                leak_site: meta.site.as_ref().map(SiteJson::from),
                 pattern: meta.pattern.clone(),
                 hint: meta.hint.clone(),
-                frames: serde_json::from_str::<Vec<FrameJson>>(&meta.frames).unwrap_or_default(),
-                created_by: meta
-                    .created_by
-                    .as_deref()
-                    .and_then(|c| serde_json::from_str::<CreatorJson>(c).ok()),
+                frames: meta.frames.iter().map(FrameJson::from).collect(),
+                created_by: meta.created_by.as_ref().map(CreatorJson::from),
                 first_seen: g.first_seen,
                 count_first: latest.first().map_or(0, |p| p.1 as u64),
                 count_last: latest.last().map_or(0, |p| p.1 as u64),
@@ -313,7 +310,8 @@ fn group_reports(
                     .zip(values)
                     .map(|(s, &v)| (s.t, v))
                     .collect(),
-            })
+            };
+            Some((meta.verdict, report))
         })
         .collect()
 }

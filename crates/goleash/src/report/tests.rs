@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 
-use goleash_core::classify::{self, AssessOptions, Growth, NoSource};
+use goleash_core::classify::{self, AssessOptions, Blocking, Growth, NoSource, Verdict};
 use goleash_core::{ReadOptions, Signature};
 
 use super::*;
 use crate::demo::replay::{DumpTemplate, ProfileTemplate};
+use crate::history::{
+    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupMeta, Profile, Site, VerdictUpdate,
+};
 use crate::render::html;
 use crate::render::watch_json::SettingsJson;
-use crate::store::{AlertRecord, DumpRecord, GroupMeta, ProcessRef, SampleWrite, VerdictUpdate};
+use crate::store::{ProcessRef, SampleWrite};
 use crate::watch::engine::{group_info, group_meta};
 
 const PROFILE: &[u8] =
@@ -42,23 +45,33 @@ fn stacks(template: &ProfileTemplate) -> (HashMap<String, Signature>, Vec<GroupM
         if let Some(site) = &info.site {
             by_site.insert(site.function.clone(), group.signature);
         }
-        metas.push(group_meta(&capture, snapshot, gi, &assessment, &info));
+        metas.push(group_meta(&capture, snapshot, gi, &info));
     }
     (by_site, metas)
 }
 
 /// A stack whose every name tries to break out of the page.
 fn hostile() -> GroupMeta {
+    let function = r#"main.(*T).<script>alert("x")</script>"#;
+    let file = "/src/<b>evil</b>.go";
     GroupMeta {
         signature: Signature(0xbad),
-        blocking: "chan receive".into(),
-        site: Some(
-            r#"{"function":"main.(*T).<script>alert(\"x\")</script>","file":"/src/<b>evil</b>.go","line":7}"#
-                .into(),
-        ),
-        frames: r#"[{"function":"main.(*T).<script>alert(\"x\")</script>","file":"/src/<b>evil</b>.go","line":7,"offset":null,"inlined":false}]"#.into(),
+        blocking: Blocking::ChanReceive,
+        site: Some(Site {
+            function: function.into(),
+            file: file.into(),
+            line: 7,
+            source: None,
+        }),
+        frames: vec![Frame {
+            function: function.into(),
+            file: file.into(),
+            line: 7,
+            offset: None,
+            inlined: false,
+        }],
         created_by: None,
-        verdict: "suspect".into(),
+        verdict: Verdict::Suspect,
         why: "blocked in <chan receive> & more".into(),
         pattern: None,
         hint: Some("<img src=x onerror=alert(1)>".into()),
@@ -133,18 +146,22 @@ fn history() -> std::path::PathBuf {
         let mut dumps = Vec::new();
         if profile && (step == 0 || step == 122 || step == 158) {
             dumps.push(DumpRecord {
-                profile: "goroutine".into(),
+                profile: Profile::Goroutine,
                 debug: 0,
-                role: if step == 158 { "latest" } else { "first" }.into(),
+                role: if step == 158 {
+                    DumpRole::Latest
+                } else {
+                    DumpRole::First
+                },
                 reason: "a profile".into(),
                 body: template.render(&counts, 0),
             });
         }
         if step == 60 {
             dumps.push(DumpRecord {
-                profile: "goroutineleak".into(),
+                profile: Profile::GoroutineLeak,
                 debug: 2,
-                role: "evidence".into(),
+                role: DumpRole::Evidence,
                 reason: "main.search.func1 main.go:126 grew from 4 to 50".into(),
                 body: dump.render(&counts, true).into_bytes(),
             });
@@ -154,7 +171,7 @@ fn history() -> std::path::PathBuf {
         if step == 50 {
             alerts.push(AlertRecord {
                 signature: None,
-                verdict: "rising".into(),
+                verdict: AlertVerdict::Rising,
                 why: "the goroutine count rises by 120.0 a minute".into(),
                 slope_per_minute: Some(120.0),
                 p_value: Some(0.0043),
@@ -163,7 +180,7 @@ fn history() -> std::path::PathBuf {
             });
             alerts.push(AlertRecord {
                 signature: Some(leak),
-                verdict: "leak".into(),
+                verdict: AlertVerdict::Group(Verdict::Leak),
                 why: "grew from 4 to 46 while blocked in chan send".into(),
                 slope_per_minute: Some(119.5),
                 p_value: Some(0.0043),
@@ -172,7 +189,7 @@ fn history() -> std::path::PathBuf {
             });
             alerts.push(AlertRecord {
                 signature: Some(Signature(0xbad)),
-                verdict: "suspect".into(),
+                verdict: AlertVerdict::Group(Verdict::Suspect),
                 why: "blocked in <chan receive> & more".into(),
                 slope_per_minute: None,
                 p_value: None,
@@ -186,10 +203,12 @@ fn history() -> std::path::PathBuf {
             let meta = metas.iter().find(|m| m.signature == leak).unwrap();
             verdicts.push(VerdictUpdate {
                 signature: leak,
-                verdict: "leak".into(),
+                verdict: Verdict::Leak,
                 why: format!(
                     "grew from {} to {} while blocked in {}",
-                    growth.before, growth.after, meta.blocking
+                    growth.before,
+                    growth.after,
+                    meta.blocking.name()
                 ),
                 pattern: meta.pattern.clone(),
                 hint: Some("Make the channel buffered with room for the result.".into()),

@@ -21,14 +21,16 @@ use super::target::{
 };
 use super::view::Sink;
 use crate::collect::HttpOptions;
-use crate::render::json::{self, SCHEMA_VERSION};
+use crate::history::{
+    AlertRecord, AlertVerdict, Creator, DumpRecord, DumpRole, Frame, GroupMeta, Profile, Site,
+    VerdictUpdate,
+};
+use crate::render::json::{SCHEMA_VERSION, SiteJson};
 use crate::render::watch_json::{
     AlertJson, DumpJson, ErrorJson, GroupCountJson, RecoveredJson, RestartJson, SampleJson,
     ScheduleJson, SettingsJson, StartJson, SummaryJson, TargetSummaryJson, TrendJson, WatchEvent,
 };
-use crate::store::{
-    AlertRecord, DumpRecord, GroupMeta, ProcessRef, SampleWrite, Store, VerdictUpdate,
-};
+use crate::store::{ProcessRef, SampleWrite, Store};
 
 /// Requests may cost a target this fraction of what the watch waits between them: the next
 /// profile comes no sooner than 200 times the last one took, so profiling stays under
@@ -241,12 +243,9 @@ fn resume(store: &mut Store, target: &mut Target) -> Result<()> {
                     .map(|&c| u32::try_from(c).unwrap_or(u32::MAX))
                     .collect::<VecDeque<_>>(),
                 info: GroupInfo {
-                    blocking: meta.blocking.clone(),
-                    site: meta
-                        .site
-                        .as_deref()
-                        .and_then(|s| serde_json::from_str(s).ok()),
-                    verdict: meta.verdict.clone(),
+                    blocking: meta.blocking,
+                    site: meta.site.clone(),
+                    verdict: meta.verdict,
                     why: meta.why.clone(),
                     pattern: meta.pattern.clone(),
                     hint: meta.hint.clone(),
@@ -282,7 +281,7 @@ struct Observed<'c> {
     /// The parsed profile or dump, with its body.
     capture: Option<(&'c Capture, &'c [u8])>,
     /// For dumps: which profile, and why it was taken.
-    dump: Option<(&'static str, String)>,
+    dump: Option<(Profile, String)>,
 }
 
 /// Everything one observation writes, built before the transaction.
@@ -598,9 +597,9 @@ impl Engine<'_> {
             if let Some((profile, reason)) = &o.dump {
                 self.reassess_from_dump(i, t, capture, snapshot, &largest, &mut pending);
                 pending.dumps.push(DumpRecord {
-                    profile: profile.to_string(),
+                    profile: *profile,
                     debug: 2,
-                    role: "evidence".into(),
+                    role: DumpRole::Evidence,
                     reason: reason.clone(),
                     body: body.to_vec(),
                 });
@@ -608,7 +607,7 @@ impl Engine<'_> {
                     schema_version: SCHEMA_VERSION,
                     target: self.targets[i].base.clone(),
                     t,
-                    profile,
+                    profile: profile.name(),
                     bytes: body.len() as u64,
                     goroutines: o.goroutines,
                     proven_leaked: snapshot.groups.iter().map(|g| g.leaked).sum(),
@@ -620,18 +619,18 @@ impl Engine<'_> {
                     target.first_profile_stored = true;
                     target.latest_stored_t = t;
                     pending.dumps.push(DumpRecord {
-                        profile: "goroutine".into(),
+                        profile: Profile::Goroutine,
                         debug: 0,
-                        role: "first".into(),
+                        role: DumpRole::First,
                         reason: "the first profile of this process".into(),
                         body: body.to_vec(),
                     });
                 } else if t - target.latest_stored_t >= latest_every {
                     target.latest_stored_t = t;
                     pending.dumps.push(DumpRecord {
-                        profile: "goroutine".into(),
+                        profile: Profile::Goroutine,
                         debug: 0,
-                        role: "latest".into(),
+                        role: DumpRole::Latest,
                         reason: "the latest profile".into(),
                         body: body.to_vec(),
                     });
@@ -656,7 +655,7 @@ impl Engine<'_> {
                 );
                 let record = AlertRecord {
                     signature: None,
-                    verdict: "rising".into(),
+                    verdict: AlertVerdict::Rising,
                     why: why.clone(),
                     slope_per_minute: Some(slope),
                     p_value: Some(p),
@@ -669,7 +668,7 @@ impl Engine<'_> {
                     t,
                     process: 0,
                     scope: "total",
-                    verdict: "rising".into(),
+                    verdict: AlertVerdict::Rising.name().to_string(),
                     why,
                     signature: None,
                     count_before: before,
@@ -796,9 +795,7 @@ impl Engine<'_> {
             );
             let info = group_info(capture, &assessment);
             if !target.described.contains(&signature) {
-                pending
-                    .metas
-                    .push(group_meta(capture, snapshot, gi, &assessment, &info));
+                pending.metas.push(group_meta(capture, snapshot, gi, &info));
             }
             target.groups.insert(
                 signature,
@@ -948,7 +945,7 @@ impl Engine<'_> {
             if let Some(g) = target.groups.get_mut(&signature) {
                 g.info = info.clone();
             }
-            let escalated = assessment.verdict == Verdict::Leak && before.verdict != "leak";
+            let escalated = assessment.verdict == Verdict::Leak && before.verdict != Verdict::Leak;
             if escalated {
                 pending.alerts.push(group_alert(
                     &target.base,
@@ -1010,47 +1007,35 @@ impl Engine<'_> {
 /// How the watch describes a stack.
 pub fn group_info(capture: &Capture, assessment: &Assessment) -> GroupInfo {
     GroupInfo {
-        blocking: assessment.blocking.name().to_string(),
-        site: json::site_json(&capture.tables, assessment),
-        verdict: assessment.verdict.name().to_string(),
+        blocking: assessment.blocking,
+        site: Site::of(&capture.tables, assessment),
+        verdict: assessment.verdict,
         why: assessment.why.clone(),
         pattern: assessment.pattern.map(|p| p.id.to_string()),
         hint: assessment.hint().map(str::to_string),
     }
 }
 
-/// The row the watch records for a stack seen for the first time.
+/// The row the watch records for a stack seen for the first time, described by `info`.
 pub fn group_meta(
     capture: &Capture,
     snapshot: &Snapshot,
     gi: usize,
-    assessment: &Assessment,
     info: &GroupInfo,
 ) -> GroupMeta {
     let tables = &capture.tables;
     let group = &snapshot.groups[gi];
-    let frames: Vec<json::FrameJson> = tables
-        .frames(group.stack)
-        .iter()
-        .map(|&f| json::frame_json(tables, f, None))
-        .collect();
-    let created_by = group.created_by.map(|c| {
-        let frame = tables.get_frame(c);
-        json::CreatorJson {
-            function: tables.str(frame.function).into_owned(),
-            file: tables.str(frame.file).into_owned(),
-            line: frame.line,
-            goroutine: None,
-        }
-    });
     GroupMeta {
         signature: group.signature,
-        blocking: info.blocking.clone(),
-        site: json::site_json(&capture.tables, assessment)
-            .and_then(|s| serde_json::to_string(&s).ok()),
-        frames: serde_json::to_string(&frames).unwrap_or_else(|_| "[]".into()),
-        created_by: created_by.and_then(|c| serde_json::to_string(&c).ok()),
-        verdict: info.verdict.clone(),
+        blocking: info.blocking,
+        site: info.site.clone(),
+        frames: tables
+            .frames(group.stack)
+            .iter()
+            .map(|&f| Frame::of(tables, f))
+            .collect(),
+        created_by: group.created_by.map(|c| Creator::of(tables, c)),
+        verdict: info.verdict,
         why: info.why.clone(),
         pattern: info.pattern.clone(),
         hint: info.hint.clone(),
@@ -1060,7 +1045,7 @@ pub fn group_meta(
 fn verdict_update(signature: Signature, info: &GroupInfo) -> VerdictUpdate {
     VerdictUpdate {
         signature,
-        verdict: info.verdict.clone(),
+        verdict: info.verdict,
         why: info.why.clone(),
         pattern: info.pattern.clone(),
         hint: info.hint.clone(),
@@ -1079,7 +1064,7 @@ fn group_alert(
     let p = status.p_value().unwrap_or(1.0);
     let record = AlertRecord {
         signature: Some(signature),
-        verdict: info.verdict.clone(),
+        verdict: AlertVerdict::Group(info.verdict),
         why: info.why.clone(),
         slope_per_minute: Some(slope),
         p_value: Some(p),
@@ -1092,7 +1077,7 @@ fn group_alert(
         t,
         process: 0,
         scope: "group",
-        verdict: info.verdict.clone(),
+        verdict: info.verdict.name().to_string(),
         why: info.why.clone(),
         signature: Some(signature.to_string()),
         count_before: growth.before,
@@ -1100,8 +1085,8 @@ fn group_alert(
         slope_per_minute: slope,
         p_value: p,
         confidence: 1.0 - p,
-        blocking: Some(info.blocking.clone()),
-        leak_site: info.site.clone(),
+        blocking: Some(info.blocking.name().to_string()),
+        leak_site: info.site.as_ref().map(SiteJson::from),
         pattern: info.pattern.clone(),
         hint: info.hint.clone(),
     };
@@ -1346,7 +1331,7 @@ mod tests {
                         fetched: Fetched::Dump {
                             body,
                             capture,
-                            profile: "goroutineleak",
+                            profile: Profile::GoroutineLeak,
                             reason,
                             no_leak_profile: false,
                         },

@@ -5,11 +5,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use goleash_core::Signature;
+use goleash_core::classify::{Blocking, Verdict};
 use goleash_core::trend::{Sample, SegmentStart, TrendOptions, segments};
 
 use super::judge::Status;
 use super::sources::CountSource;
-use crate::render::json::SiteJson;
+use crate::history::Site;
 use crate::render::watch_json::AlertJson;
 
 /// Samples of the total kept per target (the trend looks no further back): 5.5 hours at
@@ -53,11 +54,11 @@ pub enum Probe {
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupInfo {
     /// What its goroutines wait for.
-    pub blocking: String,
+    pub blocking: Blocking,
     /// The innermost frame of the program's own code.
-    pub site: Option<SiteJson>,
+    pub site: Option<Site>,
     /// The verdict of its latest assessment.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Its evidence.
     pub why: String,
     /// The knowledge-base entry.
@@ -74,7 +75,7 @@ impl GroupInfo {
                 let file = site.file.rsplit('/').next().unwrap_or(&site.file);
                 format!("{} {file}:{}", site.function, site.line)
             }
-            None => self.blocking.clone(),
+            None => self.blocking.name().to_string(),
         }
     }
 }
@@ -357,9 +358,9 @@ mod tests {
 
     fn info() -> GroupInfo {
         GroupInfo {
-            blocking: "chan send".into(),
+            blocking: Blocking::ChanSend,
             site: None,
-            verdict: "suspect".into(),
+            verdict: Verdict::Suspect,
             why: String::new(),
             pattern: None,
             hint: None,

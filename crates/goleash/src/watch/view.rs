@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::time::Duration;
 
+use goleash_core::classify::Verdict;
 use goleash_core::trend::TrendOptions;
 
 use super::judge::{Status, first_floor, last_floor};
@@ -459,10 +460,10 @@ fn target_lines(target: &Target, settings: &SettingsJson, style: &Style) -> Vec<
         .collect();
     growing.sort_by_key(|(delta, g)| (!g.status.rising(), std::cmp::Reverse(*delta)));
     for (delta, group) in growing.into_iter().take(3) {
-        let verdict = if group.status.rising() && group.info.verdict == "leak" {
+        let verdict = if group.status.rising() && group.info.verdict == Verdict::Leak {
             style.red("LEAK   ")
         } else if group.status.rising() {
-            style.yellow(&format!("{:<7}", group.info.verdict))
+            style.yellow(&format!("{:<7}", group.info.verdict.name()))
         } else {
             style.dim("growing")
         };
@@ -470,7 +471,7 @@ fn target_lines(target: &Target, settings: &SettingsJson, style: &Style) -> Vec<
             "  {verdict} {:>7} {:>+7}  {:<16} {}",
             thousands(group.current()),
             delta,
-            group.info.blocking,
+            group.info.blocking.name(),
             style.cyan(&group.info.site_text())
         ));
     }

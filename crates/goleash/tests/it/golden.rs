@@ -15,7 +15,7 @@ use crate::support::go::{Run, run, workspace};
 
 /// Every dump, profile and log stored in `tests/data`, as paths relative to the workspace
 /// (the form the documents name their sources in), sorted.
-fn captures() -> Vec<String> {
+pub fn captures() -> Vec<String> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
@@ -167,7 +167,7 @@ fn check_of_every_stored_capture() {
 }
 
 /// Pairs of snapshots of the same programs: across releases, formats and profiles.
-const PAIRS: [(&str, &str, &str); 5] = [
+pub const PAIRS: [(&str, &str, &str); 5] = [
     (
         "go1_21_to_go1_27",
         "tests/data/go1.21/leakysvc/goroutine_debug2.txt",

@@ -1,6 +1,7 @@
 //! The integration tests of goleash: one binary, one module per area.
 
 mod captures;
+mod ci_formats;
 mod golden;
 mod gotest;
 mod support;

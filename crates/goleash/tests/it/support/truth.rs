@@ -113,6 +113,14 @@ impl Markers {
         self.0.get(&format!("{site} {kind}"))
     }
 
+    /// Every marker of `kind` (`block`, `go`).
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Mark> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, _)| key.rsplit(' ').next() == Some(kind))
+            .map(|(_, mark)| mark)
+    }
+
     pub fn line(&self, site: &str, kind: &str) -> u32 {
         self.get(site, kind).line
     }
