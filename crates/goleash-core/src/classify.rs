@@ -15,113 +15,15 @@
 //!
 //! Verdicts never depend on the names of the program's own functions.
 
+use std::borrow::Cow;
+
 use crate::code::{Origin, origin};
 use crate::group::{Group, ParentRef, Snapshot};
 use crate::intern::{FrameId, Tables};
 use crate::kb::{self, Kind, PATTERNS, Pattern};
+pub use crate::model::Blocking;
 use crate::model::CauseKind;
 use crate::source::{SiteFacts, Statement};
-
-/// What a goroutine is waiting for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Blocking {
-    /// `<-ch`.
-    ChanReceive,
-    /// `ch <- v`.
-    ChanSend,
-    /// A send or a receive: debug=1 hides the runtime frames that would tell which.
-    ChanOp,
-    /// A receive on a nil channel: forever.
-    ChanReceiveNil,
-    /// A send on a nil channel: forever.
-    ChanSendNil,
-    /// `select` with cases.
-    Select,
-    /// `select {}`: forever.
-    SelectNoCases,
-    /// `sync.WaitGroup.Wait`.
-    WaitGroup,
-    /// `sync.Mutex.Lock`.
-    Mutex,
-    /// `sync.RWMutex.RLock`.
-    RWMutexRead,
-    /// `sync.RWMutex.Lock`.
-    RWMutexWrite,
-    /// `sync.Cond.Wait`.
-    Cond,
-    /// Another semaphore.
-    Semaphore,
-    /// `time.Sleep`.
-    Sleep,
-    /// Waiting for the network poller: sockets, pipes.
-    IoWait,
-    /// In a system call or C code.
-    Syscall,
-    /// Running on a thread.
-    Running,
-    /// Ready to run.
-    Runnable,
-    /// One of the runtime's own waits (GC, finalizers, scavenger…).
-    Runtime,
-    /// Not known.
-    Unknown,
-}
-
-impl Blocking {
-    /// The name used in JSON and text.
-    pub fn name(self) -> &'static str {
-        match self {
-            Blocking::ChanReceive => "chan receive",
-            Blocking::ChanSend => "chan send",
-            Blocking::ChanOp => "chan send or receive",
-            Blocking::ChanReceiveNil => "chan receive (nil chan)",
-            Blocking::ChanSendNil => "chan send (nil chan)",
-            Blocking::Select => "select",
-            Blocking::SelectNoCases => "select (no cases)",
-            Blocking::WaitGroup => "sync.WaitGroup.Wait",
-            Blocking::Mutex => "sync.Mutex.Lock",
-            Blocking::RWMutexRead => "sync.RWMutex.RLock",
-            Blocking::RWMutexWrite => "sync.RWMutex.Lock",
-            Blocking::Cond => "sync.Cond.Wait",
-            Blocking::Semaphore => "semacquire",
-            Blocking::Sleep => "sleep",
-            Blocking::IoWait => "IO wait",
-            Blocking::Syscall => "syscall",
-            Blocking::Running => "running",
-            Blocking::Runnable => "runnable",
-            Blocking::Runtime => "runtime",
-            Blocking::Unknown => "unknown",
-        }
-    }
-
-    /// Whether nothing but another goroutine can end the wait: channels, selects and sync
-    /// primitives, not timers, I/O or system calls.
-    pub fn needs_another_goroutine(self) -> bool {
-        matches!(
-            self,
-            Blocking::ChanReceive
-                | Blocking::ChanSend
-                | Blocking::ChanOp
-                | Blocking::ChanReceiveNil
-                | Blocking::ChanSendNil
-                | Blocking::Select
-                | Blocking::SelectNoCases
-                | Blocking::WaitGroup
-                | Blocking::Mutex
-                | Blocking::RWMutexRead
-                | Blocking::RWMutexWrite
-                | Blocking::Cond
-        )
-    }
-
-    /// Whether the wait can never end, whatever other goroutines do.
-    pub fn is_forever(self) -> bool {
-        matches!(
-            self,
-            Blocking::ChanReceiveNil | Blocking::ChanSendNil | Blocking::SelectNoCases
-        )
-    }
-}
 
 /// How sure goleash is that a group leaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -226,8 +128,12 @@ impl Assessment {
     }
 }
 
-/// What the group's stack reveals about the wait, independent of any verdict.
+/// What the group's goroutines wait for, independent of any verdict: what their input said
+/// they wait for, else what their wait reason and stack reveal.
 pub fn blocking_of(tables: &Tables, group: &Group) -> Blocking {
+    if let Some(blocking) = group.blocking() {
+        return blocking;
+    }
     if let Some(reason) = group.state() {
         let from_state = match tables.bytes(reason) {
             b"chan receive" => Some(Blocking::ChanReceive),
@@ -329,6 +235,15 @@ pub fn blocking_of(tables: &Tables, group: &Group) -> Blocking {
         return Blocking::Runnable;
     }
     Blocking::Unknown
+}
+
+/// What a group waits in, in words: the wait reason its dump printed, else the operation
+/// its input said it waits for, else the one `assessment` read from its stack.
+pub fn state_name<'t>(tables: &'t Tables, group: &Group, assessment: &Assessment) -> Cow<'t, str> {
+    match group.state() {
+        Some(reason) => tables.str(reason),
+        None => Cow::Borrowed(group.blocking().unwrap_or(assessment.blocking).name()),
+    }
 }
 
 /// The operation a function of the runtime or `sync` blocks in.
@@ -788,5 +703,69 @@ created by net/http.(*Transport).dialConn in goroutine 9
         assert_eq!(ended.verdict, Verdict::Leak);
         assert!(ended.why.contains("nothing cancelled it"), "{}", ended.why);
         assert!(ended.hint().is_some_and(|h| h.contains("cancel")));
+    }
+
+    /// Goroutines whose input says what they wait for (an execution trace) are judged by
+    /// that, whatever their stack shows, and their state is named by it; the operation
+    /// most of a group's goroutines wait for stands for the group.
+    #[test]
+    fn a_stated_blocking_operation_wins_over_the_stack() {
+        use crate::model::{Record, State};
+        let mut tables = Tables::new();
+        let frame = |tables: &mut Tables, function: &str| {
+            let frame = crate::intern::Frame {
+                function: tables.sym(function.as_bytes()),
+                file: tables.sym(b"/src/p/p.go"),
+                line: 10,
+                offset: None,
+                inlined: false,
+            };
+            tables.frame(frame)
+        };
+        // The stack says a receive; the trace said the network.
+        let frames = vec![
+            frame(&mut tables, "runtime.chanrecv1"),
+            frame(&mut tables, "example.com/p.worker"),
+        ];
+        let record = |id, blocking| Record {
+            count: 1,
+            id: Some(id),
+            frames: frames.clone(),
+            state: Some(State {
+                blocking,
+                ..State::default()
+            }),
+            ..Record::default()
+        };
+        let batch = [
+            record(1, None),
+            record(2, Some(Blocking::IoWait)),
+            record(3, Some(Blocking::IoWait)),
+        ];
+        // Where most said nothing, the stack decides.
+        let mostly_silent = [
+            record(4, None),
+            record(5, None),
+            record(6, Some(Blocking::IoWait)),
+        ];
+        let capture = crate::Grouper::group_records(
+            Default::default(),
+            tables,
+            [&batch[..], &mostly_silent[..]],
+        );
+        let (tables, snapshot) = (&capture.tables, &capture.snapshots[0]);
+        let group = &snapshot.groups[0];
+        assert_eq!(group.count, 3);
+        assert_eq!(group.state(), None);
+        assert_eq!(group.blocking(), Some(Blocking::IoWait));
+        assert_eq!(blocking_of(tables, group), Blocking::IoWait);
+        let options = AssessOptions::default();
+        let assessment = assess(tables, snapshot, group, None, &options, &NoSource);
+        assert_eq!(assessment.blocking, Blocking::IoWait);
+        assert_eq!(state_name(tables, group, &assessment), "IO wait");
+
+        let group = &capture.snapshots[1].groups[0];
+        assert_eq!(group.blocking(), None);
+        assert_eq!(blocking_of(tables, group), Blocking::ChanReceive);
     }
 }

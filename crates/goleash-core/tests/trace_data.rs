@@ -43,14 +43,14 @@ fn tracecases_of_every_format_version() {
     ] {
         let (trace, tables, output) = load(name);
         assert_eq!(trace.version, version);
-        expect::check_tracecases(&trace, &tables, &output, minor);
+        expect::check_tracecases(&trace, &tables, &trace::test_events(&output), minor);
     }
 }
 
 #[test]
 fn a_timed_out_run_shows_the_stuck_tests() {
     let (trace, tables, output) = load("hang-go1.27.3");
-    expect::check_hang(&trace, &tables, &output);
+    expect::check_hang(&trace, &tables, &trace::test_events(&output));
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn goroutines_blocked_across_generations() {
         assert!(trace.incomplete.is_none());
         assert_eq!(trace.generations, 3, "{name}");
         assert!(trace.end_time - trace.start_time > 2_000_000_000);
-        let attribution = trace::attribute(&trace, &tables, &output);
+        let attribution = trace::attribute(&trace, &tables, &trace::test_events(&output));
         assert!(
             attribution.warnings.is_empty(),
             "{:?}",

@@ -9,8 +9,16 @@
 //!
 //! [`attribute`] then finds, for each goroutine still alive at the end, the test that
 //! started it: it follows creator links up to the goroutine that ran the test
-//! (`testing.tRunner`), and names that goroutine from the order of the `=== RUN` lines of
-//! the test binary's `-test.v` or `-test.v=test2json` output.
+//! (`testing.tRunner`), and names that goroutine from the order of the binary's `=== RUN`
+//! events ([`TestEvent`]: decoded from `go test -json`, or read from the binary's `-test.v`
+//! output by [`test_events`]).
+//!
+//! [`leftovers`] goes on to what the binary left behind: each goroutine alive at the end,
+//! with its test and the `go` statements that led to it, left over (as a
+//! [`crate::model::Record`] saying what it waits for, to be grouped and judged) or not
+//! judged, by how the trace left it. When the binary crashed and its trace stops short,
+//! [`read_crash`] reads the goroutine dump the crash printed and [`Crash::leftovers`] does
+//! the same from it.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +31,7 @@
 //! if let Some(why) = &parsed.incomplete {
 //!     eprintln!("partial trace: {why}");
 //! }
-//! let attribution = trace::attribute(&parsed, &tables, &output);
+//! let attribution = trace::attribute(&parsed, &tables, &trace::test_events(&output));
 //! for leak in &attribution.leaks {
 //!     let g = parsed.goroutine(leak.goroutine).unwrap();
 //!     println!(
@@ -62,7 +70,11 @@
 //! before anything is allocated for it.
 
 mod attribute;
+mod chain;
+mod crash;
+mod leftovers;
 mod order;
+mod record;
 mod testlog;
 mod wire;
 
@@ -73,6 +85,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::intern::{Frame, FrameId, StackId, Sym, Tables};
 
 pub use attribute::{Attribution, Leak, TestGoroutine, attribute};
+pub use chain::Link;
+pub use crash::{Crash, read_crash};
+pub use leftovers::{Leftover, Leftovers, Site, Unjudged, leftovers};
 pub use testlog::{TestAction, TestEvent, test_events};
 
 use order::{GStatus, Ordering, Step};

@@ -93,7 +93,7 @@ fn check_trace(len: usize, t: &Trace, tables: &Tables) {
         check_goroutine(t, g, tables);
     }
     // The model must be usable, not just built.
-    trace::attribute(t, tables, b"=== RUN   TestX\n");
+    trace::attribute(t, tables, &trace::test_events(b"=== RUN   TestX\n"));
 }
 
 fn check_goroutine(t: &Trace, g: &Goroutine, tables: &Tables) {

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use goleash_core::classify::Verdict;
+use goleash_core::classify::{self, Verdict};
 use serde::Serialize;
 
 use super::json::SCHEMA_VERSION;
@@ -13,8 +13,9 @@ use super::style::Style;
 use super::text::{self, Paths, plural, thousands, verdict_label, wrap};
 use crate::doc;
 use crate::gate::GateOutcome;
-use crate::gotest::leftovers::{FailureKind, Judged, Link, PackageReport, Site, TestLeftovers};
+use crate::gotest::report::{FailureKind, Judged, PackageReport, TestLeftovers};
 use goleash_core::code::origin;
+use goleash_core::trace::{GoState, Link, Site};
 
 /// What the whole run came to.
 pub struct Summary {
@@ -315,12 +316,8 @@ fn link_position(
 
 /// What the goroutines were doing when the binary ended.
 fn state_of(report: &PackageReport, test: &TestLeftovers, index: usize) -> String {
-    let tables = &report.tables;
     let group = &test.snapshot.groups[index];
-    match group.state() {
-        Some(s) => tables.str(s).into_owned(),
-        None => test.judged[index].assessment.blocking.name().to_string(),
-    }
+    classify::state_name(&report.tables, group, &test.judged[index].assessment).into_owned()
 }
 
 fn write_failures(out: &mut dyn Write, reports: &[PackageReport], style: &Style) -> io::Result<()> {
@@ -614,6 +611,14 @@ struct WarningJson {
     message: String,
 }
 
+/// How a goroutine not judged is said to be: `not started`, `runnable` or `running`.
+fn unjudged_state(state: GoState) -> &'static str {
+    match state {
+        GoState::NotStarted => "not started",
+        state => state.name(),
+    }
+}
+
 /// Builds the JSON document.
 pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDoc {
     let mut doc = TestDoc {
@@ -701,7 +706,7 @@ pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDo
             doc.unjudged.push(UnjudgedJson {
                 package: report.package.clone(),
                 test: u.test.clone(),
-                state: u.state,
+                state: unjudged_state(u.state),
                 function: u.function.clone(),
                 count: u.count,
             });
