@@ -20,114 +20,16 @@
 //!
 //! Verdicts never depend on the names of the program's own functions.
 
+use std::borrow::Cow;
+
 use crate::code::{Origin, origin};
 use crate::exits::{self, ExitCondition, ExitKind, Exits, Possibility, Statement};
 pub use crate::exits::{NoSource, SourceLookup};
 use crate::group::{Group, ParentRef, Snapshot};
 use crate::intern::{FrameId, Tables};
 use crate::kb::{self, Kind, PATTERNS, Pattern};
+pub use crate::model::Blocking;
 use crate::model::CauseKind;
-
-/// What a goroutine is waiting for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Blocking {
-    /// `<-ch`.
-    ChanReceive,
-    /// `ch <- v`.
-    ChanSend,
-    /// A send or a receive: debug=1 hides the runtime frames that would tell which.
-    ChanOp,
-    /// A receive on a nil channel: forever.
-    ChanReceiveNil,
-    /// A send on a nil channel: forever.
-    ChanSendNil,
-    /// `select` with cases.
-    Select,
-    /// `select {}`: forever.
-    SelectNoCases,
-    /// `sync.WaitGroup.Wait`.
-    WaitGroup,
-    /// `sync.Mutex.Lock`.
-    Mutex,
-    /// `sync.RWMutex.RLock`.
-    RWMutexRead,
-    /// `sync.RWMutex.Lock`.
-    RWMutexWrite,
-    /// `sync.Cond.Wait`.
-    Cond,
-    /// Another semaphore.
-    Semaphore,
-    /// `time.Sleep`.
-    Sleep,
-    /// Waiting for the network poller: sockets, pipes.
-    IoWait,
-    /// In a system call or C code.
-    Syscall,
-    /// Running on a thread.
-    Running,
-    /// Ready to run.
-    Runnable,
-    /// One of the runtime's own waits (GC, finalizers, scavenger…).
-    Runtime,
-    /// Not known.
-    Unknown,
-}
-
-impl Blocking {
-    /// The name used in JSON and text.
-    pub fn name(self) -> &'static str {
-        match self {
-            Blocking::ChanReceive => "chan receive",
-            Blocking::ChanSend => "chan send",
-            Blocking::ChanOp => "chan send or receive",
-            Blocking::ChanReceiveNil => "chan receive (nil chan)",
-            Blocking::ChanSendNil => "chan send (nil chan)",
-            Blocking::Select => "select",
-            Blocking::SelectNoCases => "select (no cases)",
-            Blocking::WaitGroup => "sync.WaitGroup.Wait",
-            Blocking::Mutex => "sync.Mutex.Lock",
-            Blocking::RWMutexRead => "sync.RWMutex.RLock",
-            Blocking::RWMutexWrite => "sync.RWMutex.Lock",
-            Blocking::Cond => "sync.Cond.Wait",
-            Blocking::Semaphore => "semacquire",
-            Blocking::Sleep => "sleep",
-            Blocking::IoWait => "IO wait",
-            Blocking::Syscall => "syscall",
-            Blocking::Running => "running",
-            Blocking::Runnable => "runnable",
-            Blocking::Runtime => "runtime",
-            Blocking::Unknown => "unknown",
-        }
-    }
-
-    /// Whether nothing but another goroutine can end the wait: channels, selects and sync
-    /// primitives, not timers, I/O or system calls.
-    pub fn needs_another_goroutine(self) -> bool {
-        matches!(
-            self,
-            Blocking::ChanReceive
-                | Blocking::ChanSend
-                | Blocking::ChanOp
-                | Blocking::ChanReceiveNil
-                | Blocking::ChanSendNil
-                | Blocking::Select
-                | Blocking::SelectNoCases
-                | Blocking::WaitGroup
-                | Blocking::Mutex
-                | Blocking::RWMutexRead
-                | Blocking::RWMutexWrite
-                | Blocking::Cond
-        )
-    }
-
-    /// Whether the wait can never end, whatever other goroutines do.
-    pub fn is_forever(self) -> bool {
-        matches!(
-            self,
-            Blocking::ChanReceiveNil | Blocking::ChanSendNil | Blocking::SelectNoCases
-        )
-    }
-}
 
 /// How sure goleash is that a group leaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -221,8 +123,12 @@ impl Assessment {
     }
 }
 
-/// What the group's stack reveals about the wait, independent of any verdict.
+/// What the group's goroutines wait for, independent of any verdict: what their input said
+/// they wait for, else what their wait reason and stack reveal.
 pub fn blocking_of(tables: &Tables, group: &Group) -> Blocking {
+    if let Some(blocking) = group.blocking() {
+        return blocking;
+    }
     if let Some(reason) = group.state() {
         let from_state = match tables.bytes(reason) {
             b"chan receive" => Some(Blocking::ChanReceive),
@@ -324,6 +230,15 @@ pub fn blocking_of(tables: &Tables, group: &Group) -> Blocking {
         return Blocking::Runnable;
     }
     Blocking::Unknown
+}
+
+/// What a group waits in, in words: the wait reason its dump printed, else the operation
+/// its input said it waits for, else the one `assessment` read from its stack.
+pub fn state_name<'t>(tables: &'t Tables, group: &Group, assessment: &Assessment) -> Cow<'t, str> {
+    match group.state() {
+        Some(reason) => tables.str(reason),
+        None => Cow::Borrowed(group.blocking().unwrap_or(assessment.blocking).name()),
+    }
 }
 
 /// The operation a function of the runtime or `sync` blocks in.
@@ -676,10 +591,16 @@ fn by_exits(
                 Verdict::Leak,
                 format!("still blocked after its test ended, with no way out: {none}"),
             )),
-            Moment::Quiescent => Some((
-                Verdict::Leak,
-                format!("still blocked when the program should be idle, with no way out: {none}"),
-            )),
+            // A loop or a pool its live starter keeps is by design even then.
+            Moment::Quiescent => Some(match by_design(group) {
+                Some(why) => (Verdict::Expected, format!("{why}, with no way out: {none}")),
+                None => (
+                    Verdict::Leak,
+                    format!(
+                        "still blocked when the program should be idle, with no way out: {none}"
+                    ),
+                ),
+            }),
             Moment::Live => match by_design(group) {
                 Some(why) => Some((Verdict::Expected, format!("{why}, with no way out: {none}"))),
                 None => Some((
@@ -879,5 +800,233 @@ created by net/http.(*Transport).dialConn in goroutine 9
         assert_eq!(ended.verdict, Verdict::Leak);
         assert!(ended.why.contains("nothing cancelled it"), "{}", ended.why);
         assert!(ended.hint().is_some_and(|h| h.contains("cancel")));
+    }
+
+    /// Goroutines whose input says what they wait for (an execution trace) are judged by
+    /// that, whatever their stack shows, and their state is named by it; the operation
+    /// most of a group's goroutines wait for stands for the group.
+    #[test]
+    fn a_stated_blocking_operation_wins_over_the_stack() {
+        use crate::model::{Record, State};
+        let mut tables = Tables::new();
+        let frame = |tables: &mut Tables, function: &str| {
+            let frame = crate::intern::Frame {
+                function: tables.sym(function.as_bytes()),
+                file: tables.sym(b"/src/p/p.go"),
+                line: 10,
+                offset: None,
+                inlined: false,
+            };
+            tables.frame(frame)
+        };
+        // The stack says a receive; the trace said the network.
+        let frames = vec![
+            frame(&mut tables, "runtime.chanrecv1"),
+            frame(&mut tables, "example.com/p.worker"),
+        ];
+        let record = |id, blocking| Record {
+            count: 1,
+            id: Some(id),
+            frames: frames.clone(),
+            state: Some(State {
+                blocking,
+                ..State::default()
+            }),
+            ..Record::default()
+        };
+        let batch = [
+            record(1, None),
+            record(2, Some(Blocking::IoWait)),
+            record(3, Some(Blocking::IoWait)),
+        ];
+        // Where most said nothing, the stack decides.
+        let mostly_silent = [
+            record(4, None),
+            record(5, None),
+            record(6, Some(Blocking::IoWait)),
+        ];
+        let capture = crate::Grouper::group_records(
+            Default::default(),
+            tables,
+            [&batch[..], &mostly_silent[..]],
+        );
+        let (tables, snapshot) = (&capture.tables, &capture.snapshots[0]);
+        let group = &snapshot.groups[0];
+        assert_eq!(group.count, 3);
+        assert_eq!(group.state(), None);
+        assert_eq!(group.blocking(), Some(Blocking::IoWait));
+        assert_eq!(blocking_of(tables, group), Blocking::IoWait);
+        let options = AssessOptions::default();
+        let assessment = assess(tables, snapshot, group, None, &options, &NoSource);
+        assert_eq!(assessment.blocking, Blocking::IoWait);
+        assert_eq!(state_name(tables, group, &assessment), "IO wait");
+
+        let group = &capture.snapshots[1].groups[0];
+        assert_eq!(group.blocking(), None);
+        assert_eq!(blocking_of(tables, group), Blocking::ChanReceive);
+    }
+
+    /// A program whose goroutines wait two hours on a timer, sleep in a loop with no way out,
+    /// and wait on a context main cancels; and a dump of it.
+    const TIMED: &str = "package main
+
+import (
+	\"context\"
+	\"time\"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go watch(ctx)
+	go poll()
+	go func() {
+		select {
+		case <-time.After(2 * time.Hour):
+		}
+	}()
+	select {}
+}
+
+func watch(ctx context.Context) {
+	<-ctx.Done()
+}
+
+func poll() {
+	for {
+		time.Sleep(time.Second)
+	}
+}
+";
+
+    fn timed_dump(polls: u64) -> String {
+        let mut dump = String::from(
+            "goroutine 1 [select (no cases)]:\nmain.main()\n\t/src/t/main.go:18 +0x1d\n\n\
+             goroutine 6 [chan receive, 3 minutes]:\nmain.watch({0x1, 0x2})\n\t/src/t/main.go:22 +0x1d\n\
+             created by main.main in goroutine 1\n\t/src/t/main.go:11 +0x2a\n\n\
+             goroutine 7 [select, 2 minutes]:\nmain.main.func1()\n\t/src/t/main.go:14 +0x1d\n\
+             created by main.main in goroutine 1\n\t/src/t/main.go:13 +0x2a\n\n",
+        );
+        for n in 0..polls {
+            dump.push_str(&format!(
+                "goroutine {} [sleep]:\ntime.Sleep(0x3b9aca00)\n\t/usr/local/go/src/runtime/time.go:300 +0x1d\n\
+                 main.poll()\n\t/src/t/main.go:27 +0x1d\ncreated by main.main in goroutine 1\n\t/src/t/main.go:12 +0x2a\n\n",
+                100 + n
+            ));
+        }
+        dump
+    }
+
+    #[test]
+    fn ways_out_decide_timers_live_cancellations_and_sleep_loops() {
+        let source = crate::exits::Sources::new(crate::exits::Memory(vec![(
+            "/src/t/main.go",
+            TIMED.to_string(),
+        )]));
+        let before = crate::read(timed_dump(1).as_bytes(), &Default::default(), None).unwrap();
+        let after = crate::read(timed_dump(5).as_bytes(), &Default::default(), None).unwrap();
+        let judge = |capture: &crate::Capture, site: &str, growth: Option<Growth>| {
+            let snapshot = &capture.snapshots[0];
+            let tables = &capture.tables;
+            let group = snapshot
+                .groups
+                .iter()
+                .find(|g| {
+                    let (_, leak) = sites(tables, g);
+                    leak.is_some_and(|f| tables.str(tables.get_frame(f).function) == site)
+                })
+                .unwrap_or_else(|| panic!("no group at {site}"));
+            assess(
+                tables,
+                snapshot,
+                group,
+                growth,
+                &AssessOptions::default(),
+                &source,
+            )
+        };
+        // Two hours on a timer, two minutes of them gone.
+        let timer = judge(&after, "main.main.func1", None);
+        assert_eq!(
+            timer.verdict,
+            Verdict::Lingering,
+            "{} {:?}",
+            timer.why,
+            timer.exits
+        );
+        assert!(timer.why.contains("1 h 58 min left"), "{}", timer.why);
+        let deadline = timer.exits.as_ref().unwrap().conditions[0]
+            .deadline
+            .unwrap();
+        assert_eq!(deadline.after_secs, 7200.0);
+        assert_eq!(deadline.left_secs, Some(7080.0));
+        // main's deferred cancel can still run: main is alive.
+        let watch = judge(&after, "main.watch", None);
+        assert_eq!(
+            watch.verdict,
+            Verdict::Expected,
+            "{} {:?}",
+            watch.why,
+            watch.exits
+        );
+        assert!(watch.why.contains("defer cancel()"), "{}", watch.why);
+        // A sleep loop with no way out that grew is a leak; with the same count, by design.
+        let grew = Growth {
+            before: 1,
+            after: 5,
+        };
+        let poll = judge(&after, "main.poll", Some(grew));
+        assert_eq!(poll.verdict, Verdict::Leak, "{}", poll.why);
+        assert_eq!(poll.pattern.map(|p| p.id), Some("sleep-loop"));
+        assert!(poll.why.contains("no way out"), "{}", poll.why);
+        let steady = Growth {
+            before: 1,
+            after: 1,
+        };
+        assert_eq!(
+            judge(&before, "main.poll", Some(steady)).verdict,
+            Verdict::Expected
+        );
+        // Without the source, a sleeping group is only lingering, as before.
+        let snapshot = &after.snapshots[0];
+        let group = snapshot.groups.iter().find(|g| g.count == 5).unwrap();
+        let bare = assess(
+            &after.tables,
+            snapshot,
+            group,
+            None,
+            &AssessOptions::default(),
+            &NoSource,
+        );
+        assert_eq!(bare.verdict, Verdict::Lingering);
+        assert!(bare.exits.is_none());
+    }
+
+    #[test]
+    fn a_file_that_does_not_match_the_dump_is_not_used() {
+        let shifted = format!("package main\n\n{}", &TIMED["package main\n".len()..]);
+        let source =
+            crate::exits::Sources::new(crate::exits::Memory(vec![("/src/t/main.go", shifted)]));
+        let capture = crate::read(timed_dump(1).as_bytes(), &Default::default(), None).unwrap();
+        let snapshot = &capture.snapshots[0];
+        let mismatched: Vec<String> = snapshot
+            .groups
+            .iter()
+            .map(|g| {
+                assess(
+                    &capture.tables,
+                    snapshot,
+                    g,
+                    None,
+                    &AssessOptions::default(),
+                    &source,
+                )
+            })
+            .filter_map(|a| a.source_mismatch)
+            .collect();
+        assert!(
+            mismatched.iter().any(|m| m.contains("does not block in")),
+            "{mismatched:?}"
+        );
     }
 }

@@ -5,12 +5,15 @@
 //! per goroutine is one 12-byte row (id, parent id, group) for the spawn tree; everything
 //! else is per group.
 
+use std::io::{self, Write};
+
 use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::intern::{FrameId, LabelSetId, StackId, Sym, Tables};
 use crate::model::{
-    Ancestor, DumpInfo, Elision, FrameRegs, Profile, RaceReport, Record, ThreadInfo, Warning,
+    Ancestor, Blocking, Cause, DumpInfo, Elision, Format, FrameRegs, Profile, RaceReport, Record,
+    ThreadInfo, Warning,
 };
 use crate::parse::Sink;
 use crate::signature::{Signature, creator_hash, signature};
@@ -69,6 +72,10 @@ pub struct Group {
     pub count: u64,
     /// Wait reasons seen, most frequent first; `None` where the format has no state.
     pub states: Vec<(Option<Sym>, u64)>,
+    /// The operations the goroutines were said to wait for ([`crate::model::State::blocking`]),
+    /// most frequent first; `None` for goroutines whose input did not say (every
+    /// goroutine of a dump).
+    pub blockings: Vec<(Option<Blocking>, u64)>,
     /// Goroutines the runtime marked `(leaked)` (or listed in a goroutineleak profile).
     pub leaked: u64,
     /// Goroutines `locked to thread`.
@@ -109,6 +116,11 @@ impl Group {
     /// The most frequent wait reason.
     pub fn state(&self) -> Option<Sym> {
         self.states.first().and_then(|&(s, _)| s)
+    }
+
+    /// The operation most of the goroutines were said to wait for, if the input said.
+    pub fn blocking(&self) -> Option<Blocking> {
+        self.blockings.first().and_then(|&(b, _)| b)
     }
 
     /// Whether the runtime proved every goroutine of the group leaked.
@@ -377,7 +389,8 @@ pub struct Grouper<'p> {
 }
 
 impl<'p> Grouper<'p> {
-    /// A grouper; `passthrough` receives the lines of the input that are not part of a dump.
+    /// A grouper; `passthrough` receives the lines of the input that are not part of a dump,
+    /// and the first error writing them stops the parse (see [`Sink`]).
     pub fn new(options: GroupOptions, passthrough: Option<crate::Passthrough<'p>>) -> Self {
         Grouper {
             options,
@@ -400,6 +413,37 @@ impl<'p> Grouper<'p> {
             races: self.races,
             warnings: self.warnings,
         }
+    }
+
+    /// Groups goroutines that no dump printed as they stand (the leftovers of a test, from
+    /// an execution trace or picked out of a crash's dump): each batch of records becomes
+    /// one snapshot, grouped as a traceback of just those goroutines would be, with no
+    /// cause.
+    pub fn group_records<'r, B>(
+        options: GroupOptions,
+        mut tables: Tables,
+        batches: impl IntoIterator<Item = B>,
+    ) -> Capture
+    where
+        B: IntoIterator<Item = &'r Record>,
+    {
+        let mut grouper = Grouper::new(options, None);
+        for batch in batches {
+            grouper.start(DumpInfo {
+                format: Format::Traceback,
+                profile: Profile::Goroutine,
+                cause: Cause::default(),
+                declared_total: None,
+                time_nanos: None,
+                offset: 0,
+                prefix: None,
+            });
+            for record in batch {
+                grouper.add(&mut tables, record);
+            }
+            grouper.close(false);
+        }
+        grouper.finish(tables)
     }
 
     fn signature_of(&mut self, tables: &Tables, stack: StackId) -> Signature {
@@ -498,6 +542,7 @@ impl<'p> Grouper<'p> {
                 .parents
                 .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             group.states.sort_by_key(|s| std::cmp::Reverse(s.1));
+            group.blockings.sort_by_key(|b| std::cmp::Reverse(b.1));
             group
                 .labels
                 .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -526,10 +571,10 @@ impl<'p> Grouper<'p> {
     }
 }
 
-impl Sink for Grouper<'_> {
-    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) {
+impl Grouper<'_> {
+    fn start(&mut self, info: DumpInfo) {
         self.current = Some(Building {
-            info: info.clone(),
+            info,
             groups: Vec::new(),
             index: FxHashMap::default(),
             goroutines: GoroutineIndex::default(),
@@ -537,7 +582,7 @@ impl Sink for Grouper<'_> {
         });
     }
 
-    fn record(&mut self, tables: &mut Tables, record: &Record) {
+    fn add(&mut self, tables: &mut Tables, record: &Record) {
         let stack = tables.stack(&record.frames);
         let signature = self.signature_of(tables, stack);
         let creator = match (self.options.split_by_creator, record.created_by) {
@@ -580,6 +625,14 @@ impl Sink for Grouper<'_> {
             None => group.states.push((reason, count)),
         }
         if let Some(state) = &record.state {
+            match group
+                .blockings
+                .iter_mut()
+                .find(|(b, _)| *b == state.blocking)
+            {
+                Some(entry) => entry.1 += count,
+                None => group.blockings.push((state.blocking, count)),
+            }
             if state.leaked {
                 group.leaked += count;
             }
@@ -632,23 +685,39 @@ impl Sink for Grouper<'_> {
             building.goroutines.push(id, parent, index);
         }
     }
+}
 
-    fn dump_end(&mut self, _tables: &mut Tables, truncated: bool) {
+impl Sink for Grouper<'_> {
+    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) -> io::Result<()> {
+        self.start(info.clone());
+        Ok(())
+    }
+
+    fn record(&mut self, tables: &mut Tables, record: &Record) -> io::Result<()> {
+        self.add(tables, record);
+        Ok(())
+    }
+
+    fn dump_end(&mut self, _tables: &mut Tables, truncated: bool) -> io::Result<()> {
         self.close(truncated);
+        Ok(())
     }
 
-    fn race(&mut self, _tables: &Tables, report: RaceReport) {
+    fn race(&mut self, _tables: &Tables, report: RaceReport) -> io::Result<()> {
         self.races.push(report);
+        Ok(())
     }
 
-    fn text(&mut self, raw_line: &[u8]) {
-        if let Some(passthrough) = self.passthrough.as_mut() {
-            passthrough(raw_line);
+    fn text(&mut self, raw_line: &[u8]) -> io::Result<()> {
+        match self.passthrough.as_mut() {
+            Some(passthrough) => passthrough.write_all(raw_line),
+            None => Ok(()),
         }
     }
 
-    fn warning(&mut self, warning: Warning) {
+    fn warning(&mut self, warning: Warning) -> io::Result<()> {
         self.warnings.push(warning);
+        Ok(())
     }
 }
 
@@ -658,6 +727,7 @@ fn new_group(signature: Signature, stack: StackId, record: &Record) -> Group {
         stack,
         count: 0,
         states: Vec::new(),
+        blockings: Vec::new(),
         leaked: 0,
         locked_to_thread: 0,
         durable: 0,

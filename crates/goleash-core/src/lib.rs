@@ -31,8 +31,10 @@ pub use intern::{Frame, FrameId, LabelSetId, StackId, Sym, Tables};
 pub use parse::{ParseError, ParseOptions, Sink};
 pub use signature::Signature;
 
-/// Receives the lines of a text input that are not part of a dump.
-pub type Passthrough<'p> = &'p mut dyn FnMut(&[u8]);
+/// Where the lines of a text input that are not part of a dump go, unchanged, as they are
+/// read: each line is written whole, so line-buffered output (stdout) shows them as they
+/// arrive.
+pub type Passthrough<'p> = &'p mut dyn std::io::Write;
 
 /// Options for [`read`].
 #[derive(Clone, Debug, Default)]
@@ -45,8 +47,8 @@ pub struct ReadOptions {
 
 /// Reads one input of any supported format and groups every dump in it.
 ///
-/// `passthrough` receives the lines of a text input that are not part of a dump,
-/// unchanged, as they are read.
+/// `passthrough` receives the lines of a text input that are not part of a dump. An error
+/// writing to it stops the read at once and is returned as [`ParseError::Sink`].
 pub fn read(
     input: impl std::io::Read,
     options: &ReadOptions,

@@ -7,12 +7,18 @@
 
 use crate::intern::{FrameId, LabelSetId, StackId, Sym};
 
-/// A goroutine's state as the traceback header prints it, taken apart.
+/// A goroutine's state: as the traceback header prints it, taken apart, or as an execution
+/// trace left it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
     /// The wait reason or status without annotations: `chan receive`, `IO wait`, `running`,
     /// `chan receive (nil chan)`. `(leaked)`, `(scan)` and `(durable)` are in the flags.
+    /// `None` where the input has no words for it (an execution trace).
     pub reason: Option<Sym>,
+    /// What the goroutine waits for, where the input says so as an operation rather than in
+    /// words: an execution trace's block reason, read with the stack. Classification
+    /// prefers it to `reason` and the stack. Tracebacks leave it `None`.
+    pub blocking: Option<Blocking>,
     /// `(leaked)`: the runtime's goroutine leak detector proved it can never run again.
     pub leaked: bool,
     /// `(scan)`: the GC was scanning its stack.
@@ -26,6 +32,107 @@ pub struct State {
     pub wait_minutes: Option<u32>,
     /// `, synctest bubble N`.
     pub synctest_bubble: Option<u64>,
+}
+
+/// What a goroutine is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Blocking {
+    /// `<-ch`.
+    ChanReceive,
+    /// `ch <- v`.
+    ChanSend,
+    /// A send or a receive: debug=1 hides the runtime frames that would tell which.
+    ChanOp,
+    /// A receive on a nil channel: forever.
+    ChanReceiveNil,
+    /// A send on a nil channel: forever.
+    ChanSendNil,
+    /// `select` with cases.
+    Select,
+    /// `select {}`: forever.
+    SelectNoCases,
+    /// `sync.WaitGroup.Wait`.
+    WaitGroup,
+    /// `sync.Mutex.Lock`.
+    Mutex,
+    /// `sync.RWMutex.RLock`.
+    RWMutexRead,
+    /// `sync.RWMutex.Lock`.
+    RWMutexWrite,
+    /// `sync.Cond.Wait`.
+    Cond,
+    /// Another semaphore.
+    Semaphore,
+    /// `time.Sleep`.
+    Sleep,
+    /// Waiting for the network poller: sockets, pipes.
+    IoWait,
+    /// In a system call or C code.
+    Syscall,
+    /// Running on a thread.
+    Running,
+    /// Ready to run.
+    Runnable,
+    /// One of the runtime's own waits (GC, finalizers, scavenger…).
+    Runtime,
+    /// Not known.
+    Unknown,
+}
+
+impl Blocking {
+    /// The name used in JSON and text.
+    pub fn name(self) -> &'static str {
+        match self {
+            Blocking::ChanReceive => "chan receive",
+            Blocking::ChanSend => "chan send",
+            Blocking::ChanOp => "chan send or receive",
+            Blocking::ChanReceiveNil => "chan receive (nil chan)",
+            Blocking::ChanSendNil => "chan send (nil chan)",
+            Blocking::Select => "select",
+            Blocking::SelectNoCases => "select (no cases)",
+            Blocking::WaitGroup => "sync.WaitGroup.Wait",
+            Blocking::Mutex => "sync.Mutex.Lock",
+            Blocking::RWMutexRead => "sync.RWMutex.RLock",
+            Blocking::RWMutexWrite => "sync.RWMutex.Lock",
+            Blocking::Cond => "sync.Cond.Wait",
+            Blocking::Semaphore => "semacquire",
+            Blocking::Sleep => "sleep",
+            Blocking::IoWait => "IO wait",
+            Blocking::Syscall => "syscall",
+            Blocking::Running => "running",
+            Blocking::Runnable => "runnable",
+            Blocking::Runtime => "runtime",
+            Blocking::Unknown => "unknown",
+        }
+    }
+
+    /// Whether nothing but another goroutine can end the wait: channels, selects and sync
+    /// primitives, not timers, I/O or system calls.
+    pub fn needs_another_goroutine(self) -> bool {
+        matches!(
+            self,
+            Blocking::ChanReceive
+                | Blocking::ChanSend
+                | Blocking::ChanOp
+                | Blocking::ChanReceiveNil
+                | Blocking::ChanSendNil
+                | Blocking::Select
+                | Blocking::SelectNoCases
+                | Blocking::WaitGroup
+                | Blocking::Mutex
+                | Blocking::RWMutexRead
+                | Blocking::RWMutexWrite
+                | Blocking::Cond
+        )
+    }
+
+    /// Whether the wait can never end, whatever other goroutines do.
+    pub fn is_forever(self) -> bool {
+        matches!(
+            self,
+            Blocking::ChanReceiveNil | Blocking::ChanSendNil | Blocking::SelectNoCases
+        )
+    }
 }
 
 /// The `gp= m= mp=` part of a level-2 traceback header.

@@ -8,7 +8,7 @@
 
 use regex::Regex;
 
-use crate::classify::Assessment;
+use crate::classify::{Assessment, state_name};
 use crate::group::Group;
 use crate::intern::Tables;
 use crate::signature::Signature;
@@ -96,12 +96,10 @@ impl Rule {
         {
             return false;
         }
-        if let Some(m) = &self.state {
-            let state = group.state().map(|s| tables.str(s).into_owned());
-            let state = state.as_deref().unwrap_or(assessment.blocking.name());
-            if !m.is_match(state) {
-                return false;
-            }
+        if let Some(m) = &self.state
+            && !m.is_match(&state_name(tables, group, assessment))
+        {
+            return false;
         }
         if let Some((key, m)) = &self.label {
             let any = group.labels.iter().any(|&(set, _)| {

@@ -664,9 +664,12 @@ fn prefixed_and_indented_dumps_read_like_the_original() {
         ("go test", in_test_output),
     ] {
         let mut passthrough = Vec::new();
-        let mut keep = |line: &[u8]| passthrough.extend_from_slice(line);
-        let c = goleash_core::read(variant.as_bytes(), &ReadOptions::default(), Some(&mut keep))
-            .unwrap();
+        let c = goleash_core::read(
+            variant.as_bytes(),
+            &ReadOptions::default(),
+            Some(&mut passthrough),
+        )
+        .unwrap();
         assert_eq!(signature_counts(&c), expected, "{name}");
         assert_eq!(c.snapshots.len(), 1, "{name}");
         if name == "go test" {
@@ -764,11 +767,10 @@ fn goleak_messages_in_test_output() {
     decorated.push_str("\n--- FAIL: TestFetch (0.44s)\nFAIL\n");
 
     let mut passthrough = Vec::new();
-    let mut keep = |line: &[u8]| passthrough.extend_from_slice(line);
     let c = goleash_core::read(
         decorated.as_bytes(),
         &ReadOptions::default(),
-        Some(&mut keep),
+        Some(&mut passthrough),
     )
     .unwrap();
     assert_eq!(c.snapshots.len(), 1);

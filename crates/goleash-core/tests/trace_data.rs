@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use goleash_core::Tables;
-use goleash_core::trace::{self, GoState, ReadOptions, Trace, TraceError, Version};
+use goleash_core::trace::{self, GoState, Trace, TraceError, TraceOptions, Version};
 
 fn path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,7 +19,7 @@ fn path(name: &str) -> PathBuf {
 fn load(name: &str) -> (Trace, Tables, Vec<u8>) {
     let mut tables = Tables::new();
     let file = std::fs::File::open(path(&format!("{name}.trace.gz"))).unwrap();
-    let trace = trace::read(file, &ReadOptions::default(), &mut tables).unwrap();
+    let trace = trace::read(file, &TraceOptions::default(), &mut tables).unwrap();
     let output = std::fs::read(path(&format!("{name}.out"))).unwrap();
     (trace, tables, output)
 }
@@ -43,14 +43,14 @@ fn tracecases_of_every_format_version() {
     ] {
         let (trace, tables, output) = load(name);
         assert_eq!(trace.version, version);
-        expect::check_tracecases(&trace, &tables, &output, minor);
+        expect::check_tracecases(&trace, &tables, &trace::test_events(&output), minor);
     }
 }
 
 #[test]
 fn a_timed_out_run_shows_the_stuck_tests() {
     let (trace, tables, output) = load("hang-go1.27.3");
-    expect::check_hang(&trace, &tables, &output);
+    expect::check_hang(&trace, &tables, &trace::test_events(&output));
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn goroutines_blocked_across_generations() {
         assert!(trace.incomplete.is_none());
         assert_eq!(trace.generations, 3, "{name}");
         assert!(trace.end_time - trace.start_time > 2_000_000_000);
-        let attribution = trace::attribute(&trace, &tables, &output);
+        let attribution = trace::attribute(&trace, &tables, &trace::test_events(&output));
         assert!(
             attribution.warnings.is_empty(),
             "{:?}",
@@ -133,12 +133,12 @@ fn truncated_traces_keep_what_is_complete() {
 fn gzip_and_limits() {
     let mut tables = Tables::new();
     let bytes = raw("hang-go1.27.3");
-    let plain = trace::read(&bytes[..], &ReadOptions::default(), &mut tables).unwrap();
+    let plain = trace::read(&bytes[..], &TraceOptions::default(), &mut tables).unwrap();
     assert_eq!(
         plain.goroutines.len(),
         load("hang-go1.27.3").0.goroutines.len()
     );
-    let small = ReadOptions { max_bytes: 1000 };
+    let small = TraceOptions { max_bytes: 1000 };
     assert!(matches!(
         trace::read(&bytes[..], &small, &mut tables),
         Err(TraceError::TooLarge { limit: 1000 })
@@ -149,7 +149,7 @@ fn gzip_and_limits() {
         Err(TraceError::TooLarge { .. })
     ));
     assert!(matches!(
-        trace::read(&gz[..gz.len() / 2], &ReadOptions::default(), &mut tables),
+        trace::read(&gz[..gz.len() / 2], &TraceOptions::default(), &mut tables),
         Err(TraceError::Io(_))
     ));
 }

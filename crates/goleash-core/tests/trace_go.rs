@@ -31,17 +31,17 @@ fn tracecases(version: &str) {
         String::from_utf8_lossy(&framed.output)
     );
     let (trace, tables) = parse(&framed.trace);
-    expect::check_tracecases(&trace, &tables, &framed.output, minor);
+    expect::check_tracecases(&trace, &tables, &trace::test_events(&framed.output), minor);
     // The same run, named from the JSON events `go test -json` would show.
     let json = go::test2json(version, &framed.output);
     assert!(json.starts_with(b"{"));
-    expect::check_tracecases(&trace, &tables, &json, minor);
+    expect::check_tracecases(&trace, &tables, &go::json_events(&json), minor);
     compare_with_go(&framed.trace_path, &trace, &tables);
 
     let plain = go::run(&binary, "tracecases-v", &["-test.v"], &[]);
     assert!(plain.success, "{}", String::from_utf8_lossy(&plain.output));
     let (trace, tables) = parse(&plain.trace);
-    expect::check_tracecases(&trace, &tables, &plain.output, minor);
+    expect::check_tracecases(&trace, &tables, &trace::test_events(&plain.output), minor);
 
     let hang = go::run(
         &binary,
@@ -55,7 +55,7 @@ fn tracecases(version: &str) {
     );
     assert!(!hang.success, "the hanging test should time out");
     let (trace, tables) = parse(&hang.trace);
-    expect::check_hang(&trace, &tables, &hang.output);
+    expect::check_hang(&trace, &tables, &trace::test_events(&hang.output));
     compare_with_go(&hang.trace_path, &trace, &tables);
 }
 
@@ -72,7 +72,7 @@ fn churn(version: &str) {
 
     // Blocked in the first generation and never touched again: later generations know
     // them only from their statuses.
-    let attribution = trace::attribute(&trace, &tables, &run.output);
+    let attribution = trace::attribute(&trace, &tables, &trace::test_events(&run.output));
     assert!(
         attribution.warnings.is_empty(),
         "{:?}",
@@ -126,7 +126,7 @@ fn cgo(version: &str) {
         assert_eq!(g.state, GoState::Exited, "{g:?}");
         assert!(g.first_run.is_some() || g.since > g.creation.unwrap().time);
     }
-    let attribution = trace::attribute(&trace, &tables, &run.output);
+    let attribution = trace::attribute(&trace, &tables, &trace::test_events(&run.output));
     assert_eq!(attribution.tests.len(), 1);
     assert!(attribution.leaks.is_empty(), "{:?}", attribution.leaks);
     assert!(attribution.unattributed.is_empty());

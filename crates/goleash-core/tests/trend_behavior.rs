@@ -1,9 +1,9 @@
-//! How the leak verdict behaves on simulated services: few false alarms on healthy bursty
+//! How the trend's direction behaves on simulated services: few false alarms on healthy bursty
 //! traffic, slow leaks found within a bounded time, restarts not read as leaks ending.
 
 use goleash_core::trend::{
-    LoadPhase, Recovery, Sample, SegmentStart, Shortfall, TrendOptions, Verdict, analyze, recovery,
-    segments,
+    Direction, LoadPhase, Recovery, Sample, SegmentStart, Shortfall, TrendOptions, analyze,
+    recovery, segments,
 };
 
 /// SplitMix64: deterministic noise without a dependency.
@@ -112,20 +112,20 @@ fn healthy() -> Vec<Scenario> {
     ]
 }
 
-fn verdict_with(samples: &[Sample], options: &TrendOptions) -> Verdict {
-    analyze(samples, options).unwrap().current().verdict
+fn direction_with(samples: &[Sample], options: &TrendOptions) -> Direction {
+    analyze(samples, options).unwrap().current().direction
 }
 
 /// Re-analyses the series as a watch would, every `every` seconds from `from` on, and
-/// returns the first time the verdict is `Rising`.
+/// returns the first time the direction is `Rising`.
 fn first_rising(samples: &[Sample], from: f64, every: f64, options: &TrendOptions) -> Option<f64> {
     let mut end = samples.partition_point(|s| s.t < from);
     while end < samples.len() {
         let t = samples[end].t;
         end = samples.partition_point(|s| s.t <= t + every);
         if matches!(
-            verdict_with(&samples[..end], options),
-            Verdict::Rising { .. }
+            direction_with(&samples[..end], options),
+            Direction::Rising { .. }
         ) {
             return Some(samples[end - 1].t);
         }
@@ -200,11 +200,11 @@ fn a_falling_count_is_the_mirror_image() {
         .map(|s| Sample::new(s.t, 1000.0 - s.value))
         .collect();
     let (up, down) = (
-        verdict_with(&series, &options),
-        verdict_with(&mirrored, &options),
+        direction_with(&series, &options),
+        direction_with(&mirrored, &options),
     );
     match (up, down) {
-        (Verdict::Rising { p_value: a }, Verdict::Falling { p_value: b }) => {
+        (Direction::Rising { p_value: a }, Direction::Falling { p_value: b }) => {
             assert!((a - b).abs() <= 1e-12 * a.max(1e-300), "{a} vs {b}");
             assert!(up.confidence().unwrap() > 0.99);
         }
@@ -217,14 +217,14 @@ fn too_little_data_says_what_is_missing() {
     let options = TrendOptions::default();
     let short = watch(0, 2.5, leak(5.0, 1.0));
     assert!(matches!(
-        verdict_with(&short, &options),
-        Verdict::Insufficient(Shortfall::Samples { need: 10, .. })
+        direction_with(&short, &options),
+        Direction::Insufficient(Shortfall::Samples { need: 10, .. })
     ));
     let brief = watch(0, 20.0, leak(5.0, 1.0));
     let trend = analyze(&brief, &options).unwrap();
     assert_eq!(
-        trend.current().verdict,
-        Verdict::Insufficient(Shortfall::Windows { have: 3, need: 6 })
+        trend.current().direction,
+        Direction::Insufficient(Shortfall::Windows { have: 3, need: 6 })
     );
     // The statistics are there for a person to look at all the same.
     assert!(trend.current().theil_sen.unwrap().slope_per_minute() > 4.0);
@@ -237,9 +237,9 @@ fn a_flat_count_is_flat() {
         .map(|i| Sample::new(i as f64 * 5.0, 42.0))
         .collect();
     let trend = analyze(&series, &options).unwrap();
-    assert_eq!(trend.current().verdict, Verdict::Flat);
+    assert_eq!(trend.current().direction, Direction::Flat);
     assert_eq!(trend.current().mann_kendall.unwrap().p, 1.0);
-    assert_eq!(trend.current().verdict.confidence(), None);
+    assert_eq!(trend.current().direction.confidence(), None);
 }
 
 #[test]
@@ -257,7 +257,7 @@ fn long_watches_are_decimated() {
     assert_eq!(current.n, 51_840 - 24);
     let fitted = current.mann_kendall.unwrap().n;
     assert!(fitted <= options.max_points && fitted > options.max_points / 2);
-    assert!(matches!(current.verdict, Verdict::Rising { .. }));
+    assert!(matches!(current.direction, Direction::Rising { .. }));
     let slope = current.theil_sen.unwrap().slope_per_minute();
     assert!((slope - 0.05).abs() < 0.005, "slope {slope}/min");
 }
@@ -294,9 +294,9 @@ fn restarts_cut_the_series_and_are_not_a_leak_ending() {
         let analysis = analyze(series, &options).unwrap();
         for trend in &analysis.trends {
             assert!(
-                matches!(trend.verdict, Verdict::Rising { .. }),
+                matches!(trend.direction, Direction::Rising { .. }),
                 "{cause:?}: {:?}",
-                trend.verdict
+                trend.direction
             );
         }
     }
@@ -306,8 +306,8 @@ fn restarts_cut_the_series_and_are_not_a_leak_ending() {
         ..TrendOptions::default()
     };
     assert!(!matches!(
-        verdict_with(&anonymous, &blind),
-        Verdict::Rising { .. }
+        direction_with(&anonymous, &blind),
+        Direction::Rising { .. }
     ));
 }
 
@@ -379,10 +379,10 @@ fn recovery_tells_a_drained_burst_from_a_stuck_one() {
 
     // Found from the series alone, too.
     let inferred = recovery(&series, None, &options).unwrap();
-    let verdicts: Vec<Recovery> = inferred.iter().map(|o| o.recovery).collect();
+    let recoveries: Vec<Recovery> = inferred.iter().map(|o| o.recovery).collect();
     assert!(inferred.iter().all(|o| o.inferred));
     assert!(matches!(
-        verdicts[..],
+        recoveries[..],
         [Recovery::Recovered { .. }, Recovery::Stuck { .. }]
     ));
     assert_eq!(inferred[1].recovery, Recovery::Stuck { retained: 30.0 });

@@ -1,7 +1,7 @@
 //! Invariants of the trend statistics over arbitrary inputs.
 
 use goleash_core::trend::{
-    LoadPhase, Sample, TrendError, TrendOptions, Verdict, analyze, mann_kendall, recovery,
+    Direction, LoadPhase, Sample, TrendError, TrendOptions, analyze, mann_kendall, recovery,
     segments, theil_sen,
 };
 use proptest::collection::vec;
@@ -172,11 +172,11 @@ proptest! {
         let v: Vec<f64> = t.iter().zip(&noise).map(|(t, e)| (1000.0 + rate * t / 60.0 + e).round()).collect();
         let neg: Vec<f64> = v.iter().map(|v| -v).collect();
         let options = TrendOptions { infer_restarts: false, ..TrendOptions::default() };
-        let up = analyze(&samples(&t, &v), &options).unwrap().current().verdict;
-        let down = analyze(&samples(&t, &neg), &options).unwrap().current().verdict;
+        let up = analyze(&samples(&t, &v), &options).unwrap().current().direction;
+        let down = analyze(&samples(&t, &neg), &options).unwrap().current().direction;
         let mirrored = match up {
-            Verdict::Rising { p_value } => Verdict::Falling { p_value },
-            Verdict::Falling { p_value } => Verdict::Rising { p_value },
+            Direction::Rising { p_value } => Direction::Falling { p_value },
+            Direction::Falling { p_value } => Direction::Rising { p_value },
             other => other,
         };
         prop_assert_eq!(down, mirrored);
@@ -212,8 +212,8 @@ fn short_series_are_insufficient_not_errors() {
     let s = [Sample::new(0.0, 1.0), Sample::new(5.0, 2.0)];
     let analysis = analyze(&s, &TrendOptions::default()).unwrap();
     assert!(matches!(
-        analysis.current().verdict,
-        Verdict::Insufficient(_)
+        analysis.current().direction,
+        Direction::Insufficient(_)
     ));
     assert_eq!(analysis.current().mann_kendall, None);
     assert!(matches!(

@@ -1,11 +1,12 @@
 //! Where dumps come from: files, standard input, or a live service over HTTP.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use goleash_core::{Capture, ReadOptions, Snapshot};
+use goleash_core::{Capture, ParseError, ReadOptions, Snapshot};
 
 use crate::cli::HttpArgs;
 
@@ -60,15 +61,36 @@ impl Input {
 /// Where text around the dumps of a piped stream goes: it is passed through as it arrives,
 /// so `go test` output reads as it would without goleash; to stderr when stdout carries
 /// JSON, to keep that parseable.
-pub fn passthrough(json_on_stdout: bool) -> impl FnMut(&[u8]) {
-    move |line: &[u8]| {
-        let result = if json_on_stdout {
-            io::stderr().lock().write_all(line)
-        } else {
-            io::stdout().lock().write_all(line)
-        };
-        // A closed stdout ends the run when the report is written; nothing to do here.
-        drop(result);
+pub fn passthrough(json_on_stdout: bool) -> Box<dyn Write> {
+    if json_on_stdout {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout())
+    }
+}
+
+/// Copying the text around the dumps failed: the output is broken, not the input, so a
+/// command stops instead of going on to its next input. A closed pipe (`goleash | head`) is
+/// still a quiet success: the cause stays in the error's chain for `main` to find.
+#[derive(Debug)]
+pub struct PassthroughFailed {
+    input: String,
+}
+
+impl fmt::Display for PassthroughFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "copying the text around the dumps of {} failed (--quiet turns the copying off)",
+            self.input
+        )
+    }
+}
+
+impl PassthroughFailed {
+    /// Whether `error` is one.
+    pub fn is(error: &anyhow::Error) -> bool {
+        error.downcast_ref::<PassthroughFailed>().is_some()
     }
 }
 
@@ -115,7 +137,8 @@ pub fn last(capture: &Capture) -> &Snapshot {
         .expect("read_snapshot checked that there is one")
 }
 
-/// Reads and groups one input. `passthrough` gets the lines that are not part of a dump.
+/// Reads and groups one input. `passthrough` gets the lines that are not part of a dump;
+/// when writing them fails, the error is a [`PassthroughFailed`].
 pub fn read(
     input: &Input,
     options: &ReadOptions,
@@ -144,5 +167,11 @@ pub fn read(
             goleash_core::read(&body[..], options, passthrough)
         }
     };
-    result.with_context(|| format!("reading {name}"))
+    match result {
+        Ok(capture) => Ok(capture),
+        Err(ParseError::Sink(e)) => {
+            Err(anyhow::Error::new(e).context(PassthroughFailed { input: name }))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {name}"))),
+    }
 }

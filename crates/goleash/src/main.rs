@@ -9,6 +9,7 @@ mod demo;
 mod doc;
 mod gate;
 mod gotest;
+mod history;
 mod input;
 mod progress;
 mod render;
@@ -18,7 +19,7 @@ mod source_map;
 mod store;
 mod watch;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -89,13 +90,14 @@ pub enum Outcome {
     InputError,
 }
 
-/// Prints an error with its causes, one per line.
+/// Prints an error with its causes, on one line.
 pub fn report_error(error: &anyhow::Error) {
     let mut message = format!("goleash: error: {error}");
     for cause in error.chain().skip(1) {
         message.push_str(&format!(": {cause}"));
     }
-    eprintln!("{message}");
+    // Not `eprintln!`, which panics when stderr is what failed: the exit status still says so.
+    let _ = writeln!(io::stderr(), "{message}");
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -82,7 +82,7 @@ pub fn analyse(
                 | Blocking::Runtime
                 | Blocking::Semaphore
         );
-        if waits_directly && expects && calls_nothing_local(&place, line) {
+        if waits_directly && expects && calls_nothing(&place, line) {
             return Analysis {
                 exits: None,
                 mismatch: Some(format!(
@@ -148,28 +148,16 @@ fn left_by_wait(c: &mut ExitCondition, wait_minutes: Option<(u32, u32)>) {
     };
 }
 
-/// Whether line `line` calls no function of the program's own that could block for it.
-fn calls_nothing_local(place: &Place<'_>, line: u32) -> bool {
+/// Whether line `line` calls nothing: a call could block for it further down (inlined,
+/// or in a frame the format leaves out).
+fn calls_nothing(place: &Place<'_>, line: u32) -> bool {
     let mut plain = true;
     super::syntax::own_nodes(place.function, &mut |n| {
         if n.kind() == "call_expression" && covers(n, line) {
-            let callee = n
-                .child_by_field_name("function")
-                .map(|f| place.file.text(f))
-                .unwrap_or("");
-            // `helper()`, `s.wait()`: the program's code, which the dump may have inlined.
-            if !callee.contains('.') || callee.split('.').next_back().is_some_and(is_lower) {
-                plain = false;
-            }
+            plain = false;
         }
     });
     plain
-}
-
-fn is_lower(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_lowercase() || c == '_')
 }
 
 /// One analysis: the group, its snapshot, and the files it holds.
@@ -608,7 +596,11 @@ fn wakes<'c>(
             let Some(channel) = statement.child_by_field_name("operand") else {
                 return Vec::new();
             };
-            let (kind, traced) = values::receive(cx, place, channel, true);
+            // `<-done` alone waits for a signal; `v := <-ch` for a value.
+            let bound = statement
+                .parent()
+                .is_some_and(|p| p.kind() != "expression_statement");
+            let (kind, traced) = values::receive(cx, place, channel, bound);
             vec![one(kind, statement, traced, false)]
         }
         Statement::Send => {
@@ -860,13 +852,29 @@ pub(super) fn condition_at(
         kind,
         file: place.dump_file.to_string(),
         line: line_of(node),
-        code: place.file.quote(node),
+        code: head(place.file, node),
         can_happen: traced.can,
         why: traced.why,
         deadline: traced.deadline.map(|after_secs| Deadline {
             after_secs,
             left_secs: None,
         }),
+    }
+}
+
+/// A node's code for messages; for a loop or a select, its header only.
+fn head(file: &GoFile, node: Node<'_>) -> String {
+    let body = match node.kind() {
+        "for_statement" => node.child_by_field_name("body"),
+        "select_statement" => return "select".to_string(),
+        _ => None,
+    };
+    match body {
+        Some(body) => {
+            let text = &file.text(node)[..body.start_byte() - node.start_byte()];
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+        None => file.quote(node),
     }
 }
 
@@ -914,7 +922,7 @@ fn through_loops<'c>(
     };
     let waits_for = back
         .iter()
-        .map(|w| format!("`{}`", place.file.quote(w.node)))
+        .map(|w| format!("`{}`", head(place.file, w.node)))
         .collect::<Vec<_>>()
         .join(" or ");
     let reached = || {

@@ -686,7 +686,7 @@ fn judge(
     cx: &Cx<'_>,
     uses: &Uses<'_>,
     wanted: &[&Use<'_>],
-    doing: &str,
+    doing: (&str, &str),
     owner: Option<Node<'_>>,
 ) -> Traced {
     let name = &uses.name;
@@ -704,11 +704,12 @@ fn judge(
         .unwrap_or_default();
     if let Some(escape) = uses.escapes.first() {
         return Traced::unknown_because(&format!(
-            "{escape}: something there may {doing} `{name}`{made}"
+            "{escape}: something there may {} `{name}`{made}",
+            doing.0
         ));
     }
     if wanted.is_empty() {
-        return Traced::no(&format!("nothing {scope} {doing}s `{name}`{made}"));
+        return Traced::no(&format!("nothing {scope} {} `{name}`{made}", doing.1));
     }
     let judged: Vec<(Possibility, String)> = wanted
         .iter()
@@ -730,12 +731,14 @@ fn judge(
     };
     match can {
         Possibility::No => Traced::no(&format!(
-            "only {}{more} {doing}s `{name}`, and no goroutine is there any more{made}",
-            listed.join(", ")
+            "only {}{more} {} `{name}`, and no goroutine is there any more{made}",
+            listed.join(", "),
+            doing.1
         )),
         _ => Traced::unknown_because(&format!(
-            "{}{more} {doing}s `{name}`{made}",
-            listed.join(", ")
+            "{}{more} {} `{name}`{made}",
+            listed.join(", "),
+            doing.1
         )),
     }
 }
@@ -769,9 +772,9 @@ pub fn channel_wait<'c>(
         })
         .collect();
     let doing = match wait {
-        Wait::Receive => "close or send on",
-        Wait::Send => "receive from",
-        Wait::Close => "close",
+        Wait::Receive => ("close or send on", "closes or sends on"),
+        Wait::Send => ("receive from", "receives from"),
+        Wait::Close => ("close", "closes"),
     };
     let owner = local_owner(place, channel);
     let mut traced = judge(cx, &uses, &wanted, doing, owner);
@@ -1530,13 +1533,14 @@ pub fn wait<'c>(
             .copied()
             .filter(|u| matches!(&u.how, How::Method(m) if m == "Signal" || m == "Broadcast"))
             .collect();
-        let mut traced = judge(cx, &uses, &wanted, "signal or broadcast", owner);
-        traced.why = format!(
-            "ends when something signals `{name}`: {}",
-            traced
-                .why
-                .replace("signal or broadcasts", "signals or broadcasts")
+        let mut traced = judge(
+            cx,
+            &uses,
+            &wanted,
+            ("signal or broadcast", "signals or broadcasts"),
+            owner,
         );
+        traced.why = format!("ends when something signals `{name}`: {}", traced.why);
         return (ExitKind::Signal, traced);
     }
     let adds: Vec<&Use<'_>> = others
@@ -1549,8 +1553,7 @@ pub fn wait<'c>(
         .copied()
         .filter(|u| matches!(&u.how, How::Method(m) if m == "Done" || m == "Go"))
         .collect();
-    let mut traced = judge(cx, &uses, &dones, "call Done on", owner);
-    traced.why = traced.why.replace("call Done ons", "calls Done on");
+    let mut traced = judge(cx, &uses, &dones, ("call Done on", "calls Done on"), owner);
     let mut notes = Vec::new();
     for d in &dones {
         if d.deferred {

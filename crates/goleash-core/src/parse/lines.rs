@@ -164,6 +164,12 @@ impl<R: Read> LineReader<R> {
     }
 }
 
+/// A line without its `\n` or `\r\n`.
+pub(crate) fn trim_line_end(raw: &[u8]) -> &[u8] {
+    let text = raw.strip_suffix(b"\n").unwrap_or(raw);
+    text.strip_suffix(b"\r").unwrap_or(text)
+}
+
 /// The first `\n` in `haystack`. Dump lines are short (60 bytes on average), where a call
 /// to `memchr` costs more in setting up than in searching: this loop inlines into the
 /// parser and checks 16 bytes per step.

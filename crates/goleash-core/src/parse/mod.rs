@@ -21,19 +21,37 @@ use crate::intern::Tables;
 use crate::model::{DumpInfo, RaceReport, Record, Warning};
 
 /// Receives what a parser reads, in input order.
+///
+/// Every method can fail, and the first failure stops the parse: the parser reads no
+/// further and returns it as [`ParseError::Sink`]. So a sink that writes what it receives
+/// (the text around the dumps, to a pipe that was closed) ends the read at once instead of
+/// after the rest of a large input.
+///
+/// ripgrep's `Sink` returns `Result<bool, Self::Error>`. There is no `bool` here, because
+/// no sink can stop early with what it wants (a dump's groups are only known at its end),
+/// and a stop that never happens would be dead code in every parser. And the error is a
+/// fixed [`io::Error`] rather than an associated type, because the sinks that fail are those
+/// that write, and a fixed type keeps `&mut dyn Sink` one type for every parser; a sink that
+/// fails for another reason wraps it in [`io::Error::other`].
 pub trait Sink {
     /// A dump begins.
-    fn dump_start(&mut self, tables: &Tables, info: &DumpInfo);
+    fn dump_start(&mut self, tables: &Tables, info: &DumpInfo) -> io::Result<()>;
     /// One goroutine (traceback) or one distinct stack (aggregated profile) of the current dump.
-    fn record(&mut self, tables: &mut Tables, record: &Record);
+    fn record(&mut self, tables: &mut Tables, record: &Record) -> io::Result<()>;
     /// The current dump ended; `truncated` when it was cut short.
-    fn dump_end(&mut self, tables: &mut Tables, truncated: bool);
+    fn dump_end(&mut self, tables: &mut Tables, truncated: bool) -> io::Result<()>;
     /// A data race report.
-    fn race(&mut self, _tables: &Tables, _report: RaceReport) {}
+    fn race(&mut self, _tables: &Tables, _report: RaceReport) -> io::Result<()> {
+        Ok(())
+    }
     /// A line of input that is not part of any dump, terminator included.
-    fn text(&mut self, _raw_line: &[u8]) {}
+    fn text(&mut self, _raw_line: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
     /// Something in the input was wrong but the parse went on.
-    fn warning(&mut self, _warning: Warning) {}
+    fn warning(&mut self, _warning: Warning) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A [`Sink`] that keeps every record of every dump: for tools that need each goroutine's
@@ -51,23 +69,30 @@ pub struct Records {
 }
 
 impl Sink for Records {
-    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) {
+    fn dump_start(&mut self, _tables: &Tables, info: &DumpInfo) -> io::Result<()> {
         self.dumps.push((info.clone(), Vec::new()));
+        Ok(())
     }
-    fn record(&mut self, _tables: &mut Tables, record: &Record) {
+    fn record(&mut self, _tables: &mut Tables, record: &Record) -> io::Result<()> {
         if let Some((_, records)) = self.dumps.last_mut() {
             records.push(record.clone());
         }
+        Ok(())
     }
-    fn dump_end(&mut self, _tables: &mut Tables, _truncated: bool) {}
-    fn race(&mut self, _tables: &Tables, report: RaceReport) {
+    fn dump_end(&mut self, _tables: &mut Tables, _truncated: bool) -> io::Result<()> {
+        Ok(())
+    }
+    fn race(&mut self, _tables: &Tables, report: RaceReport) -> io::Result<()> {
         self.races.push(report);
+        Ok(())
     }
-    fn text(&mut self, raw_line: &[u8]) {
+    fn text(&mut self, raw_line: &[u8]) -> io::Result<()> {
         self.text.extend_from_slice(raw_line);
+        Ok(())
     }
-    fn warning(&mut self, warning: Warning) {
+    fn warning(&mut self, warning: Warning) -> io::Result<()> {
         self.warnings.push(warning);
+        Ok(())
     }
 }
 
@@ -112,6 +137,9 @@ pub enum ParseError {
     /// Reading failed.
     #[error("read failed: {0}")]
     Io(#[from] io::Error),
+    /// The sink failed (see [`Sink`]); the parse stopped there.
+    #[error("passing on what was read failed: {0}")]
+    Sink(#[source] io::Error),
     /// Nothing to read.
     #[error("the input is empty")]
     Empty,
@@ -347,5 +375,98 @@ mod tests {
         assert_eq!(sniff(b"goroutine 1 [running]:\nmain.main()\n"), Kind::Text);
         assert_eq!(sniff(b"\ngoroutine 1 [running]:\n"), Kind::Text);
         assert_eq!(sniff(&[0u8, 1, 2, 3, 4, 5, 6, 7, 0, 0, 3, 4]), Kind::Binary);
+    }
+
+    /// `go test` output that never ends and holds no dump, counting what was read of it.
+    #[derive(Default)]
+    struct EndlessLog {
+        read: u64,
+    }
+
+    impl Read for EndlessLog {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            const LINE: &[u8] = b"=== RUN   TestX\n";
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = LINE[(self.read as usize + i) % LINE.len()];
+            }
+            self.read += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+
+    /// Takes `lines` writes, then fails as a pipe whose reader exited does.
+    struct ClosedAfter {
+        lines: usize,
+    }
+
+    impl io::Write for ClosedAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.lines == 0 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.lines -= 1;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_passthrough_that_fails_stops_the_read_at_once() {
+        let mut log = EndlessLog::default();
+        let mut out = ClosedAfter { lines: 3 };
+        let err = crate::read(&mut log, &Default::default(), Some(&mut out)).unwrap_err();
+        assert!(
+            matches!(&err, ParseError::Sink(e) if e.kind() == io::ErrorKind::BrokenPipe),
+            "{err:?}"
+        );
+        // One buffer of the line reader, not the rest of the input.
+        assert!(log.read <= 4 << 20, "{} bytes read", log.read);
+    }
+
+    /// Fails on the first record.
+    struct FullDisk;
+
+    impl Sink for FullDisk {
+        fn dump_start(&mut self, _: &Tables, _: &DumpInfo) -> io::Result<()> {
+            Ok(())
+        }
+        fn record(&mut self, _: &mut Tables, _: &Record) -> io::Result<()> {
+            Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+        }
+        fn dump_end(&mut self, _: &mut Tables, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sink_error_comes_out_of_every_parser_as_it_was() {
+        let text = b"goroutine 1 [running]:\nmain.main()\n\t/src/main.go:10 +0x1d\n".to_vec();
+        let mut gzipped_text = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+        io::Write::write_all(&mut gzipped_text, &text).unwrap();
+        let gzipped_text = gzipped_text.finish().unwrap();
+        let profile = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/go1.27/leakysvc/goroutine_debug0.pb.gz"
+        ))
+        .unwrap();
+        for (name, input) in [
+            ("text", text),
+            ("gzipped text", gzipped_text),
+            ("gzipped profile", profile),
+        ] {
+            let err = parse(
+                &input[..],
+                &ParseOptions::default(),
+                &mut Tables::new(),
+                &mut FullDisk,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, ParseError::Sink(e) if e.kind() == io::ErrorKind::StorageFull),
+                "{name}: {err:?}"
+            );
+        }
     }
 }

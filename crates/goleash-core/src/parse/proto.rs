@@ -4,7 +4,7 @@
 //! decoding by hand lets every length and index from the input be checked before it is
 //! trusted, so hostile input ends in an error, never a panic or a huge allocation.
 
-use std::io::Read;
+use std::io::{self, Read};
 
 use rustc_hash::FxHashMap;
 
@@ -208,21 +208,35 @@ struct Function {
     filename: u64,
 }
 
-fn decode(data: &[u8], tables: &mut Tables, sink: &mut dyn Sink) -> Result<Summary, ParseError> {
-    match decode_inner(data, tables, sink) {
-        Ok(result) => result,
-        Err(e) => Err(ParseError::Proto {
-            offset: e.offset as u64,
-            message: e.message.to_string(),
-        }),
+/// Why decoding stopped.
+enum Stop {
+    /// The bytes are not a valid profile.
+    Decode(DecodeError),
+    /// Anything else, as the caller is to see it.
+    Parse(ParseError),
+}
+
+impl From<DecodeError> for Stop {
+    fn from(e: DecodeError) -> Self {
+        Stop::Decode(e)
     }
 }
 
-fn decode_inner(
-    data: &[u8],
-    tables: &mut Tables,
-    sink: &mut dyn Sink,
-) -> Result<Result<Summary, ParseError>, DecodeError> {
+fn sink_failed(e: io::Error) -> Stop {
+    Stop::Parse(ParseError::Sink(e))
+}
+
+fn decode(data: &[u8], tables: &mut Tables, sink: &mut dyn Sink) -> Result<Summary, ParseError> {
+    decode_inner(data, tables, sink).map_err(|stop| match stop {
+        Stop::Decode(e) => ParseError::Proto {
+            offset: e.offset as u64,
+            message: e.message.to_string(),
+        },
+        Stop::Parse(e) => e,
+    })
+}
+
+fn decode_inner(data: &[u8], tables: &mut Tables, sink: &mut dyn Sink) -> Result<Summary, Stop> {
     let mut r = Reader::new(data);
     let mut sample_types = Vec::new();
     let mut samples = Vec::new();
@@ -279,7 +293,7 @@ fn decode_inner(
         Some(b"goroutine") | None => Profile::Goroutine,
         Some(b"goroutineleak") => Profile::GoroutineLeak,
         Some(other) => {
-            return Ok(Err(ParseError::WrongProfile {
+            return Err(Stop::Parse(ParseError::WrongProfile {
                 kind: String::from_utf8_lossy(other).into_owned(),
             }));
         }
@@ -366,7 +380,7 @@ fn decode_inner(
         offset: 0,
         prefix: None,
     };
-    sink.dump_start(tables, &info);
+    sink.dump_start(tables, &info).map_err(sink_failed)?;
     for (pos, count, location_ids, labels) in decoded {
         record.clear();
         record.count = count;
@@ -401,9 +415,9 @@ fn decode_inner(
             pairs.push((tables.sym(key), tables.sym(&value)));
         }
         record.labels = tables.labels(&mut pairs);
-        sink.record(tables, &record);
+        sink.record(tables, &record).map_err(sink_failed)?;
     }
-    sink.dump_end(tables, false);
+    sink.dump_end(tables, false).map_err(sink_failed)?;
     if bad_references > 0 {
         sink.warning(Warning {
             offset: 0,
@@ -411,14 +425,15 @@ fn decode_inner(
             message: format!(
                 "{bad_references} references to missing locations, functions or strings; those frames or labels were left out"
             ),
-        });
+        })
+        .map_err(sink_failed)?;
     }
-    Ok(Ok(Summary {
+    Ok(Summary {
         bytes: data.len() as u64,
         dumps: 1,
         records: samples.len() as u64,
         races: 0,
-    }))
+    })
 }
 
 fn decode_location(mut v: Reader<'_>) -> Result<(u64, Location), DecodeError> {
@@ -470,9 +485,15 @@ mod tests {
         let mut t = Tables::new();
         struct Null;
         impl Sink for Null {
-            fn dump_start(&mut self, _: &Tables, _: &DumpInfo) {}
-            fn record(&mut self, _: &mut Tables, _: &Record) {}
-            fn dump_end(&mut self, _: &mut Tables, _: bool) {}
+            fn dump_start(&mut self, _: &Tables, _: &DumpInfo) -> io::Result<()> {
+                Ok(())
+            }
+            fn record(&mut self, _: &mut Tables, _: &Record) -> io::Result<()> {
+                Ok(())
+            }
+            fn dump_end(&mut self, _: &mut Tables, _: bool) -> io::Result<()> {
+                Ok(())
+            }
         }
         // A sample whose length claims 2^62 bytes.
         let data = [0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f];

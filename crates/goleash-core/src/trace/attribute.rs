@@ -6,8 +6,8 @@
 //! goroutine to the innermost such test goroutine above it: that is the test whose code
 //! (directly, or through goroutines it started) ran the `go` statement.
 //!
-//! The trace holds no test names, so test goroutines are named from the `=== RUN` lines of
-//! the binary's verbose output. A parent runs `t.Run` for its subtests one after the
+//! The trace holds no test names, so test goroutines are named from the binary's report of
+//! its tests: its `=== RUN` lines, or the `run` events `go test -json` made of them. A parent runs `t.Run` for its subtests one after the
 //! other, and `t.Run` prints `=== RUN   Parent/sub` before it creates the subtest's
 //! goroutine, so the k-th test goroutine a test creates is the k-th `=== RUN` line naming
 //! one of its direct subtests, whatever else runs in parallel. For top-level tests the
@@ -38,15 +38,15 @@
 //! - A panic ends the binary without stopping the trace: what was flushed before is there
 //!   (with Go 1.22 often nothing but the header), and [`Trace::incomplete`] says so. The
 //!   panic's own output names the test.
-//! - Names come from the output: without `=== RUN` lines (no `-test.v`) test goroutines
+//! - Names come from the events: without `=== RUN` lines (no `-test.v`) test goroutines
 //!   stay unnamed, except that [`TestGoroutine::function`] still shows top-level test
-//!   functions. Output of several binaries mixed together misaligns the order.
+//!   functions. Events of several binaries mixed together misalign the order.
 //! - A subtest name holding a `/` of its own (`t.Run("a/b", …)`) is nested under a
 //!   sibling test literally named `a`, if one ran before it.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::testlog::{TestAction, TestEvent, test_events};
+use super::testlog::{TestAction, TestEvent};
 use super::{Goroutine, Trace};
 use crate::intern::{StackId, Tables};
 
@@ -109,13 +109,11 @@ const SYNCTEST_CREATORS: [&[u8]; 2] = [
 ];
 
 /// Attributes every goroutine alive at the end of `trace` to the test that started it.
-/// `test_output` is the output of the same run of the test binary, in any spelling
-/// [`super::test_events`] reads.
-pub fn attribute(trace: &Trace, tables: &Tables, test_output: &[u8]) -> Attribution {
+/// `events` are what the same run of the test binary reported about its tests, in order.
+pub fn attribute(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Attribution {
     let mut out = Attribution::default();
     let (tests, mut ancestry) = find_tests(trace, tables);
-    let events = test_events(test_output);
-    let names = name_tests(&tests, &events, &mut out.warnings);
+    let names = name_tests(&tests, events, &mut out.warnings);
     // A test goroutine reports its result just before it exits: one caught in between
     // when tracing stopped has finished.
     let finished: FxHashSet<&str> = events
@@ -444,7 +442,7 @@ fn name_tests(
 mod tests {
     use super::*;
     use crate::intern::Frame;
-    use crate::trace::{Creation, GoState, Version};
+    use crate::trace::{Creation, GoState, Version, test_events};
 
     /// A trace of goroutines given as (id, parent, start function, state).
     fn synthetic(tables: &mut Tables, goroutines: &[(u64, Option<u64>, &str, GoState)]) -> Trace {
@@ -499,7 +497,7 @@ mod tests {
         ];
         gs.extend((3..depth + 3).map(|id| (id, Some(id - 1), "pkg.stage", GoState::Blocked)));
         let trace = synthetic(&mut tables, &gs);
-        let attribution = attribute(&trace, &tables, b"=== RUN   TestPipeline\n");
+        let attribution = attribute(&trace, &tables, &test_events(b"=== RUN   TestPipeline\n"));
         assert!(
             attribution.warnings.is_empty(),
             "{:?}",
@@ -541,7 +539,7 @@ mod tests {
         for g in trace.goroutines.iter_mut().filter(|g| g.id != 7) {
             g.creation.as_mut().unwrap().stack = Some(stack);
         }
-        let attribution = attribute(&trace, &tables, b"=== RUN   TestX\n");
+        let attribution = attribute(&trace, &tables, &test_events(b"=== RUN   TestX\n"));
         assert_eq!(attribution.tests.len(), 3);
         let named: Vec<u64> = attribution
             .tests
@@ -564,7 +562,7 @@ mod tests {
             ],
         );
         assert_eq!(trace.creators(7), [6, 5]);
-        let attribution = attribute(&trace, &tables, b"");
+        let attribution = attribute(&trace, &tables, &[]);
         assert!(attribution.leaks.is_empty());
         assert_eq!(attribution.unattributed, [5, 6, 7]);
     }

@@ -9,8 +9,16 @@
 //!
 //! [`attribute`] then finds, for each goroutine still alive at the end, the test that
 //! started it: it follows creator links up to the goroutine that ran the test
-//! (`testing.tRunner`), and names that goroutine from the order of the `=== RUN` lines of
-//! the test binary's `-test.v` or `-test.v=test2json` output.
+//! (`testing.tRunner`), and names that goroutine from the order of the binary's `=== RUN`
+//! events ([`TestEvent`]: decoded from `go test -json`, or read from the binary's `-test.v`
+//! output by [`test_events`]).
+//!
+//! [`leftovers`] goes on to what the binary left behind: each goroutine alive at the end,
+//! with its test and the `go` statements that led to it, left over (as a
+//! [`crate::model::Record`] saying what it waits for, to be grouped and judged) or not
+//! judged, by how the trace left it. When the binary crashed and its trace stops short,
+//! [`read_crash`] reads the goroutine dump the crash printed and [`Crash::leftovers`] does
+//! the same from it.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +31,7 @@
 //! if let Some(why) = &parsed.incomplete {
 //!     eprintln!("partial trace: {why}");
 //! }
-//! let attribution = trace::attribute(&parsed, &tables, &output);
+//! let attribution = trace::attribute(&parsed, &tables, &trace::test_events(&output));
 //! for leak in &attribution.leaks {
 //!     let g = parsed.goroutine(leak.goroutine).unwrap();
 //!     println!(
@@ -62,7 +70,11 @@
 //! before anything is allocated for it.
 
 mod attribute;
+mod chain;
+mod crash;
+mod leftovers;
 mod order;
+mod record;
 mod testlog;
 mod wire;
 
@@ -73,6 +85,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::intern::{Frame, FrameId, StackId, Sym, Tables};
 
 pub use attribute::{Attribution, Leak, TestGoroutine, attribute};
+pub use chain::Link;
+pub use crash::{Crash, read_crash};
+pub use leftovers::{Leftover, Leftovers, Site, Unjudged, leftovers};
 pub use testlog::{TestAction, TestEvent, test_events};
 
 use order::{GStatus, Ordering, Step};
@@ -124,7 +139,10 @@ pub enum TraceError {
     /// The input ends early.
     #[error("truncated trace: {message}")]
     Truncated {
-        /// Where and how.
+        /// Where reading stopped in the (decompressed) input: its end, or the end of the
+        /// generation that lacks an event every generation has.
+        offset: u64,
+        /// How.
         message: String,
     },
     /// Bytes that are not a well-formed trace.
@@ -411,21 +429,21 @@ pub fn stack_has_function(tables: &Tables, stack: StackId, function: &[u8]) -> b
 
 /// Limits for [`read`].
 #[derive(Clone, Debug)]
-pub struct ReadOptions {
+pub struct TraceOptions {
     /// Largest trace accepted, after decompression: it is parsed in memory. Default 1 GiB.
     pub max_bytes: u64,
 }
 
-impl Default for ReadOptions {
+impl Default for TraceOptions {
     fn default() -> Self {
-        ReadOptions { max_bytes: 1 << 30 }
+        TraceOptions { max_bytes: 1 << 30 }
     }
 }
 
 /// Reads a whole trace, gzipped or not, and parses it (see [`parse`]).
 pub fn read(
     input: impl Read,
-    options: &ReadOptions,
+    options: &TraceOptions,
     tables: &mut Tables,
 ) -> Result<Trace, TraceError> {
     let mut input = input;
@@ -579,17 +597,20 @@ impl<'t> Builder<'t> {
                     GStatus::Syscall => GoState::Syscall,
                     GStatus::Waiting => GoState::Blocked,
                 };
+                // Go writes a status stack only for goroutines that are not running; a
+                // running or exited goroutine is nowhere, whatever damaged bytes say.
+                let somewhere = |state| !matches!(state, GoState::Running | GoState::Exited);
                 match self.index.get(&g) {
                     Some(&i) => {
                         let record = &mut self.goroutines[i];
-                        if record.stack.is_none() {
+                        if record.stack.is_none() && somewhere(record.state) {
                             record.stack = stack;
                         }
                     }
                     None => {
                         let record = self.create(g, time, state);
                         record.initial_stack = stack;
-                        record.stack = stack;
+                        record.stack = stack.filter(|_| somewhere(state));
                     }
                 }
             }
@@ -974,5 +995,31 @@ mod tests {
         let trace = parse(&bytes, &mut tables).unwrap();
         let message = trace.incomplete.unwrap().to_string();
         assert!(message.contains("unknown stack ID 9"), "{message}");
+    }
+
+    /// Found by `tests/trace_fuzz.rs`: a damaged status event gave a running goroutine a stack,
+    /// which `Goroutine::stack` promises it does not have.
+    #[test]
+    fn a_status_stack_does_not_place_a_running_goroutine() {
+        let mut bytes = header(Version::Go126);
+        for gen_id in [1, 2] {
+            tables_and_clock(&mut bytes, Version::Go126, gen_id);
+            let m1 = [
+                ev(wire::EV_PROC_STATUS, 0, &[0, 1]),
+                ev(wire::EV_GO_STATUS_STACK, 0, &[1, 1, 2, 2]),
+            ]
+            .concat();
+            batch(&mut bytes, gen_id, 1, 100 * gen_id, &m1);
+            bytes.push(wire::EV_END_OF_GENERATION);
+        }
+        let mut tables = Tables::new();
+        let trace = parse(&bytes, &mut tables).unwrap();
+        assert!(trace.incomplete.is_none(), "{:?}", trace.incomplete);
+        let main = trace.goroutine(1).unwrap();
+        assert_eq!((main.state, main.stack), (GoState::Running, None));
+        // Where it was when tracing started is still known.
+        let initial = main.initial_stack.expect("the status stack");
+        let frame = tables.get_frame(tables.frames(initial)[0]);
+        assert_eq!(tables.str(frame.function), "main.main");
     }
 }

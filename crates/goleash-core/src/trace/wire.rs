@@ -148,6 +148,7 @@ impl<'a> Reader<'a> {
     fn end_of_data(&self, wanted: impl std::fmt::Display) -> TraceError {
         if self.whole_input {
             TraceError::Truncated {
+                offset: self.offset() as u64,
                 message: format!("the input ends at byte {} inside a batch", self.offset()),
             }
         } else {
@@ -366,6 +367,7 @@ impl<'a> Generations<'a> {
         loop {
             if self.reader.is_empty() {
                 return Err(TraceError::Truncated {
+                    offset: self.reader.offset() as u64,
                     message: "the last generation has no end marker".into(),
                 });
             }
@@ -388,7 +390,7 @@ impl<'a> Generations<'a> {
             }
         }
         match generation {
-            Some(g) => finish(g).map(Some),
+            Some(g) => finish(g, self.reader.offset()).map(Some),
             None => Err(malformed(self.reader.offset(), "empty generation")),
         }
     }
@@ -404,6 +406,9 @@ impl<'a> Generations<'a> {
             add_batch(&mut g, exp, batch, self.version)?;
             generation = Some(g);
         }
+        // The end of the generation's last batch so far (the spilled one ends where the
+        // reader is now).
+        let mut end = self.reader.offset();
         while !self.reader.is_empty() {
             let start = self.reader.offset();
             let (gen_id, exp, batch) = match read_batch(&mut self.reader, self.version) {
@@ -439,10 +444,11 @@ impl<'a> Generations<'a> {
                 ));
             }
             add_batch(g, exp, batch, self.version)?;
+            end = self.reader.offset();
         }
         match generation {
             Some(g) => {
-                let result = finish(g);
+                let result = finish(g, end);
                 // A generation that does not hold together after a read error is the
                 // truncation showing; the read error says more.
                 match (result, self.pending.take()) {
@@ -587,9 +593,11 @@ fn add_sync(g: &mut Generation<'_>, batch: Batch<'_>, version: Version) -> Resul
     Ok(())
 }
 
-fn finish(g: Generation<'_>) -> Result<Generation<'_>, TraceError> {
+/// Checks that the generation ending at `end` has what every generation has.
+fn finish(g: Generation<'_>, end: usize) -> Result<Generation<'_>, TraceError> {
     if g.ns_per_tick == 0.0 {
         return Err(TraceError::Truncated {
+            offset: end as u64,
             message: format!("generation {} has no frequency event", g.gen_id),
         });
     }

@@ -1,21 +1,24 @@
 //! Trend statistics for goroutine counts over time: is a service leaking?
 //!
 //! A watch samples the goroutine count (in total and per group) every few seconds. This
-//! module turns such a series into a verdict that a person paged at 3 a.m. can trust:
+//! module tells which way such a series goes, in a way a person paged at 3 a.m. can trust:
 //!
 //! - [`mann_kendall`] and [`theil_sen`] are the two classic rank-based tools: whether the
 //!   series trends, and how fast. Both match scipy/pymannkendall to rounding (the reference
 //!   tests in `tests/trend_reference.rs` check it).
 //! - [`analyze`] cuts the series at process restarts ([`segments`]), drops each process's
-//!   warm-up, and decides [`Verdict::Rising`] only when the count *and its floor* rise: a
+//!   warm-up, and calls it [`Direction::Rising`] only when the count *and its floor* rise: a
 //!   leak raises the level the count falls back to, a burst only raises the peaks.
 //! - [`recovery`] answers the question load tests ask: after the load stopped, did the count
 //!   come back to where it started within the cool-down window, or did it stay up?
+//! - [`state`] says where one process's series stands now ([`TrendState`]: warming up,
+//!   collecting windows, or judged), answering "flat" from the window floors alone when the
+//!   statistics could not say otherwise, so that a watch can ask after every sample.
 //!
 //! Every function is pure and takes samples in time order.
 //!
 //! ```
-//! use goleash_core::trend::{Sample, TrendOptions, Verdict, analyze};
+//! use goleash_core::trend::{Sample, TrendOptions, Direction, analyze};
 //!
 //! // One sample every 5 s for an hour: 40 goroutines, plus one leaked per minute.
 //! let samples: Vec<Sample> = (0..720)
@@ -26,23 +29,25 @@
 //!     .collect();
 //! let analysis = analyze(&samples, &TrendOptions::default()).unwrap();
 //! let trend = analysis.current();
-//! assert!(matches!(trend.verdict, Verdict::Rising { .. }));
+//! assert!(matches!(trend.direction, Direction::Rising { .. }));
 //! let per_minute = trend.theil_sen.unwrap().slope_per_minute();
 //! assert!((per_minute - 1.0).abs() < 0.05);
 //! ```
 
+mod analysis;
 mod mann_kendall;
 mod normal;
 mod recovery;
 mod segment;
+mod state;
 mod theil_sen;
-mod verdict;
 
+pub use analysis::{Analysis, Direction, Shortfall, Trend, analyze, window_extremes};
 pub use mann_kendall::{MannKendall, mann_kendall};
 pub use recovery::{LoadPhase, PhaseOutcome, Recovery, recovery};
 pub use segment::{Segment, SegmentStart, segments};
+pub use state::{TrendState, first_floor, last_floor, state};
 pub use theil_sen::{TheilSen, theil_sen};
-pub use verdict::{Analysis, Shortfall, Trend, Verdict, analyze, window_extremes};
 
 /// One observation of a goroutine count.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -124,9 +129,9 @@ pub enum TrendError {
 /// Thresholds for [`analyze`] and [`recovery`].
 ///
 /// The defaults assume samples every 5 to 60 s of a Go service; the reasoning for each is
-/// on its field. They aim at very few false alarms: a verdict of [`Verdict::Rising`] needs
+/// on its field. They aim at very few false alarms: [`Direction::Rising`] needs
 /// two independent kinds of evidence (the samples and the per-window floors) and a minimum
-/// effect size, so a healthy service with bursty traffic stays [`Verdict::Flat`].
+/// effect size, so a healthy service with bursty traffic stays [`Direction::Flat`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrendOptions {
     /// Seconds dropped at the start of each process segment. Default 120: a Go service
@@ -152,9 +157,9 @@ pub struct TrendOptions {
     /// Confidence level of the Theil–Sen slope interval (scipy's `alpha`). Default 0.95. A
     /// rise also needs the whole interval above zero.
     pub confidence: f64,
-    /// Fewest samples after warm-up for a verdict. Default 10.
+    /// Fewest samples after warm-up to tell a direction. Default 10.
     pub min_samples: usize,
-    /// Fewest complete cool-down windows after warm-up for a verdict. Default 6, the
+    /// Fewest complete cool-down windows after warm-up to tell a direction. Default 6, the
     /// smallest count whose floors can reach the default `window_alpha`: with the default
     /// cool-down a leak is reported at the earliest 30 minutes after warm-up. A burst may
     /// last a whole cool-down, so no test can tell a leak from one in much less than a few

@@ -26,11 +26,11 @@ pub struct PhaseOutcome {
     pub baseline: Option<f64>,
     /// The highest count from the start of the phase to the end of its cool-down window.
     pub peak: Option<f64>,
-    /// The verdict.
+    /// Whether and how the count came back.
     pub recovery: Recovery,
 }
 
-/// The verdict of a [`PhaseOutcome`].
+/// How the count of a [`PhaseOutcome`] came back, or did not.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Recovery {
     /// The count never rose beyond the baseline's tolerance.
@@ -57,6 +57,22 @@ pub enum Recovery {
     Restarted,
     /// No sample before the phase in the same process to compare with.
     NoBaseline,
+}
+
+impl Recovery {
+    /// `unaffected`, `recovered`, `stuck`, `pending`, `interrupted`, `restarted` or
+    /// `no baseline`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Recovery::Unaffected => "unaffected",
+            Recovery::Recovered { .. } => "recovered",
+            Recovery::Stuck { .. } => "stuck",
+            Recovery::Pending => "pending",
+            Recovery::Interrupted => "interrupted",
+            Recovery::Restarted => "restarted",
+            Recovery::NoBaseline => "no baseline",
+        }
+    }
 }
 
 /// Tells, for each load phase, whether the count came back to its baseline within the

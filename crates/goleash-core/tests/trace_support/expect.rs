@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use goleash_core::Tables;
-use goleash_core::trace::{self, Attribution, GoState, Goroutine, TestAction, Trace};
+use goleash_core::trace::{self, Attribution, GoState, Goroutine, TestAction, TestEvent, Trace};
 
 const PKG: &str = "goleash.test/tracecases.";
 
@@ -117,14 +117,14 @@ fn start(tables: &Tables, g: &Goroutine) -> String {
     short(g.start_function(tables).unwrap_or(b"?"))
 }
 
-/// Checks a trace of the whole fixture (its default run) and the binary's output.
-pub fn check_tracecases(trace: &Trace, tables: &Tables, output: &[u8], go_minor: u32) {
+/// Checks a trace of the whole fixture (its default run) and the binary's test events.
+pub fn check_tracecases(trace: &Trace, tables: &Tables, events: &[TestEvent], go_minor: u32) {
     assert!(
         trace.incomplete.is_none(),
         "incomplete: {:?}",
         trace.incomplete
     );
-    let attribution = trace::attribute(trace, tables, output);
+    let attribution = trace::attribute(trace, tables, events);
     assert!(
         attribution.warnings.is_empty(),
         "{:?}",
@@ -135,7 +135,7 @@ pub fn check_tracecases(trace: &Trace, tables: &Tables, output: &[u8], go_minor:
         "alive but not under a test: {:?}",
         attribution.unattributed
     );
-    check_names(&attribution, output);
+    check_names(&attribution, events);
 
     let mut expected = expected_leaks(go_minor);
     for leak in &attribution.leaks {
@@ -213,11 +213,11 @@ pub fn check_tracecases(trace: &Trace, tables: &Tables, output: &[u8], go_minor:
 }
 
 /// Every `=== RUN` line names exactly the test goroutines, and the other way around.
-fn check_names(attribution: &Attribution, output: &[u8]) {
-    let runs: BTreeSet<String> = trace::test_events(output)
-        .into_iter()
+fn check_names(attribution: &Attribution, events: &[TestEvent]) {
+    let runs: BTreeSet<String> = events
+        .iter()
         .filter(|e| e.action == TestAction::Run)
-        .map(|e| e.name)
+        .map(|e| e.name.clone())
         .collect();
     assert!(runs.contains("TestDirectLeak"), "{runs:?}");
     let named: BTreeSet<String> = attribution
@@ -252,13 +252,13 @@ fn check_chain(trace: &Trace, tables: &Tables, g: u64, test: u64) {
 
 /// Checks the trace of `TRACECASES_HANG=1 -test.run=TestHangs -test.timeout=…`: the
 /// timeout stops the trace before it panics, so both stuck tests are alive in it.
-pub fn check_hang(trace: &Trace, tables: &Tables, output: &[u8]) {
+pub fn check_hang(trace: &Trace, tables: &Tables, events: &[TestEvent]) {
     assert!(
         trace.incomplete.is_none(),
         "incomplete: {:?}",
         trace.incomplete
     );
-    let attribution = trace::attribute(trace, tables, output);
+    let attribution = trace::attribute(trace, tables, events);
     assert!(
         attribution.warnings.is_empty(),
         "{:?}",

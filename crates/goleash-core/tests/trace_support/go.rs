@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+use goleash_core::trace::{TestAction, TestEvent};
+
 /// The releases the fixtures run with: the first of the v2 format and the ones where it
 /// changed (1.23 coroutines and status stacks, 1.25 sync batches, 1.26 generation markers,
 /// written by 1.27).
@@ -147,6 +149,25 @@ pub fn test2json(version: &str, framed: &[u8]) -> Vec<u8> {
     writer.join().unwrap().unwrap();
     assert!(output.status.success());
     output.stdout
+}
+
+/// The test events of `go test -json` output, decoded as `goleash test` decodes them: the
+/// `run`, `pass`, `fail` and `skip` events that name a test.
+pub fn json_events(json: &[u8]) -> Vec<TestEvent> {
+    json.split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter_map(|event| {
+            let action = match event.get("Action")?.as_str()? {
+                "run" => TestAction::Run,
+                "pass" => TestAction::Pass,
+                "fail" => TestAction::Fail,
+                "skip" => TestAction::Skip,
+                _ => return None,
+            };
+            let name = event.get("Test")?.as_str()?.to_string();
+            Some(TestEvent { action, name })
+        })
+        .collect()
 }
 
 /// A frame as Go's reader prints it.

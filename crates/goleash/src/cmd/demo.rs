@@ -8,20 +8,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use goleash_core::classify::Verdict;
 use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
-use crate::cli::StreamFormat;
-use crate::cmd::watch::{parse_duration, sink, stop_on_signals};
+use crate::cli::{StreamFormat, parse_duration};
+use crate::cmd::event_sink;
 use crate::collect::HttpOptions;
 use crate::demo::{Behaviour, Corpus, EmbeddedSource};
-use crate::render::html;
+use crate::doc::watch::{EventSink, LiveDoc, WatchEvent};
+use crate::history::AlertVerdict;
 use crate::render::style::{ColorChoice, Style};
-use crate::render::watch_json::WatchEvent;
+use crate::render::{html, text};
 use crate::report;
 use crate::store::Store;
-use crate::watch::view::Sink;
-use crate::watch::{self, Timeouts, WatchOptions};
+use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
 
 /// See goleash find a goroutine leak, in well under a minute, with nothing to set up.
 ///
@@ -70,32 +71,29 @@ const DEMO: Behaviour = Behaviour {
 
 /// Ends the watch once a leak was found and a dump kept as its evidence.
 struct UntilEvidence<'a> {
-    inner: &'a mut dyn Sink,
+    inner: &'a mut dyn EventSink,
     stop: Arc<AtomicBool>,
     leak_found: bool,
 }
 
-impl Sink for UntilEvidence<'_> {
+impl EventSink for UntilEvidence<'_> {
     fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
         match event {
-            WatchEvent::Alert(a) if a.verdict == "leak" => self.leak_found = true,
+            WatchEvent::Alert(a) if a.verdict == AlertVerdict::Group(Verdict::Leak) => {
+                self.leak_found = true
+            }
             WatchEvent::Dump(_) if self.leak_found => self.stop.store(true, Ordering::Relaxed),
             _ => {}
         }
         self.inner.event(event)
     }
 
-    fn wants_refresh(&self) -> bool {
-        self.inner.wants_refresh()
+    fn live_room(&self) -> Option<usize> {
+        self.inner.live_room()
     }
 
-    fn refresh(
-        &mut self,
-        targets: &[watch::target::Target],
-        settings: &crate::render::watch_json::SettingsJson,
-        elapsed: Duration,
-    ) -> io::Result<()> {
-        self.inner.refresh(targets, settings, elapsed)
+    fn refresh(&mut self, live: &LiveDoc) -> io::Result<()> {
+        self.inner.refresh(live)
     }
 }
 
@@ -142,13 +140,12 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
     if let Some(n) = args.serve {
         return serve_only(n, args.duration, &corpus);
     }
-    let text = args.format == StreamFormat::Text;
+    let as_text = args.format == StreamFormat::Text;
     let style = Style::for_stdout(args.color);
-    let intro = "goleash demo: THIS IS A SIMULATION. A service built into goleash listens on loopback and serves goroutine profiles replayed from a real Go 1.27 capture (fixtures/go/watch/watchsvc), with bursty healthy traffic and one slow leak injected. goleash watches it with trend windows compressed from minutes to seconds.";
-    if text {
-        println!("{}\n", style.yellow(intro));
+    if as_text {
+        text::demo::write_intro(&mut io::stdout().lock(), Some(&style))?;
     } else {
-        eprintln!("{intro}");
+        text::demo::write_intro(&mut io::stderr().lock(), None)?;
     }
     remove_history(&args.db)?;
     let mut store = Store::open_for_writing(&args.db)?;
@@ -177,7 +174,7 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
         ..HttpOptions::default()
     };
     let stop = stop_on_signals()?;
-    let mut inner = sink(args.format, args.color);
+    let mut inner = event_sink(args.format, args.color);
     let mut until = UntilEvidence {
         inner: inner.as_mut(),
         stop: Arc::clone(&stop),
@@ -200,60 +197,14 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
     html::write(&mut file, &doc)?;
     file.flush()?;
 
-    let mut out: Box<dyn Write> = if text {
+    let mut out: Box<dyn Write> = if as_text {
         Box::new(io::stdout().lock())
     } else {
         Box::new(io::stderr().lock())
     };
-    writeln!(out)?;
-    let leak = doc
-        .targets
-        .iter()
-        .flat_map(|t| &t.groups)
-        .find(|g| g.alerted && g.verdict == "leak");
-    match leak {
-        Some(g) => {
-            let site = g.leak_site.as_ref().map_or(g.blocking.clone(), |s| {
-                format!("{} ({}:{})", s.function, s.file, s.line)
-            });
-            writeln!(
-                out,
-                "{} {}",
-                style.red("Verdict: LEAK in"),
-                style.cyan(&site)
-            )?;
-            if let Some(source) = g.leak_site.as_ref().and_then(|s| s.source.as_ref()) {
-                writeln!(out, "    │ {}", source.trim())?;
-            }
-            writeln!(
-                out,
-                "  {} · {} → {} goroutines · {}",
-                g.blocking, g.count_first, g.count_last, g.why
-            )?;
-            if let Some(hint) = &g.hint {
-                writeln!(out, "  {} {hint}", style.bold("fix:"))?;
-            }
-        }
-        None => writeln!(
-            out,
-            "{}",
-            style.red("The demo did not find its leak this time: please report it.")
-        )?,
-    }
-    writeln!(
-        out,
-        "\nReport: {}   History: {} (try `goleash report --db {} --format text`)",
-        args.output.display(),
-        args.db.display(),
-        args.db.display()
-    )?;
-    writeln!(
-        out,
-        "\n{}",
-        style.yellow("This was a simulation: no real service was watched, and the trend windows were compressed to seconds (a real watch waits about half an hour before it calls a leak). Point `goleash watch` at your service's pprof port to watch it for real.")
-    )?;
+    text::demo::write_outcome(&mut out, &doc, &args.output, &style)?;
     out.flush()?;
-    Ok(if leak_found && leak.is_some() {
+    Ok(if leak_found && doc.alerted_leak().is_some() {
         Outcome::Ok
     } else {
         Outcome::InputError

@@ -76,6 +76,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
         };
         match input::read(input, &options, &client, pass, args.http.leak_profile()) {
             Ok(capture) => captures.push((input.name(), capture)),
+            Err(e) if input::PassthroughFailed::is(&e) => return Err(e),
             Err(e) => {
                 crate::report_error(&e);
                 failed = true;

@@ -8,16 +8,33 @@ pub mod report;
 pub mod test;
 pub mod watch;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use anyhow::{Context, Result};
 use goleash_core::code::Origin;
 
 use crate::analysis::FileSource;
-use crate::cli::OutputFormat;
+use crate::cli::{OutputFormat, StreamFormat};
+use crate::doc::watch::EventSink;
 use crate::render::findings::Finding;
+use crate::render::json::JsonLines;
+use crate::render::style::{ColorChoice, Style};
+use crate::render::text::watch::{Live, Log};
 use crate::render::{github, sarif, short};
 use crate::repo;
+
+/// Where a watch's events go for the chosen format: JSON lines, a live view on a terminal,
+/// a log elsewhere.
+pub fn event_sink(format: StreamFormat, color: ColorChoice) -> Box<dyn EventSink> {
+    let stdout = io::stdout();
+    match format {
+        StreamFormat::Json => Box::new(JsonLines::new(stdout)),
+        StreamFormat::Text if stdout.is_terminal() => {
+            Box::new(Live::new(stdout, Style::for_stdout(color)))
+        }
+        StreamFormat::Text => Box::new(Log::new(stdout, Style::for_stdout(color))),
+    }
+}
 
 /// Writes findings in one of the CI formats; `text` writes the command's text report, which
 /// the GitHub format prints before its annotations.

@@ -9,8 +9,9 @@ use clap::{Args, ValueEnum};
 
 use crate::Outcome;
 use crate::analysis::FileSource;
-use crate::render::html;
+use crate::doc::report::TargetVerdict;
 use crate::render::style::{ColorChoice, Style};
+use crate::render::{html, json, text};
 use crate::report;
 use crate::store::Store;
 
@@ -79,26 +80,24 @@ pub fn run(args: &ReportArgs) -> Result<Outcome> {
     };
     match args.format {
         ReportFormat::Html => html::write(&mut out, &doc)?,
-        // One line: a long history has tens of thousands of samples.
-        ReportFormat::Json => {
-            serde_json::to_writer(&mut out, &doc)?;
-            writeln!(out)?;
-        }
+        ReportFormat::Json => json::write_line(&mut out, &doc)?,
         ReportFormat::Text => {
             let style = match output {
                 Some(_) => Style::for_stdout(ColorChoice::Never),
                 None => Style::for_stdout(args.color),
             };
-            report::write_text(&mut out, &doc, &style)?;
+            text::report::write(&mut out, &doc, &style)?;
         }
     }
     out.flush()?;
     if let Some(path) = &output {
         eprintln!("goleash: wrote {}", path.display());
     }
-    Ok(if doc.targets.iter().any(|t| t.verdict == "leak") {
-        Outcome::Leaks
-    } else {
-        Outcome::Ok
-    })
+    Ok(
+        if doc.targets.iter().any(|t| t.verdict == TargetVerdict::Leak) {
+            Outcome::Leaks
+        } else {
+            Outcome::Ok
+        },
+    )
 }

@@ -13,7 +13,8 @@ use crate::analysis::FileSource;
 use crate::cli::StreamFormat;
 use crate::config::{self, BaselineEntry};
 use crate::gate::Gate;
-use crate::gotest::leftovers::{self, PackageReport};
+use crate::gotest::package;
+use crate::gotest::report::PackageReport;
 use crate::gotest::run::{self, Echo, PackageRun, RunOptions, Terminal};
 use crate::render::gotest::{self as report, Summary};
 use crate::render::json;
@@ -178,7 +179,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
                 (&queue, results.clone(), &gate, &terminal, &dir.path);
             scope.spawn(move || {
                 let source = FileSource::new(args.no_source);
-                let cx = leftovers::Context {
+                let cx = package::Context {
                     dir,
                     gate,
                     source: &source,
@@ -187,7 +188,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
                 loop {
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok(job) = job else { break };
-                    let report = leftovers::analyse(&job, &cx);
+                    let report = package::analyse(&job, &cx);
                     terminal.update(|_, _, analysing| *analysing -= 1);
                     source.report_warnings();
                     if results.send(report).is_err() {
@@ -279,7 +280,7 @@ mod tests {
             strict: false,
         };
         let source = FileSource::new(true);
-        let cx = leftovers::Context {
+        let cx = package::Context {
             dir: &dir.join("traces"),
             gate: &gate,
             source: &source,
@@ -287,7 +288,7 @@ mod tests {
         };
         let mut reports: Vec<PackageReport> = run::replay(&events)
             .iter()
-            .map(|run| leftovers::analyse(run, &cx))
+            .map(|run| package::analyse(run, &cx))
             .collect();
         reports.sort_by(|a, b| a.package.cmp(&b.package));
         let summary = Summary::of(&reports);

@@ -1,9 +1,6 @@
 //! `goleash watch URL…`: watch live services for goroutine leaks.
 
-use std::io::{self, IsTerminal};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -12,12 +9,12 @@ use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
 use crate::analysis::FileSource;
-use crate::cli::StreamFormat;
+use crate::cli::{StreamFormat, parse_duration};
+use crate::cmd::event_sink;
 use crate::collect::{self, HttpOptions};
-use crate::render::style::{ColorChoice, Style};
+use crate::render::style::ColorChoice;
 use crate::store::Store;
-use crate::watch::view::{JsonLines, Live, Log, Sink};
-use crate::watch::{self, Timeouts, WatchOptions};
+use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
 
 /// Watch live Go services: sample their goroutines, keep the history, and report the stacks
 /// that leak.
@@ -94,30 +91,6 @@ pub struct WatchArgs {
     pub color: ColorChoice,
 }
 
-/// `500ms`, `5s`, `1.5m`, `2h`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 500ms, 5s, 2m or 1h"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}: use ms, s, m or h"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
-}
-
 impl WatchArgs {
     /// The trend thresholds: the defaults, with what was given on the command line.
     pub fn trend(&self) -> TrendOptions {
@@ -170,32 +143,6 @@ impl WatchArgs {
     }
 }
 
-/// The stop flag set by Ctrl-C and SIGTERM; a second Ctrl-C exits at once.
-pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
-    Ok(stop)
-}
-
-/// The sink for the chosen format: a live view on a terminal, a log elsewhere.
-pub fn sink(format: StreamFormat, color: ColorChoice) -> Box<dyn Sink> {
-    let stdout = io::stdout();
-    match format {
-        StreamFormat::Json => Box::new(JsonLines::new(stdout)),
-        StreamFormat::Text if stdout.is_terminal() => {
-            let style = Style::for_stdout(color);
-            // Start the view on a clean screen; it redraws from the top-left corner.
-            print!("\x1b[2J");
-            Box::new(Live::new(stdout, style))
-        }
-        StreamFormat::Text => Box::new(Log::new(stdout, Style::for_stdout(color))),
-    }
-}
-
 pub fn run(args: &WatchArgs) -> Result<Outcome> {
     let bases = args.bases()?;
     if args.interval < Duration::from_millis(10) {
@@ -221,7 +168,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         ..HttpOptions::default()
     };
     let stop = stop_on_signals()?;
-    let mut sink = sink(args.format, args.color);
+    let mut sink = event_sink(args.format, args.color);
     let source = FileSource::new(args.no_source);
     let ended = watch::run(
         &bases,
@@ -242,20 +189,4 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("fast").is_err());
-    }
 }

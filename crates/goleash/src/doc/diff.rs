@@ -43,6 +43,19 @@ pub enum Change {
     Gone,
 }
 
+impl Change {
+    /// How a stack with `before` goroutines then and `after` now changed.
+    pub fn of(before: u64, after: u64) -> Change {
+        match (before, after) {
+            (0, _) => Change::New,
+            (_, 0) => Change::Gone,
+            (b, a) if a > b => Change::Grew,
+            (b, a) if a < b => Change::Shrank,
+            _ => Change::Same,
+        }
+    }
+}
+
 /// A group of a diff: the group as in the later snapshot, with its count before.
 #[derive(Clone, Debug, Serialize)]
 pub struct DiffGroup {
@@ -104,13 +117,7 @@ impl DiffDoc {
         }
         let mut groups = Vec::new();
         for (n, row) in rows.iter().enumerate() {
-            let change = match (row.count_before, row.count_after) {
-                (0, _) => Change::New,
-                (_, 0) => Change::Gone,
-                (b, a) if a > b => Change::Grew,
-                (b, a) if a < b => Change::Shrank,
-                _ => Change::Same,
-            };
+            let change = Change::of(row.count_before, row.count_after);
             let entry = |group: Group| DiffGroup {
                 group,
                 count_before: row.count_before,

@@ -13,14 +13,18 @@ pub mod check;
 pub mod diff;
 pub mod inspect;
 mod names;
+pub mod report;
+pub mod watch;
 
 use goleash_core::classify::{Assessment, Blocking, Verdict};
-use goleash_core::code::{Origin, origin};
+use goleash_core::code::{Origin, origin, origin_of};
 use goleash_core::exits::{ExitKind, Possibility};
 use goleash_core::group::{Group as CoreGroup, ParentRef};
 use goleash_core::model::{CauseKind, Elision, Format, Profile, RaceReport, RaceSectionKind};
 use goleash_core::{Capture, FrameId, Signature, Snapshot, Tables};
 use serde::Serialize;
+
+use crate::history;
 
 /// Bumped on any incompatible change to the documents.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -243,6 +247,18 @@ impl Site {
     }
 }
 
+/// A recorded leak site.
+impl From<&history::Site> for Site {
+    fn from(site: &history::Site) -> Self {
+        Site {
+            function: site.function.clone(),
+            file: site.file.clone(),
+            line: site.line,
+            source: site.source.clone(),
+        }
+    }
+}
+
 /// A range.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct MinMax {
@@ -327,6 +343,22 @@ impl Frame {
     }
 }
 
+/// A recorded frame: its arguments are not recorded.
+impl From<&history::Frame> for Frame {
+    fn from(frame: &history::Frame) -> Self {
+        Frame {
+            function: frame.function.clone(),
+            file: frame.file.clone(),
+            line: frame.line,
+            offset: frame.offset,
+            inlined: frame.inlined,
+            args: None,
+            origin: origin_of(frame.function.as_bytes(), frame.file.as_bytes()),
+            leak_site: false,
+        }
+    }
+}
+
 /// Frames the runtime left out.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Elided {
@@ -353,6 +385,20 @@ pub struct Creator {
     /// The parent is still in the dump.
     #[serde(skip)]
     pub parent_alive: bool,
+}
+
+/// A recorded `go` statement: its parent goroutine is not recorded.
+impl From<&history::Creator> for Creator {
+    fn from(creator: &history::Creator) -> Self {
+        Creator {
+            function: creator.function.clone(),
+            file: creator.file.clone(),
+            line: creator.line,
+            goroutine: None,
+            origin: origin_of(creator.function.as_bytes(), creator.file.as_bytes()),
+            parent_alive: false,
+        }
+    }
 }
 
 /// Where some of a group's parent goroutines are.

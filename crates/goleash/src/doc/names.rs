@@ -7,9 +7,13 @@ use goleash_core::Signature;
 use goleash_core::classify::{Blocking, Verdict};
 use goleash_core::exits::{ExitKind, Possibility};
 use goleash_core::model::{CauseKind, Format, Profile, RaceSectionKind};
+use goleash_core::trend::{Recovery, TrendState};
 use serde::Serializer;
+use serde::ser::SerializeStruct;
 
+use super::report::TargetVerdict;
 use crate::gate::GateOutcome;
+use crate::history::{self, AlertVerdict, DumpRole, SampleSource};
 
 pub fn verdict<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v.name())
@@ -81,4 +85,74 @@ pub fn possibility<S: Serializer>(v: &Possibility, s: S) -> Result<S::Ok, S::Err
         Possibility::No => s.serialize_bool(false),
         Possibility::Unknown => s.serialize_str("unknown"),
     }
+}
+
+pub fn signature_or_null<S: Serializer>(v: &Option<Signature>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+pub fn blocking_or_null<S: Serializer>(v: &Option<Blocking>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(v.name()),
+        None => s.serialize_none(),
+    }
+}
+
+pub fn alert_verdict<S: Serializer>(v: &AlertVerdict, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+pub fn sample_source<S: Serializer>(v: &SampleSource, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+pub fn sample_source_or_null<S: Serializer>(
+    v: &Option<SampleSource>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(v.name()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The profile a watch kept.
+pub fn history_profile<S: Serializer>(v: &history::Profile, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+/// `{"status", "slope_per_minute", "p_value"}`: the state's name, its slope once judged,
+/// the p-value of a rise or fall.
+pub fn trend<S: Serializer>(v: &TrendState, s: S) -> Result<S::Ok, S::Error> {
+    let mut trend = s.serialize_struct("Trend", 3)?;
+    trend.serialize_field("status", v.name())?;
+    trend.serialize_field("slope_per_minute", &v.slope_per_minute())?;
+    trend.serialize_field("p_value", &v.p_value())?;
+    trend.end()
+}
+
+pub fn dump_role<S: Serializer>(v: &DumpRole, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+pub fn target_verdict<S: Serializer>(v: &TargetVerdict, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+/// A load phase's `{"outcome", "after_secs", "retained"}`: the recovery's name, and the
+/// seconds it took or the goroutines that stayed.
+pub fn recovery<S: Serializer>(v: &Recovery, s: S) -> Result<S::Ok, S::Error> {
+    let (after_secs, retained) = match *v {
+        Recovery::Recovered { after_secs } => (Some(after_secs), None),
+        Recovery::Stuck { retained } => (None, Some(retained)),
+        _ => (None, None),
+    };
+    let mut phase = s.serialize_struct("Recovery", 3)?;
+    phase.serialize_field("outcome", v.name())?;
+    phase.serialize_field("after_secs", &after_secs)?;
+    phase.serialize_field("retained", &retained)?;
+    phase.end()
 }

@@ -4,9 +4,14 @@
 //! - [`exec`]: the program `go test -exec` runs for every test binary: it adds the trace.
 //! - [`run`]: runs `go test -json`, follows its events package by package, shows the user
 //!   the output `go test` would have shown, and hands each finished package on.
-//! - [`leftovers`]: reads a package's trace (or, when the binary crashed, its goroutine
-//!   dump), attributes what was left over to tests, groups and judges it.
+//! - [`package`]: reads a package's trace (or, when the binary crashed, its goroutine
+//!   dump) and what its binary left (with [`goleash_core::trace`]), into a [`report`];
+//!   [`failures`] says which tests failed and how, [`judging`] groups and judges what was
+//!   left over.
 
 pub mod exec;
-pub mod leftovers;
+pub mod failures;
+pub mod judging;
+pub mod package;
+pub mod report;
 pub mod run;

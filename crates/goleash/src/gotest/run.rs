@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
+use goleash_core::trace::{TestAction, TestEvent};
 use serde::Deserialize;
 
 use super::exec::MARKER;
@@ -70,9 +71,9 @@ pub struct PackageRun {
     pub build_failed: bool,
     /// `go test` could not even set it up: not in a module, no such package.
     pub setup_failed: bool,
-    /// The `run`, `pass`, `fail` and `skip` events of its tests, as JSON lines: what
+    /// The `run`, `pass`, `fail` and `skip` events of its tests, in order: what
     /// [`goleash_core::trace::attribute`] names the tests from.
-    pub test_events: Vec<u8>,
+    pub test_events: Vec<TestEvent>,
     /// Everything the binary printed, in order.
     pub output: Vec<u8>,
     /// Tests by their final action, in the order they ended.
@@ -491,21 +492,25 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
         }
         "run" | "pass" | "fail" | "skip" if test.is_some() => {
             let name = test.expect("checked");
-            let line = serde_json::json!({"Action": event.action, "Test": name});
-            run.test_events
-                .extend_from_slice(line.to_string().as_bytes());
-            run.test_events.push(b'\n');
-            if event.action == "run" {
-                entry.running.insert(name.clone());
-                entry.order.push(name);
-            } else {
-                entry.running.remove(&name);
-                let result = match event.action.as_str() {
-                    "pass" => TestResult::Pass,
-                    "fail" => TestResult::Fail,
-                    _ => TestResult::Skip,
-                };
-                run.results.push((name, result));
+            let (action, result) = match event.action.as_str() {
+                "run" => (TestAction::Run, None),
+                "pass" => (TestAction::Pass, Some(TestResult::Pass)),
+                "fail" => (TestAction::Fail, Some(TestResult::Fail)),
+                _ => (TestAction::Skip, Some(TestResult::Skip)),
+            };
+            run.test_events.push(TestEvent {
+                action,
+                name: name.clone(),
+            });
+            match result {
+                None => {
+                    entry.running.insert(name.clone());
+                    entry.order.push(name);
+                }
+                Some(result) => {
+                    entry.running.remove(&name);
+                    run.results.push((name, result));
+                }
             }
         }
         "pass" | "fail" | "skip" => {
@@ -700,7 +705,7 @@ mod tests {
                 ("TestB".to_string(), TestResult::Fail)
             ]
         );
-        assert_eq!(run.test_events.iter().filter(|&&b| b == b'\n').count(), 5);
+        assert_eq!(run.test_events.len(), 5);
 
         let mut passing = Building::default();
         for line in [

@@ -5,16 +5,17 @@
 
 use std::io::{self, Write};
 
-use goleash_core::classify::Verdict;
+use goleash_core::classify::{self, Verdict};
 use serde::Serialize;
 
-use super::json::{FrameJson, SCHEMA_VERSION, SiteJson, frame_json};
+use super::json::SCHEMA_VERSION;
 use super::style::Style;
 use super::text::{self, Paths, plural, thousands, verdict_label, wrap};
 use crate::doc;
 use crate::gate::GateOutcome;
-use crate::gotest::leftovers::{FailureKind, Judged, Link, PackageReport, Site, TestLeftovers};
+use crate::gotest::report::{FailureKind, Judged, PackageReport, TestLeftovers};
 use goleash_core::code::origin;
+use goleash_core::trace::{GoState, Link, Site};
 
 /// What the whole run came to.
 pub struct Summary {
@@ -315,12 +316,8 @@ fn link_position(
 
 /// What the goroutines were doing when the binary ended.
 fn state_of(report: &PackageReport, test: &TestLeftovers, index: usize) -> String {
-    let tables = &report.tables;
     let group = &test.snapshot.groups[index];
-    match group.state() {
-        Some(s) => tables.str(s).into_owned(),
-        None => test.judged[index].assessment.blocking.name().to_string(),
-    }
+    classify::state_name(&report.tables, group, &test.judged[index].assessment).into_owned()
 }
 
 fn write_failures(out: &mut dyn Write, reports: &[PackageReport], style: &Style) -> io::Result<()> {
@@ -579,8 +576,8 @@ struct LeakJson {
     blocking: &'static str,
     verdict: &'static str,
     why: String,
-    frames: Vec<FrameJson>,
-    leak_site: Option<SiteJson>,
+    frames: Vec<doc::Frame>,
+    leak_site: Option<doc::Site>,
     creator_chain: Vec<LinkJson>,
     ids: Vec<u64>,
     pattern: Option<&'static str>,
@@ -616,6 +613,14 @@ struct WarningJson {
     message: String,
 }
 
+/// How a goroutine not judged is said to be: `not started`, `runnable` or `running`.
+fn unjudged_state(state: GoState) -> &'static str {
+    match state {
+        GoState::NotStarted => "not started",
+        state => state.name(),
+    }
+}
+
 /// Builds the JSON document.
 pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDoc {
     let mut doc = TestDoc {
@@ -648,20 +653,8 @@ pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDo
                     blocking: a.blocking.name(),
                     verdict: a.verdict.name(),
                     why: a.why.clone(),
-                    frames: tables
-                        .frames(group.stack)
-                        .iter()
-                        .map(|&f| frame_json(tables, f, None))
-                        .collect(),
-                    leak_site: a.leak_site.map(|f| {
-                        let frame = tables.get_frame(f);
-                        SiteJson {
-                            function: tables.str(frame.function).into_owned(),
-                            file: tables.str(frame.file).into_owned(),
-                            line: frame.line,
-                            source: a.exits.as_ref().map(|s| s.text.clone()),
-                        }
-                    }),
+                    frames: doc::Frame::stack(tables, tables.frames(group.stack)),
+                    leak_site: doc::Site::of(tables, a),
                     creator_chain: judged
                         .chain
                         .iter()
@@ -716,7 +709,7 @@ pub fn doc(reports: &[PackageReport], summary: &Summary, strict: bool) -> TestDo
             doc.unjudged.push(UnjudgedJson {
                 package: report.package.clone(),
                 test: u.test.clone(),
-                state: u.state,
+                state: unjudged_state(u.state),
                 function: u.function.clone(),
                 count: u.count,
             });

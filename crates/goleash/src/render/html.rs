@@ -5,10 +5,15 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use goleash_core::classify::Verdict;
+use goleash_core::trend::Recovery;
+
 use super::svg::{Band, Chart, Marker, Rule, escape};
-use super::watch_json::{AlertRowJson, GroupReportJson, ReportDoc, TargetReportJson};
-use crate::report::{history_span, utc};
-use crate::watch::view::{compression_note, duration_text};
+use super::text::report::{history_span, utc};
+use super::text::site_line;
+use super::text::watch::{compression_note, duration_text};
+use crate::doc::report::{GroupReport, HistoryAlert, Process, ReportDoc, TargetReport};
+use crate::history::AlertVerdict;
 
 const STYLE: &str = r#"
 :root { --fg:#1d232b; --dim:#66707c; --line:#d9dee4; --leak:#c62828; --warn:#b26a00; --ok:#2e7d32; --accent:#1f5fa8; }
@@ -92,7 +97,7 @@ pub fn write(out: &mut dyn Write, doc: &ReportDoc) -> io::Result<()> {
                 h,
                 "<li><span class=\"badge {v}\">{v}</span> <a href=\"#target-{i}\">{}</a></li>",
                 escape(&t.target),
-                v = t.verdict
+                v = t.verdict.name()
             );
         }
         h.push_str("</ul></nav>\n");
@@ -120,26 +125,22 @@ fn lines_by_process(samples: &[(f64, u64, i64)]) -> Vec<Vec<(f64, f64)>> {
     lines
 }
 
-fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &ReportDoc) {
+fn write_target(h: &mut String, index: usize, target: &TargetReport, doc: &ReportDoc) {
     let _ = writeln!(
         h,
         "<section class=\"target\" id=\"target-{index}\">\n<h2>{} <span class=\"badge {v}\">{v}</span></h2>",
         escape(&target.target),
-        v = target.verdict
+        v = target.verdict.name()
     );
     let mut facts = vec![format!(
         "{} goroutines now",
         target.goroutines.map_or("?".into(), thousands)
     )];
-    match (target.trend.slope_per_minute, target.trend.p_value) {
-        (Some(s), Some(p)) => {
-            facts.push(format!("{} {s:+.1}/min (p = {p:.1e})", target.trend.status))
-        }
-        (Some(s), None) => facts.push(format!(
-            "{} ({s:+.1}/min, within the noise)",
-            target.trend.status
-        )),
-        _ => facts.push(format!("trend: {}", target.trend.status)),
+    let trend = &target.trend;
+    match (trend.slope_per_minute(), trend.p_value()) {
+        (Some(s), Some(p)) => facts.push(format!("{} {s:+.1}/min (p = {p:.1e})", trend.name())),
+        (Some(s), None) => facts.push(format!("{} ({s:+.1}/min, within the noise)", trend.name())),
+        _ => facts.push(format!("trend: {}", trend.name())),
     }
     facts.push(format!(
         "{} samples",
@@ -163,24 +164,24 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
     let bands = target
         .phases
         .iter()
-        .filter(|p| !matches!(p.outcome, "pending" | "no baseline"))
+        .filter(|p| !matches!(p.outcome, Recovery::Pending | Recovery::NoBaseline))
         .map(|p| Band {
             x0: p.start,
             x1: p.end,
             class: match p.outcome {
-                "recovered" | "unaffected" => "phase-recovered",
-                "stuck" => "phase-stuck",
+                Recovery::Recovered { .. } | Recovery::Unaffected => "phase-recovered",
+                Recovery::Stuck { .. } => "phase-stuck",
                 _ => "phase-other",
             },
-            title: match (p.outcome, p.after_secs, p.retained) {
-                ("recovered", Some(after), _) => format!(
+            title: match p.outcome {
+                Recovery::Recovered { after_secs } => format!(
                     "load phase: came back to its baseline {} after the load",
-                    duration_text(after)
+                    duration_text(after_secs)
                 ),
-                ("stuck", _, Some(kept)) => {
-                    format!("load phase: {kept:.0} goroutines stayed after the cool-down")
+                Recovery::Stuck { retained } => {
+                    format!("load phase: {retained:.0} goroutines stayed after the cool-down")
                 }
-                (outcome, _, _) => format!("load phase: {outcome}"),
+                outcome => format!("load phase: {}", outcome.name()),
             },
         })
         .collect();
@@ -195,20 +196,21 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
         })
         .collect();
     // Leaks last, so that they are drawn on top.
-    let mut alerts: Vec<&AlertRowJson> = target.alerts.iter().collect();
-    alerts.sort_by_key(|a| a.verdict == "leak");
+    let leak = AlertVerdict::Group(Verdict::Leak);
+    let mut alerts: Vec<&HistoryAlert> = target.alerts.iter().collect();
+    alerts.sort_by_key(|a| a.verdict == leak);
     let markers = alerts
         .into_iter()
         .map(|a| Marker {
             x: a.t,
             // On the total's line, whatever the alert counted.
             y: total_at(&target.samples, a.t),
-            class: if a.verdict == "leak" {
+            class: if a.verdict == leak {
                 "alert-leak"
             } else {
                 "alert-other"
             },
-            title: format!("{}: {}", a.verdict, a.why),
+            title: format!("{}: {}", a.verdict.name(), a.why),
         })
         .collect();
     let chart = Chart {
@@ -225,10 +227,10 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
     let _ = writeln!(h, "<figure class=\"total\">{}", chart.render());
     h.push_str("<figcaption class=\"legend\"><span><i class=\"sw\" style=\"background:#1f5fa8\"></i>goroutines</span><span><i class=\"sw\" style=\"background:rgba(46,125,50,.3)\"></i>load that came back down</span><span><i class=\"sw\" style=\"background:rgba(198,40,40,.35)\"></i>load that stayed up</span><span><i class=\"sw\" style=\"background:#7b1fa2\"></i>restart</span><span><i class=\"sw\" style=\"background:#c62828;border-radius:6px\"></i>alert</span> (times UTC)</figcaption></figure>\n");
 
-    let (growing, others): (Vec<&GroupReportJson>, Vec<&GroupReportJson>) =
+    let (growing, others): (Vec<&GroupReport>, Vec<&GroupReport>) =
         target.groups.iter().partition(|g| {
             g.alerted
-                || g.trend.status == "rising"
+                || g.trend.rising()
                 || g.count_last.saturating_sub(g.count_first) as f64
                     >= doc.settings.as_ref().map_or(5.0, |s| s.min_rise)
         });
@@ -246,9 +248,9 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
                 "<tr><td class=\"v-{v}\">{v}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"fn\">{}</td></tr>",
                 thousands(g.count_last),
                 thousands(g.count_max),
-                escape(&g.blocking),
+                escape(g.blocking.name()),
                 escape(&site_text(g)),
-                v = escape(&g.verdict)
+                v = escape(g.verdict.name())
             );
         }
         h.push_str("</tbody></table>\n");
@@ -280,7 +282,7 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
                     thousands(row.count_after),
                     escape(&row.why),
                     escape(&row.function),
-                    v = row.verdict
+                    v = row.verdict.name()
                 );
             }
             h.push_str("</tbody></table>\n");
@@ -298,7 +300,7 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
                 a.slope_per_minute
                     .map_or(String::new(), |s| format!("{s:+.1}/min")),
                 escape(&a.why),
-                v = escape(&a.verdict)
+                v = escape(a.verdict.name())
             );
         }
         h.push_str("</tbody></table>\n");
@@ -310,10 +312,10 @@ fn write_target(h: &mut String, index: usize, target: &TargetReportJson, doc: &R
                 h,
                 "<li>{} · <code>{}?debug={}</code> · {} bytes · {}: {}</li>",
                 escape(&utc(d.t)),
-                escape(&d.profile),
+                escape(d.profile.name()),
                 d.debug,
                 thousands(d.bytes),
-                escape(&d.role),
+                escape(d.role.name()),
                 escape(&d.reason)
             );
         }
@@ -328,25 +330,22 @@ fn total_at(samples: &[(f64, u64, i64)], t: f64) -> f64 {
     samples.get(i.saturating_sub(1)).map_or(0.0, |s| s.1 as f64)
 }
 
-fn site_text(g: &GroupReportJson) -> String {
+fn site_text(g: &GroupReport) -> String {
     match &g.leak_site {
-        Some(site) => {
-            let file = site.file.rsplit('/').next().unwrap_or(&site.file);
-            format!("{} {file}:{}", site.function, site.line)
-        }
+        Some(site) => site_line(site),
         None => g.frames.first().map_or("?".into(), |f| f.function.clone()),
     }
 }
 
 fn write_group(
     h: &mut String,
-    g: &GroupReportJson,
-    processes: &[super::watch_json::ProcessJson],
+    g: &GroupReport,
+    processes: &[Process],
     x_range: Option<(f64, f64)>,
 ) {
-    let class = match g.verdict.as_str() {
-        "leak" => "leak",
-        "suspect" => "suspect",
+    let class = match g.verdict {
+        Verdict::Leak => "leak",
+        Verdict::Suspect => "suspect",
         _ => "other",
     };
     // One line per process, as on the count chart.
@@ -386,21 +385,21 @@ fn write_group(
     let _ = writeln!(
         h,
         "<div class=\"group {class}\" data-signature=\"{}\">",
-        escape(&g.signature)
+        escape(&g.signature.to_string())
     );
-    let trend = match (g.trend.slope_per_minute, g.trend.p_value) {
-        (Some(s), Some(p)) => format!(", {} {s:+.1}/min (p = {p:.1e})", g.trend.status),
+    let trend = match (g.trend.slope_per_minute(), g.trend.p_value()) {
+        (Some(s), Some(p)) => format!(", {} {s:+.1}/min (p = {p:.1e})", g.trend.name()),
         _ => String::new(),
     };
     let _ = writeln!(
         h,
         "<div class=\"head\"><span class=\"v-{v}\">{}</span> {} → {} goroutines{} · waits in {}</div>",
-        escape(&g.verdict.to_uppercase()),
+        escape(&g.verdict.name().to_uppercase()),
         thousands(g.count_first),
         thousands(g.count_last),
         escape(&trend),
-        escape(&g.blocking),
-        v = escape(&g.verdict)
+        escape(g.blocking.name()),
+        v = escape(g.verdict.name())
     );
     let _ = writeln!(
         h,
@@ -431,7 +430,7 @@ fn write_group(
         h,
         "<details class=\"wide\"><summary>full stack ({} frames) · signature {}</summary><pre>{}</pre></details>\n</div>",
         g.frames.len(),
-        escape(&g.signature),
+        escape(&g.signature.to_string()),
         escape(&stack)
     );
 }

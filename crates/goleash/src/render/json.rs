@@ -1,14 +1,11 @@
-//! The JSON renderer: a document as pretty JSON. The documents are the contract
-//! (`crate::doc`, `docs/json.md`).
-//!
-//! The wire types below are still shared by the watch history and `goleash test`'s report,
-//! until those are documents too.
+//! The JSON renderer: a document as pretty JSON, or a watch's events as JSON lines. The
+//! documents are the contract (`crate::doc`, `docs/json.md`).
 
 use std::io::{self, Write};
 
-use goleash_core::classify::Assessment;
-use goleash_core::{FrameId, Tables};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::doc::watch::{EventSink, WatchEvent};
 
 pub use crate::doc::SCHEMA_VERSION;
 
@@ -18,75 +15,29 @@ pub fn write(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
     writeln!(out)
 }
 
-/// A position in the program.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SiteJson {
-    /// The function.
-    pub function: String,
-    /// Its file.
-    pub file: String,
-    /// The line.
-    pub line: u32,
-    /// The source line, when the file was readable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
+/// Writes a document on one line followed by a newline: for documents too long to read
+/// pretty (a watch history holds tens of thousands of samples).
+pub fn write_line(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, doc)?;
+    writeln!(out)
 }
 
-/// The leak site of an assessment, with the line of source read there.
-pub fn site_json(tables: &Tables, assessment: &Assessment) -> Option<SiteJson> {
-    assessment.leak_site.map(|f| {
-        let frame = tables.get_frame(f);
-        SiteJson {
-            function: tables.str(frame.function).into_owned(),
-            file: tables.str(frame.file).into_owned(),
-            line: frame.line,
-            source: assessment.exits.as_ref().map(|s| s.text.clone()),
-        }
-    })
+/// `watch --format json`: one object per line, flushed as it happens.
+pub struct JsonLines<W: Write> {
+    out: W,
 }
 
-/// One frame.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FrameJson {
-    /// The function as Go prints it.
-    pub function: String,
-    /// The source file; empty when unknown.
-    pub file: String,
-    /// The line; 0 when unknown.
-    pub line: u32,
-    /// The `+0x` offset, when printed.
-    pub offset: Option<u32>,
-    /// The call was inlined.
-    pub inlined: bool,
-    /// Raw arguments of the group's first goroutine, when printed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub args: Option<String>,
-}
-
-/// The wire form of one frame.
-pub fn frame_json(tables: &Tables, id: FrameId, args: Option<&[u8]>) -> FrameJson {
-    let frame = tables.get_frame(id);
-    FrameJson {
-        function: tables.str(frame.function).into_owned(),
-        file: tables.str(frame.file).into_owned(),
-        line: frame.line,
-        offset: frame.offset,
-        inlined: frame.inlined,
-        args: args
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned()),
+impl<W: Write> JsonLines<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> Self {
+        JsonLines { out }
     }
 }
 
-/// The `created by` of a group.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CreatorJson {
-    /// The function holding the `go` statement.
-    pub function: String,
-    /// Its file.
-    pub file: String,
-    /// The line of the `go` statement.
-    pub line: u32,
-    /// The parent goroutine id, when every goroutine of the group has the same one.
-    pub goroutine: Option<u64>,
+impl<W: Write> EventSink for JsonLines<W> {
+    fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, event)?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
 }

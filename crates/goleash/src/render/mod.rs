@@ -10,4 +10,3 @@ pub mod short;
 pub mod style;
 pub mod svg;
 pub mod text;
-pub mod watch_json;

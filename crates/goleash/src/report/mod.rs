@@ -3,42 +3,24 @@
 //! all draw from. Nothing in it depends on the clock of the machine that renders it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
 
 use anyhow::Result;
-use goleash_core::classify::{self, AssessOptions, Growth, SourceLookup};
+use goleash_core::classify::{self, AssessOptions, Growth, SourceLookup, Verdict};
 use goleash_core::diff;
-use goleash_core::trend::{self, Recovery, Sample, TrendOptions};
-use goleash_core::{Capture, ReadOptions};
+use goleash_core::trend::{self, Sample, TrendOptions, TrendState};
+use goleash_core::{Capture, ReadOptions, Signature};
 
-use crate::render::json::{CreatorJson, FrameJson, SCHEMA_VERSION, SiteJson};
-use crate::render::style::Style;
-use crate::render::text::thousands;
-use crate::render::watch_json::{
-    AlertRowJson, DiffRowJson, GroupReportJson, PhaseJson, ProcessJson, ReportDoc, SettingsJson,
-    SnapshotDiffJson, StoredDumpJson, TargetReportJson, TrendJson,
+use crate::doc::diff::Change;
+use crate::doc::report::{
+    DiffRow, GroupReport, HistoryAlert, Phase, Process, ReportDoc, SnapshotDiff, StoredDump,
+    TargetReport, TargetVerdict,
 };
-use crate::store::{DumpRow, GroupRow, SampleRow, Store};
-use crate::watch::judge::{Status, judge};
-use crate::watch::view::{compression_note, duration_text};
+use crate::doc::{Creator, Frame, SCHEMA_VERSION, Site, watch};
+use crate::history::{AlertVerdict, Settings};
+use crate::store::{DumpRow, GroupRow, ProcessRow, SampleRow, Store};
 
 /// Rows of the snapshot diff kept: the stacks that changed most.
 const DIFF_ROWS: usize = 30;
-
-/// The trend options a session ran with.
-pub fn trend_options(settings: Option<&SettingsJson>) -> TrendOptions {
-    let mut trend = TrendOptions::default();
-    if let Some(s) = settings {
-        trend.warmup_secs = s.warmup_secs;
-        trend.min_windows = s.min_windows;
-        trend.min_rise = s.min_rise;
-        if s.cooldown_secs != trend.cooldown_secs {
-            trend.cooldown_secs = s.cooldown_secs;
-            trend.baseline_secs = s.cooldown_secs / 5.0;
-        }
-    }
-    trend
-}
 
 /// Reads the whole history; `only` keeps the targets whose URL contains it.
 pub fn build(
@@ -48,11 +30,10 @@ pub fn build(
     source: &dyn SourceLookup,
 ) -> Result<ReportDoc> {
     let sessions = store.sessions()?;
-    let settings: Option<SettingsJson> = sessions
-        .iter()
-        .rev()
-        .find_map(|s| serde_json::from_str(&s.settings).ok());
-    let trend = trend_options(settings.as_ref());
+    let settings = sessions.iter().rev().find_map(|s| s.settings.clone());
+    let trend = settings
+        .as_ref()
+        .map_or_else(TrendOptions::default, Settings::trend);
     let mut targets = Vec::new();
     for target in store.targets()? {
         if only.is_some_and(|o| !target.url.contains(o)) {
@@ -73,19 +54,11 @@ pub fn build(
         schema_version: SCHEMA_VERSION,
         db: db.to_string(),
         simulated: sessions.iter().any(|s| s.simulated),
-        settings,
+        settings: settings.as_ref().map(watch::Settings::from),
         from,
         to,
         targets,
     })
-}
-
-fn trend_json(status: &Status) -> TrendJson {
-    TrendJson {
-        status: status.name(),
-        slope_per_minute: status.slope_per_minute(),
-        p_value: status.p_value(),
-    }
 }
 
 fn target_report(
@@ -94,7 +67,7 @@ fn target_report(
     url: &str,
     trend: &TrendOptions,
     source: &dyn SourceLookup,
-) -> Result<TargetReportJson> {
+) -> Result<TargetReport> {
     let samples = store.samples(id)?;
     let processes = store.processes(id)?;
     let groups = store.groups_of(id)?;
@@ -108,42 +81,36 @@ fn target_report(
         .filter(|s| Some(s.process) == latest_process)
         .map(|s| (s.t, s.goroutines as f64))
         .collect();
-    let total = judge(&total_points, trend);
+    let total = trend::state(&total_points, trend);
     let phases = phases(&samples, trend);
 
-    let alerted: Vec<String> = alerts
-        .iter()
-        .filter_map(|a| a.alert.signature.map(|s| s.to_string()))
-        .collect();
+    let alerted: Vec<Signature> = alerts.iter().filter_map(|a| a.alert.signature).collect();
     let mut group_reports = group_reports(&samples, &groups, &counts, latest_process, trend);
     for g in &mut group_reports {
         g.alerted = alerted.contains(&g.signature);
     }
+    // Alerted and rising stacks first, the most severe first; then the largest.
     group_reports.sort_by(|a, b| {
-        let rank = |g: &GroupReportJson| {
-            (
-                !(g.alerted || g.trend.status == "rising"),
-                severity(&g.verdict),
-            )
-        };
+        let rank = |g: &GroupReport| (!(g.alerted || g.trend.rising()), g.verdict);
         rank(a)
             .cmp(&rank(b))
             .then(b.count_last.cmp(&a.count_last))
             .then(a.signature.cmp(&b.signature))
     });
 
+    let alerted_as = |verdict: AlertVerdict| alerts.iter().any(|a| a.alert.verdict == verdict);
     let verdict = if samples.is_empty() {
-        "no data"
-    } else if alerts.iter().any(|a| a.alert.verdict == "leak") {
-        "leak"
-    } else if alerts.iter().any(|a| a.alert.verdict == "suspect") {
-        "suspect"
-    } else if alerts.iter().any(|a| a.alert.verdict == "rising") || total.rising() {
-        "rising"
+        TargetVerdict::NoData
+    } else if alerted_as(AlertVerdict::Group(Verdict::Leak)) {
+        TargetVerdict::Leak
+    } else if alerted_as(AlertVerdict::Group(Verdict::Suspect)) {
+        TargetVerdict::Suspect
+    } else if alerted_as(AlertVerdict::Rising) || total.rising() {
+        TargetVerdict::Rising
     } else {
-        "ok"
+        TargetVerdict::Ok
     };
-    Ok(TargetReportJson {
+    Ok(TargetReport {
         target: url.to_string(),
         verdict,
         goroutines: samples.last().map(|s| s.goroutines),
@@ -153,7 +120,7 @@ fn target_report(
             .collect(),
         processes: processes
             .iter()
-            .map(|p| ProcessJson {
+            .map(|p| Process {
                 id: p.id,
                 seen: p.seen,
                 start_time: p.start_time,
@@ -161,15 +128,15 @@ fn target_report(
             })
             .collect(),
         phases,
-        trend: trend_json(&total),
+        trend: total,
         groups: group_reports,
         alerts: alerts
             .iter()
-            .map(|a| AlertRowJson {
+            .map(|a| HistoryAlert {
                 t: a.t,
                 process: a.process,
-                signature: a.alert.signature.map(|s| s.to_string()),
-                verdict: a.alert.verdict.clone(),
+                signature: a.alert.signature,
+                verdict: a.alert.verdict,
                 why: a.alert.why.clone(),
                 slope_per_minute: a.alert.slope_per_minute,
                 p_value: a.alert.p_value,
@@ -179,12 +146,12 @@ fn target_report(
             .collect(),
         dumps: dumps
             .iter()
-            .map(|d| StoredDumpJson {
+            .map(|d| StoredDump {
                 id: d.id,
                 t: d.t,
-                profile: d.profile.clone(),
+                profile: d.profile,
                 debug: d.debug,
-                role: d.role.clone(),
+                role: d.role,
                 reason: d.reason.clone(),
                 bytes: d.size,
             })
@@ -193,17 +160,7 @@ fn target_report(
     })
 }
 
-/// Most severe first.
-fn severity(verdict: &str) -> u8 {
-    match verdict {
-        "leak" => 0,
-        "suspect" => 1,
-        "lingering" => 2,
-        _ => 3,
-    }
-}
-
-fn phases(samples: &[SampleRow], trend: &TrendOptions) -> Vec<PhaseJson> {
+fn phases(samples: &[SampleRow], trend: &TrendOptions) -> Vec<Phase> {
     let series: Vec<Sample> = samples
         .iter()
         .map(|s| Sample::with_process(s.t, s.goroutines as f64, s.process as u64))
@@ -213,36 +170,24 @@ fn phases(samples: &[SampleRow], trend: &TrendOptions) -> Vec<PhaseJson> {
     };
     outcomes
         .iter()
-        .map(|o| {
-            let (outcome, after_secs, retained) = match o.recovery {
-                Recovery::Unaffected => ("unaffected", None, None),
-                Recovery::Recovered { after_secs } => ("recovered", Some(after_secs), None),
-                Recovery::Stuck { retained } => ("stuck", None, Some(retained)),
-                Recovery::Pending => ("pending", None, None),
-                Recovery::Interrupted => ("interrupted", None, None),
-                Recovery::Restarted => ("restarted", None, None),
-                Recovery::NoBaseline => ("no baseline", None, None),
-            };
-            PhaseJson {
-                start: o.phase.start,
-                end: o.phase.end,
-                baseline: o.baseline,
-                peak: o.peak,
-                outcome,
-                after_secs,
-                retained,
-            }
+        .map(|o| Phase {
+            start: o.phase.start,
+            end: o.phase.end,
+            baseline: o.baseline,
+            peak: o.peak,
+            outcome: o.recovery,
         })
         .collect()
 }
 
+/// The report of each stack with counts.
 fn group_reports(
     samples: &[SampleRow],
     groups: &[GroupRow],
     counts: &[(i64, i64, u64)],
     latest_process: Option<i64>,
     trend: &TrendOptions,
-) -> Vec<GroupReportJson> {
+) -> Vec<GroupReport> {
     let sample_of: HashMap<i64, &SampleRow> = samples.iter().map(|s| (s.id, s)).collect();
     // The samples that carry per-stack counts, in time order.
     let mut profiles: Vec<&SampleRow> = {
@@ -281,32 +226,26 @@ fn group_reports(
                 (lo.min(p.1), hi.max(p.1))
             });
             let status = if high - low >= trend.min_rise {
-                judge(&latest, trend)
+                trend::state(&latest, trend)
             } else {
-                Status::Empty
+                TrendState::Empty
             };
             let meta = &g.meta;
-            Some(GroupReportJson {
-                signature: meta.signature.to_string(),
-                verdict: meta.verdict.clone(),
+            Some(GroupReport {
+                signature: meta.signature,
+                verdict: meta.verdict,
                 why: meta.why.clone(),
-                blocking: meta.blocking.clone(),
-                leak_site: meta
-                    .site
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str::<SiteJson>(s).ok()),
+                blocking: meta.blocking,
+                leak_site: meta.site.as_ref().map(Site::from),
                 pattern: meta.pattern.clone(),
                 hint: meta.hint.clone(),
-                frames: serde_json::from_str::<Vec<FrameJson>>(&meta.frames).unwrap_or_default(),
-                created_by: meta
-                    .created_by
-                    .as_deref()
-                    .and_then(|c| serde_json::from_str::<CreatorJson>(c).ok()),
+                frames: meta.frames.iter().map(Frame::from).collect(),
+                created_by: meta.created_by.as_ref().map(Creator::from),
                 first_seen: g.first_seen,
                 count_first: latest.first().map_or(0, |p| p.1 as u64),
                 count_last: latest.last().map_or(0, |p| p.1 as u64),
                 count_max: values.iter().copied().max().unwrap_or(0),
-                trend: trend_json(&status),
+                trend: status,
                 alerted: false,
                 series: profiles
                     .iter()
@@ -330,9 +269,9 @@ fn read_dump(store: &Store, dump: &DumpRow) -> Result<Capture> {
 fn snapshot_diff(
     store: &Store,
     dumps: &[DumpRow],
-    processes: &[crate::store::ProcessRow],
+    processes: &[ProcessRow],
     source: &dyn SourceLookup,
-) -> Result<Option<SnapshotDiffJson>> {
+) -> Result<Option<SnapshotDiff>> {
     let (Some(first), Some(last)) = (dumps.first(), dumps.last()) else {
         return Ok(None);
     };
@@ -345,7 +284,7 @@ fn snapshot_diff(
     };
     let rows = diff::diff((&before.tables, b), (&after.tables, a));
     let options = AssessOptions::default();
-    let mut out: Vec<DiffRowJson> = rows
+    let mut out: Vec<DiffRow> = rows
         .iter()
         .filter(|r| r.delta() != 0)
         .map(|row| {
@@ -370,19 +309,14 @@ fn snapshot_diff(
                 .leak_site
                 .map(|f| tables.str(tables.get_frame(f).function).into_owned())
                 .unwrap_or_else(|| assessment.blocking.name().to_string());
-            DiffRowJson {
-                signature: row.signature.to_string(),
+            DiffRow {
+                signature: row.signature,
                 function,
                 count_before: row.count_before,
                 count_after: row.count_after,
                 delta: row.delta(),
-                change: match (row.count_before, row.count_after) {
-                    (0, _) => "new",
-                    (_, 0) => "gone",
-                    (b, a) if a > b => "grew",
-                    _ => "shrank",
-                },
-                verdict: assessment.verdict.name(),
+                change: Change::of(row.count_before, row.count_after),
+                verdict: assessment.verdict,
                 why: assessment.why,
             }
         })
@@ -395,7 +329,7 @@ fn snapshot_diff(
             .then(x.signature.cmp(&y.signature))
     });
     out.truncate(DIFF_ROWS);
-    Ok(Some(SnapshotDiffJson {
+    Ok(Some(SnapshotDiff {
         before: first.id,
         after: last.id,
         goroutines_before: b.total,
@@ -406,177 +340,6 @@ fn snapshot_diff(
             .count(),
         rows: out,
     }))
-}
-
-/// `… UTC to … UTC (2 h 5 min)`: the time the history covers; `None` before any sample.
-pub fn history_span(doc: &ReportDoc) -> Option<String> {
-    let (from, to) = (doc.from?, doc.to?);
-    Some(format!(
-        "{} to {} ({})",
-        utc(from),
-        utc(to),
-        duration_text(to - from)
-    ))
-}
-
-/// `2026-11-27 14:03:05 UTC` from unix seconds.
-pub fn utc(t: f64) -> String {
-    let secs = t.floor() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// The report as text.
-pub fn write_text(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Result<()> {
-    let span = history_span(doc).unwrap_or_else(|| "no samples".into());
-    writeln!(
-        out,
-        "{}",
-        style.bold(&format!("goleash report of {}: {span}", doc.db))
-    )?;
-    if doc.simulated {
-        writeln!(
-            out,
-            "  {}",
-            style.yellow("recorded by `goleash demo`: the targets were simulated")
-        )?;
-    }
-    if let Some(note) = doc.settings.as_ref().and_then(compression_note) {
-        writeln!(out, "  {}", style.yellow(&note))?;
-    }
-    for target in &doc.targets {
-        writeln!(out)?;
-        let trend = match (target.trend.slope_per_minute, target.trend.p_value) {
-            (Some(slope), Some(p)) => {
-                format!("{} {slope:+.1}/min, p = {p:.1e}", target.trend.status)
-            }
-            (Some(slope), None) => {
-                format!(
-                    "{} ({slope:+.1}/min, within the noise)",
-                    target.trend.status
-                )
-            }
-            _ => target.trend.status.to_string(),
-        };
-        let verdict = match target.verdict {
-            "leak" => style.red("LEAK"),
-            "suspect" | "rising" => style.yellow(target.verdict),
-            other => other.to_string(),
-        };
-        writeln!(
-            out,
-            "{} {verdict}: {} goroutines ({trend}) · {} samples · {}",
-            style.bold(&target.target),
-            target.goroutines.map_or("?".into(), thousands),
-            thousands(target.samples.len() as u64),
-            match target.processes.len() {
-                1 => "1 process".to_string(),
-                n => format!("{n} processes"),
-            }
-        )?;
-        for p in target.processes.iter().skip(1) {
-            writeln!(out, "  restart at {}: {}", utc(p.seen), p.reason)?;
-        }
-        let stuck = target
-            .phases
-            .iter()
-            .filter(|p| p.outcome == "stuck")
-            .count();
-        let recovered = target
-            .phases
-            .iter()
-            .filter(|p| p.outcome == "recovered")
-            .count();
-        if !target.phases.is_empty() {
-            writeln!(
-                out,
-                "  {} load phases: {recovered} came back down, {stuck} stayed up",
-                target.phases.len()
-            )?;
-        }
-        for group in target
-            .groups
-            .iter()
-            .filter(|g| g.alerted || g.trend.status == "rising")
-        {
-            let site = group
-                .leak_site
-                .as_ref()
-                .map_or(group.blocking.clone(), |s| {
-                    let file = s.file.rsplit('/').next().unwrap_or(&s.file);
-                    format!("{} {file}:{}", s.function, s.line)
-                });
-            let label = match group.verdict.as_str() {
-                "leak" => style.red("LEAK     "),
-                v => style.yellow(&format!("{v:<9}")),
-            };
-            writeln!(
-                out,
-                "  {label}{} → {}  {}  {}",
-                thousands(group.count_first),
-                thousands(group.count_last),
-                group.blocking,
-                style.cyan(&site)
-            )?;
-            writeln!(out, "           {}", style.dim(&group.why))?;
-            if let Some(hint) = &group.hint {
-                writeln!(out, "           {} {hint}", style.bold("fix:"))?;
-            }
-        }
-        if let Some(diff) = &target.diff {
-            writeln!(
-                out,
-                "  first → last snapshot kept: {} → {} goroutines{}",
-                thousands(diff.goroutines_before),
-                thousands(diff.goroutines_after),
-                match diff.restarts_between {
-                    0 => String::new(),
-                    1 => " (a restart between)".to_string(),
-                    n => format!(" ({n} restarts between)"),
-                }
-            )?;
-            for row in diff.rows.iter().take(5) {
-                writeln!(
-                    out,
-                    "    {:>+7}  {:<9} {}",
-                    row.delta, row.verdict, row.function
-                )?;
-            }
-        }
-        let evidence = target.dumps.iter().filter(|d| d.role == "evidence").count();
-        if evidence > 0 {
-            let dumps = if evidence == 1 { "dump" } else { "dumps" };
-            writeln!(out, "  {evidence} {dumps} kept as evidence")?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod dates {
-    use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0.0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(1_700_000_000.0), "2023-11-14 22:13:20 UTC");
-        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00:00 UTC");
-    }
 }
 
 #[cfg(test)]

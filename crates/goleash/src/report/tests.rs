@@ -5,15 +5,20 @@
 
 use std::collections::HashMap;
 
-use goleash_core::classify::{self, AssessOptions, Growth, NoSource};
+use goleash_core::classify::{self, AssessOptions, Blocking, Growth, NoSource, Verdict};
 use goleash_core::{ReadOptions, Signature};
 
 use super::*;
 use crate::demo::replay::{DumpTemplate, ProfileTemplate};
+use crate::doc::report::TargetVerdict;
+use crate::history::{
+    AlertRecord, AlertVerdict, DumpRecord, DumpRole, Frame, GroupInfo, GroupMeta, Profile,
+    SampleSource, Settings, Site, VerdictUpdate,
+};
 use crate::render::html;
-use crate::render::watch_json::SettingsJson;
-use crate::store::{AlertRecord, DumpRecord, GroupMeta, ProcessRef, SampleWrite, VerdictUpdate};
-use crate::watch::engine::{group_info, group_meta};
+use crate::render::style::{ColorChoice, Style};
+use crate::render::text;
+use crate::store::{ProcessRef, SampleWrite};
 
 const PROFILE: &[u8] =
     include_bytes!("../../../../tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz");
@@ -29,7 +34,7 @@ fn stacks(template: &ProfileTemplate) -> (HashMap<String, Signature>, Vec<GroupM
     let snapshot = &capture.snapshots[0];
     let mut by_site = HashMap::new();
     let mut metas = Vec::new();
-    for (gi, group) in snapshot.groups.iter().enumerate() {
+    for group in &snapshot.groups {
         let assessment = classify::assess(
             &capture.tables,
             snapshot,
@@ -38,27 +43,37 @@ fn stacks(template: &ProfileTemplate) -> (HashMap<String, Signature>, Vec<GroupM
             &AssessOptions::default(),
             &NoSource,
         );
-        let info = group_info(&capture, &assessment);
+        let info = GroupInfo::of(&capture.tables, &assessment);
         if let Some(site) = &info.site {
             by_site.insert(site.function.clone(), group.signature);
         }
-        metas.push(group_meta(&capture, snapshot, gi, &assessment, &info));
+        metas.push(GroupMeta::of(&capture.tables, group, &info));
     }
     (by_site, metas)
 }
 
 /// A stack whose every name tries to break out of the page.
 fn hostile() -> GroupMeta {
+    let function = r#"main.(*T).<script>alert("x")</script>"#;
+    let file = "/src/<b>evil</b>.go";
     GroupMeta {
         signature: Signature(0xbad),
-        blocking: "chan receive".into(),
-        site: Some(
-            r#"{"function":"main.(*T).<script>alert(\"x\")</script>","file":"/src/<b>evil</b>.go","line":7}"#
-                .into(),
-        ),
-        frames: r#"[{"function":"main.(*T).<script>alert(\"x\")</script>","file":"/src/<b>evil</b>.go","line":7,"offset":null,"inlined":false}]"#.into(),
+        blocking: Blocking::ChanReceive,
+        site: Some(Site {
+            function: function.into(),
+            file: file.into(),
+            line: 7,
+            source: None,
+        }),
+        frames: vec![Frame {
+            function: function.into(),
+            file: file.into(),
+            line: 7,
+            offset: None,
+            inlined: false,
+        }],
         created_by: None,
-        verdict: "suspect".into(),
+        verdict: Verdict::Suspect,
         why: "blocked in <chan receive> & more".into(),
         pattern: None,
         hint: Some("<img src=x onerror=alert(1)>".into()),
@@ -78,7 +93,7 @@ fn history() -> std::path::PathBuf {
     metas.push(hostile());
     let leak = by_site["main.search.func1"];
     let burst = by_site["main.worker"];
-    let settings = SettingsJson {
+    let settings = Settings {
         interval_secs: 0.5,
         warmup_secs: 2.0,
         cooldown_secs: 3.0,
@@ -87,9 +102,7 @@ fn history() -> std::path::PathBuf {
         compressed: true,
     };
     let mut store = Store::open_for_writing(&path).unwrap();
-    let session = store
-        .begin_session(T0, &serde_json::to_string(&settings).unwrap(), false)
-        .unwrap();
+    let session = store.begin_session(T0, &settings, false).unwrap();
     let target = store.target(TARGET, T0).unwrap();
     let healthy = store
         .target("http://127.0.0.1:6061/debug/pprof", T0)
@@ -133,18 +146,22 @@ fn history() -> std::path::PathBuf {
         let mut dumps = Vec::new();
         if profile && (step == 0 || step == 122 || step == 158) {
             dumps.push(DumpRecord {
-                profile: "goroutine".into(),
+                profile: Profile::Goroutine,
                 debug: 0,
-                role: if step == 158 { "latest" } else { "first" }.into(),
+                role: if step == 158 {
+                    DumpRole::Latest
+                } else {
+                    DumpRole::First
+                },
                 reason: "a profile".into(),
                 body: template.render(&counts, 0),
             });
         }
         if step == 60 {
             dumps.push(DumpRecord {
-                profile: "goroutineleak".into(),
+                profile: Profile::GoroutineLeak,
                 debug: 2,
-                role: "evidence".into(),
+                role: DumpRole::Evidence,
                 reason: "main.search.func1 main.go:126 grew from 4 to 50".into(),
                 body: dump.render(&counts, true).into_bytes(),
             });
@@ -154,7 +171,7 @@ fn history() -> std::path::PathBuf {
         if step == 50 {
             alerts.push(AlertRecord {
                 signature: None,
-                verdict: "rising".into(),
+                verdict: AlertVerdict::Rising,
                 why: "the goroutine count rises by 120.0 a minute".into(),
                 slope_per_minute: Some(120.0),
                 p_value: Some(0.0043),
@@ -163,7 +180,7 @@ fn history() -> std::path::PathBuf {
             });
             alerts.push(AlertRecord {
                 signature: Some(leak),
-                verdict: "leak".into(),
+                verdict: AlertVerdict::Group(Verdict::Leak),
                 why: "grew from 4 to 46 while blocked in chan send".into(),
                 slope_per_minute: Some(119.5),
                 p_value: Some(0.0043),
@@ -172,7 +189,7 @@ fn history() -> std::path::PathBuf {
             });
             alerts.push(AlertRecord {
                 signature: Some(Signature(0xbad)),
-                verdict: "suspect".into(),
+                verdict: AlertVerdict::Group(Verdict::Suspect),
                 why: "blocked in <chan receive> & more".into(),
                 slope_per_minute: None,
                 p_value: None,
@@ -186,10 +203,12 @@ fn history() -> std::path::PathBuf {
             let meta = metas.iter().find(|m| m.signature == leak).unwrap();
             verdicts.push(VerdictUpdate {
                 signature: leak,
-                verdict: "leak".into(),
+                verdict: Verdict::Leak,
                 why: format!(
                     "grew from {} to {} while blocked in {}",
-                    growth.before, growth.after, meta.blocking
+                    growth.before,
+                    growth.after,
+                    meta.blocking.name()
                 ),
                 pattern: meta.pattern.clone(),
                 hint: Some("Make the channel buffered with room for the result.".into()),
@@ -202,7 +221,11 @@ fn history() -> std::path::PathBuf {
                 process: process.clone(),
                 t: T0 + t,
                 goroutines: total,
-                source: if profile { "profile" } else { "metrics" },
+                source: if profile {
+                    SampleSource::Profile
+                } else {
+                    SampleSource::Metrics
+                },
                 cost_ms: Some(1.0),
                 new_groups: if profile && !described { &metas } else { &[] },
                 counts: if profile { &sorted } else { &[] },
@@ -221,7 +244,7 @@ fn history() -> std::path::PathBuf {
                     process: healthy_process.clone(),
                     t: T0 + t + 0.1,
                     goroutines: 30 + (step % 3) as u64,
-                    source: "metrics",
+                    source: SampleSource::Metrics,
                     cost_ms: Some(1.0),
                     new_groups: &[],
                     counts: &[],
@@ -247,12 +270,7 @@ fn doc() -> ReportDoc {
 #[test]
 fn text() {
     let mut out = Vec::new();
-    write_text(
-        &mut out,
-        &doc(),
-        &Style::for_stdout(crate::render::style::ColorChoice::Never),
-    )
-    .unwrap();
+    text::report::write(&mut out, &doc(), &Style::for_stdout(ColorChoice::Never)).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
 
@@ -262,7 +280,7 @@ fn json_without_the_long_series() {
     let target = &doc.targets[0];
     assert_eq!(target.samples.len(), 160);
     assert_eq!(target.processes.len(), 2);
-    assert_eq!(target.verdict, "leak");
+    assert_eq!(target.verdict, TargetVerdict::Leak);
     let mut value = serde_json::to_value(&doc).unwrap();
     for target in value["targets"].as_array_mut().unwrap() {
         let n = target["samples"].as_array().unwrap().len();

@@ -1,34 +1,37 @@
 //! The scheduler: one thread that owns the targets' state and the history database, hands
 //! requests to the workers when they come due, and turns what comes back into samples,
 //! trends, verdicts and alerts.
+//!
+//! This module runs the loop and the schedule; one answer is recorded by [`observe`], the
+//! trends it moves and the alerts they raise are [`alerts`], and a history is continued by
+//! [`resume`].
+
+mod alerts;
+mod observe;
+mod resume;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use goleash_core::classify::{self, AssessOptions, Assessment, Growth, SourceLookup, Verdict};
+use goleash_core::classify::SourceLookup;
 use goleash_core::trend::TrendOptions;
-use goleash_core::{Capture, Signature, Snapshot};
 
+use self::observe::Observed;
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
-use super::judge::{Status, first_floor, judge, last_floor};
+use super::live;
 use super::sources::CountSource;
-use super::target::{
-    GroupInfo, GroupState, MAX_PROFILES, MAX_SAMPLES, Probe, Target, count_says_restart,
-};
-use super::view::Sink;
+use super::target::{Probe, Target};
 use crate::collect::HttpOptions;
-use crate::render::json::{self, SCHEMA_VERSION};
-use crate::render::watch_json::{
-    AlertJson, DumpJson, ErrorJson, GroupCountJson, RecoveredJson, RestartJson, SampleJson,
-    ScheduleJson, SettingsJson, StartJson, SummaryJson, TargetSummaryJson, TrendJson, WatchEvent,
+use crate::doc::SCHEMA_VERSION;
+use crate::doc::watch::{
+    self, EventSink, Failure, Schedule, Start, Summary, TargetSummary, WatchEvent,
 };
-use crate::store::{
-    AlertRecord, DumpRecord, GroupMeta, ProcessRef, SampleWrite, Store, VerdictUpdate,
-};
+use crate::history::{SampleSource, Settings};
+use crate::store::Store;
 
 /// Requests may cost a target this fraction of what the watch waits between them: the next
 /// profile comes no sooner than 200 times the last one took, so profiling stays under
@@ -60,9 +63,9 @@ pub struct WatchOptions {
 
 impl WatchOptions {
     /// The settings as the history and the output record them.
-    pub fn settings(&self) -> SettingsJson {
+    pub fn settings(&self) -> Settings {
         let defaults = TrendOptions::default();
-        SettingsJson {
+        Settings {
             interval_secs: self.interval.as_secs_f64(),
             warmup_secs: self.trend.warmup_secs,
             cooldown_secs: self.trend.cooldown_secs,
@@ -79,7 +82,7 @@ impl WatchOptions {
 /// How a watch ended.
 pub struct Ended {
     /// The summary event, as printed.
-    pub summary: SummaryJson,
+    pub summary: Summary,
     /// Whether any target answered at all.
     pub any_sample: bool,
 }
@@ -97,17 +100,13 @@ pub fn run(
     store: &mut Store,
     http: &HttpOptions,
     source: &dyn SourceLookup,
-    sink: &mut dyn Sink,
+    sink: &mut dyn EventSink,
     stop: &AtomicBool,
 ) -> Result<Ended> {
     options.trend.validate().context("trend options")?;
     let settings = options.settings();
     let started_at = unix_now();
-    let session = store.begin_session(
-        started_at,
-        &serde_json::to_string(&settings)?,
-        options.simulated,
-    )?;
+    let session = store.begin_session(started_at, &settings, options.simulated)?;
     let now = Instant::now();
     let mut targets = Vec::with_capacity(bases.len());
     for base in bases {
@@ -119,14 +118,14 @@ pub fn run(
             options.interval,
             options.leak_profile,
         );
-        resume(store, &mut target)?;
+        resume::resume(store, &mut target)?;
         targets.push(target);
     }
-    sink.event(&WatchEvent::Start(StartJson {
+    sink.event(&WatchEvent::Start(Start {
         schema_version: SCHEMA_VERSION,
         targets: bases.to_vec(),
         db: store.path().display().to_string(),
-        settings: settings.clone(),
+        settings: watch::Settings::from(&settings),
         simulated: options.simulated,
     }))?;
 
@@ -163,10 +162,18 @@ pub fn run(
             break;
         }
         engine.dispatch_due(now);
-        if engine.sink.wants_refresh() && now >= next_refresh {
-            engine
-                .sink
-                .refresh(&engine.targets, &engine.settings, now - started)?;
+        let live_room = engine.sink.live_room();
+        if let Some(room) = live_room
+            && now >= next_refresh
+        {
+            let view = live::doc(
+                &engine.targets,
+                &engine.settings,
+                &options.trend,
+                now - started,
+                room,
+            );
+            engine.sink.refresh(&view)?;
             next_refresh = now + refresh_every;
         }
         let mut wake = now + Duration::from_millis(200);
@@ -176,7 +183,7 @@ pub fn run(
         if let Some(d) = deadline {
             wake = wake.min(d);
         }
-        if engine.sink.wants_refresh() {
+        if live_room.is_some() {
             wake = wake.min(next_refresh);
         }
         match done_rx.recv_timeout(wake.saturating_duration_since(now)) {
@@ -212,88 +219,18 @@ pub fn run(
     })
 }
 
-/// Continues a target's history: its latest process and series.
-fn resume(store: &mut Store, target: &mut Target) -> Result<()> {
-    let resume = store.resume(target.id, MAX_SAMPLES, MAX_PROFILES)?;
-    let Some(process) = resume.process else {
-        return Ok(());
-    };
-    target.process = Some(process.id);
-    target.start_time = process.start_time;
-    target.first_profile_stored = !resume.profile_times.is_empty();
-    for &(t, v) in &resume.samples {
-        target.push_sample(t, v);
-    }
-    target.profile_t = resume.profile_times.iter().copied().collect();
-    for row in &resume.groups {
-        target.described.insert(row.meta.signature);
-    }
-    for (signature, counts) in resume.group_counts {
-        let Some(row) = resume.groups.iter().find(|g| g.meta.signature == signature) else {
-            continue;
-        };
-        let meta = &row.meta;
-        target.groups.insert(
-            signature,
-            GroupState {
-                counts: counts
-                    .iter()
-                    .map(|&c| u32::try_from(c).unwrap_or(u32::MAX))
-                    .collect::<VecDeque<_>>(),
-                info: GroupInfo {
-                    blocking: meta.blocking.clone(),
-                    site: meta
-                        .site
-                        .as_deref()
-                        .and_then(|s| serde_json::from_str(s).ok()),
-                    verdict: meta.verdict.clone(),
-                    why: meta.why.clone(),
-                    pattern: meta.pattern.clone(),
-                    hint: meta.hint.clone(),
-                },
-                status: Status::Empty,
-            },
-        );
-    }
-    target.alerted = resume.alerted.into_iter().collect();
-    Ok(())
-}
-
+/// The watch on its one thread: every target's state, the history, and the schedule.
 struct Engine<'a> {
     options: &'a WatchOptions,
-    settings: SettingsJson,
+    settings: Settings,
     store: &'a mut Store,
     session: i64,
     targets: Vec<Target>,
-    sink: &'a mut dyn Sink,
+    sink: &'a mut dyn EventSink,
     source: &'a dyn SourceLookup,
     /// (due, target, generation): the next request of each target not in flight.
     queue: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     jobs: mpsc::Sender<Job>,
-}
-
-/// What one answer of a target carries beyond the count.
-struct Observed<'c> {
-    t: f64,
-    goroutines: u64,
-    source: &'static str,
-    cost: Duration,
-    start_time: Option<f64>,
-    /// The parsed profile or dump, with its body.
-    capture: Option<(&'c Capture, &'c [u8])>,
-    /// For dumps: which profile, and why it was taken.
-    dump: Option<(&'static str, String)>,
-}
-
-/// Everything one observation writes, built before the transaction.
-#[derive(Default)]
-struct Pending {
-    metas: Vec<GroupMeta>,
-    counts: Vec<(Signature, u64)>,
-    verdicts: Vec<VerdictUpdate>,
-    dumps: Vec<DumpRecord>,
-    alerts: Vec<(AlertRecord, AlertJson)>,
-    dump_event: Option<DumpJson>,
 }
 
 impl Engine<'_> {
@@ -411,7 +348,7 @@ impl Engine<'_> {
                     Observed {
                         t: done.t,
                         goroutines: reading.goroutines,
-                        source: source.name(),
+                        source: source.into(),
                         cost: done.cost,
                         start_time: reading.start_time,
                         capture: None,
@@ -437,7 +374,7 @@ impl Engine<'_> {
                     Observed {
                         t: done.t,
                         goroutines,
-                        source: "profile",
+                        source: SampleSource::Profile,
                         cost: done.cost,
                         start_time,
                         capture: Some((&capture, &body)),
@@ -467,7 +404,7 @@ impl Engine<'_> {
                     Observed {
                         t: done.t,
                         goroutines,
-                        source: "dump",
+                        source: SampleSource::Dump,
                         cost: done.cost,
                         start_time: None,
                         capture: Some((&capture, &body)),
@@ -505,7 +442,7 @@ impl Engine<'_> {
             return Ok(());
         }
         target.last_error = Some(message.clone());
-        let event = WatchEvent::Error(ErrorJson {
+        let event = WatchEvent::Error(Failure {
             schema_version: SCHEMA_VERSION,
             target: target.base.clone(),
             t,
@@ -517,456 +454,11 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Records one answer: the process it came from, the count, the stacks, their trends,
-    /// verdicts and alerts, all in one transaction; then tells the sink.
-    fn observe(&mut self, i: usize, o: Observed<'_>) -> Result<()> {
-        let trend = self.options.trend.clone();
-        let judge_gap = self
-            .options
-            .interval
-            .as_secs_f64()
-            .max(trend.cooldown_secs / 10.0);
-        let latest_every = (2.0 * trend.cooldown_secs).min(60.0);
-        let mut events = Vec::new();
-        let target = &mut self.targets[i];
-        if target.failures > 0 {
-            events.push(WatchEvent::Recovered(RecoveredJson {
-                schema_version: SCHEMA_VERSION,
-                target: target.base.clone(),
-                t: o.t,
-                after_failures: target.failures,
-            }));
-        }
-        let t = match target.last_t() {
-            Some(last) if o.t <= last => last + 0.001,
-            _ => o.t,
-        };
-
-        let restart = match (target.process, target.start_time, o.start_time) {
-            (None, _, _) => None,
-            (Some(_), Some(old), Some(new)) if (new - old).abs() > 1.0 => {
-                Some("process_start_time_seconds changed".to_string())
-            }
-            (Some(_), _, _) if target.refused => {
-                Some("the target refused connections, then answered again".to_string())
-            }
-            (Some(_), None, None)
-                if count_says_restart(&target.samples, t, o.goroutines, &trend) =>
-            {
-                Some("the count fell through its floor back to its start-up level".to_string())
-            }
-            _ => None,
-        };
-        let process = match (&restart, target.process) {
-            (None, Some(id)) => ProcessRef::Known(id),
-            (Some(reason), _) => ProcessRef::New {
-                reason: reason.clone(),
-                start_time: o.start_time,
-            },
-            (None, None) => ProcessRef::New {
-                reason: "first seen".to_string(),
-                start_time: o.start_time,
-            },
-        };
-        if restart.is_some() {
-            target.new_process();
-            target.stats.restarts += 1;
-            // The old start time belongs to the old process: keeping it would read the new
-            // one's, when it comes, as yet another restart.
-            target.start_time = o.start_time;
-        } else if o.start_time.is_some() {
-            target.start_time = o.start_time;
-        }
-        target.refused = false;
-        target.failures = 0;
-        target.last_error = None;
-        target.last_source = Some(o.source);
-        target.push_sample(t, o.goroutines);
-        target.stats.samples += 1;
-
-        let mut pending = Pending::default();
-        if let Some((capture, body)) = o.capture
-            && let Some(snapshot) = capture.snapshots.last()
-        {
-            let largest = self.update_groups(i, t, capture, snapshot, &mut pending);
-            let target = &mut self.targets[i];
-            target.stats.profiles += 1;
-            if t - target.groups_judged_at >= judge_gap {
-                target.groups_judged_at = t;
-                self.judge_groups(i, t, capture, snapshot, &largest, &mut pending);
-            }
-            if let Some((profile, reason)) = &o.dump {
-                self.reassess_from_dump(i, t, capture, snapshot, &largest, &mut pending);
-                pending.dumps.push(DumpRecord {
-                    profile: profile.to_string(),
-                    debug: 2,
-                    role: "evidence".into(),
-                    reason: reason.clone(),
-                    body: body.to_vec(),
-                });
-                pending.dump_event = Some(DumpJson {
-                    schema_version: SCHEMA_VERSION,
-                    target: self.targets[i].base.clone(),
-                    t,
-                    profile,
-                    bytes: body.len() as u64,
-                    goroutines: o.goroutines,
-                    proven_leaked: snapshot.groups.iter().map(|g| g.leaked).sum(),
-                    reason: reason.clone(),
-                });
-            } else {
-                let target = &mut self.targets[i];
-                if !target.first_profile_stored {
-                    target.first_profile_stored = true;
-                    target.latest_stored_t = t;
-                    pending.dumps.push(DumpRecord {
-                        profile: "goroutine".into(),
-                        debug: 0,
-                        role: "first".into(),
-                        reason: "the first profile of this process".into(),
-                        body: body.to_vec(),
-                    });
-                } else if t - target.latest_stored_t >= latest_every {
-                    target.latest_stored_t = t;
-                    pending.dumps.push(DumpRecord {
-                        profile: "goroutine".into(),
-                        debug: 0,
-                        role: "latest".into(),
-                        reason: "the latest profile".into(),
-                        body: body.to_vec(),
-                    });
-                }
-            }
-        }
-        let target = &mut self.targets[i];
-        if t - target.total_judged_at >= judge_gap {
-            target.total_judged_at = t;
-            target.total = judge(&target.total_points(), &trend);
-            if target.total.rising() && !target.alerted.contains(&None) {
-                target.alerted.insert(None);
-                let points = target.total_points();
-                let (before, after) = (
-                    first_floor(&points, &trend).unwrap_or(0),
-                    last_floor(&points, &trend),
-                );
-                let slope = target.total.slope_per_minute().unwrap_or(0.0);
-                let p = target.total.p_value().unwrap_or(1.0);
-                let why = format!(
-                    "the goroutine count rises by {slope:.1} a minute and the level it falls back to rises with it (p = {p:.2e})"
-                );
-                let record = AlertRecord {
-                    signature: None,
-                    verdict: "rising".into(),
-                    why: why.clone(),
-                    slope_per_minute: Some(slope),
-                    p_value: Some(p),
-                    count_before: Some(before),
-                    count_after: Some(after),
-                };
-                let event = AlertJson {
-                    schema_version: SCHEMA_VERSION,
-                    target: target.base.clone(),
-                    t,
-                    process: 0,
-                    scope: "total",
-                    verdict: "rising".into(),
-                    why,
-                    signature: None,
-                    count_before: before,
-                    count_after: after,
-                    slope_per_minute: slope,
-                    p_value: p,
-                    confidence: 1.0 - p,
-                    blocking: None,
-                    leak_site: None,
-                    pattern: None,
-                    hint: None,
-                };
-                pending.alerts.push((record, event));
-                // The count alone cannot say which stack grows: profile now, and keep a
-                // full dump as evidence.
-                target.next_profile = Instant::now();
-                if target.pending_dump.is_none() {
-                    target.pending_dump =
-                        Some(format!("the goroutine count rises by {slope:.1} a minute"));
-                }
-            }
-        }
-
-        let alert_records: Vec<AlertRecord> =
-            pending.alerts.iter().map(|(r, _)| r.clone()).collect();
-        let written = self.store.write(&SampleWrite {
-            target: target.id,
-            session: self.session,
-            process,
-            t,
-            goroutines: o.goroutines,
-            source: o.source,
-            cost_ms: Some(o.cost.as_secs_f64() * 1e3),
-            new_groups: &pending.metas,
-            counts: &pending.counts,
-            verdicts: &pending.verdicts,
-            dumps: &pending.dumps,
-            alerts: &alert_records,
-        })?;
-        let target = &mut self.targets[i];
-        for m in &pending.metas {
-            target.described.insert(m.signature);
-        }
-        target.process = Some(written.process);
-        if o.capture.is_some() && o.dump.is_none() {
-            let body = o.capture.map(|(_, b)| b.to_vec()).unwrap_or_default();
-            target.latest_profile = Some((written.sample, t, body));
-        }
-        if let Some(reason) = restart {
-            events.push(WatchEvent::Restart(RestartJson {
-                schema_version: SCHEMA_VERSION,
-                target: target.base.clone(),
-                t,
-                process: written.process,
-                reason,
-            }));
-        }
-        events.push(WatchEvent::Sample(SampleJson {
-            schema_version: SCHEMA_VERSION,
-            target: target.base.clone(),
-            t,
-            goroutines: o.goroutines,
-            source: o.source,
-            process: written.process,
-            cost_ms: o.cost.as_secs_f64() * 1e3,
-            groups: o.capture.map(|_| {
-                pending
-                    .counts
-                    .iter()
-                    .map(|(s, c)| GroupCountJson {
-                        signature: s.to_string(),
-                        count: *c,
-                    })
-                    .collect()
-            }),
-        }));
-        for (_, mut alert) in pending.alerts {
-            alert.process = written.process;
-            target.alerts.push(alert.clone());
-            events.push(WatchEvent::Alert(Box::new(alert)));
-        }
-        if let Some(dump) = pending.dump_event {
-            events.push(WatchEvent::Dump(dump));
-        }
-        for event in &events {
-            self.sink.event(event)?;
-        }
-        Ok(())
-    }
-
-    /// Adds a profile's per-stack counts; describes stacks seen for the first time. Returns,
-    /// per signature, the index of its largest group in the snapshot.
-    fn update_groups(
-        &mut self,
-        i: usize,
-        t: f64,
-        capture: &Capture,
-        snapshot: &Snapshot,
-        pending: &mut Pending,
-    ) -> HashMap<Signature, usize> {
-        let mut counts: HashMap<Signature, u64> = HashMap::new();
-        let mut largest: HashMap<Signature, usize> = HashMap::new();
-        for (gi, group) in snapshot.groups.iter().enumerate() {
-            *counts.entry(group.signature).or_default() += group.count;
-            let best = largest.entry(group.signature).or_insert(gi);
-            if snapshot.groups[*best].count < group.count {
-                *best = gi;
-            }
-        }
-        let options = AssessOptions::default();
-        let target = &mut self.targets[i];
-        for (&signature, &gi) in &largest {
-            if target.groups.contains_key(&signature) {
-                continue;
-            }
-            let group = &snapshot.groups[gi];
-            let assessment = classify::assess(
-                &capture.tables,
-                snapshot,
-                group,
-                None,
-                &options,
-                self.source,
-            );
-            let info = group_info(capture, &assessment);
-            if !target.described.contains(&signature) {
-                pending
-                    .metas
-                    .push(group_meta(capture, snapshot, gi, &assessment, &info));
-            }
-            target.groups.insert(
-                signature,
-                GroupState {
-                    counts: VecDeque::new(),
-                    info,
-                    status: Status::Empty,
-                },
-            );
-        }
-        target.push_profile(t, &counts);
-        let mut sorted: Vec<(Signature, u64)> = counts.into_iter().collect();
-        sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        pending.counts = sorted;
-        largest
-    }
-
-    /// Judges the stacks whose count moved by at least `min_rise` in this process, and
-    /// assesses those newly rising with the growth seen.
-    fn judge_groups(
-        &mut self,
-        i: usize,
-        t: f64,
-        capture: &Capture,
-        snapshot: &Snapshot,
-        largest: &HashMap<Signature, usize>,
-        pending: &mut Pending,
-    ) {
-        let trend = &self.options.trend;
-        let target = &mut self.targets[i];
-        let mut newly_rising = Vec::new();
-        let signatures: Vec<Signature> = target.groups.keys().copied().collect();
-        for signature in signatures {
-            let group = &target.groups[&signature];
-            let (low, high) = group
-                .counts
-                .iter()
-                .fold((u32::MAX, 0), |(lo, hi), &c| (lo.min(c), hi.max(c)));
-            // A floor cannot rise by more than the count ever moved.
-            let status = if f64::from(high.saturating_sub(low)) >= trend.min_rise {
-                judge(&target.group_points(group), trend)
-            } else {
-                Status::Empty
-            };
-            if status.rising() && !target.alerted.contains(&Some(signature)) {
-                newly_rising.push(signature);
-            }
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.status = status;
-            }
-        }
-        for signature in newly_rising {
-            let Some(&gi) = largest.get(&signature) else {
-                continue;
-            };
-            self.targets[i].alerted.insert(Some(signature));
-            let Some((growth, status, assessment, info)) =
-                self.assess_growth(i, signature, capture, snapshot, gi)
-            else {
-                continue;
-            };
-            pending.verdicts.push(verdict_update(signature, &info));
-            let target = &mut self.targets[i];
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
-            if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect) {
-                continue;
-            }
-            pending.alerts.push(group_alert(
-                &target.base,
-                t,
-                signature,
-                &info,
-                growth,
-                &status,
-            ));
-            if target.pending_dump.is_none() {
-                target.pending_dump = Some(format!(
-                    "{} grew from {} to {}",
-                    info.site_text(),
-                    growth.before,
-                    growth.after
-                ));
-            }
-        }
-    }
-
-    /// Judges group `gi` of `snapshot`, stack `signature` of target `i`, with the growth its
-    /// series shows (first and last window floors): what both the trend and a later dump
-    /// ask of it. `None` when the target does not follow that stack.
-    fn assess_growth(
-        &self,
-        i: usize,
-        signature: Signature,
-        capture: &Capture,
-        snapshot: &Snapshot,
-        gi: usize,
-    ) -> Option<(Growth, Status, Assessment, GroupInfo)> {
-        let target = &self.targets[i];
-        let group = target.groups.get(&signature)?;
-        let trend = &self.options.trend;
-        let points = target.group_points(group);
-        let growth = Growth {
-            before: first_floor(&points, trend).unwrap_or(0),
-            after: last_floor(&points, trend),
-        };
-        let assessment = classify::assess(
-            &capture.tables,
-            snapshot,
-            &snapshot.groups[gi],
-            Some(growth),
-            &AssessOptions::default(),
-            self.source,
-        );
-        let info = group_info(capture, &assessment);
-        Some((growth, group.status, assessment, info))
-    }
-
-    /// A dump has states, creators and, from the goroutineleak profile, the runtime's proof:
-    /// the stacks already alerted on are judged again with it.
-    fn reassess_from_dump(
-        &mut self,
-        i: usize,
-        t: f64,
-        capture: &Capture,
-        snapshot: &Snapshot,
-        largest: &HashMap<Signature, usize>,
-        pending: &mut Pending,
-    ) {
-        let alerted: Vec<Signature> = self.targets[i].alerted.iter().flatten().copied().collect();
-        for signature in alerted {
-            let Some(&gi) = largest.get(&signature) else {
-                continue;
-            };
-            let Some((growth, status, assessment, info)) =
-                self.assess_growth(i, signature, capture, snapshot, gi)
-            else {
-                continue;
-            };
-            let target = &mut self.targets[i];
-            let before = target.groups[&signature].info.clone();
-            if info.verdict == before.verdict && info.why == before.why {
-                continue;
-            }
-            pending.verdicts.push(verdict_update(signature, &info));
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
-            let escalated = assessment.verdict == Verdict::Leak && before.verdict != "leak";
-            if escalated {
-                pending.alerts.push(group_alert(
-                    &target.base,
-                    t,
-                    signature,
-                    &info,
-                    growth,
-                    &status,
-                ));
-            }
-        }
-    }
-
-    fn summary(&self, duration_secs: f64) -> SummaryJson {
-        let targets: Vec<TargetSummaryJson> = self
+    fn summary(&self, duration_secs: f64) -> Summary {
+        let targets = self
             .targets
             .iter()
-            .map(|t| TargetSummaryJson {
+            .map(|t| TargetSummary {
                 target: t.base.clone(),
                 samples: t.stats.samples,
                 profiles: t.stats.profiles,
@@ -974,151 +466,44 @@ impl Engine<'_> {
                 restarts: t.stats.restarts,
                 errors: t.stats.errors,
                 count_source: match t.probe {
-                    Probe::Source(s) => Some(s.name()),
-                    Probe::Nothing => Some("profile"),
+                    Probe::Source(s) => Some(s.into()),
+                    Probe::Nothing => Some(SampleSource::Profile),
                     Probe::Unknown => None,
                 },
                 goroutines: t.current(),
                 profile_interval_secs: t.profile_gap.as_secs_f64(),
-                trend: TrendJson {
-                    status: t.total.name(),
-                    slope_per_minute: t.total.slope_per_minute(),
-                    p_value: t.total.p_value(),
-                },
+                trend: t.total,
                 alerts: t.alerts.clone(),
-                schedule: ScheduleJson {
+                schedule: Schedule {
                     due: t.stats.due,
                     late: t.stats.late,
                     max_lag_secs: t.stats.max_lag.as_secs_f64(),
                 },
             })
             .collect();
-        SummaryJson {
-            schema_version: SCHEMA_VERSION,
+        Summary::new(
             duration_secs,
-            settings: self.settings.clone(),
-            leaks: targets
-                .iter()
-                .flat_map(|t| &t.alerts)
-                .filter(|a| a.verdict == "leak")
-                .count() as u64,
+            watch::Settings::from(&self.settings),
             targets,
-        }
+        )
     }
-}
-
-/// How the watch describes a stack.
-pub fn group_info(capture: &Capture, assessment: &Assessment) -> GroupInfo {
-    GroupInfo {
-        blocking: assessment.blocking.name().to_string(),
-        site: json::site_json(&capture.tables, assessment),
-        verdict: assessment.verdict.name().to_string(),
-        why: assessment.why.clone(),
-        pattern: assessment.pattern.map(|p| p.id.to_string()),
-        hint: assessment.hint().map(str::to_string),
-    }
-}
-
-/// The row the watch records for a stack seen for the first time.
-pub fn group_meta(
-    capture: &Capture,
-    snapshot: &Snapshot,
-    gi: usize,
-    assessment: &Assessment,
-    info: &GroupInfo,
-) -> GroupMeta {
-    let tables = &capture.tables;
-    let group = &snapshot.groups[gi];
-    let frames: Vec<json::FrameJson> = tables
-        .frames(group.stack)
-        .iter()
-        .map(|&f| json::frame_json(tables, f, None))
-        .collect();
-    let created_by = group.created_by.map(|c| {
-        let frame = tables.get_frame(c);
-        json::CreatorJson {
-            function: tables.str(frame.function).into_owned(),
-            file: tables.str(frame.file).into_owned(),
-            line: frame.line,
-            goroutine: None,
-        }
-    });
-    GroupMeta {
-        signature: group.signature,
-        blocking: info.blocking.clone(),
-        site: json::site_json(&capture.tables, assessment)
-            .and_then(|s| serde_json::to_string(&s).ok()),
-        frames: serde_json::to_string(&frames).unwrap_or_else(|_| "[]".into()),
-        created_by: created_by.and_then(|c| serde_json::to_string(&c).ok()),
-        verdict: info.verdict.clone(),
-        why: info.why.clone(),
-        pattern: info.pattern.clone(),
-        hint: info.hint.clone(),
-    }
-}
-
-fn verdict_update(signature: Signature, info: &GroupInfo) -> VerdictUpdate {
-    VerdictUpdate {
-        signature,
-        verdict: info.verdict.clone(),
-        why: info.why.clone(),
-        pattern: info.pattern.clone(),
-        hint: info.hint.clone(),
-    }
-}
-
-fn group_alert(
-    base: &str,
-    t: f64,
-    signature: Signature,
-    info: &GroupInfo,
-    growth: Growth,
-    status: &Status,
-) -> (AlertRecord, AlertJson) {
-    let slope = status.slope_per_minute().unwrap_or(0.0);
-    let p = status.p_value().unwrap_or(1.0);
-    let record = AlertRecord {
-        signature: Some(signature),
-        verdict: info.verdict.clone(),
-        why: info.why.clone(),
-        slope_per_minute: Some(slope),
-        p_value: Some(p),
-        count_before: Some(growth.before),
-        count_after: Some(growth.after),
-    };
-    let event = AlertJson {
-        schema_version: SCHEMA_VERSION,
-        target: base.to_string(),
-        t,
-        process: 0,
-        scope: "group",
-        verdict: info.verdict.clone(),
-        why: info.why.clone(),
-        signature: Some(signature.to_string()),
-        count_before: growth.before,
-        count_after: growth.after,
-        slope_per_minute: slope,
-        p_value: p,
-        confidence: 1.0 - p,
-        blocking: Some(info.blocking.clone()),
-        leak_site: info.site.clone(),
-        pattern: info.pattern.clone(),
-        hint: info.hint.clone(),
-    };
-    (record, event)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::render::watch_json::WatchEvent;
-    use crate::watch::sources::CountReading;
+    use std::collections::HashMap;
+
+    use goleash_core::Signature;
     use goleash_core::classify::NoSource;
+
+    use super::*;
+    use crate::history::Profile;
+    use crate::watch::sources::CountReading;
 
     /// Keeps the events.
     struct Events(Vec<WatchEvent>);
 
-    impl Sink for Events {
+    impl EventSink for Events {
         fn event(&mut self, event: &WatchEvent) -> std::io::Result<()> {
             self.0.push(event.clone());
             Ok(())
@@ -1163,7 +548,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut store = Store::open_for_writing(&dir.join("history.db")).unwrap();
         let options = options();
-        let session = store.begin_session(0.0, "{}", false).unwrap();
+        let session = store
+            .begin_session(0.0, &options.settings(), false)
+            .unwrap();
         let id = store.target("http://a/debug/pprof", 0.0).unwrap();
         let now = Instant::now();
         let mut events = Events(Vec::new());
@@ -1236,8 +623,9 @@ mod tests {
     #[test]
     fn what_a_watch_of_a_stored_capture_prints() {
         use crate::demo::replay::{DumpTemplate, ProfileTemplate};
+        use crate::render::json::JsonLines;
         use crate::render::style::{ColorChoice, Style};
-        use crate::watch::view::{JsonLines, Log};
+        use crate::render::text::watch::Log;
 
         const PROFILE: &[u8] =
             include_bytes!("../../../../tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz");
@@ -1279,7 +667,7 @@ mod tests {
             min_rise: 5.0,
             ..TrendOptions::default()
         };
-        let session = store.begin_session(T0, "{}", false).unwrap();
+        let session = store.begin_session(T0, &options.settings(), false).unwrap();
         let base = "http://127.0.0.1:6060/debug/pprof";
         let id = store.target(base, T0).unwrap();
         let now = Instant::now();
@@ -1346,7 +734,7 @@ mod tests {
                         fetched: Fetched::Dump {
                             body,
                             capture,
-                            profile: "goroutineleak",
+                            profile: Profile::GoroutineLeak,
                             reason,
                             no_leak_profile: false,
                         },

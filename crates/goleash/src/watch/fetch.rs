@@ -10,6 +10,7 @@ use goleash_core::{Capture, ReadOptions};
 
 use super::sources::{CountReading, CountSource};
 use crate::collect::{self, Client, FetchError, FetchErrorKind, HttpOptions, Limits};
+use crate::history::Profile;
 
 /// What to fetch.
 #[derive(Clone, Debug)]
@@ -82,7 +83,7 @@ pub enum Fetched {
         /// Read and grouped.
         capture: Capture,
         /// `goroutineleak` or `goroutine`.
-        profile: &'static str,
+        profile: Profile,
         /// Why it was taken.
         reason: String,
         /// The goroutineleak profile answered 404: do not ask again.
@@ -344,17 +345,17 @@ fn dump(
     };
     let mut no_leak_profile = false;
     if leak_profile {
-        let url = collect::profile_url(base, "goroutineleak", 2);
+        let url = collect::profile_url(base, Profile::GoroutineLeak.name(), 2);
         match http.get(&url, limits) {
-            Ok(body) => return finish(body, &url, "goroutineleak", false),
+            Ok(body) => return finish(body, &url, Profile::GoroutineLeak, false),
             // Before Go 1.26 (or without its experiment) there is no such profile.
             Err(e) if matches!(e.kind, FetchErrorKind::Status(404)) => no_leak_profile = true,
             Err(e) => return failed(e),
         }
     }
-    let url = collect::profile_url(base, "goroutine", 2);
+    let url = collect::profile_url(base, Profile::Goroutine.name(), 2);
     match http.get(&url, limits) {
-        Ok(body) => finish(body, &url, "goroutine", no_leak_profile),
+        Ok(body) => finish(body, &url, Profile::Goroutine, no_leak_profile),
         Err(e) => failed(e),
     }
 }

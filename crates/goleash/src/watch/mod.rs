@@ -8,10 +8,23 @@
 
 pub mod engine;
 pub mod fetch;
-pub mod judge;
+mod live;
 pub mod sources;
 pub mod target;
-pub mod view;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 pub use engine::{WatchOptions, run};
 pub use fetch::Timeouts;
+
+/// The stop flag set by Ctrl-C and SIGTERM; a second Ctrl-C exits at once.
+pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}

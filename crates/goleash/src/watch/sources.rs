@@ -7,6 +7,8 @@
 //! `net/http/pprof`). The per-stack counts need the `debug=0` goroutine profile, which walks
 //! every goroutine's stack: about 1.7 ms of the service's CPU per thousand goroutines.
 
+use crate::history::SampleSource;
+
 /// A source of the goroutine count alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CountSource {
@@ -22,15 +24,6 @@ impl CountSource {
     /// The ladder, cheapest and most informative first.
     pub const LADDER: [CountSource; 3] =
         [CountSource::Metrics, CountSource::Vars, CountSource::Index];
-
-    /// The name used in JSON, text and the history.
-    pub fn name(self) -> &'static str {
-        match self {
-            CountSource::Metrics => "metrics",
-            CountSource::Vars => "vars",
-            CountSource::Index => "index",
-        }
-    }
 
     /// Its URL for a target whose pprof base is `base` (`http://host:port/debug/pprof`):
     /// `/metrics` and `/debug/vars` are served at the root of the same server.
@@ -50,6 +43,16 @@ impl CountSource {
             CountSource::Metrics => read_metrics(text),
             CountSource::Vars => read_vars(text),
             CountSource::Index => read_index(text),
+        }
+    }
+}
+
+impl From<CountSource> for SampleSource {
+    fn from(source: CountSource) -> SampleSource {
+        match source {
+            CountSource::Metrics => SampleSource::Metrics,
+            CountSource::Vars => SampleSource::Vars,
+            CountSource::Index => SampleSource::Index,
         }
     }
 }

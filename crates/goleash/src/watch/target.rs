@@ -5,12 +5,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use goleash_core::Signature;
-use goleash_core::trend::{Sample, SegmentStart, TrendOptions, segments};
+use goleash_core::trend::{Sample, SegmentStart, TrendOptions, TrendState, segments};
 
-use super::judge::Status;
 use super::sources::CountSource;
-use crate::render::json::SiteJson;
-use crate::render::watch_json::AlertJson;
+use crate::doc::watch::Alert;
+use crate::history::GroupInfo;
 
 /// Samples of the total kept per target (the trend looks no further back): 5.5 hours at
 /// 5 s. Older samples stay in the history database.
@@ -49,36 +48,6 @@ pub enum Probe {
     Nothing,
 }
 
-/// What a stack is, as the watch shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GroupInfo {
-    /// What its goroutines wait for.
-    pub blocking: String,
-    /// The innermost frame of the program's own code.
-    pub site: Option<SiteJson>,
-    /// The verdict of its latest assessment.
-    pub verdict: String,
-    /// Its evidence.
-    pub why: String,
-    /// The knowledge-base entry.
-    pub pattern: Option<String>,
-    /// What usually fixes it.
-    pub hint: Option<String>,
-}
-
-impl GroupInfo {
-    /// `main.search.func1 main.go:52`, or the blocking operation when the site is unknown.
-    pub fn site_text(&self) -> String {
-        match &self.site {
-            Some(site) => {
-                let file = site.file.rsplit('/').next().unwrap_or(&site.file);
-                format!("{} {file}:{}", site.function, site.line)
-            }
-            None => self.blocking.clone(),
-        }
-    }
-}
-
 /// One stack of a target.
 #[derive(Clone, Debug)]
 pub struct GroupState {
@@ -88,7 +57,7 @@ pub struct GroupState {
     /// What it is.
     pub info: GroupInfo,
     /// Its trend in the current process.
-    pub status: Status,
+    pub status: TrendState,
 }
 
 impl GroupState {
@@ -168,8 +137,6 @@ pub struct Target {
 
     /// The current process's samples: time, count.
     pub samples: VecDeque<(f64, u32)>,
-    /// Where the count came from last.
-    pub last_source: Option<&'static str>,
     /// Times of the current process's profiles.
     pub profile_t: VecDeque<f64>,
     /// Stacks seen in the current process, and any described in the history.
@@ -177,7 +144,7 @@ pub struct Target {
     /// Signatures described in the history (their rows exist).
     pub described: HashSet<Signature>,
     /// The total's trend.
-    pub total: Status,
+    pub total: TrendState,
     /// When the total was last judged (sample time).
     pub total_judged_at: f64,
     /// When the groups were last judged (sample time).
@@ -185,7 +152,7 @@ pub struct Target {
     /// Signatures (`None`: the total) alerted on in the current process.
     pub alerted: HashSet<Option<Signature>>,
     /// The alerts of this watch.
-    pub alerts: Vec<AlertJson>,
+    pub alerts: Vec<Alert>,
     /// The latest profile: its sample id, time and body, to store at the end.
     pub latest_profile: Option<(i64, f64, Vec<u8>)>,
     /// When a profile was last stored as the latest.
@@ -226,11 +193,10 @@ impl Target {
             start_time: None,
             first_profile_stored: false,
             samples: VecDeque::new(),
-            last_source: None,
             profile_t: VecDeque::new(),
             groups: HashMap::new(),
             described: HashSet::new(),
-            total: Status::Empty,
+            total: TrendState::Empty,
             total_judged_at: f64::NEG_INFINITY,
             groups_judged_at: f64::NEG_INFINITY,
             alerted: HashSet::new(),
@@ -271,9 +237,9 @@ impl Target {
         self.profile_t.clear();
         for group in self.groups.values_mut() {
             group.counts.clear();
-            group.status = Status::Empty;
+            group.status = TrendState::Empty;
         }
-        self.total = Status::Empty;
+        self.total = TrendState::Empty;
         self.total_judged_at = f64::NEG_INFINITY;
         self.groups_judged_at = f64::NEG_INFINITY;
         self.alerted.clear();
@@ -354,12 +320,13 @@ pub fn count_says_restart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use goleash_core::classify::{Blocking, Verdict};
 
     fn info() -> GroupInfo {
         GroupInfo {
-            blocking: "chan send".into(),
+            blocking: Blocking::ChanSend,
             site: None,
-            verdict: "suspect".into(),
+            verdict: Verdict::Suspect,
             why: String::new(),
             pattern: None,
             hint: None,
@@ -378,7 +345,7 @@ mod tests {
         let group = |_| GroupState {
             counts: VecDeque::new(),
             info: info(),
-            status: Status::Empty,
+            status: TrendState::Empty,
         };
         target.groups.insert(Signature(1), group(1));
         target.push_profile(1.0, &HashMap::from([(Signature(1), 3)]));

@@ -2,8 +2,10 @@
 
 mod captures;
 mod ci_formats;
+mod exits;
 mod golden;
 mod gotest;
+mod output;
 mod support;
 mod verdicts;
 mod watch;

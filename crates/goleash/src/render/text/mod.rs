@@ -4,8 +4,11 @@
 //! The output is the same with and without colour, minus the colour.
 
 pub mod check;
+pub mod demo;
 pub mod diff;
 pub mod inspect;
+pub mod report;
+pub mod watch;
 
 use std::io::{self, Write};
 
@@ -42,6 +45,12 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// `main.search.func1 main.go:52`: a site in one line, its file by its name alone.
+pub fn site_line(site: &doc::Site) -> String {
+    let file = site.file.rsplit('/').next().unwrap_or(&site.file);
+    format!("{} {file}:{}", site.function, site.line)
 }
 
 /// The verdict as a fixed-width column.

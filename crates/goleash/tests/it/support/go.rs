@@ -17,6 +17,7 @@ const PROGRAMS: &[&str] = &[
     "crash/deadlock",
     "crash/ancestors",
     "watch/watchsvc",
+    "exits",
 ];
 
 /// How long any fixture process may take before it counts as hung.

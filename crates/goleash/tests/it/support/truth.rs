@@ -81,22 +81,32 @@ impl Markers {
                 .to_path_buf();
             for (index, line) in text.lines().enumerate() {
                 // A marker ends a line of code; comments that only mention one do not count.
-                let Some((code, marker)) = line.split_once("// GT:") else {
+                // A line may carry several: `// GT:a block GT:a close-no`.
+                let Some((code, marks)) = line.split_once("// GT:") else {
                     continue;
                 };
-                let words: Vec<&str> = marker.split_whitespace().collect();
                 let word = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-                if code.contains("//") || words.len() != 2 || !words.iter().all(|w| word(w)) {
+                let all: Vec<Vec<&str>> = marks
+                    .split(" GT:")
+                    .map(|m| m.split_whitespace().collect())
+                    .collect();
+                if code.contains("//")
+                    || all
+                        .iter()
+                        .any(|w| w.len() != 2 || !w.iter().all(|w| word(w)))
+                {
                     continue;
                 }
-                let key = words.join(" ");
-                let mark = Mark {
-                    file: file.clone(),
-                    line: index as u32 + 1,
-                    code: code.trim().to_string(),
-                };
-                if let Some(other) = markers.0.insert(key.clone(), mark) {
-                    panic!("marker GT:{key} appears twice ({other:?})");
+                for words in all {
+                    let key = words.join(" ");
+                    let mark = Mark {
+                        file: file.clone(),
+                        line: index as u32 + 1,
+                        code: code.trim().to_string(),
+                    };
+                    if let Some(other) = markers.0.insert(key.clone(), mark) {
+                        panic!("marker GT:{key} appears twice ({other:?})");
+                    }
                 }
             }
         }
@@ -119,6 +129,14 @@ impl Markers {
             .iter()
             .filter(move |(key, _)| key.rsplit(' ').next() == Some(kind))
             .map(|(_, mark)| mark)
+    }
+
+    /// Every marker of `site`, as (kind, mark).
+    pub fn of_site<'a>(&'a self, site: &'a str) -> impl Iterator<Item = (&'a str, &'a Mark)> + 'a {
+        self.0.iter().filter_map(move |(key, mark)| {
+            let (s, kind) = key.split_once(' ')?;
+            (s == site).then_some((kind, mark))
+        })
     }
 
     pub fn line(&self, site: &str, kind: &str) -> u32 {

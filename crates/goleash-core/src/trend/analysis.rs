@@ -1,4 +1,4 @@
-//! The leak decision: statistics per process segment, and the verdict on them.
+//! The leak decision: statistics per process segment, and the direction they show.
 
 use super::theil_sen::median_in_place;
 use super::{
@@ -42,13 +42,13 @@ pub struct Trend {
     pub floors: Option<MannKendall>,
     /// The Mann–Kendall test over the windows' maxima; `None` below 3 windows.
     pub ceilings: Option<MannKendall>,
-    /// What to conclude.
-    pub verdict: Verdict,
+    /// Which way the count goes.
+    pub direction: Direction,
 }
 
-/// What a [`Trend`] concludes.
+/// Which way a [`Trend`] goes, as far as the evidence says.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Verdict {
+pub enum Direction {
     /// The count rises, and so does the level it falls back to: the signature of a leak
     /// (or of load that keeps growing; [`recovery`](super::recovery) tells which once the
     /// load drops).
@@ -68,17 +68,17 @@ pub enum Verdict {
     Insufficient(Shortfall),
 }
 
-impl Verdict {
+impl Direction {
     /// `1 − p_value` for `Rising` and `Falling`, `None` otherwise.
     pub fn confidence(&self) -> Option<f64> {
         match self {
-            Verdict::Rising { p_value } | Verdict::Falling { p_value } => Some(1.0 - p_value),
-            Verdict::Flat | Verdict::Insufficient(_) => None,
+            Direction::Rising { p_value } | Direction::Falling { p_value } => Some(1.0 - p_value),
+            Direction::Flat | Direction::Insufficient(_) => None,
         }
     }
 }
 
-/// What a [`Verdict::Insufficient`] lacks.
+/// What a [`Direction::Insufficient`] lacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shortfall {
     /// Fewer samples than [`TrendOptions::min_samples`].
@@ -99,7 +99,7 @@ pub enum Shortfall {
 
 /// Cuts `samples` at restarts ([`segments`]) and computes the [`Trend`] of each segment.
 ///
-/// A segment is [`Verdict::Rising`] only if all of these hold, after its warm-up:
+/// A segment is [`Direction::Rising`] only if all of these hold, after its warm-up:
 ///
 /// 1. at least [`min_samples`](TrendOptions::min_samples) samples spanning at least
 ///    [`min_windows`](TrendOptions::min_windows) complete cool-down windows;
@@ -117,7 +117,7 @@ pub enum Shortfall {
 /// more frequent. A burst or a sawtooth shorter than the cool-down leaves every window's
 /// minimum at the baseline, so it cannot pass 4; a leak lifts every later minimum, which is
 /// what 6 asks of the newest one (goroutines that never exit never let the floor drop),
-/// and what withdraws the verdict as soon as the floor falls back. `Falling` is the mirror
+/// and what withdraws `Rising` as soon as the floor falls back. `Falling` is the mirror
 /// image, with window maxima; negating a series swaps the two.
 ///
 /// Known limit: a healthy count that wanders up and down slowly (over tens of minutes) by
@@ -169,13 +169,13 @@ fn segment_trend(
         .then(|| mann_kendall(&ceilings))
         .transpose()?;
 
-    let verdict = if points.len() < options.min_samples {
-        Verdict::Insufficient(Shortfall::Samples {
+    let direction = if points.len() < options.min_samples {
+        Direction::Insufficient(Shortfall::Samples {
             have: points.len(),
             need: options.min_samples,
         })
     } else if windows < options.min_windows {
-        Verdict::Insufficient(Shortfall::Windows {
+        Direction::Insufficient(Shortfall::Windows {
             have: windows,
             need: options.min_windows,
         })
@@ -195,7 +195,7 @@ fn segment_trend(
             && rise >= options.min_rise
             && is_record_high(&floors)
         {
-            Verdict::Rising {
+            Direction::Rising {
                 p_value: mk.p_increasing.max(fl.p_increasing),
             }
         } else if mk.p_decreasing <= options.alpha
@@ -204,11 +204,11 @@ fn segment_trend(
             && fall >= options.min_rise
             && is_record_high(&negated)
         {
-            Verdict::Falling {
+            Direction::Falling {
                 p_value: mk.p_decreasing.max(ce.p_decreasing),
             }
         } else {
-            Verdict::Flat
+            Direction::Flat
         }
     };
     Ok(Trend {
@@ -220,7 +220,7 @@ fn segment_trend(
         theil_sen: ts,
         floors: floor_mk,
         ceilings: ceiling_mk,
-        verdict,
+        direction,
     })
 }
 

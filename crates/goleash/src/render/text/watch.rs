@@ -1,55 +1,16 @@
-//! What a watch prints: JSON lines, a log of what happens, or a live view on a terminal.
+//! What a watch prints for people: a log of what happens, or a live view on a terminal,
+//! then the summary.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::time::Duration;
 
-use goleash_core::trend::TrendOptions;
+use goleash_core::classify::Verdict;
+use goleash_core::trend::{TrendOptions, TrendState};
 
-use super::judge::{Status, first_floor, last_floor};
-use super::target::Target;
+use super::{site_line, thousands};
+use crate::doc::watch::{Alert, EventSink, LiveDoc, LiveTarget, Settings, Summary, WatchEvent};
+use crate::history::AlertVerdict;
 use crate::render::style::Style;
-use crate::render::text::thousands;
-use crate::render::watch_json::{AlertJson, SettingsJson, SummaryJson, WatchEvent};
-
-/// Where a watch's events go.
-pub trait Sink {
-    /// Something happened.
-    fn event(&mut self, event: &WatchEvent) -> io::Result<()>;
-    /// Whether [`Sink::refresh`] should be called regularly.
-    fn wants_refresh(&self) -> bool {
-        false
-    }
-    /// Redraws a live view of the targets.
-    fn refresh(
-        &mut self,
-        _targets: &[Target],
-        _settings: &SettingsJson,
-        _elapsed: Duration,
-    ) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `--format json`: one object per line, flushed as it happens.
-pub struct JsonLines<W: Write> {
-    out: W,
-}
-
-impl<W: Write> JsonLines<W> {
-    /// Writes to `out`.
-    pub fn new(out: W) -> Self {
-        JsonLines { out }
-    }
-}
-
-impl<W: Write> Sink for JsonLines<W> {
-    fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, event)?;
-        writeln!(self.out)?;
-        self.out.flush()
-    }
-}
 
 /// Text for a pipe or a file: one line per thing that matters, the summary at the end.
 pub struct Log<W: Write> {
@@ -64,7 +25,7 @@ impl<W: Write> Log<W> {
     }
 }
 
-impl<W: Write> Sink for Log<W> {
+impl<W: Write> EventSink for Log<W> {
     fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
         match event {
             WatchEvent::Start(start) => {
@@ -167,12 +128,14 @@ fn fit(line: &str, width: usize) -> String {
 
 const RECENT: usize = 6;
 
-impl<W: Write> Sink for Live<W> {
+impl<W: Write> EventSink for Live<W> {
     fn event(&mut self, event: &WatchEvent) -> io::Result<()> {
         match event {
             WatchEvent::Start(start) => {
                 self.db = start.db.clone();
                 self.simulated = start.simulated;
+                // The view redraws from the top-left corner: start it on a clean screen.
+                write!(self.out, "\x1b[2J")?;
             }
             WatchEvent::Sample(_) => {}
             WatchEvent::Summary(summary) => {
@@ -191,21 +154,18 @@ impl<W: Write> Sink for Live<W> {
         Ok(())
     }
 
-    fn wants_refresh(&self) -> bool {
-        true
+    /// Every target takes a row at least: no more than the terminal's rows can show.
+    fn live_room(&self) -> Option<usize> {
+        Some(terminal_size().0)
     }
 
-    fn refresh(
-        &mut self,
-        targets: &[Target],
-        settings: &SettingsJson,
-        elapsed: Duration,
-    ) -> io::Result<()> {
+    fn refresh(&mut self, live: &LiveDoc) -> io::Result<()> {
+        let settings = &live.settings;
         let mut lines = Vec::new();
         lines.push(self.style.bold(&format!(
             "goleash watch · {} · {} · every {} · history in {}",
-            plural_targets(targets.len()),
-            duration_text(elapsed.as_secs_f64().floor()),
+            plural_targets(live.watched),
+            duration_text(live.elapsed_secs.floor()),
             duration_text(settings.interval_secs),
             self.db
         )));
@@ -220,15 +180,12 @@ impl<W: Write> Sink for Live<W> {
         }
         let (rows, columns) = terminal_size();
         let room = rows.saturating_sub(lines.len() + RECENT + 4);
-        // Rising first, then the largest counts.
-        let mut order: Vec<&Target> = targets.iter().collect();
-        order.sort_by_key(|t| (!t.total.rising(), std::cmp::Reverse(t.current())));
         let mut body = Vec::new();
-        for target in order {
+        for target in &live.targets {
             if body.len() >= room {
                 break;
             }
-            body.extend(target_lines(target, settings, &self.style));
+            body.extend(target_lines(target, &self.style));
         }
         body.truncate(room);
         lines.push(String::new());
@@ -275,7 +232,7 @@ pub fn duration_text(secs: f64) -> String {
 }
 
 /// The plain statement that verdicts come sooner than the defaults allow, when they do.
-pub fn compression_note(settings: &SettingsJson) -> Option<String> {
+pub fn compression_note(settings: &Settings) -> Option<String> {
     if !settings.compressed {
         return None;
     }
@@ -315,7 +272,7 @@ fn event_line(event: &WatchEvent, style: &Style) -> Option<String> {
             "{} {} kept {}?debug=2 ({} goroutines{}) as evidence: {}",
             short_time(d.t),
             d.target,
-            d.profile,
+            d.profile.name(),
             thousands(d.goroutines),
             if d.proven_leaked > 0 {
                 format!(
@@ -343,11 +300,11 @@ fn event_line(event: &WatchEvent, style: &Style) -> Option<String> {
     })
 }
 
-fn alert_text(a: &AlertJson, style: &Style) -> String {
-    let label = match a.verdict.as_str() {
-        "leak" => style.red("LEAK"),
-        "rising" => style.yellow("RISING"),
-        other => style.yellow(other),
+fn alert_text(a: &Alert, style: &Style) -> String {
+    let label = match a.verdict {
+        AlertVerdict::Group(Verdict::Leak) => style.red("LEAK"),
+        AlertVerdict::Rising => style.yellow("RISING"),
+        other => style.yellow(other.name()),
     };
     let site = a
         .leak_site
@@ -383,21 +340,14 @@ fn sparkline(values: &[u32]) -> String {
         .collect()
 }
 
-/// The rate over the last minute of samples, goroutines per minute.
-fn recent_rate(target: &Target) -> Option<f64> {
-    let &(t1, v1) = target.samples.back()?;
-    let &(t0, v0) = target.samples.iter().find(|(t, _)| *t >= t1 - 60.0)?;
-    (t1 - t0 >= 1.0).then(|| (f64::from(v1) - f64::from(v0)) / (t1 - t0) * 60.0)
-}
-
-fn status_text(status: &Status, style: &Style) -> String {
+fn status_text(status: &TrendState, style: &Style) -> String {
     match status {
-        Status::Empty => style.dim("waiting for samples"),
-        Status::Warming { left_secs } => style.dim(&format!(
+        TrendState::Empty => style.dim("waiting for samples"),
+        TrendState::Warming { left_secs } => style.dim(&format!(
             "warming up, {} left",
             duration_text(left_secs.ceil())
         )),
-        Status::Collecting {
+        TrendState::Collecting {
             windows,
             need,
             eta_secs,
@@ -405,80 +355,57 @@ fn status_text(status: &Status, style: &Style) -> String {
             "collecting {windows}/{need} windows, verdict in ~{}",
             duration_text(eta_secs.ceil())
         )),
-        Status::Judged { .. } if status.rising() => {
+        TrendState::Judged { .. } if status.rising() => {
             style.red(&format!("RISING p={:.1e}", status.p_value().unwrap_or(1.0)))
         }
         other => other.name().to_string(),
     }
 }
 
-fn target_lines(target: &Target, settings: &SettingsJson, style: &Style) -> Vec<String> {
+fn target_lines(target: &LiveTarget, style: &Style) -> Vec<String> {
     let mut lines = Vec::new();
     let count = target
-        .current()
+        .goroutines
         .map_or("?".to_string(), |c| format!("{:>7}", thousands(c)));
     let rate = target
-        .total
-        .slope_per_minute()
-        .or_else(|| recent_rate(target))
+        .rate_per_minute
         .map_or(String::new(), |r| format!("{r:+.1}/min"));
-    let tail: Vec<u32> = target
-        .samples
-        .iter()
-        .rev()
-        .take(40)
-        .rev()
-        .map(|&(_, v)| v)
-        .collect();
     let error = target
-        .last_error
+        .error
         .as_ref()
         .map(|e| style.red(e.lines().next().unwrap_or_default()))
         .unwrap_or_default();
     lines.push(format!(
         "{}  {count} goroutines {rate:>10}  {:<40}  {}  {error}",
-        style.bold(&target.base),
-        sparkline(&tail),
-        status_text(&target.total, style)
+        style.bold(&target.target),
+        sparkline(&target.recent),
+        status_text(&target.trend, style)
     ));
-    // Growth of the level each stack falls back to, not of its peaks: bursts come and go.
-    let trend = TrendOptions {
-        warmup_secs: settings.warmup_secs,
-        cooldown_secs: settings.cooldown_secs,
-        ..TrendOptions::default()
-    };
-    let mut growing: Vec<(i64, &super::target::GroupState)> = target
-        .groups
-        .values()
-        .filter_map(|g| {
-            let points = target.group_points(g);
-            let before = first_floor(&points, &trend)?;
-            Some((last_floor(&points, &trend) as i64 - before as i64, g))
-        })
-        .filter(|(delta, g)| g.status.rising() || *delta as f64 >= settings.min_rise)
-        .collect();
-    growing.sort_by_key(|(delta, g)| (!g.status.rising(), std::cmp::Reverse(*delta)));
-    for (delta, group) in growing.into_iter().take(3) {
-        let verdict = if group.status.rising() && group.info.verdict == "leak" {
+    for group in &target.growing {
+        let verdict = if group.rising && group.verdict == Verdict::Leak {
             style.red("LEAK   ")
-        } else if group.status.rising() {
-            style.yellow(&format!("{:<7}", group.info.verdict))
+        } else if group.rising {
+            style.yellow(&format!("{:<7}", group.verdict.name()))
         } else {
             style.dim("growing")
         };
+        let site = match &group.site {
+            Some(site) => site_line(site),
+            None => group.blocking.name().to_string(),
+        };
         lines.push(format!(
             "  {verdict} {:>7} {:>+7}  {:<16} {}",
-            thousands(group.current()),
-            delta,
-            group.info.blocking,
-            style.cyan(&group.info.site_text())
+            thousands(group.goroutines),
+            group.delta,
+            group.blocking.name(),
+            style.cyan(&site)
         ));
     }
     lines
 }
 
 /// The end of a watch in text.
-pub fn write_summary(out: &mut dyn Write, summary: &SummaryJson, style: &Style) -> io::Result<()> {
+pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
@@ -493,13 +420,16 @@ pub fn write_summary(out: &mut dyn Write, summary: &SummaryJson, style: &Style) 
         writeln!(out, "  {}", style.yellow(&note))?;
     }
     for target in &summary.targets {
-        let trend = match (target.trend.status, target.trend.slope_per_minute) {
-            ("rising", Some(slope)) => style.red(&format!(
+        let trend = &target.trend;
+        let trend = match (trend.rising(), trend.slope_per_minute()) {
+            (true, Some(slope)) => style.red(&format!(
                 "rising {slope:+.1}/min, p = {:.1e}",
-                target.trend.p_value.unwrap_or(1.0)
+                trend.p_value().unwrap_or(1.0)
             )),
-            (status, Some(slope)) => format!("{status} ({slope:+.1}/min, within the noise)"),
-            (status, None) => status.to_string(),
+            (false, Some(slope)) => {
+                format!("{} ({slope:+.1}/min, within the noise)", trend.name())
+            }
+            (_, None) => trend.name().to_string(),
         };
         let mut facts = vec![
             format!("{} samples", thousands(target.samples)),

@@ -1,10 +1,11 @@
-//! The trend of one series (a target's total, or one stack's count) as a watch shows it.
+//! Where one series stands now (a service's total, or one stack's count, within one
+//! process), cheaply enough to ask after every sample of a thousand services.
 
-use goleash_core::trend::{self, Sample, TrendOptions, Verdict, window_extremes};
+use super::{Direction, Sample, TrendOptions, analyze, mann_kendall, window_extremes};
 
 /// Where a series stands.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Status {
+pub enum TrendState {
     /// No sample yet.
     Empty,
     /// Inside the process's warm-up: nothing is judged yet.
@@ -12,33 +13,33 @@ pub enum Status {
         /// Seconds of warm-up left.
         left_secs: f64,
     },
-    /// Too few cool-down windows for a verdict.
+    /// Too few cool-down windows to tell a direction.
     Collecting {
         /// Complete windows so far.
         windows: usize,
-        /// Windows a verdict needs.
+        /// Windows a direction needs.
         need: usize,
-        /// Seconds until the first verdict is possible.
+        /// Seconds until a direction can first be told.
         eta_secs: f64,
     },
-    /// Judged by [`trend::analyze`], or found flat by the window screen in [`judge`].
+    /// Judged by [`analyze`], or found flat by the window screen in [`state`].
     Judged {
-        /// The verdict.
-        verdict: Verdict,
+        /// Which way the series goes.
+        direction: Direction,
         /// The Theil–Sen slope, goroutines per minute; `None` when the screen answered.
         slope_per_minute: Option<f64>,
-        /// Complete windows the verdict rests on.
+        /// Complete windows the direction rests on.
         windows: usize,
     },
 }
 
-impl Status {
+impl TrendState {
     /// Whether the series rises the way a leak does.
     pub fn rising(&self) -> bool {
         matches!(
             self,
-            Status::Judged {
-                verdict: Verdict::Rising { .. },
+            TrendState::Judged {
+                direction: Direction::Rising { .. },
                 ..
             }
         )
@@ -47,8 +48,8 @@ impl Status {
     /// The p-value of a rise or fall.
     pub fn p_value(&self) -> Option<f64> {
         match self {
-            Status::Judged {
-                verdict: Verdict::Rising { p_value } | Verdict::Falling { p_value },
+            TrendState::Judged {
+                direction: Direction::Rising { p_value } | Direction::Falling { p_value },
                 ..
             } => Some(*p_value),
             _ => None,
@@ -58,7 +59,7 @@ impl Status {
     /// The slope, when judged.
     pub fn slope_per_minute(&self) -> Option<f64> {
         match self {
-            Status::Judged {
+            TrendState::Judged {
                 slope_per_minute, ..
             } => *slope_per_minute,
             _ => None,
@@ -68,36 +69,36 @@ impl Status {
     /// `rising`, `flat`, `falling`, `insufficient`, `collecting`, `warming up` or `no data`.
     pub fn name(&self) -> &'static str {
         match self {
-            Status::Empty => "no data",
-            Status::Warming { .. } => "warming up",
-            Status::Collecting { .. } => "collecting",
-            Status::Judged { verdict, .. } => match verdict {
-                Verdict::Rising { .. } => "rising",
-                Verdict::Flat => "flat",
-                Verdict::Falling { .. } => "falling",
-                Verdict::Insufficient(_) => "insufficient",
+            TrendState::Empty => "no data",
+            TrendState::Warming { .. } => "warming up",
+            TrendState::Collecting { .. } => "collecting",
+            TrendState::Judged { direction, .. } => match direction {
+                Direction::Rising { .. } => "rising",
+                Direction::Flat => "flat",
+                Direction::Falling { .. } => "falling",
+                Direction::Insufficient(_) => "insufficient",
             },
         }
     }
 }
 
-/// Judges the samples `(t, value)` of one process, oldest first, with strictly increasing
-/// times. The statistics run only once the series could possibly have a verdict: until then
-/// the answer follows from the times alone, in constant time.
+/// Where the samples `(t, value)` of one process stand, oldest first, with strictly
+/// increasing times. The statistics run only once the series could possibly have a verdict:
+/// until then the answer follows from the times alone, in constant time.
 ///
-/// [`trend::analyze`] costs O(n²) (5 ms for 1,000 points), too much to run on every stack of
+/// [`analyze`] costs O(n²) (5 ms for 1,000 points), too much to run on every stack of
 /// a thousand services every half minute. Two of its conditions bear on the minima and
 /// maxima of the cool-down windows alone, and cost O(n): a rise needs the last window's
 /// floor to be a record and the floors to rise by Mann–Kendall; a fall, the mirror image
-/// with the ceilings. When neither can hold, the verdict is [`Verdict::Flat`] without the
+/// with the ceilings. When neither can hold, the verdict is [`Direction::Flat`] without the
 /// O(n²) part, exactly as `analyze` would have said (the tests check it on random series).
-pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
+pub fn state(points: &[(f64, f64)], options: &TrendOptions) -> TrendState {
     let (Some(&(first, _)), Some(&(last, _))) = (points.first(), points.last()) else {
-        return Status::Empty;
+        return TrendState::Empty;
     };
     let warm_end = first + options.warmup_secs;
     if last < warm_end {
-        return Status::Warming {
+        return TrendState::Warming {
             left_secs: warm_end - last,
         };
     }
@@ -106,7 +107,7 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
     let span = last - start;
     let windows = (span / options.cooldown_secs).floor() as usize;
     if windows < options.min_windows || kept.len() < options.min_samples {
-        return Status::Collecting {
+        return TrendState::Collecting {
             windows,
             need: options.min_windows,
             eta_secs: (options.min_windows as f64 * options.cooldown_secs - span).max(0.0),
@@ -114,8 +115,8 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
     }
     let (floors, ceilings) = window_extremes(kept, start, options.cooldown_secs);
     if !could_rise(&floors, options) && !could_fall(&ceilings, options) {
-        return Status::Judged {
-            verdict: Verdict::Flat,
+        return TrendState::Judged {
+            direction: Direction::Flat,
             slope_per_minute: None,
             windows: floors.len(),
         };
@@ -125,18 +126,18 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
         .iter()
         .map(|&(t, v)| Sample::with_process(t, v, 0))
         .collect();
-    match trend::analyze(&samples, options) {
+    match analyze(&samples, options) {
         Ok(analysis) => {
             let current = analysis.current();
-            Status::Judged {
-                verdict: current.verdict,
+            TrendState::Judged {
+                direction: current.direction,
                 slope_per_minute: current.theil_sen.map(|fit| fit.slope_per_minute()),
                 windows: current.windows,
             }
         }
         // Times are made strictly increasing and values are counts, so this cannot happen;
         // if it did, saying nothing is safer than a verdict.
-        Err(_) => Status::Collecting {
+        Err(_) => TrendState::Collecting {
             windows,
             need: options.min_windows,
             eta_secs: 0.0,
@@ -144,22 +145,22 @@ pub fn judge(points: &[(f64, f64)], options: &TrendOptions) -> Status {
     }
 }
 
-/// Whether the floors allow [`Verdict::Rising`]: the last is a record, and they rise.
+/// Whether the floors allow [`Direction::Rising`]: the last is a record, and they rise.
 fn could_rise(floors: &[f64], options: &TrendOptions) -> bool {
     let Some((last, earlier)) = floors.split_last() else {
         return false;
     };
     earlier.iter().all(|f| f <= last)
-        && trend::mann_kendall(floors).is_ok_and(|mk| mk.p_increasing <= options.window_alpha)
+        && mann_kendall(floors).is_ok_and(|mk| mk.p_increasing <= options.window_alpha)
 }
 
-/// Whether the ceilings allow [`Verdict::Falling`]: the last is the lowest, and they fall.
+/// Whether the ceilings allow [`Direction::Falling`]: the last is the lowest, and they fall.
 fn could_fall(ceilings: &[f64], options: &TrendOptions) -> bool {
     let Some((last, earlier)) = ceilings.split_last() else {
         return false;
     };
     earlier.iter().all(|c| c >= last)
-        && trend::mann_kendall(ceilings).is_ok_and(|mk| mk.p_decreasing <= options.window_alpha)
+        && mann_kendall(ceilings).is_ok_and(|mk| mk.p_decreasing <= options.window_alpha)
 }
 
 /// The lowest count of the first complete cool-down window after warm-up: the level the
@@ -207,11 +208,11 @@ mod tests {
         let options = compressed();
         let points: Vec<(f64, f64)> = (0..8).map(|i| (i as f64 * 0.5, 10.0)).collect();
         assert_eq!(
-            judge(&points[..2], &options),
-            Status::Warming { left_secs: 1.5 }
+            state(&points[..2], &options),
+            TrendState::Warming { left_secs: 1.5 }
         );
-        match judge(&points, &options) {
-            Status::Collecting {
+        match state(&points, &options) {
+            TrendState::Collecting {
                 windows: 0,
                 need: 6,
                 eta_secs,
@@ -260,28 +261,28 @@ mod tests {
                     )
                 })
                 .collect();
-            let status = judge(&points, &options);
+            let status = state(&points, &options);
             let samples: Vec<Sample> = points
                 .iter()
                 .map(|&(t, v)| Sample::with_process(t, v, 0))
                 .collect();
-            let Ok(analysis) = trend::analyze(&samples, &options) else {
+            let Ok(analysis) = analyze(&samples, &options) else {
                 continue;
             };
-            let verdict = analysis.current().verdict;
+            let direction = analysis.current().direction;
             match status {
-                Status::Judged {
-                    verdict: Verdict::Flat,
+                TrendState::Judged {
+                    direction: Direction::Flat,
                     slope_per_minute: None,
                     ..
                 } => {
                     screened += 1;
-                    assert_eq!(verdict, Verdict::Flat, "case {case}: {points:?}");
+                    assert_eq!(direction, Direction::Flat, "case {case}: {points:?}");
                 }
-                Status::Judged { verdict: v, .. } => {
-                    assert_eq!(v, verdict, "case {case}");
-                    rising += usize::from(matches!(v, Verdict::Rising { .. }));
-                    falling += usize::from(matches!(v, Verdict::Falling { .. }));
+                TrendState::Judged { direction: v, .. } => {
+                    assert_eq!(v, direction, "case {case}");
+                    rising += usize::from(matches!(v, Direction::Rising { .. }));
+                    falling += usize::from(matches!(v, Direction::Falling { .. }));
                 }
                 _ => {}
             }
@@ -302,12 +303,12 @@ mod tests {
                 (t, 20.0 + 2.0 * t + [0.0, 3.0, 1.0][i % 3])
             })
             .collect();
-        let status = judge(&leak, &options);
+        let status = state(&leak, &options);
         assert!(status.rising(), "{status:?}");
         let per_minute = status.slope_per_minute().unwrap();
         assert!((per_minute - 120.0).abs() < 10.0, "{per_minute}");
         let flat: Vec<(f64, f64)> = leak.iter().map(|&(t, _)| (t, 20.0)).collect();
-        assert_eq!(judge(&flat, &options).name(), "flat");
+        assert_eq!(state(&flat, &options).name(), "flat");
     }
 
     #[test]

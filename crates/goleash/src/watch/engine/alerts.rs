@@ -1,0 +1,236 @@
+//! Following trends and raising alerts: where each stack's count and the target's total
+//! stand, the stacks that rise judged with the growth seen, and the alerts those verdicts
+//! and a rising total raise.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use goleash_core::classify::{self, AssessOptions, Assessment, Growth, Verdict};
+use goleash_core::trend::{self, TrendState, first_floor, last_floor};
+use goleash_core::{Capture, Signature, Snapshot};
+
+use super::Engine;
+use super::observe::Pending;
+use crate::history::{Alert, AlertRecord, AlertVerdict, GroupInfo, VerdictUpdate};
+
+impl Engine<'_> {
+    /// How often trends are computed again: no more often than the interval, nor than a
+    /// tenth of the cool-down, whose windows the trends are read in.
+    fn trend_every(&self) -> f64 {
+        self.options
+            .interval
+            .as_secs_f64()
+            .max(self.options.trend.cooldown_secs / 10.0)
+    }
+
+    /// Follows the trend of the target's total; the first time in a process that it rises,
+    /// raises the alert, and wants a profile now and a dump as evidence: the count alone
+    /// cannot say which stack grows.
+    pub(super) fn follow_total(&mut self, i: usize, t: f64, pending: &mut Pending) {
+        let every = self.trend_every();
+        let trend = &self.options.trend;
+        let target = &mut self.targets[i];
+        if t - target.total_judged_at < every {
+            return;
+        }
+        target.total_judged_at = t;
+        target.total = trend::state(&target.total_points(), trend);
+        if !target.total.rising() || target.alerted.contains(&None) {
+            return;
+        }
+        target.alerted.insert(None);
+        let points = target.total_points();
+        let (before, after) = (
+            first_floor(&points, trend).unwrap_or(0),
+            last_floor(&points, trend),
+        );
+        let slope = target.total.slope_per_minute().unwrap_or(0.0);
+        let p = target.total.p_value().unwrap_or(1.0);
+        let why = format!(
+            "the goroutine count rises by {slope:.1} a minute and the level it falls back to rises with it (p = {p:.2e})"
+        );
+        pending.alerts.push(Alert {
+            t,
+            record: AlertRecord {
+                signature: None,
+                verdict: AlertVerdict::Rising,
+                why,
+                slope_per_minute: Some(slope),
+                p_value: Some(p),
+                count_before: Some(before),
+                count_after: Some(after),
+            },
+            group: None,
+        });
+        target.next_profile = Instant::now();
+        if target.pending_dump.is_none() {
+            target.pending_dump = Some(format!("the goroutine count rises by {slope:.1} a minute"));
+        }
+    }
+
+    /// Follows the trend of each stack whose count moved by at least `min_rise` in this
+    /// process, and assesses those newly rising with the growth seen: an alert for those
+    /// judged a leak or a suspect, and a dump wanted as evidence.
+    pub(super) fn follow_groups(
+        &mut self,
+        i: usize,
+        t: f64,
+        capture: &Capture,
+        snapshot: &Snapshot,
+        largest: &HashMap<Signature, usize>,
+        pending: &mut Pending,
+    ) {
+        let every = self.trend_every();
+        let trend = &self.options.trend;
+        let target = &mut self.targets[i];
+        if t - target.groups_judged_at < every {
+            return;
+        }
+        target.groups_judged_at = t;
+        let mut newly_rising = Vec::new();
+        let signatures: Vec<Signature> = target.groups.keys().copied().collect();
+        for signature in signatures {
+            let group = &target.groups[&signature];
+            let (low, high) = group
+                .counts
+                .iter()
+                .fold((u32::MAX, 0), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+            // A floor cannot rise by more than the count ever moved.
+            let status = if f64::from(high.saturating_sub(low)) >= trend.min_rise {
+                trend::state(&target.group_points(group), trend)
+            } else {
+                TrendState::Empty
+            };
+            if status.rising() && !target.alerted.contains(&Some(signature)) {
+                newly_rising.push(signature);
+            }
+            if let Some(g) = target.groups.get_mut(&signature) {
+                g.status = status;
+            }
+        }
+        for signature in newly_rising {
+            let Some(&gi) = largest.get(&signature) else {
+                continue;
+            };
+            self.targets[i].alerted.insert(Some(signature));
+            let Some((growth, status, assessment, info)) =
+                self.assess_growth(i, signature, capture, snapshot, gi)
+            else {
+                continue;
+            };
+            pending.verdicts.push(VerdictUpdate::of(signature, &info));
+            let target = &mut self.targets[i];
+            if let Some(g) = target.groups.get_mut(&signature) {
+                g.info = info.clone();
+            }
+            if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect) {
+                continue;
+            }
+            pending
+                .alerts
+                .push(group_alert(t, signature, &info, growth, &status));
+            if target.pending_dump.is_none() {
+                target.pending_dump = Some(format!(
+                    "{} grew from {} to {}",
+                    info.site_text(),
+                    growth.before,
+                    growth.after
+                ));
+            }
+        }
+    }
+
+    /// Judges group `gi` of `snapshot`, stack `signature` of target `i`, with the growth its
+    /// series shows (first and last window floors): what both the trend and a later dump
+    /// ask of it. `None` when the target does not follow that stack.
+    fn assess_growth(
+        &self,
+        i: usize,
+        signature: Signature,
+        capture: &Capture,
+        snapshot: &Snapshot,
+        gi: usize,
+    ) -> Option<(Growth, TrendState, Assessment, GroupInfo)> {
+        let target = &self.targets[i];
+        let group = target.groups.get(&signature)?;
+        let trend = &self.options.trend;
+        let points = target.group_points(group);
+        let growth = Growth {
+            before: first_floor(&points, trend).unwrap_or(0),
+            after: last_floor(&points, trend),
+        };
+        let assessment = classify::assess(
+            &capture.tables,
+            snapshot,
+            &snapshot.groups[gi],
+            Some(growth),
+            &AssessOptions::default(),
+            self.source,
+        );
+        let info = GroupInfo::of(&capture.tables, &assessment);
+        Some((growth, group.status, assessment, info))
+    }
+
+    /// A dump has states, creators and, from the goroutineleak profile, the runtime's proof:
+    /// the stacks already alerted on are judged again with it, and one newly proven a leak
+    /// is alerted on again.
+    pub(super) fn reassess_from_dump(
+        &mut self,
+        i: usize,
+        t: f64,
+        capture: &Capture,
+        snapshot: &Snapshot,
+        largest: &HashMap<Signature, usize>,
+        pending: &mut Pending,
+    ) {
+        let alerted: Vec<Signature> = self.targets[i].alerted.iter().flatten().copied().collect();
+        for signature in alerted {
+            let Some(&gi) = largest.get(&signature) else {
+                continue;
+            };
+            let Some((growth, status, assessment, info)) =
+                self.assess_growth(i, signature, capture, snapshot, gi)
+            else {
+                continue;
+            };
+            let target = &mut self.targets[i];
+            let before = target.groups[&signature].info.clone();
+            if info.verdict == before.verdict && info.why == before.why {
+                continue;
+            }
+            pending.verdicts.push(VerdictUpdate::of(signature, &info));
+            if let Some(g) = target.groups.get_mut(&signature) {
+                g.info = info.clone();
+            }
+            let escalated = assessment.verdict == Verdict::Leak && before.verdict != Verdict::Leak;
+            if escalated {
+                pending
+                    .alerts
+                    .push(group_alert(t, signature, &info, growth, &status));
+            }
+        }
+    }
+}
+
+/// The alert on a stack judged `info` with the growth and trend seen.
+fn group_alert(
+    t: f64,
+    signature: Signature,
+    info: &GroupInfo,
+    growth: Growth,
+    status: &TrendState,
+) -> Alert {
+    Alert {
+        t,
+        record: AlertRecord {
+            signature: Some(signature),
+            verdict: AlertVerdict::Group(info.verdict),
+            why: info.why.clone(),
+            slope_per_minute: Some(status.slope_per_minute().unwrap_or(0.0)),
+            p_value: Some(status.p_value().unwrap_or(1.0)),
+            count_before: Some(growth.before),
+            count_after: Some(growth.after),
+        },
+        group: Some(info.clone()),
+    }
+}
