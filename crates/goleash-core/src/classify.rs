@@ -592,8 +592,17 @@ fn by_exits(
                 format!("still blocked after its test ended, with no way out: {none}"),
             )),
             // A loop or a pool its live starter keeps is by design even then.
+            // A loop or a pool its live starter keeps is by design even then; without
+            // parent ids (profiles) a pool a live goroutine keeps and a leak look alike.
             Moment::Quiescent => Some(match by_design(group) {
                 Some(why) => (Verdict::Expected, format!("{why}, with no way out: {none}")),
+                None if group.parents.is_empty() => (
+                    Verdict::Suspect,
+                    format!(
+                        "{} with no way out, and no parent ids to tell a pool from a leak: {none}",
+                        plural_goroutines(group.count)
+                    ),
+                ),
                 None => (
                     Verdict::Leak,
                     format!(

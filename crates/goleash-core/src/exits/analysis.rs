@@ -972,7 +972,13 @@ fn through_loops<'c>(
                 .traced
                 .goes_back(&format!("then the loop ({loop_at}) goes round again")),
         };
-        conditions.push(trap(condition_at(place, w.kind, w.node, traced)));
+        // A channel that looks like a stop signal (`chan struct{}`, `done`) but whose case
+        // goes round the loop again is an ordinary event, not a way to be told to stop.
+        let kind = match (w.kind, w.leaves, w.ends_loop) {
+            (ExitKind::DoneChannel, None, false) => ExitKind::Channel,
+            (kind, _, _) => kind,
+        };
+        conditions.push(trap(condition_at(place, kind, w.node, traced)));
     }
     conditions.extend(exits.into_iter().map(trap));
     conditions.extend(outer_exits.into_iter().flatten());

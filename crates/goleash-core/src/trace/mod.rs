@@ -74,6 +74,7 @@ mod chain;
 mod crash;
 mod leftovers;
 mod order;
+mod outcome;
 mod record;
 mod testlog;
 mod wire;
@@ -88,6 +89,7 @@ pub use attribute::{Attribution, Leak, TestGoroutine, attribute};
 pub use chain::Link;
 pub use crash::{Crash, read_crash};
 pub use leftovers::{Leftover, Leftovers, Site, Unjudged, leftovers};
+pub use outcome::{BinaryOutcome, Evidence, FailureKind};
 pub use testlog::{TestAction, TestEvent, test_events};
 
 use order::{GStatus, Ordering, Step};

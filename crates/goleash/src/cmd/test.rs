@@ -9,16 +9,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::Outcome;
-use crate::analysis::FileSource;
-use crate::cli::StreamFormat;
+use crate::cli::{GateArgs, OutputArgs, OutputFormat, SourceArgs};
 use crate::config::{self, BaselineEntry};
-use crate::gate::Gate;
+use crate::gotest::document;
 use crate::gotest::package;
 use crate::gotest::report::PackageReport;
 use crate::gotest::run::{self, Echo, PackageRun, RunOptions, Terminal};
-use crate::render::gotest::{self as report, Summary};
-use crate::render::json;
-use crate::render::style::{ColorChoice, Style};
+use crate::render::style::Style;
+use crate::render::{findings, json, junit, text};
 
 /// Run Go tests and report every goroutine a test leaves behind, by test, with
 /// `t.Parallel` and subtests. No change to the tests.
@@ -52,30 +50,20 @@ pub struct TestArgs {
     /// The `go` command to use.
     #[arg(long, default_value = "go", value_name = "PATH")]
     pub go: PathBuf,
-    /// Fail on suspects too, not only on leaks.
-    #[arg(long)]
-    pub strict: bool,
-    /// The suppression file (default: .goleash.toml here or in a parent directory).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Accept the stacks recorded in this baseline (default: the one .goleash.toml names).
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
-    /// Record every stack that leaks (or is a suspect) today in FILE, and pass.
-    #[arg(long, value_name = "FILE")]
-    pub write_baseline: Option<PathBuf>,
     /// Keep the execution traces in DIR (for `go tool trace`) instead of deleting them.
     #[arg(long, value_name = "DIR")]
     pub keep_traces: Option<PathBuf>,
-    /// Do not read the program's source files.
-    #[arg(long)]
-    pub no_source: bool,
-    /// Output format of the report; `go test`'s own output goes to stderr with json.
-    #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
-    pub format: StreamFormat,
-    /// When to colour text output (NO_COLOR is honoured).
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    /// Also write a JUnit XML report to FILE: one testcase per test, packages as
+    /// testsuites, leaks as failures (the shape gotestsum and go-junit-report write).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// `go test`'s own output goes to stderr when the report is data (json, sarif, short).
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Deletes the trace directory at the end, unless it is the user's.
@@ -146,16 +134,12 @@ fn check_go(go: &Path) -> Result<String> {
 }
 
 pub fn run(args: &TestArgs) -> Result<Outcome> {
-    let gate = Gate::load(
-        args.config.as_deref(),
-        args.baseline.as_deref(),
-        args.strict,
-    )?;
+    let gate = args.gate.gate()?;
     // Refuse bad flags before anything is built.
     run::inspect_flags(&args.go_flags)?;
     check_go(&args.go)?;
     let dir = TraceDir::new(args.keep_traces.as_deref())?;
-    let json_output = args.format == StreamFormat::Json;
+    let json_output = args.output.stdout_is_data();
     let terminal = Terminal::new();
     let options = RunOptions {
         go: args.go.clone(),
@@ -178,7 +162,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
             let (queue, results, gate, terminal, dir) =
                 (&queue, results.clone(), &gate, &terminal, &dir.path);
             scope.spawn(move || {
-                let source = FileSource::new(args.no_source);
+                let source = args.source.files();
                 let cx = package::Context {
                     dir,
                     gate,
@@ -219,18 +203,39 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
                 .map_or("unknown".to_string(), |s| s.to_string())
         );
     }
-    if let Some(path) = &args.write_baseline {
+    if let Some(path) = &args.gate.write_baseline {
         return write_baseline(path, &reports);
     }
-    let summary = Summary::of(&reports);
+    let doc = document::build(&reports, args.gate.strict);
+    if let Some(path) = &args.junit {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write the JUnit report to {}", path.display()))?,
+        );
+        junit::write(&mut file, &doc)
+            .and_then(|()| file.flush())
+            .with_context(|| format!("writing the JUnit report to {}", path.display()))?;
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    if json_output {
-        json::write(&mut out, &report::doc(&reports, &summary, args.strict))?;
-    } else {
-        report::write_text(&mut out, &reports, &summary, &Style::for_stdout(args.color))?;
+    let style = Style::for_stdout(args.output.color);
+    match args.output.format() {
+        OutputFormat::Json => json::write(&mut out, &doc)?,
+        OutputFormat::Text => text::test::write(&mut out, &doc, &style)?,
+        ci => {
+            let source = args.source.files();
+            super::write_for_ci(
+                &mut out,
+                ci,
+                "test",
+                &findings::of_test(&doc),
+                &source,
+                |out| text::test::write(out, &doc, &style),
+            )?
+        }
     }
     out.flush()?;
+    let summary = &doc.summary;
     Ok(if !summary.leaking.is_empty() || summary.failed() {
         Outcome::Leaks
     } else if !summary.errors.is_empty() {
@@ -256,7 +261,7 @@ fn write_baseline(path: &Path, reports: &[PackageReport]) -> Result<Outcome> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! `goleash test`'s report of a stored run of `fixtures/go/testleaks` (Go 1.27.3,
     //! `TESTLEAKS_FAIL=1`, `-timeout 3s`; see `tests/data/README.md`): its events and the
     //! traces the exec wrapper wrote, replayed without Go. The JSON is pinned byte for byte
@@ -264,14 +269,18 @@ mod tests {
     //! insta snapshot.
 
     use super::*;
+    use crate::analysis::FileSource;
     use crate::config::Config;
+    use crate::gate::Gate;
+    use crate::render::style::ColorChoice;
     use goleash_core::rules::Baseline;
 
     fn data() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")
     }
 
-    fn replayed() -> (Vec<PackageReport>, Summary) {
+    /// The document of the stored run.
+    pub(crate) fn replayed() -> crate::doc::test::TestDoc {
         let dir = data().join("go1.27/testleaks");
         let events = std::fs::read(dir.join("events.jsonl")).expect("the stored events");
         let gate = Gate {
@@ -291,15 +300,14 @@ mod tests {
             .map(|run| package::analyse(run, &cx))
             .collect();
         reports.sort_by(|a, b| a.package.cmp(&b.package));
-        let summary = Summary::of(&reports);
-        (reports, summary)
+        document::build(&reports, false)
     }
 
     #[test]
     fn the_report_of_a_stored_run_is_unchanged() {
-        let (reports, summary) = replayed();
+        let doc = replayed();
         let mut json_out = Vec::new();
-        json::write(&mut json_out, &report::doc(&reports, &summary, false)).unwrap();
+        json::write(&mut json_out, &doc).unwrap();
         let golden = data().join("golden/test/testleaks_go1_27.json");
         if std::env::var_os("GOLEASH_REGEN_GOLDEN").is_some() {
             std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
@@ -312,13 +320,7 @@ mod tests {
             String::from_utf8_lossy(&json_out)
         );
         let mut text_out = Vec::new();
-        report::write_text(
-            &mut text_out,
-            &reports,
-            &summary,
-            &Style::for_stdout(ColorChoice::Never),
-        )
-        .unwrap();
+        text::test::write(&mut text_out, &doc, &Style::for_stdout(ColorChoice::Never)).unwrap();
         insta::assert_snapshot!(String::from_utf8(text_out).unwrap());
     }
 }

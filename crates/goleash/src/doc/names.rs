@@ -11,7 +11,10 @@ use goleash_core::trend::{Recovery, TrendState};
 use serde::Serializer;
 use serde::ser::SerializeStruct;
 
+use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind};
+
 use super::report::TargetVerdict;
+use super::test;
 use crate::gate::GateOutcome;
 use crate::history::{self, AlertVerdict, DumpRole, SampleSource};
 
@@ -155,4 +158,26 @@ pub fn recovery<S: Serializer>(v: &Recovery, s: S) -> Result<S::Ok, S::Error> {
     phase.serialize_field("after_secs", &after_secs)?;
     phase.serialize_field("retained", &retained)?;
     phase.end()
+}
+
+pub fn binary_outcome<S: Serializer>(v: &BinaryOutcome, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+pub fn evidence<S: Serializer>(v: &Evidence, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+pub fn failure_kind<S: Serializer>(v: &FailureKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
+}
+
+/// The gate's decision on a test's leftovers; `unfinished` when its test never ended.
+pub fn test_outcome<S: Serializer>(v: &Option<GateOutcome>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.map_or("unfinished", GateOutcome::name))
+}
+
+/// The groups that are not fine: version 1 of `goleash test`'s JSON lists only those.
+pub fn not_expected<S: Serializer>(v: &[test::Leftover], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().filter(|g| g.verdict != Verdict::Expected))
 }

@@ -7,8 +7,9 @@ use goleash_core::Tables;
 use goleash_core::model::CauseKind;
 use goleash_core::trace::{Crash, Site};
 
-use super::report::{Failure, FailureKind};
+use super::report::Failure;
 use super::run::{PackageRun, TestResult};
+use goleash_core::trace::FailureKind;
 
 /// Which tests failed and how, from the test events and the crash.
 pub fn failures(

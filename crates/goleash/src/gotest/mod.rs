@@ -9,6 +9,7 @@
 //!   [`failures`] says which tests failed and how, [`judging`] groups and judges what was
 //!   left over.
 
+pub mod document;
 pub mod exec;
 pub mod failures;
 pub mod judging;

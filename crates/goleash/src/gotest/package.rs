@@ -19,10 +19,11 @@ use goleash_core::trace::{self, Leftovers};
 use super::exec::{self, Exit};
 use super::failures::failures;
 use super::judging::group_and_judge;
-use super::report::{BinaryOutcome, Evidence, Failure, FailureKind, PackageReport};
+use super::report::{Failure, PackageReport, TestRun};
 use super::run::{PackageRun, TestResult};
 use crate::analysis::FileSource;
 use crate::gate::Gate;
+use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind};
 
 /// What [`analyse`] needs besides the package.
 pub struct Context<'a> {
@@ -51,6 +52,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         tests: Vec::new(),
         unjudged: Vec::new(),
         warnings: Vec::new(),
+        runs: test_runs(run),
     };
     let Some(n) = run.trace else {
         // No binary ran: it did not build, or there is nothing to test.
@@ -164,4 +166,19 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     report.tests = tests;
     report.tables = tables;
     report
+}
+
+/// Every test that started, with what `go test` said of it.
+fn test_runs(run: &PackageRun) -> Vec<TestRun> {
+    let of = |test: &str, result: Option<TestResult>| TestRun {
+        test: test.to_string(),
+        result,
+        elapsed: run.test_elapsed.get(test).copied(),
+        log: run.logs.get(test).cloned().unwrap_or_default(),
+    };
+    run.results
+        .iter()
+        .map(|(test, result)| of(test, Some(*result)))
+        .chain(run.unfinished.iter().map(|test| of(test, None)))
+        .collect()
 }

@@ -2,9 +2,10 @@
 //! and per test the goroutines it left behind, grouped and judged.
 
 use goleash_core::classify::Assessment;
-use goleash_core::trace::{Link, Site, Unjudged};
+use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind, Link, Site, Unjudged};
 use goleash_core::{Snapshot, Tables};
 
+use super::run::TestResult;
 use crate::gate::GateOutcome;
 
 /// What goleash found in one package.
@@ -32,68 +33,21 @@ pub struct PackageReport {
     /// Where the trace and the test events disagreed, and why a crash's dump could not be
     /// read.
     pub warnings: Vec<String>,
+    /// Every test that started, in the order they ended (those that never did last).
+    pub runs: Vec<TestRun>,
 }
 
-/// How a package's test binary did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryOutcome {
-    /// Every test passed.
-    Passed,
-    /// Some test failed; the binary ran to its end.
-    Failed,
-    /// `-test.timeout` stopped it.
-    TimedOut,
-    /// It panicked or hit a fatal error.
-    Crashed,
-    /// It ended without finishing its tests and without a crash report (`os.Exit` in a
-    /// test, or a signal).
-    Exited,
-    /// It did not build.
-    BuildFailed,
-    /// No test files.
-    NoTests,
-}
-
-impl BinaryOutcome {
-    /// The name used in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOutcome::Passed => "passed",
-            BinaryOutcome::Failed => "failed",
-            BinaryOutcome::TimedOut => "timed_out",
-            BinaryOutcome::Crashed => "crashed",
-            BinaryOutcome::Exited => "exited",
-            BinaryOutcome::BuildFailed => "build_failed",
-            BinaryOutcome::NoTests => "no_tests",
-        }
-    }
-
-    /// Whether the package fails the run whatever leaked.
-    pub fn failed(self) -> bool {
-        !matches!(self, BinaryOutcome::Passed | BinaryOutcome::NoTests)
-    }
-}
-
-/// What a report rests on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Evidence {
-    /// The trace of a binary that stopped it.
-    Trace,
-    /// The goroutine dump of a crash, with the trace as far as it went.
-    CrashDump,
-    /// Nothing: no binary ran, or it left nothing readable.
-    None,
-}
-
-impl Evidence {
-    /// The name used in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Evidence::Trace => "trace",
-            Evidence::CrashDump => "crash_dump",
-            Evidence::None => "none",
-        }
-    }
+/// One test as `go test` reported it.
+#[derive(Clone, Debug)]
+pub struct TestRun {
+    /// The test (`TestX/sub`).
+    pub test: String,
+    /// Its result; `None` when it never ended.
+    pub result: Option<TestResult>,
+    /// Seconds it took.
+    pub elapsed: Option<f64>,
+    /// What it logged.
+    pub log: String,
 }
 
 /// A test that failed.
@@ -107,34 +61,6 @@ pub struct Failure {
     pub message: Option<String>,
     /// Where it was: the panic's line, or where a timed-out test was stuck.
     pub at: Option<Site>,
-}
-
-/// How a test failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureKind {
-    /// It reported a failure.
-    Failed,
-    /// It panicked, and the panic ended the binary.
-    Panicked,
-    /// It was running when `-test.timeout` stopped the binary.
-    TimedOut,
-    /// It was running when the binary crashed or exited.
-    Interrupted,
-    /// The package did not build.
-    BuildFailed,
-}
-
-impl FailureKind {
-    /// The name used in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            FailureKind::Failed => "failed",
-            FailureKind::Panicked => "panicked",
-            FailureKind::TimedOut => "timed_out",
-            FailureKind::Interrupted => "interrupted",
-            FailureKind::BuildFailed => "build_failed",
-        }
-    }
 }
 
 /// The goroutines one test left behind.

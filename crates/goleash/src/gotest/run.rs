@@ -78,6 +78,8 @@ pub struct PackageRun {
     pub output: Vec<u8>,
     /// Tests by their final action, in the order they ended.
     pub results: Vec<(String, TestResult)>,
+    /// Seconds each test that ended took, as the testing package measured them.
+    pub test_elapsed: HashMap<String, f64>,
     /// Tests that started and never ended (a timeout or a crash stopped them).
     pub unfinished: Vec<String>,
     /// What each test logged (`t.Log`, `t.Error`, `t.Fatal`), without the framing lines.
@@ -509,6 +511,9 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
                 }
                 Some(result) => {
                     entry.running.remove(&name);
+                    if let Some(elapsed) = event.elapsed {
+                        run.test_elapsed.insert(name.clone(), elapsed);
+                    }
                     run.results.push((name, result));
                 }
             }

@@ -8,6 +8,7 @@ use crate::doc::Group;
 use crate::doc::check::CheckDoc;
 use crate::doc::diff::{Change, DiffDoc};
 use crate::doc::inspect::InspectDoc;
+use crate::doc::test::TestDoc;
 use crate::gate::GateOutcome;
 
 /// A place in the code.
@@ -186,4 +187,26 @@ pub fn of_check(doc: &CheckDoc) -> Vec<Finding> {
 
 fn origin_of(function: &str, file: &str) -> Origin {
     goleash_core::code::origin_of(function.as_bytes(), file.as_bytes())
+}
+
+/// What the tests left that is not fine, each under its test; the gate's decision on
+/// tests that ended (a test that never ended is a failure of its own).
+pub fn of_test(doc: &TestDoc) -> Vec<Finding> {
+    doc.groups
+        .iter()
+        .filter(|g| g.test_finished && g.verdict != Verdict::Expected)
+        .map(|g| {
+            let mut finding = Finding::of_group(&g.shown);
+            finding.fails = g.fails();
+            finding.subject = Some(format!("{} ({})", g.test_name(), g.package));
+            finding.accepted = match g.outcome {
+                Some(GateOutcome::Suppressed) => Some(Accepted::Suppressed(
+                    g.suppressed_because.clone().unwrap_or_default(),
+                )),
+                Some(GateOutcome::Baselined) => Some(Accepted::Baselined),
+                _ => None,
+            };
+            finding
+        })
+        .collect()
 }

@@ -2,9 +2,9 @@
 
 pub mod findings;
 pub mod github;
-pub mod gotest;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod sarif;
 pub mod short;
 pub mod style;

@@ -7,7 +7,9 @@ pub mod check;
 pub mod demo;
 pub mod diff;
 pub mod inspect;
+
 pub mod report;
+pub mod test;
 pub mod watch;
 
 use std::io::{self, Write};

@@ -1,0 +1,267 @@
+//! `goleash test`: per package how its test binary did, the tests that failed, and every
+//! group of goroutines a test left behind, judged.
+
+use goleash_core::Signature;
+use goleash_core::classify::{Blocking, Verdict};
+use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind};
+use serde::Serialize;
+
+use super::{ExitCondition, Frame, Group, SCHEMA_VERSION, Site, names};
+use crate::gate::GateOutcome;
+
+/// How goroutines no test started are named.
+pub const NO_TEST: &str = "(no test: started outside any test)";
+
+/// `goleash test --format json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestDoc {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// No test leaked or failed, and every package could be checked.
+    pub passed: bool,
+    /// Suspects fail too.
+    pub strict: bool,
+    /// Every package, in import path order.
+    pub packages: Vec<Package>,
+    /// Tests that failed.
+    pub failures: Vec<Failure>,
+    /// Every group a test left behind; the wire lists those that are not fine.
+    #[serde(rename = "leaks", serialize_with = "names::not_expected")]
+    pub groups: Vec<Leftover>,
+    /// Goroutines alive at the end whose fate the trace does not tell.
+    pub unjudged: Vec<Unjudged>,
+    /// Where the trace and the test events disagreed.
+    pub warnings: Vec<PackageWarning>,
+    /// What the run came to.
+    #[serde(skip)]
+    pub summary: Summary,
+    /// Every test that reported a result, for the JUnit report.
+    #[serde(skip)]
+    pub cases: Vec<TestCase>,
+}
+
+/// What the whole run came to.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// Leaking tests that fail the run, as (package, test).
+    pub leaking: Vec<(String, String)>,
+    /// Failing groups.
+    pub leaking_stacks: u64,
+    /// Tests that failed (and packages that failed with no test to blame).
+    pub failed: u64,
+    /// Packages that did not build.
+    pub unbuilt: u64,
+    /// Packages where goleash could not read what it needed.
+    pub errors: Vec<String>,
+}
+
+impl Summary {
+    /// Whether the run passed.
+    pub fn passed(&self) -> bool {
+        self.leaking.is_empty() && !self.failed() && self.errors.is_empty()
+    }
+
+    /// Whether a test failed or a package did not build.
+    pub fn failed(&self) -> bool {
+        self.failed > 0 || self.unbuilt > 0
+    }
+}
+
+/// One package.
+#[derive(Clone, Debug, Serialize)]
+pub struct Package {
+    /// The import path.
+    pub package: String,
+    /// How its test binary did.
+    #[serde(serialize_with = "names::binary_outcome")]
+    pub status: BinaryOutcome,
+    /// Seconds its binary ran, as `go test` measured them.
+    pub elapsed: Option<f64>,
+    /// What the judgement rests on.
+    #[serde(serialize_with = "names::evidence")]
+    pub evidence: Evidence,
+    /// Why the evidence is partial or missing, when it is.
+    pub problem: Option<String>,
+    /// Why goleash could not check it although its binary ran to its end.
+    pub error: Option<String>,
+    /// Goroutines left behind that are long-lived by design.
+    pub expected_goroutines: u64,
+}
+
+/// A test that failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// Its package.
+    pub package: String,
+    /// The test; `None` when the package failed as a whole.
+    pub test: Option<String>,
+    /// How.
+    #[serde(serialize_with = "names::failure_kind")]
+    pub kind: FailureKind,
+    /// The panic, fatal error or timeout, or what the test logged.
+    pub message: Option<String>,
+    /// Where it was: the panic's line, or where a timed-out test was stuck.
+    pub at: Option<At>,
+}
+
+/// A place, and what the goroutine there was doing.
+#[derive(Clone, Debug, Serialize)]
+pub struct At {
+    /// The function.
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line.
+    pub line: u32,
+    /// What it waited for, when it was blocked.
+    pub state: Option<String>,
+}
+
+/// A group of goroutines one test left behind.
+#[derive(Clone, Debug, Serialize)]
+pub struct Leftover {
+    /// Its package.
+    pub package: String,
+    /// The test that started them; `None` when no test did.
+    pub test: Option<String>,
+    /// That test ended (if not, it timed out or the binary died under it).
+    pub test_finished: bool,
+    /// The stack's signature.
+    #[serde(serialize_with = "names::signature")]
+    pub signature: Signature,
+    /// How many goroutines.
+    pub count: u64,
+    /// What they were doing when the binary ended.
+    pub state: String,
+    /// What they wait for.
+    #[serde(serialize_with = "names::blocking")]
+    pub blocking: Blocking,
+    /// How sure goleash is that they leak.
+    #[serde(serialize_with = "names::verdict")]
+    pub verdict: Verdict,
+    /// The evidence.
+    pub why: String,
+    /// The stack, innermost first.
+    pub frames: Vec<Frame>,
+    /// The innermost frame of the program's own code.
+    pub leak_site: Option<Site>,
+    /// The `go` statements from the test down to them, innermost first.
+    pub creator_chain: Vec<Link>,
+    /// Some goroutine ids.
+    pub ids: Vec<u64>,
+    /// The knowledge-base entry.
+    pub pattern: Option<&'static str>,
+    /// What usually fixes it.
+    pub hint: Option<&'static str>,
+    /// The ways out the source shows, when it was at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_conditions: Option<Vec<ExitCondition>>,
+    /// The gate's decision; `None` (the wire's `unfinished`) for a test that never ended.
+    #[serde(serialize_with = "names::test_outcome")]
+    pub outcome: Option<GateOutcome>,
+    /// The suppression rule's reason.
+    pub suppressed_because: Option<String>,
+    /// The group as the text shows it: its frames with the leak site and the frame it waits
+    /// in marked, its creator.
+    #[serde(skip)]
+    pub shown: Group,
+}
+
+impl Leftover {
+    /// Whether it fails the run.
+    pub fn fails(&self) -> bool {
+        self.outcome == Some(GateOutcome::Fail)
+    }
+
+    /// The test it is filed under.
+    pub fn test_name(&self) -> &str {
+        self.test.as_deref().unwrap_or(NO_TEST)
+    }
+}
+
+/// One `go` statement of a creator chain.
+#[derive(Clone, Debug, Serialize)]
+pub struct Link {
+    /// The function holding the `go` statement.
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line of the `go` statement.
+    pub line: u32,
+    /// The goroutine that ran it.
+    pub goroutine: Option<u64>,
+    /// That goroutine had exited when the binary ended.
+    pub exited: bool,
+    /// That goroutine ran this test.
+    pub test: Option<String>,
+}
+
+/// Goroutines alive at the end whose fate the trace does not tell.
+#[derive(Clone, Debug, Serialize)]
+pub struct Unjudged {
+    /// Their package.
+    pub package: String,
+    /// The test that started them, if one did.
+    pub test: Option<String>,
+    /// `not started`, `runnable` or `running`.
+    pub state: &'static str,
+    /// The function they run.
+    pub function: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// A warning about a package.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageWarning {
+    /// The package.
+    pub package: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// A test that reported a result, with what CI reports show of it.
+#[derive(Clone, Debug)]
+pub struct TestCase {
+    /// Its package.
+    pub package: String,
+    /// The test (`TestX/sub`).
+    pub test: String,
+    /// How it ended.
+    pub result: CaseResult,
+    /// Seconds it took, as the testing package measured them.
+    pub elapsed: Option<f64>,
+    /// What it logged.
+    pub log: String,
+}
+
+/// How a test ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseResult {
+    /// It passed.
+    Passed,
+    /// It failed.
+    Failed,
+    /// It was skipped.
+    Skipped,
+    /// It never ended (a timeout, a crash).
+    Unfinished,
+}
+
+impl TestDoc {
+    /// An empty document of a run.
+    pub fn new(strict: bool, summary: Summary) -> TestDoc {
+        TestDoc {
+            schema_version: SCHEMA_VERSION,
+            passed: summary.passed(),
+            strict,
+            packages: Vec::new(),
+            failures: Vec::new(),
+            groups: Vec::new(),
+            unjudged: Vec::new(),
+            warnings: Vec::new(),
+            summary,
+            cases: Vec::new(),
+        }
+    }
+}
