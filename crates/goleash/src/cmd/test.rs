@@ -57,6 +57,9 @@ pub struct TestArgs {
     /// testsuites, leaks as failures (the shape gotestsum and go-junit-report write).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also write SARIF 2.1.0 to FILE (for code scanning), whatever `--format` says.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
     #[command(flatten)]
     pub gate: GateArgs,
     #[command(flatten)]
@@ -215,6 +218,22 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
         junit::write(&mut file, &doc)
             .and_then(|()| file.flush())
             .with_context(|| format!("writing the JUnit report to {}", path.display()))?;
+    }
+    if let Some(path) = &args.sarif {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write the SARIF log to {}", path.display()))?,
+        );
+        super::write_for_ci(
+            &mut file,
+            OutputFormat::Sarif,
+            "test",
+            &findings::of_test(&doc),
+            &args.source.files(),
+            |_| Ok(()),
+        )
+        .and_then(|()| Ok(file.flush()?))
+        .with_context(|| format!("writing the SARIF log to {}", path.display()))?;
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -371,3 +371,50 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], locations: &Locations) -
     serde_json::to_writer_pretty(&mut *out, &log)?;
     writeln!(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::findings;
+
+    /// The published SARIF 2.1.0 schema, with the one pattern of it strict validators
+    /// reject (a stray `]` in `language`, which goleash never writes) corrected.
+    fn validator() -> jsonschema::Validator {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/schemas/sarif-schema-2.1.0.json");
+        let mut schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        for definition in ["run", "toolComponent"] {
+            schema["definitions"][definition]["properties"]["language"]["pattern"] =
+                serde_json::Value::from("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+        }
+        jsonschema::validator_for(&schema).unwrap()
+    }
+
+    /// `goleash test --format sarif` of the stored `testleaks` run: valid SARIF, one error
+    /// per leaking stack, each under its test.
+    #[test]
+    fn the_stored_test_run_as_sarif() {
+        let doc = crate::cmd::test::tests::replayed();
+        let found = findings::of_test(&doc);
+        let mut out = Vec::new();
+        write(&mut out, &found, &Locations::default()).unwrap();
+        let log: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let errors: Vec<String> = validator()
+            .iter_errors(&log)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        let results = log["runs"][0]["results"].as_array().unwrap();
+        let failing = results.iter().filter(|r| r["level"] == "error").count();
+        assert_eq!(failing as u64, doc.summary.leaking_stacks);
+        for (_, test) in &doc.summary.leaking {
+            assert!(
+                results.iter().any(|r| r["properties"]["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&format!("{test} (")))),
+                "no result for {test}"
+            );
+        }
+    }
+}

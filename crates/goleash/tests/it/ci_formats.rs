@@ -289,3 +289,42 @@ fn completions_and_the_manual_come_from_the_command_line_definitions() {
         );
     }
 }
+
+/// The GitHub Actions workflow the README shows: valid YAML, a job that runs
+/// `goleash test` with the JUnit and SARIF files it then uploads, with flags goleash takes.
+#[test]
+fn the_readme_workflow_is_valid_and_uses_real_flags() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let marker = "<!-- workflow: checked by crates/goleash/tests/it/ci_formats.rs -->";
+    let after = &readme[readme.find(marker).expect("the README shows a workflow")..];
+    let start = after.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let yaml = &after[start..start + after[start..].find("```").expect("its end")];
+    let docs = yaml_rust2::YamlLoader::load_from_str(yaml).expect("the workflow is YAML");
+    let workflow = &docs[0];
+    let steps = workflow["jobs"]["leaks"]["steps"]
+        .as_vec()
+        .expect("a job with steps");
+    let run = steps
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .find(|r| r.starts_with("goleash test"))
+        .expect("a step that runs goleash test");
+    let uploaded: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| {
+            s["with"]["sarif_file"]
+                .as_str()
+                .or_else(|| s["with"]["path"].as_str())
+        })
+        .collect();
+    for file in ["goleash.sarif", "goleash-junit.xml"] {
+        assert!(run.contains(file), "{run} does not write {file}");
+        assert!(uploaded.contains(&file), "{file} is not uploaded");
+    }
+    // Every flag of the step is one goleash test takes.
+    let help = goleash(&["test", "--help"], &[]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in run.split_whitespace().filter(|w| w.starts_with("--")) {
+        assert!(help.contains(flag), "goleash test has no {flag}");
+    }
+}
