@@ -9,7 +9,9 @@ use goleash_core::classify::Verdict;
 use goleash_core::code::origin_of;
 use goleash_core::trace::FailureKind;
 
-use super::{INDENT, Paths, plural, thousands, verdict_label, write_hint, write_stack};
+use super::{
+    INDENT, Paths, plural, thousands, verdict_label, write_exits, write_hint, write_stack,
+};
 use crate::doc::test::{At, Leftover, Link, TestDoc};
 use crate::gate::GateOutcome;
 use crate::render::style::Style;
@@ -152,6 +154,7 @@ fn write_group(
     )?;
     writeln!(out, "{INDENT}{}", style.dim(&group.why))?;
     write_stack(out, &group.shown, paths, style, INDENT, false)?;
+    write_exits(out, &group.shown, style, INDENT)?;
     let creator = group.shown.created_by.as_ref();
     for (n, link) in group.creator_chain.iter().enumerate() {
         let lead = if n == 0 {
