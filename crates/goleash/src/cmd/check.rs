@@ -1,6 +1,5 @@
 //! `goleash check`: the CI gate. Exit 1 when a snapshot holds leaks.
 
-use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,14 +9,14 @@ use goleash_core::ReadOptions;
 
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
-use crate::cli::{GateArgs, GroupingArgs, HttpArgs, OutputArgs, OutputFormat, SourceArgs};
+use crate::cli::{GateArgs, GroupingArgs, HttpArgs, OutputArgs, SourceArgs};
 use crate::config::{self, BaselineEntry};
 use crate::doc::check::{CheckDoc, Judged};
 use crate::gate::{Gate, GateOutcome};
 use crate::input::{self, Input};
+use crate::render::findings;
 use crate::render::style::Style;
 use crate::render::text;
-use crate::render::{findings, json};
 
 /// Fail when goroutines leak: a CI gate that reads any dump or profile, or a live service.
 ///
@@ -114,22 +113,15 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     }
 
     let doc = CheckDoc::build(&judged, &gate);
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
     let style = Style::for_stdout(args.output.color);
-    match args.output.format() {
-        OutputFormat::Json => json::write(&mut out, &doc)?,
-        OutputFormat::Text => text::check::write(&mut out, &doc, &style)?,
-        ci => super::write_for_ci(
-            &mut out,
-            ci,
-            "check",
-            &findings::of_check(&doc),
-            &source,
-            |out| text::check::write(out, &doc, &style),
-        )?,
-    }
-    out.flush()?;
+    super::print(
+        args.output.format(),
+        "check",
+        &doc,
+        || findings::of_check(&doc),
+        &source,
+        |out| text::check::write(out, &doc, &style),
+    )?;
     let failed = !doc.passed;
     Ok(if failed { Outcome::Leaks } else { Outcome::Ok })
 }

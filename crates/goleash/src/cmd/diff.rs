@@ -1,7 +1,5 @@
 //! `goleash diff BEFORE AFTER`: what grew between two snapshots, matched by stack.
 
-use std::io::{self, Write};
-
 use anyhow::{Result, bail};
 use clap::Args;
 use goleash_core::classify::{Assessment, Verdict};
@@ -9,12 +7,12 @@ use goleash_core::diff;
 
 use crate::Outcome;
 use crate::analysis;
-use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs, OutputFormat};
+use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs};
 use crate::doc::diff::{DiffDoc, Side};
 use crate::input::{self, Input};
+use crate::render::findings;
 use crate::render::style::Style;
 use crate::render::text::{self, TextOptions};
-use crate::render::{findings, json};
 
 /// Compare two snapshots: which stacks grew, by how much, what is new and what is gone.
 ///
@@ -87,25 +85,18 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
     );
     let leaks = after_assessed.iter().any(|x| x.verdict == Verdict::Leak);
 
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
     let style = Style::for_stdout(args.output.color);
     let options = TextOptions {
         full: args.full,
         all: args.all,
     };
-    match args.output.format() {
-        OutputFormat::Json => json::write(&mut out, &doc)?,
-        OutputFormat::Text => text::diff::write(&mut out, &doc, &style, &options)?,
-        ci => super::write_for_ci(
-            &mut out,
-            ci,
-            "diff",
-            &findings::of_diff(&doc),
-            &source,
-            |out| text::diff::write(out, &doc, &style, &options),
-        )?,
-    }
-    out.flush()?;
+    super::print(
+        args.output.format(),
+        "diff",
+        &doc,
+        || findings::of_diff(&doc),
+        &source,
+        |out| text::diff::write(out, &doc, &style, &options),
+    )?;
     Ok(if leaks { Outcome::Leaks } else { Outcome::Ok })
 }

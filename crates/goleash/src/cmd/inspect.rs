@@ -1,18 +1,16 @@
 //! `goleash inspect`: read dumps and show their goroutines grouped by stack.
 
-use std::io::{self, Write};
-
 use anyhow::Result;
 use clap::Args;
 use goleash_core::classify::{Assessment, Verdict};
 
 use crate::Outcome;
 use crate::analysis;
-use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs, OutputFormat};
+use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs};
 use crate::doc::inspect::{InspectDoc, Judged};
 use crate::input::{self, Input};
 use crate::render::text::{self, TextOptions};
-use crate::render::{findings, json, style::Style};
+use crate::render::{findings, style::Style};
 
 /// Read goroutine dumps and profiles and show their goroutines grouped by stack.
 #[derive(Args, Debug)]
@@ -106,26 +104,19 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
     let doc = InspectDoc::build(&judged);
     let leaks = doc.groups.iter().any(|g| g.verdict == Verdict::Leak);
 
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
     let style = Style::for_stdout(args.output.color);
     let options = TextOptions {
         full: args.full,
         all: args.all,
     };
-    match args.output.format() {
-        OutputFormat::Json => json::write(&mut out, &doc)?,
-        OutputFormat::Text => text::inspect::write(&mut out, &doc, &style, &options)?,
-        ci => super::write_for_ci(
-            &mut out,
-            ci,
-            "inspect",
-            &findings::of_inspect(&doc),
-            &source,
-            |out| text::inspect::write(out, &doc, &style, &options),
-        )?,
-    }
-    out.flush()?;
+    super::print(
+        args.output.format(),
+        "inspect",
+        &doc,
+        || findings::of_inspect(&doc),
+        &source,
+        |out| text::inspect::write(out, &doc, &style, &options),
+    )?;
     Ok(if failed {
         Outcome::InputError
     } else if leaks {

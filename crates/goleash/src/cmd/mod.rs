@@ -36,6 +36,27 @@ pub fn event_sink(format: StreamFormat, color: ColorChoice) -> Box<dyn EventSink
     }
 }
 
+/// Prints a command's document to stdout in `format`: JSON, the text `text` writes, or one
+/// of the CI formats of the document's `findings`.
+pub fn print(
+    format: OutputFormat,
+    command: &str,
+    doc: &impl serde::Serialize,
+    findings: impl FnOnce() -> Vec<Finding>,
+    source: &FileSource,
+    text: impl Fn(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        OutputFormat::Json => crate::render::json::write(&mut out, doc)?,
+        OutputFormat::Text => text(&mut out)?,
+        ci => write_for_ci(&mut out, ci, command, &findings(), source, &text)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes findings in one of the CI formats; `text` writes the command's text report, which
 /// the GitHub format prints before its annotations.
 pub fn write_for_ci(
@@ -44,7 +65,7 @@ pub fn write_for_ci(
     command: &str,
     findings: &[Finding],
     source: &FileSource,
-    text: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    text: impl Fn(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
     // The runtime's and the standard library's files are never the repository's, even when
     // a toolchain is installed inside it.

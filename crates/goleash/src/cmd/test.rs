@@ -16,7 +16,7 @@ use crate::gotest::package;
 use crate::gotest::report::PackageReport;
 use crate::gotest::run::{self, Echo, PackageRun, RunOptions, Terminal};
 use crate::render::style::Style;
-use crate::render::{findings, json, junit, text};
+use crate::render::{findings, junit, text};
 
 /// Run Go tests and report every goroutine a test leaves behind, by test, with
 /// `t.Parallel` and subtests. No change to the tests.
@@ -235,25 +235,15 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
         .and_then(|()| Ok(file.flush()?))
         .with_context(|| format!("writing the SARIF log to {}", path.display()))?;
     }
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
     let style = Style::for_stdout(args.output.color);
-    match args.output.format() {
-        OutputFormat::Json => json::write(&mut out, &doc)?,
-        OutputFormat::Text => text::test::write(&mut out, &doc, &style)?,
-        ci => {
-            let source = args.source.files();
-            super::write_for_ci(
-                &mut out,
-                ci,
-                "test",
-                &findings::of_test(&doc),
-                &source,
-                |out| text::test::write(out, &doc, &style),
-            )?
-        }
-    }
-    out.flush()?;
+    super::print(
+        args.output.format(),
+        "test",
+        &doc,
+        || findings::of_test(&doc),
+        &args.source.files(),
+        |out| text::test::write(out, &doc, &style),
+    )?;
     let summary = &doc.summary;
     Ok(if !summary.leaking.is_empty() || summary.failed() {
         Outcome::Leaks
@@ -326,7 +316,7 @@ pub(crate) mod tests {
     fn the_report_of_a_stored_run_is_unchanged() {
         let doc = replayed();
         let mut json_out = Vec::new();
-        json::write(&mut json_out, &doc).unwrap();
+        crate::render::json::write(&mut json_out, &doc).unwrap();
         let golden = data().join("golden/test/testleaks_go1_27.json");
         if std::env::var_os("GOLEASH_REGEN_GOLDEN").is_some() {
             std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
