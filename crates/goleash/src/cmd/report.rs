@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
 use crate::Outcome;
-use crate::analysis::FileSource;
+use crate::cli::SourceArgs;
 use crate::doc::report::TargetVerdict;
 use crate::render::style::{ColorChoice, Style};
 use crate::render::{html, json, text};
@@ -48,9 +48,8 @@ pub struct ReportArgs {
     /// Only the targets whose URL contains this.
     #[arg(long, value_name = "TEXT")]
     pub target: Option<String>,
-    /// Do not read the program's source files.
-    #[arg(long)]
-    pub no_source: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// When to colour text output (NO_COLOR is honoured).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -58,7 +57,7 @@ pub struct ReportArgs {
 
 pub fn run(args: &ReportArgs) -> Result<Outcome> {
     let store = Store::open_existing(&args.db)?;
-    let source = FileSource::new(args.no_source);
+    let source = args.source.files();
     let doc = report::build(
         &store,
         &args.db.display().to_string(),

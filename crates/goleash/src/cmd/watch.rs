@@ -8,7 +8,7 @@ use clap::Args;
 use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
-use crate::analysis::FileSource;
+use crate::cli::SourceArgs;
 use crate::cli::{StreamFormat, parse_duration};
 use crate::cmd::event_sink;
 use crate::collect::{self, HttpOptions};
@@ -80,9 +80,8 @@ pub struct WatchArgs {
     /// detection in the service).
     #[arg(long)]
     pub no_leak_profile: bool,
-    /// Do not read the program's source files, even when the stacks' paths exist here.
-    #[arg(long)]
-    pub no_source: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Output format: a live view (on a terminal) or a log, or JSON lines.
     #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
     pub format: StreamFormat,
@@ -169,7 +168,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
     };
     let stop = stop_on_signals()?;
     let mut sink = event_sink(args.format, args.color);
-    let source = FileSource::new(args.no_source);
+    let source = args.source.files();
     let ended = watch::run(
         &bases,
         &options,

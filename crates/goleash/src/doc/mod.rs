@@ -217,6 +217,14 @@ impl ExitCondition {
                 .collect(),
         )
     }
+
+    /// Why the source at hand was not used for the assessment, said as the user reads it.
+    pub fn mismatch_of(assessment: &Assessment) -> Option<String> {
+        assessment
+            .source_mismatch
+            .as_ref()
+            .map(|why| format!("source does not match the binary: {why}"))
+    }
 }
 
 /// A position in the program.
@@ -580,10 +588,7 @@ impl Group {
             pattern: assessment.pattern.map(|p| p.id),
             hint: assessment.hint(),
             exit_conditions: ExitCondition::all_of(assessment),
-            source_mismatch: assessment
-                .source_mismatch
-                .as_ref()
-                .map(|why| format!("source does not match the binary: {why}")),
+            source_mismatch: ExitCondition::mismatch_of(assessment),
             durable: group.durable,
             has_states: snapshot.has_states(),
             waits_in: assessment

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::diff::Change;
 use super::watch::Settings;
-use super::{Creator, Frame, Site, names};
+use super::{Creator, ExitCondition, Frame, Site, names};
 use crate::history::{AlertVerdict, DumpRole, Profile};
 
 /// `goleash report --format json`.
@@ -150,6 +150,13 @@ pub struct GroupReport {
     pub pattern: Option<String>,
     /// What usually fixes it.
     pub hint: Option<String>,
+    /// Every way out of the wait, read from the source at the leak site of the latest kept
+    /// dump that holds the stack; absent when the source was not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_conditions: Option<Vec<ExitCondition>>,
+    /// Why the source at hand was not used: it does not match the binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_mismatch: Option<String>,
     /// The stack, innermost first.
     pub frames: Vec<Frame>,
     /// The `go` statement.

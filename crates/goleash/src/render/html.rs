@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use goleash_core::classify::Verdict;
+use goleash_core::exits::Possibility;
 use goleash_core::trend::Recovery;
 
 use super::svg::{Band, Chart, Marker, Rule, escape};
@@ -412,6 +413,7 @@ fn write_group(
         let _ = writeln!(h, "<div><code>{}</code></div>", escape(source.trim()));
     }
     let _ = writeln!(h, "<div class=\"dim\">{}</div>", escape(&g.why));
+    write_exits(h, g);
     if let Some(hint) = &g.hint {
         let _ = writeln!(
             h,
@@ -433,4 +435,37 @@ fn write_group(
         escape(&g.signature.to_string()),
         escape(&stack)
     );
+}
+
+/// The ways out of a stack's wait, one per line: ✓ can happen, ✗ cannot, ? unknown.
+fn write_exits(h: &mut String, g: &GroupReport) {
+    if let Some(mismatch) = &g.source_mismatch {
+        let _ = writeln!(h, "<div class=\"dim wide\">{}</div>", escape(mismatch));
+    }
+    let Some(conditions) = g.exit_conditions.as_ref().filter(|c| !c.is_empty()) else {
+        return;
+    };
+    // Styled in place: a page of a history without exit conditions stays byte for byte
+    // what earlier releases wrote.
+    let _ = writeln!(
+        h,
+        "<div class=\"exits wide\"><b>exits when</b><ul style=\"margin:2px 0;padding-left:18px;list-style:none\">"
+    );
+    for c in conditions {
+        let (colour, mark) = match c.can_happen {
+            Possibility::Yes => ("var(--ok)", "✓"),
+            Possibility::No => ("var(--leak)", "✗"),
+            Possibility::Unknown => ("var(--dim)", "?"),
+        };
+        let file = c.file.rsplit('/').next().unwrap_or(&c.file);
+        let _ = writeln!(
+            h,
+            "<li><span style=\"color:{colour}\">{mark}</span> <code>{}</code> ({}:{}): {}</li>",
+            escape(&c.code),
+            escape(file),
+            c.line,
+            escape(&c.why)
+        );
+    }
+    let _ = writeln!(h, "</ul></div>");
 }

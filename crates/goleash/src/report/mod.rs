@@ -15,7 +15,7 @@ use crate::doc::report::{
     DiffRow, GroupReport, HistoryAlert, Phase, Process, ReportDoc, SnapshotDiff, StoredDump,
     TargetReport, TargetVerdict,
 };
-use crate::doc::{Creator, Frame, SCHEMA_VERSION, Site, watch};
+use crate::doc::{Creator, ExitCondition, Frame, SCHEMA_VERSION, Site, watch};
 use crate::history::{AlertVerdict, Settings};
 use crate::store::{DumpRow, GroupRow, ProcessRow, SampleRow, Store};
 
@@ -89,6 +89,7 @@ fn target_report(
     for g in &mut group_reports {
         g.alerted = alerted.contains(&g.signature);
     }
+    read_exit_conditions(store, &dumps, &mut group_reports, source)?;
     // Alerted and rising stacks first, the most severe first; then the largest.
     group_reports.sort_by(|a, b| {
         let rank = |g: &GroupReport| (!(g.alerted || g.trend.rising()), g.verdict);
@@ -239,6 +240,8 @@ fn group_reports(
                 leak_site: meta.site.as_ref().map(Site::from),
                 pattern: meta.pattern.clone(),
                 hint: meta.hint.clone(),
+                exit_conditions: None,
+                source_mismatch: None,
                 frames: meta.frames.iter().map(Frame::from).collect(),
                 created_by: meta.created_by.as_ref().map(Creator::from),
                 first_seen: g.first_seen,
@@ -255,6 +258,57 @@ fn group_reports(
             })
         })
         .collect()
+}
+
+/// Kept dumps read, latest first, to find the stacks' ways out: the history keeps the
+/// verdict of each stack, not its exit conditions, and the source may be at hand only where
+/// the report is made.
+const EXIT_DUMPS: usize = 4;
+
+/// Reads each stack's exit conditions from the source at its leak site, assessed in the
+/// latest kept dump that holds it, with the growth the history saw.
+fn read_exit_conditions(
+    store: &Store,
+    dumps: &[DumpRow],
+    groups: &mut [GroupReport],
+    source: &dyn SourceLookup,
+) -> Result<()> {
+    let options = AssessOptions::default();
+    let mut missing: Vec<&mut GroupReport> = groups.iter_mut().collect();
+    for dump in dumps.iter().rev().take(EXIT_DUMPS) {
+        if missing.is_empty() {
+            break;
+        }
+        let capture = read_dump(store, dump)?;
+        let Some(snapshot) = capture.snapshots.last() else {
+            continue;
+        };
+        missing.retain_mut(|report| {
+            let Some(group) = snapshot
+                .groups
+                .iter()
+                .find(|g| g.signature == report.signature)
+            else {
+                return true;
+            };
+            let growth = Growth {
+                before: report.count_first,
+                after: report.count_last,
+            };
+            let assessment = classify::assess(
+                &capture.tables,
+                snapshot,
+                group,
+                Some(growth),
+                &options,
+                source,
+            );
+            report.exit_conditions = ExitCondition::all_of(&assessment);
+            report.source_mismatch = ExitCondition::mismatch_of(&assessment);
+            false
+        });
+    }
+    Ok(())
 }
 
 fn read_dump(store: &Store, dump: &DumpRow) -> Result<Capture> {

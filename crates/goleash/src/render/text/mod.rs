@@ -19,7 +19,7 @@ use goleash_core::code::Origin;
 use goleash_core::exits::Possibility;
 
 use super::style::Style;
-use crate::doc;
+use crate::doc::{self, ExitCondition};
 
 /// What to show.
 #[derive(Clone, Debug, Default)]
@@ -187,7 +187,13 @@ pub fn write_group(
         };
         writeln!(out, "{indent}{}", style.dim(&text))?;
     }
-    write_exits(out, group, style, indent)?;
+    write_exits(
+        out,
+        group.source_mismatch.as_deref(),
+        group.exit_conditions.as_deref(),
+        style,
+        indent,
+    )?;
     if let Some(creator) = &group.created_by {
         writeln!(
             out,
@@ -236,14 +242,15 @@ pub fn write_group(
 /// ✗ cannot, ? not known; or why the source was not used.
 pub fn write_exits(
     out: &mut dyn Write,
-    group: &doc::Group,
+    source_mismatch: Option<&str>,
+    exit_conditions: Option<&[ExitCondition]>,
     style: &Style,
     indent: &str,
 ) -> io::Result<()> {
-    if let Some(mismatch) = &group.source_mismatch {
+    if let Some(mismatch) = source_mismatch {
         writeln!(out, "{indent}{}", style.dim(mismatch))?;
     }
-    let Some(conditions) = group.exit_conditions.as_ref().filter(|c| !c.is_empty()) else {
+    let Some(conditions) = exit_conditions.filter(|c| !c.is_empty()) else {
         return Ok(());
     };
     writeln!(out, "{indent}{}", style.bold("exits when"))?;

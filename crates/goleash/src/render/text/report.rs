@@ -7,7 +7,7 @@ use goleash_core::classify::Verdict;
 use goleash_core::trend::Recovery;
 
 use super::watch::{compression_note, duration_text};
-use super::{site_line, thousands};
+use super::{site_line, thousands, write_exits};
 use crate::doc::report::{ReportDoc, TargetVerdict};
 use crate::history::DumpRole;
 use crate::render::style::Style;
@@ -131,6 +131,13 @@ pub fn write(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Result<
                 style.cyan(&site)
             )?;
             writeln!(out, "           {}", style.dim(&group.why))?;
+            write_exits(
+                out,
+                group.source_mismatch.as_deref(),
+                group.exit_conditions.as_deref(),
+                style,
+                "           ",
+            )?;
             if let Some(hint) = &group.hint {
                 writeln!(out, "           {} {hint}", style.bold("fix:"))?;
             }

@@ -154,7 +154,13 @@ fn write_group(
     )?;
     writeln!(out, "{INDENT}{}", style.dim(&group.why))?;
     write_stack(out, &group.shown, paths, style, INDENT, false)?;
-    write_exits(out, &group.shown, style, INDENT)?;
+    write_exits(
+        out,
+        group.shown.source_mismatch.as_deref(),
+        group.shown.exit_conditions.as_deref(),
+        style,
+        INDENT,
+    )?;
     let creator = group.shown.created_by.as_ref();
     for (n, link) in group.creator_chain.iter().enumerate() {
         let lead = if n == 0 {

@@ -32,6 +32,20 @@ fn report_json(db: &std::path::Path) -> Value {
     serde_json::from_slice(&output.stdout).expect("the report is JSON")
 }
 
+fn report_text(db: &std::path::Path) -> String {
+    let output = goleash()
+        .args(["report", "--format", "text", "--color", "never", "--db"])
+        .arg(db)
+        .output()
+        .expect("run goleash report");
+    assert!(
+        output.status.code() == Some(1),
+        "a report of a leak exits 1: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("the report is UTF-8")
+}
+
 fn summary(events: &[Value]) -> &Value {
     of_kind(events, "summary")
         .pop()
@@ -134,6 +148,18 @@ fn a_slow_leak_under_steady_load_is_found_at_its_line() {
         .expect("the report names the leaking stack");
     assert_eq!(leak["leak_site"]["function"], "main.search.func1");
     assert_eq!(leak["verdict"], "leak");
+    // The history keeps verdicts, not exit conditions: the report reads them from the
+    // source at hand, on the latest dump kept. The send has no way out: its receiver left.
+    let exits = leak["exit_conditions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no exit conditions in the report: {leak:#}"));
+    assert!(!exits.is_empty(), "{leak:#}");
+    assert!(
+        exits.iter().all(|c| c["can_happen"] != true),
+        "a way out that can happen, for a send nobody receives: {exits:#?}"
+    );
+    let text = report_text(&db);
+    assert!(text.contains("exits when"), "{text}");
     assert!(
         target["dumps"]
             .as_array()
