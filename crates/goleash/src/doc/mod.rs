@@ -154,6 +154,14 @@ pub struct Group {
     /// Why the source at hand was not used: it does not match the binary.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_mismatch: Option<String>,
+    /// HTTP client connections held by a response body never closed, when this group is
+    /// their readLoops or their writeLoops: the two groups are one leak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_connections: Option<HeldConnections>,
+    /// Every goroutine of this group is part of the leak another group reports (the
+    /// writeLoops of connections whose readLoops are that group): shown and counted there.
+    #[serde(skip)]
+    pub reported_with: Option<usize>,
     /// Goroutines durably blocked in a synctest bubble.
     #[serde(skip)]
     pub durable: u64,
@@ -167,6 +175,67 @@ pub struct Group {
     /// frame its pattern recognised, else what it runs.
     #[serde(skip)]
     pub named_by: Option<String>,
+}
+
+/// HTTP client connections a response body never closed holds, each with two goroutines
+/// in two groups.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeldConnections {
+    /// How many connections.
+    pub connections: u64,
+    /// Goroutines of the leak: a readLoop and a writeLoop per connection.
+    pub goroutines: u64,
+    /// Index in `groups` of the readLoops' group.
+    pub read_loops: Option<usize>,
+    /// Index in `groups` of the writeLoops' group; it holds other goroutines too (idle
+    /// connections' writeLoops) when its count is larger than `connections`.
+    pub write_loops: Option<usize>,
+    /// This group is the readLoops: it reports the leak.
+    #[serde(skip)]
+    pub reports: bool,
+    /// Goroutines of the writeLoops' group shown with this one: all of it, when every
+    /// goroutine of it belongs to these connections; none otherwise.
+    #[serde(skip)]
+    pub write_loops_shown_here: u64,
+    /// Where the writeLoops wait.
+    #[serde(skip)]
+    pub write_loop: Option<Frame>,
+}
+
+impl HeldConnections {
+    /// The wire form of what `assessment` says of the group at `own` in its snapshot.
+    fn of(
+        tables: &Tables,
+        snapshot: &Snapshot,
+        group: &CoreGroup,
+        assessment: &Assessment,
+        doc_index: &dyn Fn(usize) -> Option<usize>,
+    ) -> Option<HeldConnections> {
+        let held = assessment.held_connections?;
+        let own = own_index(snapshot, group);
+        let write_loop = tables
+            .frames(snapshot.groups[held.write_loops].stack)
+            .iter()
+            .find(|&&f| {
+                tables
+                    .bytes(tables.get_frame(f).function)
+                    .ends_with(b".writeLoop")
+            })
+            .map(|&f| Frame::of(tables, f, None));
+        Some(HeldConnections {
+            connections: held.connections,
+            goroutines: held.goroutines(),
+            read_loops: doc_index(held.read_loops),
+            write_loops: doc_index(held.write_loops),
+            reports: own == Some(held.read_loops),
+            write_loops_shown_here: if held.whole_write_group {
+                held.connections
+            } else {
+                0
+            },
+            write_loop,
+        })
+    }
 }
 
 /// One way out of a group's wait, and whether it can still happen.
@@ -584,6 +653,13 @@ impl Group {
                 .source_mismatch
                 .as_ref()
                 .map(|why| format!("source does not match the binary: {why}")),
+            held_connections: HeldConnections::of(tables, snapshot, group, assessment, doc_index),
+            reported_with: assessment
+                .held_connections
+                .filter(|h| {
+                    h.whole_write_group && own_index(snapshot, group) == Some(h.write_loops)
+                })
+                .and_then(|h| doc_index(h.read_loops)),
             durable: group.durable,
             has_states: snapshot.has_states(),
             waits_in: assessment
@@ -593,12 +669,28 @@ impl Group {
         }
     }
 
+    /// Goroutines this group's entry stands for: its own, and those of a group reported
+    /// with it.
+    pub fn reported_count(&self) -> u64 {
+        let with = self
+            .held_connections
+            .as_ref()
+            .filter(|h| h.reports)
+            .map_or(0, |h| h.write_loops_shown_here);
+        self.count + with
+    }
+
     /// The wait reasons seen, named (formats without states have none).
     pub fn named_states(&self) -> impl Iterator<Item = (&str, u64)> {
         self.states
             .iter()
             .filter_map(|(s, n)| s.as_deref().map(|s| (s, *n)))
     }
+}
+
+/// The index of `group` in its snapshot (a search: only for the few groups that need it).
+fn own_index(snapshot: &Snapshot, group: &CoreGroup) -> Option<usize> {
+    snapshot.groups.iter().position(|g| std::ptr::eq(g, group))
 }
 
 /// What a group is named by when it is shown in one line.

@@ -80,7 +80,7 @@ impl Finding {
         Finding {
             verdict: group.verdict,
             fails: group.verdict == Verdict::Leak,
-            count: group.count,
+            count: group.reported_count(),
             signature: group.signature.to_string(),
             pattern: group.pattern,
             blocking: group.blocking,
@@ -136,8 +136,9 @@ impl Finding {
     }
 }
 
+/// Not fine, and not part of another group's finding.
 fn reported(group: &Group) -> bool {
-    group.verdict != Verdict::Expected
+    group.verdict != Verdict::Expected && group.reported_with.is_none()
 }
 
 /// The groups of `inspect` that are not fine.

@@ -16,7 +16,12 @@ pub fn write(out: &mut dyn Write, doc: &CheckDoc, style: &Style) -> io::Result<(
     let (mut fails, mut suspects, mut suppressed, mut baselined) = (0u64, 0u64, Vec::new(), 0u64);
     for (dump, snapshot) in doc.snapshots.iter().enumerate() {
         let mut failing = Vec::new();
-        for g in doc.groups.iter().filter(|g| g.group.dump == dump) {
+        // A group reported with another is part of that one's finding.
+        for g in doc
+            .groups
+            .iter()
+            .filter(|g| g.group.dump == dump && g.group.reported_with.is_none())
+        {
             match g.outcome {
                 GateOutcome::Fail => {
                     fails += 1;
