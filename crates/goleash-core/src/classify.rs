@@ -970,6 +970,73 @@ created by net/http.(*Transport).dialConn in goroutine 40
 	/go/src/net/http/transport.go:2124 +0x1e05
 ";
 
+    /// gRPC's server between connections, as a SIGQUIT dump of a service shows it (frames
+    /// of grpc-go 1.60's `Server.Serve`); and a handler of the program waiting for the
+    /// network, which an accept loop is not.
+    #[test]
+    fn an_accept_loop_is_long_lived_whatever_package_loops() {
+        let dump = "goroutine 12 [IO wait, 5 minutes]:
+internal/poll.runtime_pollWait(0x7f1c2c0b1e28, 0x72)
+	/usr/local/go/src/runtime/netpoll.go:343 +0x85
+internal/poll.(*pollDesc).wait(0xc0001b6000?, 0x4?, 0x0)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:84 +0x27
+internal/poll.(*pollDesc).waitRead(...)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:89
+internal/poll.(*FD).Accept(0xc0001b6000)
+	/usr/local/go/src/internal/poll/fd_unix.go:611 +0x2ac
+net.(*netFD).accept(0xc0001b6000)
+	/usr/local/go/src/net/fd_unix.go:172 +0x29
+net.(*TCPListener).accept(0xc00009e1e0)
+	/usr/local/go/src/net/tcpsock_posix.go:152 +0x1e
+net.(*TCPListener).Accept(0xc00009e1e0)
+	/usr/local/go/src/net/tcpsock.go:315 +0x30
+google.golang.org/grpc.(*Server).Serve(0xc0001c4000, {0xa1b2c0?, 0xc00009e1e0})
+	/root/go/pkg/mod/google.golang.org/grpc@v1.60.1/server.go:852 +0x462
+main.main.func2()
+	/src/svc/main.go:40 +0x2a
+created by main.main in goroutine 1
+	/src/svc/main.go:39 +0x1a5
+
+goroutine 13 [IO wait]:
+internal/poll.runtime_pollWait(0x7f1c2c0b1d30, 0x72)
+	/usr/local/go/src/runtime/netpoll.go:343 +0x85
+internal/poll.(*pollDesc).wait(0xc0001b6080?, 0xc0001d0000?, 0x0)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:84 +0x27
+internal/poll.(*pollDesc).waitRead(...)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:89
+internal/poll.(*FD).Read(0xc0001b6080, {0xc0001d0000, 0x1000, 0x1000})
+	/usr/local/go/src/internal/poll/fd_unix.go:164 +0x27a
+net.(*netFD).Read(0xc0001b6080, {0xc0001d0000?, 0x0?, 0x0?})
+	/usr/local/go/src/net/fd_posix.go:55 +0x25
+net.(*conn).Read(0xc0000a8010, {0xc0001d0000?, 0x0?, 0x0?})
+	/usr/local/go/src/net/net.go:179 +0x45
+main.serveConn({0xa1b3e0, 0xc0000a8010})
+	/src/svc/main.go:60 +0x8e
+created by main.main in goroutine 1
+	/src/svc/main.go:45 +0x2b1
+";
+        let capture = crate::read(dump.as_bytes(), &Default::default(), None).unwrap();
+        let (tables, snapshot) = (&capture.tables, &capture.snapshots[0]);
+        let all = assess_all(
+            tables,
+            snapshot,
+            &|_| None,
+            &AssessOptions::default(),
+            &NoSource,
+        );
+        let by_id = |id: u64| {
+            let i = snapshot.groups.iter().position(|g| g.ids == [id]).unwrap();
+            &all[i]
+        };
+        let grpc = by_id(12);
+        assert_eq!(grpc.pattern.map(|p| p.id), Some("accept-loop"));
+        assert_eq!(grpc.verdict, Verdict::Expected);
+        assert_eq!(grpc.why, "a server accepting connections");
+        let handler = by_id(13);
+        assert!(handler.pattern.is_none());
+        assert_eq!(handler.verdict, Verdict::Lingering);
+    }
+
     #[test]
     fn held_connections_pair_by_dialler_and_leave_idle_ones_alone() {
         let capture = crate::read(HELD_AND_IDLE.as_bytes(), &Default::default(), None).unwrap();

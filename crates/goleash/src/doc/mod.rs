@@ -717,10 +717,27 @@ fn named_by(tables: &Tables, group: &CoreGroup, assessment: &Assessment) -> Opti
             .map(|&f| function(f))
             .find(|name| prefixes.iter().any(|p| name.starts_with(p)))
     };
+    // A server is named by the loop that calls its listener's Accept (`net/rpc`'s, gRPC's),
+    // not by the poller inside the listener.
+    let accepting = || {
+        assessment.pattern.filter(|p| p.id == "accept-loop")?;
+        tables
+            .frames(group.stack)
+            .iter()
+            .find(|&&f| {
+                origin(tables, f) != Origin::Runtime
+                    && !matches!(
+                        goleash_core::code::package_of(tables.bytes(tables.get_frame(f).function)),
+                        b"internal/poll" | b"net"
+                    )
+            })
+            .map(|&f| function(f))
+    };
     assessment
         .leak_site
         .filter(|&f| origin(tables, f) == Origin::User)
         .map(function)
+        .or_else(accepting)
         .or_else(recognised)
         .or_else(|| assessment.leak_site.map(function))
         .or_else(entry)

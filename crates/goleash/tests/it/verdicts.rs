@@ -415,3 +415,112 @@ fn unclosed_bodies_are_one_leak_in_every_stored_format() {
         }
     }
 }
+
+/// What goleash must say of a dump of `fixtures/go/acceptsvc`: its two servers (a
+/// hand-written accept loop over TCP, net/rpc's `Server.Accept` over a Unix socket) are
+/// long-lived by design because they block in a listener's Accept, whatever package loops;
+/// nothing in the dump is a leak or a suspect.
+fn check_accept_loops(path: &str, what: &str) {
+    let (code, out) = run(&["inspect", "--format", "json", path]);
+    assert_eq!(code, 0, "{what}");
+    let doc: Value = serde_json::from_str(&out).expect("inspect JSON");
+    let groups = doc["groups"].as_array().unwrap();
+    let calls = |g: &Value, function: &str| {
+        g["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["function"] == function)
+    };
+    let servers: Vec<&Value> = groups
+        .iter()
+        .filter(|g| calls(g, "internal/poll.(*FD).Accept"))
+        .collect();
+    assert_eq!(servers.len(), 2, "{what}: {servers:?}");
+    for (server, listener) in [
+        ("main.acceptLoop", "net.(*TCPListener).Accept"),
+        ("net/rpc.(*Server).Accept", "net.(*UnixListener).Accept"),
+    ] {
+        let g = servers
+            .iter()
+            .find(|g| calls(g, server))
+            .unwrap_or_else(|| panic!("{what}: no group in {server}"));
+        assert!(calls(g, listener), "{what}: {server} accepts on {listener}");
+        assert_eq!(g["count"], 1, "{what}: {server}");
+        assert_eq!(g["verdict"], "expected", "{what}: {server}: {}", g["why"]);
+        assert_eq!(g["pattern"], "accept-loop", "{what}: {server}");
+        assert_eq!(
+            g["why"], "a server accepting connections",
+            "{what}: {server}"
+        );
+        assert_eq!(g["blocking"], "IO wait", "{what}: {server}");
+    }
+    for g in groups {
+        let verdict = g["verdict"].as_str().unwrap();
+        assert!(
+            verdict == "expected" || verdict == "lingering",
+            "{what}: a false alarm: {verdict}: {} {:?}",
+            g["why"],
+            g["leak_site"]
+        );
+    }
+    let (_, text) = run(&["inspect", path]);
+    for name in ["main.acceptLoop", "net/rpc.(*Server).Accept"] {
+        let line = format!("expected       1 ×  a server accepting connections · {name}");
+        assert!(text.contains(&line), "{what}: {line}\n{text}");
+    }
+}
+
+/// acceptsvc run with each toolchain, in both text formats of the goroutine profile; with
+/// `GOLEASH_REGEN_DATA` set, the captures replace `tests/data/go<release>/acceptsvc/`.
+fn accept_loops(release: &str) {
+    let go = toolchain(release);
+    let binary = go.fixtures().binary("acceptsvc");
+    let dir = scratch(&format!("acceptsvc-{release}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for debug in ["2", "1"] {
+        let output = Command::new(&binary)
+            .args(["-debug", debug])
+            .output()
+            .expect("run acceptsvc");
+        assert!(
+            output.status.success(),
+            "acceptsvc: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let name = format!("goroutine_debug{debug}.txt");
+        let path = dir.join(&name);
+        std::fs::write(&path, &output.stdout).unwrap();
+        check_accept_loops(path.to_str().unwrap(), &format!("go{release} {name}"));
+        if std::env::var_os("GOLEASH_REGEN_DATA").is_some() {
+            let stored = crate::support::go::workspace()
+                .join("tests/data")
+                .join(format!("go{release}"))
+                .join("acceptsvc");
+            std::fs::create_dir_all(&stored).unwrap();
+            std::fs::write(stored.join(&name), &output.stdout).unwrap();
+        }
+    }
+}
+
+#[test]
+fn accept_loops_go_1_27() {
+    accept_loops("1.27");
+}
+
+#[test]
+fn accept_loops_go_1_21() {
+    accept_loops("1.21");
+}
+
+/// The stored captures of acceptsvc, without Go.
+#[test]
+fn accept_loops_stored() {
+    let data = crate::support::go::workspace().join("tests/data");
+    for release in ["go1.21", "go1.27"] {
+        for name in ["goroutine_debug2.txt", "goroutine_debug1.txt"] {
+            let path = data.join(release).join("acceptsvc").join(name);
+            check_accept_loops(path.to_str().unwrap(), &format!("stored {release} {name}"));
+        }
+    }
+}
