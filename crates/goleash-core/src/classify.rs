@@ -112,6 +112,10 @@ pub struct Assessment {
     /// Why the source at hand is not what the binary was built from: the verdict then
     /// rests on the dump alone.
     pub source_mismatch: Option<String>,
+    /// The fix this group's code needs, read from its source (the method that closes its
+    /// done channel, the caller that must cancel its context, or that there is no way to stop
+    /// it): said instead of the pattern's general hint.
+    pub fix: Option<String>,
     /// The HTTP client connections a response body never closed holds, when this group is
     /// their readLoops or their writeLoops ([`pair_held_connections`]).
     pub held_connections: Option<HeldConnections>,
@@ -141,11 +145,13 @@ impl HeldConnections {
 }
 
 impl Assessment {
-    /// What to do about it: the hint of the matched pattern, for groups that are not fine.
-    pub fn hint(&self) -> Option<&'static str> {
+    /// What to do about it, for groups that are not fine: what the source says the code
+    /// needs, else the hint of the matched pattern.
+    pub fn hint(&self) -> Option<Cow<'static, str>> {
         match (self.verdict, self.pattern) {
             (Verdict::Expected, _) => None,
-            (_, Some(p)) if !p.hint.is_empty() => Some(p.hint),
+            _ if self.fix.is_some() => self.fix.clone().map(Cow::Owned),
+            (_, Some(p)) if !p.hint.is_empty() => Some(Cow::Borrowed(p.hint)),
             _ => None,
         }
     }
@@ -408,6 +414,12 @@ pub fn assess(
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
+    let fix = match (&analysis.exits, leak_site) {
+        (Some(exits), Some(site)) if verdict != Verdict::Expected => {
+            exits::how_to_stop(tables, group, site, exits, source)
+        }
+        _ => None,
+    };
     Assessment {
         blocking,
         blocking_frame,
@@ -417,6 +429,7 @@ pub fn assess(
         pattern,
         exits: analysis.exits,
         source_mismatch: analysis.mismatch,
+        fix,
         held_connections: None,
     }
 }

@@ -17,6 +17,8 @@ pub mod report;
 pub mod test;
 pub mod watch;
 
+use std::borrow::Cow;
+
 use goleash_core::classify::{Assessment, Blocking, Verdict};
 use goleash_core::code::{Origin, origin, origin_of};
 use goleash_core::exits::{ExitKind, Possibility};
@@ -146,7 +148,7 @@ pub struct Group {
     /// The knowledge-base entry that matched, by id.
     pub pattern: Option<&'static str>,
     /// What to do about it; null for groups that are fine.
-    pub hint: Option<&'static str>,
+    pub hint: Option<Cow<'static, str>>,
     /// Every way out of the wait, read from the source at the leak site; absent when the
     /// source was not read.
     #[serde(skip_serializing_if = "Option::is_none")]

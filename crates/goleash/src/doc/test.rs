@@ -152,7 +152,7 @@ pub struct Leftover {
     /// The knowledge-base entry.
     pub pattern: Option<&'static str>,
     /// What usually fixes it.
-    pub hint: Option<&'static str>,
+    pub hint: Option<std::borrow::Cow<'static, str>>,
     /// The ways out the source shows, when it was at hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_conditions: Option<Vec<ExitCondition>>,

@@ -51,7 +51,7 @@ pub struct Finding {
     /// The evidence.
     pub why: String,
     /// What usually fixes it.
-    pub hint: Option<&'static str>,
+    pub hint: Option<std::borrow::Cow<'static, str>>,
     /// The innermost frame of the program's own code.
     pub site: Option<Place>,
     /// The line of code there, when the source was read.
@@ -85,7 +85,7 @@ impl Finding {
             pattern: group.pattern,
             blocking: group.blocking,
             why: group.why.clone(),
-            hint: group.hint,
+            hint: group.hint.clone(),
             site: group.leak_site.as_ref().map(|s| {
                 place(
                     &s.function,

@@ -244,7 +244,7 @@ pub fn write_group(
             style.dim(&format!("goroutine {}{suffix}", ids.join(", ")))
         )?;
     }
-    write_hint(out, group.hint, style, indent)
+    write_hint(out, group.hint.as_deref(), style, indent)
 }
 
 /// The ways out of the group's wait, one per line under `exits when`: ✓ can happen,

@@ -188,7 +188,7 @@ fn write_group(
             style.dim(&paths.position(&c.file, c.line, c.origin))
         )?;
     }
-    write_hint(out, group.hint, style, INDENT)
+    write_hint(out, group.hint.as_deref(), style, INDENT)
 }
 
 /// ` in goroutine 21, which ran TestX (exited)`.
