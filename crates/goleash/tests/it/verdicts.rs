@@ -524,3 +524,39 @@ fn accept_loops_stored() {
         }
     }
 }
+
+/// `-v` is one flag for every command, and with it the text lists every group the JSON
+/// has, whatever its verdict or outcome; without it the text says how to see the rest.
+#[test]
+fn verbose_text_lists_every_group() {
+    let dump =
+        crate::support::go::workspace().join("tests/data/go1.27/leakysvc/goroutine_debug2.txt");
+    let dump = dump.to_str().unwrap();
+    for command in ["inspect", "check"] {
+        let (_, json) = run(&[command, "--format", "json", dump]);
+        let doc: Value = serde_json::from_str(&json).unwrap();
+        let (_, verbose) = run(&[command, "-v", dump]);
+        let (_, alias) = run(&[command, "--all", dump]);
+        assert_eq!(verbose, alias, "{command}: --all is -v");
+        let groups = doc["groups"].as_array().unwrap();
+        assert!(groups.iter().any(|g| g["verdict"] == "expected"));
+        for (i, g) in groups.iter().enumerate() {
+            // The writeLoops of held connections are shown with their readLoops.
+            let held = &g["held_connections"];
+            if held["write_loops"] == i && held["connections"] == g["count"] {
+                continue;
+            }
+            let why = g["why"].as_str().unwrap();
+            assert!(verbose.contains(why), "{command} -v: {why}\n{verbose}");
+            // In full: the frame it waits in is shown.
+            let site = g["leak_site"]["function"].as_str().unwrap_or_default();
+            assert!(verbose.contains(site), "{command} -v: {site}");
+        }
+        let (_, short) = run(&[command, dump]);
+        assert!(short.len() < verbose.len());
+        assert!(
+            short.contains("-v "),
+            "{command}: says how to see the rest\n{short}"
+        );
+    }
+}

@@ -127,7 +127,7 @@ fn write_dump(
                 writeln!(
                     out,
                     "  {}",
-                    style.dim("long-lived by design (--all shows their stacks):")
+                    style.dim("long-lived by design (-v shows their stacks):")
                 )?;
                 expected_header = true;
             }
