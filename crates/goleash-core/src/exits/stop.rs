@@ -22,16 +22,26 @@ pub fn how_to_stop(
     exits: &Exits,
     lookup: &dyn SourceLookup,
 ) -> Option<String> {
+    let frame = tables.get_frame(leak_site);
+    let function = tables.str(frame.function);
+    let found = || match lookup.frame_file(&tables.str(frame.file), &function, frame.line) {
+        Lookup::Found(file) => Some(file),
+        _ => None,
+    };
+    let ranged_ticker = exits
+        .conditions
+        .iter()
+        .filter(|c| c.kind == ExitKind::Close && c.can_happen != Possibility::Yes)
+        .find_map(|c| ticker_field(&c.code));
+    if let Some((receiver, field)) = ranged_ticker {
+        let file = found()?;
+        return by_ticker_field(&file, &function, receiver, field, lookup);
+    }
     let stop = exits.conditions.iter().find(|c| {
         matches!(c.kind, ExitKind::DoneChannel | ExitKind::Cancel)
             && c.can_happen != Possibility::Yes
     })?;
-    let frame = tables.get_frame(leak_site);
-    let function = tables.str(frame.function);
-    let Lookup::Found(file) = lookup.frame_file(&tables.str(frame.file), &function, frame.line)
-    else {
-        return None;
-    };
+    let file = found()?;
     let waited = received_from(&stop.code)?;
     match stop.kind {
         ExitKind::Cancel => by_context(&file, &function, frame.line, group, tables, stop, waited),
@@ -133,7 +143,7 @@ fn by_channel(
     let package_name = file.package_name();
     let closer = methods
         .iter()
-        .filter(|m| m.closes)
+        .filter(|m| m.calls)
         .min_by_key(|m| (!STOP_METHODS.contains(&m.name.as_str()), m.name.clone()));
     if let Some(m) = closer {
         return Some(format!(
@@ -162,6 +172,80 @@ fn by_channel(
          it. Make one {type_name} for the whole program instead of one per use; if the code is \
          yours, add a `Close` method that closes `{field}`."
     ))
+}
+
+/// `("p", "ticker")` out of `for range p.ticker.C`: a loop over the channel of a ticker held
+/// in a field.
+fn ticker_field(code: &str) -> Option<(&str, &str)> {
+    let ranged = code
+        .split_once("range ")?
+        .1
+        .trim()
+        .trim_end_matches('{')
+        .trim();
+    let holder = ranged.strip_suffix(".C")?;
+    let (receiver, field) = holder.rsplit_once('.')?;
+    let simple = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    (simple(receiver) && simple(field)).then_some((receiver, field))
+}
+
+/// The fix for `for range p.ticker.C` where `ticker` is a `*time.Ticker` field of the
+/// receiver's type: no Stop ends it, as Ticker.Stop never closes the channel.
+fn by_ticker_field(
+    file: &GoFile,
+    function: &str,
+    receiver: &str,
+    field: &str,
+    lookup: &dyn SourceLookup,
+) -> Option<String> {
+    let type_name = receiver_type(function)?;
+    let package = lookup.package(file);
+    let files: Vec<&GoFile> = if package.is_empty() {
+        vec![file]
+    } else {
+        package.iter().map(|f| &**f).collect()
+    };
+    if !files.iter().any(|f| holds_ticker(f, type_name, field)) {
+        return None;
+    }
+    let stoppers: Vec<String> = files
+        .iter()
+        .flat_map(|f| methods_of(f, type_name, &format!("{field}.Stop()")))
+        .filter(|m| m.calls)
+        .map(|m| m.name)
+        .collect();
+    let holder = format!("{receiver}.{field}");
+    let fix = format!(
+        "Give {type_name} a done channel its owner closes, loop on `select {{ case <-{holder}.C: …; case <-{receiver}.done: return }}`, and stop the ticker when the loop returns."
+    );
+    Some(match stoppers.first() {
+        Some(stop) => format!(
+            "`(*{type_name}).{stop}` stops `{holder}`, but Ticker.Stop never closes the ticker's channel, so `for range {holder}.C` outlives it: the code offers no way to end this goroutine. {fix}"
+        ),
+        None => format!(
+            "`{holder}` is a ticker, and a ticker's channel is never closed (not even by Stop), so `for range {holder}.C` never ends: the code offers no way to end this goroutine. {fix}"
+        ),
+    })
+}
+
+/// Whether `file` declares `type T struct` with a field `field` of type `*time.Ticker`.
+fn holds_ticker(file: &GoFile, type_name: &str, field: &str) -> bool {
+    let mut found = false;
+    for decl in children(file.root()).filter(|d| d.kind() == "type_declaration") {
+        visit(decl, &mut |n| {
+            if n.kind() == "type_spec"
+                && n.child_by_field_name("name")
+                    .is_some_and(|name| file.text(name) == type_name)
+            {
+                found = file.text(n).lines().any(|line| {
+                    let mut words = line.split_whitespace();
+                    words.next() == Some(field) && words.next() == Some("*time.Ticker")
+                });
+            }
+            !found
+        });
+    }
+    found
 }
 
 /// `T` of `pkg.(*T).method`, `pkg.(*T).method.func1`, `pkg.T.method`, `pkg.(*T[...]).m`.
@@ -195,12 +279,13 @@ fn declares_type(file: &GoFile, type_name: &str) -> bool {
 
 struct Method {
     name: String,
-    /// Its body closes the receiver's `field`.
-    closes: bool,
+    /// Its body does `what` to the receiver.
+    calls: bool,
 }
 
-/// The methods of `T` declared in `file`, and whether each closes the receiver's `field`.
-fn methods_of(file: &GoFile, type_name: &str, field: &str) -> Vec<Method> {
+/// The methods of `T` declared in `file`, and whether each body has `close(r.what)` or,
+/// for a call, `r.what` (`r` its receiver's name).
+fn methods_of(file: &GoFile, type_name: &str, what: &str) -> Vec<Method> {
     children(file.root())
         .filter(|d| d.kind() == "method_declaration")
         .filter_map(|d| {
@@ -216,13 +301,17 @@ fn methods_of(file: &GoFile, type_name: &str, field: &str) -> Vec<Method> {
             }
             let method = file.text(d.child_by_field_name("name")?).to_string();
             let body = d.child_by_field_name("body").map_or("", |b| file.text(b));
-            let closes = name.is_some_and(|recv| {
-                body.replace(' ', "")
-                    .contains(&format!("close({recv}.{field})"))
-            });
+            let wanted = |recv: &str| {
+                if what.ends_with(')') {
+                    format!("{recv}.{what}")
+                } else {
+                    format!("close({recv}.{what})")
+                }
+            };
+            let calls = name.is_some_and(|recv| body.replace(' ', "").contains(&wanted(recv)));
             Some(Method {
                 name: method,
-                closes,
+                calls,
             })
         })
         .collect()
@@ -250,5 +339,12 @@ mod tests {
         assert_eq!(receiver_type("main.server.loop"), Some("server"));
         assert_eq!(receiver_type("main.startX.func1"), None);
         assert_eq!(receiver_type("main.watch"), None);
+        assert_eq!(ticker_field("for range p.ticker.C"), Some(("p", "ticker")));
+        assert_eq!(
+            ticker_field("for t := range s.tick.C {"),
+            Some(("s", "tick"))
+        );
+        assert_eq!(ticker_field("for range ticker.C"), None);
+        assert_eq!(ticker_field("for line := range lines"), None);
     }
 }

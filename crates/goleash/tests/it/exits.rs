@@ -22,7 +22,7 @@ fn verdict(site: &str) -> &'static str {
         "ctx-background" | "cancel-dropped" | "ticker-range" | "ticker-select"
         | "recv-never-sent" | "send-after-timeout" | "field-quit" | "range-never-closed"
         | "labelled-break" | "loop-condition" | "sleep-loop" | "caller-loop" | "waitgroup"
-        | "mutex" | "rwmutex" | "cond" | "janitor" => "leak",
+        | "mutex" | "rwmutex" | "cond" | "janitor" | "field-ticker" => "leak",
         other => panic!("no verdict for site {other}"),
     }
 }
@@ -40,6 +40,9 @@ fn fix(site: &str) -> Option<&'static str> {
         }
         "janitor" => {
             "The goroutine stops when `c.stop` is closed, and `(*cache).Close` closes it: call `Close()` on every cache when done with it"
+        }
+        "field-ticker" => {
+            "`(*poller).Stop` stops `p.ticker`, but Ticker.Stop never closes the ticker's channel, so `for range p.ticker.C` outlives it: the code offers no way to end this goroutine."
         }
         "labelled-break" => {
             "The goroutine stops when `stop` is closed, and nothing closes it: close it when its owner is done"
