@@ -9,7 +9,7 @@ use crate::group::Group;
 use crate::intern::{FrameId, Tables};
 
 /// Method names that, by Go convention, end what a value started.
-const STOP_METHODS: &[&str] = &["Close", "Stop", "Shutdown", "Cancel", "Done", "Quit"];
+const STOP_METHODS: &[&str] = &["Close", "Stop", "Shutdown", "Cancel", "Quit"];
 
 /// The fix the code needs for a goroutine whose way out is a stop signal that never came
 /// (a done channel nobody closed, a context nobody cancelled), when the source says which.
