@@ -22,6 +22,8 @@
 
 use std::borrow::Cow;
 
+use rustc_hash::FxHashMap;
+
 use crate::code::{Origin, origin};
 use crate::exits::{self, ExitCondition, ExitKind, Exits, Possibility, Statement};
 pub use crate::exits::{NoSource, SourceLookup};
@@ -110,14 +112,46 @@ pub struct Assessment {
     /// Why the source at hand is not what the binary was built from: the verdict then
     /// rests on the dump alone.
     pub source_mismatch: Option<String>,
+    /// The fix this group's code needs, read from its source (the method that closes its
+    /// done channel, the caller that must cancel its context, or that there is no way to stop
+    /// it): said instead of the pattern's general hint.
+    pub fix: Option<String>,
+    /// The HTTP client connections a response body never closed holds, when this group is
+    /// their readLoops or their writeLoops ([`pair_held_connections`]).
+    pub held_connections: Option<HeldConnections>,
+}
+
+/// HTTP client connections held open by response bodies nobody closed. Each keeps two
+/// goroutines, its readLoop (waiting for the body to be closed) and its writeLoop, in two
+/// groups of different stacks that are one leak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldConnections {
+    /// The group of the readLoops, by index in [`Snapshot::groups`].
+    pub read_loops: usize,
+    /// The group their writeLoops are in.
+    pub write_loops: usize,
+    /// How many connections: the leak is twice as many goroutines.
+    pub connections: u64,
+    /// Every goroutine of the writeLoops' group belongs to these connections (otherwise
+    /// the rest are the writeLoops of idle keep-alive connections).
+    pub whole_write_group: bool,
+}
+
+impl HeldConnections {
+    /// Goroutines of the leak: a readLoop and a writeLoop per connection.
+    pub fn goroutines(&self) -> u64 {
+        2 * self.connections
+    }
 }
 
 impl Assessment {
-    /// What to do about it: the hint of the matched pattern, for groups that are not fine.
-    pub fn hint(&self) -> Option<&'static str> {
+    /// What to do about it, for groups that are not fine: what the source says the code
+    /// needs, else the hint of the matched pattern.
+    pub fn hint(&self) -> Option<Cow<'static, str>> {
         match (self.verdict, self.pattern) {
             (Verdict::Expected, _) => None,
-            (_, Some(p)) if !p.hint.is_empty() => Some(p.hint),
+            _ if self.fix.is_some() => self.fix.clone().map(Cow::Owned),
+            (_, Some(p)) if !p.hint.is_empty() => Some(Cow::Borrowed(p.hint)),
             _ => None,
         }
     }
@@ -380,6 +414,12 @@ pub fn assess(
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
+    let fix = match (&analysis.exits, leak_site) {
+        (Some(exits), Some(site)) if verdict != Verdict::Expected => {
+            exits::how_to_stop(tables, group, site, exits, source)
+        }
+        _ => None,
+    };
     Assessment {
         blocking,
         blocking_frame,
@@ -389,7 +429,151 @@ pub fn assess(
         pattern,
         exits: analysis.exits,
         source_mismatch: analysis.mismatch,
+        fix,
+        held_connections: None,
     }
+}
+
+/// The pattern of a readLoop parked on a response body its caller never closed.
+const HELD_BY_BODY: &str = "http-response-open";
+
+/// Every group of `snapshot` judged ([`assess`]), then the groups that are one leak between
+/// them tied together ([`pair_held_connections`]). `growth` gives a group's change since
+/// an earlier snapshot, by index.
+pub fn assess_all(
+    tables: &Tables,
+    snapshot: &Snapshot,
+    growth: &dyn Fn(usize) -> Option<Growth>,
+    options: &AssessOptions,
+    source: &dyn SourceLookup,
+) -> Vec<Assessment> {
+    let mut assessments: Vec<Assessment> = snapshot
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, group)| assess(tables, snapshot, group, growth(i), options, source))
+        .collect();
+    pair_held_connections(tables, snapshot, &mut assessments);
+    assessments
+}
+
+/// Ties the readLoops of HTTP client connections a response body holds to their
+/// writeLoops, so that the two groups are judged, explained and fixed as one leak of two
+/// goroutines per connection. A connection's two goroutines share the goroutine that
+/// dialled it, so with parent ids (tracebacks) each writeLoop is matched to a readLoop by
+/// it; without them (profiles) the readLoop's wait says the body is open and the counts
+/// pair: the connections held are the readLoops, up to as many writeLoops as there are.
+/// `assessments` are those of `snapshot`'s groups, by index.
+pub fn pair_held_connections(tables: &Tables, snapshot: &Snapshot, assessments: &mut [Assessment]) {
+    let read_groups: Vec<usize> = assessments
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.pattern.is_some_and(|p| p.id == HELD_BY_BODY))
+        .map(|(i, _)| i)
+        .collect();
+    if read_groups.is_empty() {
+        return;
+    }
+    let mut write_groups: Vec<(usize, u64)> = snapshot
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| is_write_loop(tables, g))
+        .map(|(i, g)| (i, g.count))
+        .collect();
+    let mut pairs = Vec::new();
+    let with_parents = read_groups
+        .iter()
+        .all(|&r| !snapshot.groups[r].parents.is_empty());
+    if with_parents {
+        let mut dialer_of: FxHashMap<u64, usize> = FxHashMap::default();
+        for (_, parent, group) in snapshot.goroutines.iter() {
+            if let Some(parent) = parent
+                && read_groups.contains(&group)
+            {
+                dialer_of.insert(parent, group);
+            }
+        }
+        let mut matched: FxHashMap<(usize, usize), u64> = FxHashMap::default();
+        for (_, parent, group) in snapshot.goroutines.iter() {
+            if let Some(&read) = parent.and_then(|p| dialer_of.get(&p))
+                && write_groups.iter().any(|&(w, _)| w == group)
+            {
+                *matched.entry((read, group)).or_default() += 1;
+            }
+        }
+        pairs.extend(matched.into_iter().map(|((r, w), n)| (r, w, n)));
+        pairs.sort_unstable();
+    } else {
+        for &r in &read_groups {
+            // The writeLoops with room left, the fullest group first.
+            let Some(slot) = write_groups
+                .iter_mut()
+                .filter(|(_, left)| *left > 0)
+                .max_by_key(|(w, left)| (*left, std::cmp::Reverse(*w)))
+            else {
+                break;
+            };
+            let n = snapshot.groups[r].count.min(slot.1);
+            slot.1 -= n;
+            pairs.push((r, slot.0, n));
+        }
+    }
+    for (read_loops, write_loops, connections) in pairs {
+        let held = HeldConnections {
+            read_loops,
+            write_loops,
+            connections,
+            whole_write_group: connections == snapshot.groups[write_loops].count,
+        };
+        let read = &mut assessments[read_loops];
+        read.why = if connections == 1 {
+            format!(
+                "an HTTP client connection held by a response body never closed, with its \
+                 readLoop and its writeLoop: {}",
+                read.why
+            )
+        } else {
+            format!(
+                "{connections} HTTP client connections held by response bodies never closed, \
+                 each with its readLoop and its writeLoop ({} goroutines): {}",
+                held.goroutines(),
+                read.why
+            )
+        };
+        read.held_connections = Some(held);
+        let (verdict, pattern) = (read.verdict, read.pattern);
+        let write = &mut assessments[write_loops];
+        if held.whole_write_group {
+            write.verdict = verdict;
+            write.pattern = pattern;
+            write.why = if connections == 1 {
+                "the writeLoop of an HTTP client connection whose readLoop waits for a response \
+                 body never closed"
+                    .to_string()
+            } else {
+                format!(
+                    "the writeLoops of {connections} HTTP client connections whose readLoops \
+                     wait for response bodies never closed"
+                )
+            };
+        } else {
+            write.why = format!(
+                "{}; {connections} of these {} are the writeLoops of connections held by \
+                 response bodies never closed",
+                write.why, snapshot.groups[write_loops].count
+            );
+        }
+        write.held_connections = Some(held);
+    }
+}
+
+/// A writeLoop of an HTTP/1 client connection, idling in the transport.
+fn is_write_loop(tables: &Tables, group: &Group) -> bool {
+    let frames = tables.frames(group.stack);
+    frames.iter().any(|&f| {
+        tables.bytes(tables.get_frame(f).function) == b"net/http.(*persistConn).writeLoop"
+    }) && frames.iter().all(|&f| !origin(tables, f).is_user())
 }
 
 fn decide(
@@ -510,7 +694,11 @@ fn decide(
         return (Verdict::Leak, why);
     }
     if blocking.needs_another_goroutine() || blocking == Blocking::Unknown {
-        if let Some(why) = by_design(group) {
+        // A readLoop parked on a body is the transport's, not a loop the program keeps:
+        // its creator (the dialler) always exits, and without parent ids it would pass for
+        // a single long-lived goroutine.
+        let held_by_body = pattern.is_some_and(|p| p.id == HELD_BY_BODY);
+        if !held_by_body && let Some(why) = by_design(group) {
             return (Verdict::Expected, why);
         }
         let exited = group.parents.iter().any(|(p, _)| *p == ParentRef::Exited);
@@ -753,6 +941,169 @@ net/http.(*persistConn).readLoop(0xc000010000)
 created by net/http.(*Transport).dialConn in goroutine 9
 	/usr/local/go/src/net/http/transport.go:1944 +0x2a
 ";
+
+    /// Two connections held by unclosed bodies (dialled by goroutines 20 and 30) and one
+    /// idle keep-alive connection (dialled by 40): all three writeLoops share a stack.
+    const HELD_AND_IDLE: &str = "goroutine 21 [select]:
+net/http.(*persistConn).readLoop(0xc000010000)
+	/go/src/net/http/transport.go:2616 +0xbdb
+created by net/http.(*Transport).dialConn in goroutine 20
+	/go/src/net/http/transport.go:2123 +0x1da5
+
+goroutine 22 [select]:
+net/http.(*persistConn).writeLoop(0xc000010000)
+	/go/src/net/http/transport.go:2833 +0xe6
+created by net/http.(*Transport).dialConn in goroutine 20
+	/go/src/net/http/transport.go:2124 +0x1e05
+
+goroutine 31 [select]:
+net/http.(*persistConn).readLoop(0xc000020000)
+	/go/src/net/http/transport.go:2616 +0xbdb
+created by net/http.(*Transport).dialConn in goroutine 30
+	/go/src/net/http/transport.go:2123 +0x1da5
+
+goroutine 32 [select]:
+net/http.(*persistConn).writeLoop(0xc000020000)
+	/go/src/net/http/transport.go:2833 +0xe6
+created by net/http.(*Transport).dialConn in goroutine 30
+	/go/src/net/http/transport.go:2124 +0x1e05
+
+goroutine 41 [IO wait]:
+internal/poll.runtime_pollWait(0x1, 0x72)
+	/go/src/runtime/netpoll.go:351 +0x85
+net/http.(*persistConn).readLoop(0xc000030000)
+	/go/src/net/http/transport.go:2395 +0x1d
+created by net/http.(*Transport).dialConn in goroutine 40
+	/go/src/net/http/transport.go:2123 +0x1da5
+
+goroutine 42 [select]:
+net/http.(*persistConn).writeLoop(0xc000030000)
+	/go/src/net/http/transport.go:2833 +0xe6
+created by net/http.(*Transport).dialConn in goroutine 40
+	/go/src/net/http/transport.go:2124 +0x1e05
+";
+
+    /// gRPC's server between connections, as a SIGQUIT dump of a service shows it (frames
+    /// of grpc-go 1.60's `Server.Serve`); and a handler of the program waiting for the
+    /// network, which an accept loop is not.
+    #[test]
+    fn an_accept_loop_is_long_lived_whatever_package_loops() {
+        let dump = "goroutine 12 [IO wait, 5 minutes]:
+internal/poll.runtime_pollWait(0x7f1c2c0b1e28, 0x72)
+	/usr/local/go/src/runtime/netpoll.go:343 +0x85
+internal/poll.(*pollDesc).wait(0xc0001b6000?, 0x4?, 0x0)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:84 +0x27
+internal/poll.(*pollDesc).waitRead(...)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:89
+internal/poll.(*FD).Accept(0xc0001b6000)
+	/usr/local/go/src/internal/poll/fd_unix.go:611 +0x2ac
+net.(*netFD).accept(0xc0001b6000)
+	/usr/local/go/src/net/fd_unix.go:172 +0x29
+net.(*TCPListener).accept(0xc00009e1e0)
+	/usr/local/go/src/net/tcpsock_posix.go:152 +0x1e
+net.(*TCPListener).Accept(0xc00009e1e0)
+	/usr/local/go/src/net/tcpsock.go:315 +0x30
+google.golang.org/grpc.(*Server).Serve(0xc0001c4000, {0xa1b2c0?, 0xc00009e1e0})
+	/root/go/pkg/mod/google.golang.org/grpc@v1.60.1/server.go:852 +0x462
+main.main.func2()
+	/src/svc/main.go:40 +0x2a
+created by main.main in goroutine 1
+	/src/svc/main.go:39 +0x1a5
+
+goroutine 13 [IO wait]:
+internal/poll.runtime_pollWait(0x7f1c2c0b1d30, 0x72)
+	/usr/local/go/src/runtime/netpoll.go:343 +0x85
+internal/poll.(*pollDesc).wait(0xc0001b6080?, 0xc0001d0000?, 0x0)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:84 +0x27
+internal/poll.(*pollDesc).waitRead(...)
+	/usr/local/go/src/internal/poll/fd_poll_runtime.go:89
+internal/poll.(*FD).Read(0xc0001b6080, {0xc0001d0000, 0x1000, 0x1000})
+	/usr/local/go/src/internal/poll/fd_unix.go:164 +0x27a
+net.(*netFD).Read(0xc0001b6080, {0xc0001d0000?, 0x0?, 0x0?})
+	/usr/local/go/src/net/fd_posix.go:55 +0x25
+net.(*conn).Read(0xc0000a8010, {0xc0001d0000?, 0x0?, 0x0?})
+	/usr/local/go/src/net/net.go:179 +0x45
+main.serveConn({0xa1b3e0, 0xc0000a8010})
+	/src/svc/main.go:60 +0x8e
+created by main.main in goroutine 1
+	/src/svc/main.go:45 +0x2b1
+";
+        let capture = crate::read(dump.as_bytes(), &Default::default(), None).unwrap();
+        let (tables, snapshot) = (&capture.tables, &capture.snapshots[0]);
+        let all = assess_all(
+            tables,
+            snapshot,
+            &|_| None,
+            &AssessOptions::default(),
+            &NoSource,
+        );
+        let by_id = |id: u64| {
+            let i = snapshot.groups.iter().position(|g| g.ids == [id]).unwrap();
+            &all[i]
+        };
+        let grpc = by_id(12);
+        assert_eq!(grpc.pattern.map(|p| p.id), Some("accept-loop"));
+        assert_eq!(grpc.verdict, Verdict::Expected);
+        assert_eq!(grpc.why, "a server accepting connections");
+        let handler = by_id(13);
+        assert!(handler.pattern.is_none());
+        assert_eq!(handler.verdict, Verdict::Lingering);
+    }
+
+    #[test]
+    fn held_connections_pair_by_dialler_and_leave_idle_ones_alone() {
+        let capture = crate::read(HELD_AND_IDLE.as_bytes(), &Default::default(), None).unwrap();
+        let (tables, snapshot) = (&capture.tables, &capture.snapshots[0]);
+        let options = AssessOptions {
+            moment: Moment::Quiescent,
+        };
+        let all = assess_all(tables, snapshot, &|_| None, &options, &NoSource);
+        let index_of = |count: u64, pattern: &str| {
+            (0..all.len())
+                .find(|&i| {
+                    snapshot.groups[i].count == count
+                        && all[i].pattern.map(|p| p.id) == Some(pattern)
+                })
+                .unwrap_or_else(|| panic!("no group of {count} at {pattern}"))
+        };
+        let read = index_of(2, "http-response-open");
+        let write = index_of(3, "http-client-conn");
+        let idle_read = index_of(1, "http-client-conn");
+        let held = HeldConnections {
+            read_loops: read,
+            write_loops: write,
+            connections: 2,
+            whole_write_group: false,
+        };
+        assert_eq!(all[read].held_connections, Some(held));
+        assert_eq!(all[write].held_connections, Some(held));
+        assert_eq!(all[idle_read].held_connections, None);
+        assert_eq!(all[read].verdict, Verdict::Leak);
+        // The writeLoops' group holds an idle connection's too: it stays what it is, and says
+        // how many of it belong to the leak.
+        assert_eq!(all[write].verdict, Verdict::Expected);
+        assert!(
+            all[write].why.ends_with(
+                "; 2 of these 3 are the writeLoops of connections held by response bodies never closed"
+            ),
+            "{}",
+            all[write].why
+        );
+
+        // Without parent ids (a profile), the counts pair: as many writeLoops as readLoops.
+        let no_parents = HELD_AND_IDLE
+            .lines()
+            .filter(|l| !l.starts_with("created by") && !l.contains("transport.go:212"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let capture = crate::read(no_parents.as_bytes(), &Default::default(), None).unwrap();
+        let (tables, snapshot) = (&capture.tables, &capture.snapshots[0]);
+        let all = assess_all(tables, snapshot, &|_| None, &options, &NoSource);
+        let read = (0..all.len())
+            .find(|&i| all[i].pattern.map(|p| p.id) == Some("http-response-open"))
+            .unwrap();
+        assert_eq!(all[read].held_connections.map(|h| h.connections), Some(2));
+    }
 
     #[test]
     fn after_its_test_a_blocked_goroutine_leaks_whoever_created_it() {

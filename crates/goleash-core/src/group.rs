@@ -276,6 +276,13 @@ impl GoroutineIndex {
         self.len() == 0
     }
 
+    /// Every goroutine: its id, its parent's id when the dump named one, and its group
+    /// index, by ascending id.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Option<u64>, usize)> + '_ {
+        self.rows()
+            .map(|(id, parent, group)| (id, parent, group as usize))
+    }
+
     /// The group index and parent id of goroutine `id`.
     pub fn get(&self, id: u64) -> Option<(usize, Option<u64>)> {
         if self.wide.is_empty() {

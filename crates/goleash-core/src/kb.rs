@@ -175,6 +175,20 @@ pub const PATTERNS: &[Pattern] = &[
         },
         hint: "",
     },
+    // Any other server between connections: what blocks is a listener's Accept waiting for
+    // the network, whichever loop calls it (gRPC's Serve, net/rpc's Accept, the program's
+    // own `for { ln.Accept() }`).
+    Pattern {
+        id: "accept-loop",
+        title: "a server accepting connections",
+        kind: Kind::Infrastructure,
+        when: When {
+            any_frame: &["internal/poll.(*FD).Accept", "net.(*netFD).accept"],
+            blocking: &[B::IoWait],
+            ..ANY
+        },
+        hint: "",
+    },
     Pattern {
         id: "http-server-conn",
         title: "an HTTP server connection, idle or serving",

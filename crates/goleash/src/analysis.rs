@@ -130,21 +130,7 @@ pub fn assess_snapshot(
     let options = AssessOptions {
         moment: moment_of(snapshot, quiescent),
     };
-    snapshot
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, group)| {
-            classify::assess(
-                &capture.tables,
-                snapshot,
-                group,
-                growth(i),
-                &options,
-                source,
-            )
-        })
-        .collect()
+    classify::assess_all(&capture.tables, snapshot, growth, &options, source)
 }
 
 /// Assessments for the groups of `snapshot`, the later of two that `rows` compare, each

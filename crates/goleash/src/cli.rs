@@ -51,6 +51,16 @@ pub enum SimilarityArg {
     AnyValue,
 }
 
+/// How much of what was judged the text lists: the same flag for every command.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ShowArgs {
+    /// List every group in the text, whatever its verdict: the groups that are long-lived by
+    /// design, lingering, suspect, accepted by the gate or not judged are shown in full, not
+    /// counted in a line (`diff`: also the groups that did not change).
+    #[arg(long, short = 'v', visible_alias = "all")]
+    pub verbose: bool,
+}
+
 /// How to print.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {

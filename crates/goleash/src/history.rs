@@ -180,7 +180,7 @@ impl GroupInfo {
             verdict: assessment.verdict,
             why: assessment.why.clone(),
             pattern: assessment.pattern.map(|p| p.id.to_string()),
-            hint: assessment.hint().map(str::to_string),
+            hint: assessment.hint().map(String::from),
         }
     }
 

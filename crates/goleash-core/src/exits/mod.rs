@@ -17,6 +17,7 @@ mod analysis;
 mod duration;
 mod names;
 mod scope;
+mod stop;
 pub mod syntax;
 mod values;
 
@@ -27,6 +28,7 @@ use std::rc::Rc;
 
 pub use analysis::{Analysis, analyse, started_in_loop};
 pub use names::Mismatch;
+pub use stop::how_to_stop;
 pub use syntax::{GoFile, NotGo};
 
 /// Whether a way out can still happen.

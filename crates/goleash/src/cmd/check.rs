@@ -9,14 +9,14 @@ use goleash_core::ReadOptions;
 
 use crate::Outcome;
 use crate::analysis::{self, FileSource};
-use crate::cli::{GateArgs, GroupingArgs, HttpArgs, OutputArgs, SourceArgs};
+use crate::cli::{GateArgs, GroupingArgs, HttpArgs, OutputArgs, ShowArgs, SourceArgs};
 use crate::config::{self, BaselineEntry};
 use crate::doc::check::{CheckDoc, Judged};
 use crate::gate::{Gate, GateOutcome};
 use crate::input::{self, Input};
 use crate::render::findings;
 use crate::render::style::Style;
-use crate::render::text;
+use crate::render::text::{self, TextOptions};
 
 /// Fail when goroutines leak: a CI gate that reads any dump or profile, or a live service.
 ///
@@ -52,6 +52,8 @@ pub struct CheckArgs {
     /// Do not copy text that is not part of a dump when reading standard input.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub show: ShowArgs,
     #[command(flatten)]
     pub gate: GateArgs,
     #[command(flatten)]
@@ -120,7 +122,13 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         &doc,
         || findings::of_check(&doc),
         &source,
-        |out| text::check::write(out, &doc, &style),
+        |out| {
+            let options = TextOptions {
+                full: false,
+                all: args.show.verbose,
+            };
+            text::check::write(out, &doc, &style, &options)
+        },
     )?;
     let failed = !doc.passed;
     Ok(if failed { Outcome::Leaks } else { Outcome::Ok })

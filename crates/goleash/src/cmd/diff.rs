@@ -7,7 +7,7 @@ use goleash_core::diff;
 
 use crate::Outcome;
 use crate::analysis;
-use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs};
+use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs, ShowArgs};
 use crate::doc::diff::{DiffDoc, Side};
 use crate::input::{self, Input};
 use crate::render::findings;
@@ -30,9 +30,8 @@ pub struct DiffArgs {
     pub before: String,
     /// The later snapshot.
     pub after: String,
-    /// Also show the groups that did not change.
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub show: ShowArgs,
     /// Show every frame instead of folding runtime and standard library runs.
     #[arg(long)]
     pub full: bool,
@@ -88,7 +87,7 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
     let style = Style::for_stdout(args.output.color);
     let options = TextOptions {
         full: args.full,
-        all: args.all,
+        all: args.show.verbose,
     };
     super::print(
         args.output.format(),

@@ -6,7 +6,7 @@ use goleash_core::classify::{Assessment, Verdict};
 
 use crate::Outcome;
 use crate::analysis;
-use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs};
+use crate::cli::{GroupingArgs, HttpArgs, JudgeArgs, OutputArgs, ShowArgs};
 use crate::doc::inspect::{InspectDoc, Judged};
 use crate::input::{self, Input};
 use crate::render::text::{self, TextOptions};
@@ -27,9 +27,8 @@ pub struct InspectArgs {
     /// Show every frame instead of folding runtime and standard library runs.
     #[arg(long)]
     pub full: bool,
-    /// Show the groups that are long-lived by design in full, not one line each.
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub show: ShowArgs,
     /// Do not copy text that is not part of a dump to stdout when reading standard input.
     #[arg(long, short)]
     pub quiet: bool,
@@ -107,7 +106,7 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
     let style = Style::for_stdout(args.output.color);
     let options = TextOptions {
         full: args.full,
-        all: args.all,
+        all: args.show.verbose,
     };
     super::print(
         args.output.format(),

@@ -9,14 +9,15 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::Outcome;
-use crate::cli::{GateArgs, OutputArgs, OutputFormat, SourceArgs};
+use crate::cli::{GateArgs, OutputArgs, OutputFormat, ShowArgs, SourceArgs};
 use crate::config::{self, BaselineEntry};
 use crate::gotest::document;
 use crate::gotest::package;
 use crate::gotest::report::PackageReport;
 use crate::gotest::run::{self, Echo, PackageRun, RunOptions, Terminal};
 use crate::render::style::Style;
-use crate::render::{findings, junit, text};
+use crate::render::text::{self, TextOptions};
+use crate::render::{findings, junit};
 
 /// Run Go tests and report every goroutine a test leaves behind, by test, with
 /// `t.Parallel` and subtests. No change to the tests.
@@ -60,6 +61,8 @@ pub struct TestArgs {
     /// Also write SARIF 2.1.0 to FILE (for code scanning), whatever `--format` says.
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
+    #[command(flatten)]
+    pub show: ShowArgs,
     #[command(flatten)]
     pub gate: GateArgs,
     #[command(flatten)]
@@ -242,7 +245,13 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
         &doc,
         || findings::of_test(&doc),
         &args.source.files(),
-        |out| text::test::write(out, &doc, &style),
+        |out| {
+            let options = TextOptions {
+                full: false,
+                all: args.show.verbose,
+            };
+            text::test::write(out, &doc, &style, &options)
+        },
     )?;
     let summary = &doc.summary;
     Ok(if !summary.leaking.is_empty() || summary.failed() {
@@ -329,7 +338,31 @@ pub(crate) mod tests {
             String::from_utf8_lossy(&json_out)
         );
         let mut text_out = Vec::new();
-        text::test::write(&mut text_out, &doc, &Style::for_stdout(ColorChoice::Never)).unwrap();
-        insta::assert_snapshot!(String::from_utf8(text_out).unwrap());
+        let style = Style::for_stdout(ColorChoice::Never);
+        text::test::write(&mut text_out, &doc, &style, &TextOptions::default()).unwrap();
+        let text_out = String::from_utf8(text_out).unwrap();
+        insta::assert_snapshot!(text_out);
+        // Everything said once: -v lists the groups that do not fail and the goroutines not
+        // judged that the short text only counts.
+        let mut verbose = Vec::new();
+        let all = TextOptions {
+            full: false,
+            all: true,
+        };
+        text::test::write(&mut verbose, &doc, &style, &all).unwrap();
+        let verbose = String::from_utf8(verbose).unwrap();
+        assert!(text_out.contains("-v lists"), "{text_out}");
+        assert!(!verbose.contains("-v lists"), "{verbose}");
+        for group in doc.groups.iter().filter(|g| g.test_finished) {
+            let header = format!("{} ×  {}", group.count, group.state);
+            assert!(verbose.contains(&header), "{header}:\n{verbose}");
+            assert!(verbose.contains(&group.why), "{}:\n{verbose}", group.why);
+        }
+        assert!(!doc.unjudged.is_empty());
+        for u in &doc.unjudged {
+            assert!(verbose.contains(&u.function), "{}:\n{verbose}", u.function);
+            assert!(!text_out.contains(&u.function), "{}", u.function);
+        }
+        insta::assert_snapshot!("verbose", verbose);
     }
 }

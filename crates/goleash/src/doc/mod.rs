@@ -17,6 +17,8 @@ pub mod report;
 pub mod test;
 pub mod watch;
 
+use std::borrow::Cow;
+
 use goleash_core::classify::{Assessment, Blocking, Verdict};
 use goleash_core::code::{Origin, origin, origin_of};
 use goleash_core::exits::{ExitKind, Possibility};
@@ -146,7 +148,7 @@ pub struct Group {
     /// The knowledge-base entry that matched, by id.
     pub pattern: Option<&'static str>,
     /// What to do about it; null for groups that are fine.
-    pub hint: Option<&'static str>,
+    pub hint: Option<Cow<'static, str>>,
     /// Every way out of the wait, read from the source at the leak site; absent when the
     /// source was not read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +156,14 @@ pub struct Group {
     /// Why the source at hand was not used: it does not match the binary.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_mismatch: Option<String>,
+    /// HTTP client connections held by a response body never closed, when this group is
+    /// their readLoops or their writeLoops: the two groups are one leak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_connections: Option<HeldConnections>,
+    /// Every goroutine of this group is part of the leak another group reports (the
+    /// writeLoops of connections whose readLoops are that group): shown and counted there.
+    #[serde(skip)]
+    pub reported_with: Option<usize>,
     /// Goroutines durably blocked in a synctest bubble.
     #[serde(skip)]
     pub durable: u64,
@@ -167,6 +177,67 @@ pub struct Group {
     /// frame its pattern recognised, else what it runs.
     #[serde(skip)]
     pub named_by: Option<String>,
+}
+
+/// HTTP client connections a response body never closed holds, each with two goroutines
+/// in two groups.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeldConnections {
+    /// How many connections.
+    pub connections: u64,
+    /// Goroutines of the leak: a readLoop and a writeLoop per connection.
+    pub goroutines: u64,
+    /// Index in `groups` of the readLoops' group.
+    pub read_loops: Option<usize>,
+    /// Index in `groups` of the writeLoops' group; it holds other goroutines too (idle
+    /// connections' writeLoops) when its count is larger than `connections`.
+    pub write_loops: Option<usize>,
+    /// This group is the readLoops: it reports the leak.
+    #[serde(skip)]
+    pub reports: bool,
+    /// Goroutines of the writeLoops' group shown with this one: all of it, when every
+    /// goroutine of it belongs to these connections; none otherwise.
+    #[serde(skip)]
+    pub write_loops_shown_here: u64,
+    /// Where the writeLoops wait.
+    #[serde(skip)]
+    pub write_loop: Option<Frame>,
+}
+
+impl HeldConnections {
+    /// The wire form of what `assessment` says of the group at `own` in its snapshot.
+    fn of(
+        tables: &Tables,
+        snapshot: &Snapshot,
+        group: &CoreGroup,
+        assessment: &Assessment,
+        doc_index: &dyn Fn(usize) -> Option<usize>,
+    ) -> Option<HeldConnections> {
+        let held = assessment.held_connections?;
+        let own = own_index(snapshot, group);
+        let write_loop = tables
+            .frames(snapshot.groups[held.write_loops].stack)
+            .iter()
+            .find(|&&f| {
+                tables
+                    .bytes(tables.get_frame(f).function)
+                    .ends_with(b".writeLoop")
+            })
+            .map(|&f| Frame::of(tables, f, None));
+        Some(HeldConnections {
+            connections: held.connections,
+            goroutines: held.goroutines(),
+            read_loops: doc_index(held.read_loops),
+            write_loops: doc_index(held.write_loops),
+            reports: own == Some(held.read_loops),
+            write_loops_shown_here: if held.whole_write_group {
+                held.connections
+            } else {
+                0
+            },
+            write_loop,
+        })
+    }
 }
 
 /// One way out of a group's wait, and whether it can still happen.
@@ -589,6 +660,13 @@ impl Group {
             hint: assessment.hint(),
             exit_conditions: ExitCondition::all_of(assessment),
             source_mismatch: ExitCondition::mismatch_of(assessment),
+            held_connections: HeldConnections::of(tables, snapshot, group, assessment, doc_index),
+            reported_with: assessment
+                .held_connections
+                .filter(|h| {
+                    h.whole_write_group && own_index(snapshot, group) == Some(h.write_loops)
+                })
+                .and_then(|h| doc_index(h.read_loops)),
             durable: group.durable,
             has_states: snapshot.has_states(),
             waits_in: assessment
@@ -598,12 +676,28 @@ impl Group {
         }
     }
 
+    /// Goroutines this group's entry stands for: its own, and those of a group reported
+    /// with it.
+    pub fn reported_count(&self) -> u64 {
+        let with = self
+            .held_connections
+            .as_ref()
+            .filter(|h| h.reports)
+            .map_or(0, |h| h.write_loops_shown_here);
+        self.count + with
+    }
+
     /// The wait reasons seen, named (formats without states have none).
     pub fn named_states(&self) -> impl Iterator<Item = (&str, u64)> {
         self.states
             .iter()
             .filter_map(|(s, n)| s.as_deref().map(|s| (s, *n)))
     }
+}
+
+/// The index of `group` in its snapshot (a search: only for the few groups that need it).
+fn own_index(snapshot: &Snapshot, group: &CoreGroup) -> Option<usize> {
+    snapshot.groups.iter().position(|g| std::ptr::eq(g, group))
 }
 
 /// What a group is named by when it is shown in one line.
@@ -630,10 +724,27 @@ fn named_by(tables: &Tables, group: &CoreGroup, assessment: &Assessment) -> Opti
             .map(|&f| function(f))
             .find(|name| prefixes.iter().any(|p| name.starts_with(p)))
     };
+    // A server is named by the loop that calls its listener's Accept (`net/rpc`'s, gRPC's),
+    // not by the poller inside the listener.
+    let accepting = || {
+        assessment.pattern.filter(|p| p.id == "accept-loop")?;
+        tables
+            .frames(group.stack)
+            .iter()
+            .find(|&&f| {
+                origin(tables, f) != Origin::Runtime
+                    && !matches!(
+                        goleash_core::code::package_of(tables.bytes(tables.get_frame(f).function)),
+                        b"internal/poll" | b"net"
+                    )
+            })
+            .map(|&f| function(f))
+    };
     assessment
         .leak_site
         .filter(|&f| origin(tables, f) == Origin::User)
         .map(function)
+        .or_else(accepting)
         .or_else(recognised)
         .or_else(|| assessment.leak_site.map(function))
         .or_else(entry)

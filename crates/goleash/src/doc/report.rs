@@ -257,7 +257,7 @@ pub struct DiffRow {
     pub delta: i64,
     /// `new`, `grew`, `shrank`, `gone`.
     pub change: Change,
-    /// The verdict judged on this growth.
+    /// The verdict judged on this growth, then by the stack's trend over the watch.
     #[serde(serialize_with = "names::verdict")]
     pub verdict: Verdict,
     /// Its evidence.

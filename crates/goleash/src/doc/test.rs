@@ -25,8 +25,9 @@ pub struct TestDoc {
     pub packages: Vec<Package>,
     /// Tests that failed.
     pub failures: Vec<Failure>,
-    /// Every group a test left behind; the wire lists those that are not fine.
-    #[serde(rename = "leaks", serialize_with = "names::not_expected")]
+    /// Every group a test left behind; the wire lists those that are not fine as `leaks`
+    /// and those long-lived by design as `expected`.
+    #[serde(flatten, serialize_with = "names::leaks_and_expected")]
     pub groups: Vec<Leftover>,
     /// Goroutines alive at the end whose fate the trace does not tell.
     pub unjudged: Vec<Unjudged>,
@@ -152,7 +153,7 @@ pub struct Leftover {
     /// The knowledge-base entry.
     pub pattern: Option<&'static str>,
     /// What usually fixes it.
-    pub hint: Option<&'static str>,
+    pub hint: Option<std::borrow::Cow<'static, str>>,
     /// The ways out the source shows, when it was at hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_conditions: Option<Vec<ExitCondition>>,

@@ -51,7 +51,7 @@ pub struct Finding {
     /// The evidence.
     pub why: String,
     /// What usually fixes it.
-    pub hint: Option<&'static str>,
+    pub hint: Option<std::borrow::Cow<'static, str>>,
     /// The innermost frame of the program's own code.
     pub site: Option<Place>,
     /// The line of code there, when the source was read.
@@ -80,12 +80,12 @@ impl Finding {
         Finding {
             verdict: group.verdict,
             fails: group.verdict == Verdict::Leak,
-            count: group.count,
+            count: group.reported_count(),
             signature: group.signature.to_string(),
             pattern: group.pattern,
             blocking: group.blocking,
             why: group.why.clone(),
-            hint: group.hint,
+            hint: group.hint.clone(),
             site: group.leak_site.as_ref().map(|s| {
                 place(
                     &s.function,
@@ -136,8 +136,9 @@ impl Finding {
     }
 }
 
+/// Not fine, and not part of another group's finding.
 fn reported(group: &Group) -> bool {
-    group.verdict != Verdict::Expected
+    group.verdict != Verdict::Expected && group.reported_with.is_none()
 }
 
 /// The groups of `inspect` that are not fine.

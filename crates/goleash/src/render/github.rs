@@ -35,7 +35,7 @@ pub fn write_annotations(
             property(&format!("{title} in {}", f.function()))
         ));
         let mut message = f.message();
-        if let Some(hint) = f.hint {
+        if let Some(hint) = &f.hint {
             message.push_str("\nFix: ");
             message.push_str(hint);
         }
@@ -96,7 +96,7 @@ pub fn write_summary(
                 .map(|p| where_(p, locations))
                 .unwrap_or_default(),
             f.blocking.name(),
-            cell(f.hint.unwrap_or(""))
+            cell(f.hint.as_deref().unwrap_or(""))
         )?;
     }
     Ok(())

@@ -226,7 +226,7 @@ fn describe(g: &Leftover) -> String {
             link.function, link.file, link.line
         );
     }
-    if let Some(hint) = g.hint {
+    if let Some(hint) = &g.hint {
         let _ = write!(text, "\nfix: {hint}");
     }
     if g.test.is_none() {

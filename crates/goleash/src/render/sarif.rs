@@ -305,7 +305,7 @@ pub fn write(out: &mut dyn Write, findings: &[Finding], locations: &Locations) -
                 ));
             }
             let mut message = f.message();
-            if let Some(hint) = f.hint {
+            if let Some(hint) = &f.hint {
                 message.push_str("\nFix: ");
                 message.push_str(hint);
             }

@@ -111,6 +111,7 @@ fn target_report(
     } else {
         TargetVerdict::Ok
     };
+    let diff = snapshot_diff(store, &dumps, &processes, &group_reports, source)?;
     Ok(TargetReport {
         target: url.to_string(),
         verdict,
@@ -157,7 +158,7 @@ fn target_report(
                 bytes: d.size,
             })
             .collect(),
-        diff: snapshot_diff(store, &dumps, &processes, source)?,
+        diff,
     })
 }
 
@@ -320,10 +321,15 @@ fn read_dump(store: &Store, dump: &DumpRow) -> Result<Capture> {
     )?)
 }
 
+/// The first and the last dump kept, compared stack by stack. Two moments of a service under
+/// bursty load differ by whatever was in flight at each, so a stack the watch sampled all
+/// along is judged by its trend there, not by the two counts (`watched`: each stack's
+/// report).
 fn snapshot_diff(
     store: &Store,
     dumps: &[DumpRow],
     processes: &[ProcessRow],
+    watched: &[GroupReport],
     source: &dyn SourceLookup,
 ) -> Result<Option<SnapshotDiff>> {
     let (Some(first), Some(last)) = (dumps.first(), dumps.last()) else {
@@ -358,6 +364,12 @@ fn snapshot_diff(
                 &options,
                 source,
             );
+            let (verdict, why) = by_trend(
+                assessment.verdict,
+                assessment.why.clone(),
+                group,
+                watched.iter().find(|g| g.signature == row.signature),
+            );
             let tables = &capture.tables;
             let function = assessment
                 .leak_site
@@ -370,8 +382,8 @@ fn snapshot_diff(
                 count_after: row.count_after,
                 delta: row.delta(),
                 change: Change::of(row.count_before, row.count_after),
-                verdict: assessment.verdict,
-                why: assessment.why,
+                verdict,
+                why,
             }
         })
         .collect();
@@ -394,6 +406,58 @@ fn snapshot_diff(
             .count(),
         rows: out,
     }))
+}
+
+/// The verdict of a stack's change between two dumps, given what the watch's trend says of
+/// it: a growth the trend did not confirm (the stack was sampled all along, no alert named
+/// it, and its series is flat or falling) is load caught at two moments, not a leak. The
+/// runtime's proof stands whatever the trend.
+fn by_trend(
+    verdict: Verdict,
+    why: String,
+    group: &goleash_core::Group,
+    report: Option<&GroupReport>,
+) -> (Verdict, String) {
+    let Some(report) = report else {
+        return (verdict, why);
+    };
+    let doubted = matches!(verdict, Verdict::Leak | Verdict::Suspect) && group.leaked == 0;
+    if !doubted || report.alerted {
+        return (verdict, why);
+    }
+    let settled = match report.trend {
+        // The stack barely moved over the watch.
+        TrendState::Empty => true,
+        TrendState::Judged { .. } => !report.trend.rising(),
+        TrendState::Warming { .. } | TrendState::Collecting { .. } => false,
+    };
+    if !settled {
+        // Two counts say it grew; the trend has not yet had the windows to say whether it
+        // does.
+        return if verdict == Verdict::Leak && !report.trend.rising() {
+            (
+                Verdict::Suspect,
+                format!(
+                    "{why}; the watch's trend cannot tell yet ({}) whether it keeps growing",
+                    report.trend.name()
+                ),
+            )
+        } else {
+            (verdict, why)
+        };
+    }
+    let trend = match report.trend {
+        TrendState::Empty => "it stays within the trend's noise".to_string(),
+        _ => format!("its trend is {}", report.trend.name()),
+    };
+    (
+        Verdict::Expected,
+        format!(
+            "not growing over the watch ({trend}; {} to {} goroutines at its lowest and highest): the two snapshots caught it at different loads",
+            report.series.iter().map(|s| s.1).min().unwrap_or(0),
+            report.count_max
+        ),
+    )
 }
 
 #[cfg(test)]

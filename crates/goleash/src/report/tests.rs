@@ -81,6 +81,13 @@ fn hostile() -> GroupMeta {
 }
 
 fn history() -> std::path::PathBuf {
+    history_with(0, 158, Some(122))
+}
+
+/// The history, with the first and the last profile dump kept at steps `first` and `last`
+/// (even: profiles are sampled every other step), and the process restarting at step
+/// `restart` (which keeps a dump too).
+fn history_with(first: usize, last: usize, restart: Option<usize>) -> std::path::PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("goleash-report-{}-{n}", std::process::id()));
@@ -124,7 +131,7 @@ fn history() -> std::path::PathBuf {
     let mut described = false;
     while step < 160 {
         let t = step as f64 * 0.5;
-        if step == 122 {
+        if Some(step) == restart {
             process = ProcessRef::New {
                 reason: "process_start_time_seconds changed".into(),
                 start_time: Some(T0 + 60.5),
@@ -144,11 +151,11 @@ fn history() -> std::path::PathBuf {
             v
         };
         let mut dumps = Vec::new();
-        if profile && (step == 0 || step == 122 || step == 158) {
+        if profile && (step == first || Some(step) == restart || step == last) {
             dumps.push(DumpRecord {
                 profile: Profile::Goroutine,
                 debug: 0,
-                role: if step == 158 {
+                role: if step == last {
                     DumpRole::Latest
                 } else {
                     DumpRole::First
@@ -265,6 +272,82 @@ fn doc() -> ReportDoc {
     let path = history();
     let store = Store::open_existing(&path).unwrap();
     build(&store, "history.db", None, &NoSource).unwrap()
+}
+
+/// The first dump kept between two bursts, the last in the middle of one: the burst's
+/// workers differ by 40 between the two, but their trend over the watch is flat, so the
+/// first-to-last diff does not call them a leak; the slow leak the trend alerted on stays one.
+#[test]
+fn the_snapshot_diff_judges_stacks_by_their_trend() {
+    let (first, last) = (4, 150);
+    let burst = |step: usize| (step as f64 * 0.5).rem_euclid(5.0) < 1.5;
+    assert!(!burst(first) && burst(last));
+    // One process all along: the trend has the whole watch to judge.
+    let path = history_with(first, last, None);
+    let store = Store::open_existing(&path).unwrap();
+    let doc = build(&store, "history.db", None, &NoSource).unwrap();
+    let target = &doc.targets[0];
+    let diff = target.diff.as_ref().expect("a diff");
+    let row = |function: &str| {
+        diff.rows
+            .iter()
+            .find(|r| r.function == function)
+            .unwrap_or_else(|| panic!("no {function} in {:?}", diff.rows))
+    };
+    let workers = row("main.worker");
+    assert_eq!((workers.count_before, workers.count_after), (0, 40));
+    let report = target
+        .groups
+        .iter()
+        .find(|g| g.signature == workers.signature)
+        .unwrap();
+    assert!(
+        !report.trend.rising() && !report.alerted,
+        "{:?}",
+        report.trend
+    );
+    assert_eq!(workers.verdict, Verdict::Expected, "{}", workers.why);
+    assert!(
+        workers
+            .why
+            .starts_with("not growing over the watch (its trend is flat"),
+        "{}",
+        workers.why
+    );
+    // Without the trend, the same two counts make a leak.
+    let (by_counts, _) = by_trend(Verdict::Leak, String::new(), &empty_group(), None);
+    assert_eq!(by_counts, Verdict::Leak);
+    let leak = row("main.search.func1");
+    assert!(leak.delta > 0);
+    assert_eq!(leak.verdict, Verdict::Leak, "{}", leak.why);
+
+    // A restart leaves the last process too short for a trend: the growth is only suspect.
+    let path = history_with(first, last, Some(122));
+    let store = Store::open_existing(&path).unwrap();
+    let doc = build(&store, "history.db", None, &NoSource).unwrap();
+    let diff = doc.targets[0].diff.as_ref().expect("a diff");
+    let workers = diff
+        .rows
+        .iter()
+        .find(|r| r.function == "main.worker")
+        .unwrap();
+    assert_eq!(workers.verdict, Verdict::Suspect, "{}", workers.why);
+    assert!(
+        workers.why.ends_with("whether it keeps growing"),
+        "{}",
+        workers.why
+    );
+}
+
+/// A group with nothing proven about it.
+fn empty_group() -> goleash_core::Group {
+    let capture = goleash_core::read(
+        &b"goroutine 1 [running]:\nmain.main()\n\t/src/main.go:10 +0x1d\n"[..],
+        &ReadOptions::default(),
+        None,
+    )
+    .unwrap();
+    capture.snapshots[0].groups[0].clone()
 }
 
 #[test]

@@ -620,6 +620,118 @@ mod tests {
     /// The events and summary of a watch of the stored Go 1.27 capture the demo replays
     /// (`tests/data/go1.27/watchsvc`), with counts made up here: a slow leak under bursts,
     /// answered at fixed times, as text and JSON lines. What a watch prints, pinned.
+    /// A watch of leakysvc's Go 1.27 profile in which unclosed response bodies hold more and
+    /// more connections: their readLoops and writeLoops rise together, and the watch raises
+    /// one alert for them, on the readLoops, naming both; none on the writeLoops.
+    #[test]
+    fn held_connections_rise_as_one_alert() {
+        use crate::demo::replay::ProfileTemplate;
+
+        const PROFILE: &[u8] =
+            include_bytes!("../../../../tests/data/go1.27/leakysvc/goroutine_debug0.pb.gz");
+        const T0: f64 = 1_800_000_000.0;
+        let template = ProfileTemplate::parse(PROFILE).unwrap();
+        let ones: HashMap<Signature, u64> = template.signatures().map(|s| (s, 1)).collect();
+        let body = template.render(&ones, 0);
+        let capture = goleash_core::read(&body[..], &Default::default(), None).unwrap();
+        let tables = &capture.tables;
+        let of = |name: &str| {
+            capture.snapshots[0]
+                .groups
+                .iter()
+                .find(|g| {
+                    tables
+                        .frames(g.stack)
+                        .iter()
+                        .any(|&f| tables.str(tables.get_frame(f).function) == name)
+                })
+                .map(|g| g.signature)
+                .unwrap()
+        };
+        let (read_loops, write_loops) = (
+            of("net/http.(*persistConn).readLoop"),
+            of("net/http.(*persistConn).writeLoop"),
+        );
+        assert_ne!(read_loops, write_loops);
+
+        let dir = std::env::temp_dir().join(format!("goleash-watch-held-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = Store::open_for_writing(&dir.join("history.db")).unwrap();
+        let mut options = options();
+        options.interval = Duration::from_millis(500);
+        options.trend = TrendOptions {
+            warmup_secs: 2.0,
+            cooldown_secs: 3.0,
+            min_windows: 6,
+            min_rise: 5.0,
+            ..TrendOptions::default()
+        };
+        let session = store.begin_session(T0, &options.settings(), false).unwrap();
+        let base = "http://127.0.0.1:6060/debug/pprof";
+        let id = store.target(base, T0).unwrap();
+        let mut events = Events(Vec::new());
+        let (jobs, _ignored) = mpsc::channel();
+        let mut engine = Engine {
+            options: &options,
+            settings: options.settings(),
+            store: &mut store,
+            session,
+            targets: vec![Target::new(
+                base.into(),
+                id,
+                Instant::now(),
+                options.interval,
+                true,
+            )],
+            sink: &mut events,
+            source: &NoSource,
+            queue: BinaryHeap::new(),
+            jobs,
+        };
+        for step in 0..120u32 {
+            let t = T0 + f64::from(step) * 0.5;
+            let held = (t - T0).floor() as u64;
+            let mut counts = ones.clone();
+            counts.insert(read_loops, held);
+            counts.insert(write_loops, held);
+            let body = template.render(&counts, 0);
+            let capture = goleash_core::read(&body[..], &Default::default(), None).unwrap();
+            engine
+                .handle(Done {
+                    target: 0,
+                    t,
+                    cost: Duration::from_millis(2),
+                    fetched: Fetched::Profile {
+                        body,
+                        capture,
+                        start_time: Some(T0 - 100.0),
+                    },
+                })
+                .unwrap();
+            engine.targets[0].pending_dump = None;
+        }
+        drop(engine);
+        let alerts: Vec<&crate::doc::watch::Alert> = events
+            .0
+            .iter()
+            .filter_map(|e| match e {
+                WatchEvent::Alert(a) if a.signature.is_some() => Some(&**a),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        assert_eq!(alerts[0].signature, Some(read_loops));
+        assert!(
+            alerts[0]
+                .why
+                .contains("HTTP client connections held by response bodies never closed, each with its readLoop and its writeLoop"),
+            "{}",
+            alerts[0].why
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn what_a_watch_of_a_stored_capture_prints() {
         use crate::demo::replay::{DumpTemplate, ProfileTemplate};

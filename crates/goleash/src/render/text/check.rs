@@ -10,13 +10,34 @@ use crate::doc::check::CheckDoc;
 use crate::gate::GateOutcome;
 use crate::render::style::Style;
 
-/// Writes the gate's report.
-pub fn write(out: &mut dyn Write, doc: &CheckDoc, style: &Style) -> io::Result<()> {
-    let options = TextOptions::default();
+/// Writes the gate's report; with `options.all`, every group judged, not only the failing
+/// ones.
+pub fn write(
+    out: &mut dyn Write,
+    doc: &CheckDoc,
+    style: &Style,
+    options: &TextOptions,
+) -> io::Result<()> {
     let (mut fails, mut suspects, mut suppressed, mut baselined) = (0u64, 0u64, Vec::new(), 0u64);
+    let mut fine = 0u64;
     for (dump, snapshot) in doc.snapshots.iter().enumerate() {
         let mut failing = Vec::new();
-        for g in doc.groups.iter().filter(|g| g.group.dump == dump) {
+        let mut passing: [Vec<_>; 3] = Default::default();
+        // A group reported with another is part of that one's finding.
+        for g in doc
+            .groups
+            .iter()
+            .filter(|g| g.group.dump == dump && g.group.reported_with.is_none())
+        {
+            let bucket = match g.outcome {
+                GateOutcome::Fail => None,
+                GateOutcome::Pass => Some(0),
+                GateOutcome::Suppressed => Some(1),
+                GateOutcome::Baselined => Some(2),
+            };
+            if let Some(b) = bucket {
+                passing[b].push((&g.group, g.growth));
+            }
             match g.outcome {
                 GateOutcome::Fail => {
                     fails += 1;
@@ -27,18 +48,35 @@ pub fn write(out: &mut dyn Write, doc: &CheckDoc, style: &Style) -> io::Result<(
                 }
                 GateOutcome::Baselined => baselined += 1,
                 GateOutcome::Pass if g.group.verdict == Verdict::Suspect => suspects += 1,
-                GateOutcome::Pass => {}
+                GateOutcome::Pass => fine += 1,
             }
         }
-        if !failing.is_empty() {
+        let shown_passing = options.all && passing.iter().any(|b| !b.is_empty());
+        if !failing.is_empty() || shown_passing {
             writeln!(
                 out,
                 "{}: {} goroutines",
                 style.bold(&snapshot.source),
                 snapshot.goroutines
             )?;
-            write_groups(out, &failing, style, &options)?;
+            write_groups(out, &failing, style, options)?;
             writeln!(out)?;
+        }
+        if options.all {
+            let titles = [
+                "passing the gate:",
+                "suppressed by the configuration:",
+                "accepted by the baseline:",
+            ];
+            for (title, mut groups) in titles.into_iter().zip(passing) {
+                if groups.is_empty() {
+                    continue;
+                }
+                groups.sort_by_key(|(g, _)| (g.verdict, std::cmp::Reverse(g.count)));
+                writeln!(out, "  {}", style.dim(title))?;
+                write_groups(out, &groups, style, options)?;
+                writeln!(out)?;
+            }
         }
     }
     if doc.passed {
@@ -56,8 +94,15 @@ pub fn write(out: &mut dyn Write, doc: &CheckDoc, style: &Style) -> io::Result<(
     if suspects > 0 {
         writeln!(
             out,
-            "  {} not failing the check (--strict fails on them; `goleash inspect` shows them)",
+            "  {} not failing the check (--strict fails on them; -v lists them)",
             plural(suspects, "suspect", "suspects")
+        )?;
+    }
+    if fine > 0 && !options.all {
+        writeln!(
+            out,
+            "  {} long-lived by design or lingering (-v lists them)",
+            plural(fine, "stack", "stacks")
         )?;
     }
     if !suppressed.is_empty() {

@@ -79,7 +79,7 @@ pub fn write(
             out,
             "  {}",
             style.dim(&format!(
-                "{} unchanged ({}); --all shows them",
+                "{} unchanged ({}); -v shows them",
                 plural(unchanged.len() as u64, "stack", "stacks"),
                 plural(unchanged_goroutines, "goroutine", "goroutines")
             ))

@@ -118,13 +118,16 @@ fn write_dump(
     let mut expected_header = false;
     for i in order {
         let group = groups[i];
+        if group.reported_with.is_some() {
+            continue;
+        }
         if group.verdict == Verdict::Expected && !options.all {
             if !expected_header {
                 writeln!(out)?;
                 writeln!(
                     out,
                     "  {}",
-                    style.dim("long-lived by design (--all shows their stacks):")
+                    style.dim("long-lived by design (-v shows their stacks):")
                 )?;
                 expected_header = true;
             }
@@ -149,7 +152,9 @@ fn verdict_summary(groups: &[&doc::Group], style: &Style) -> String {
         let (n, goroutines) = groups
             .iter()
             .filter(|g| g.verdict == verdict)
-            .fold((0u64, 0u64), |(n, total), g| (n + 1, total + g.count));
+            .fold((0u64, 0u64), |(n, total), g| {
+                (n + u64::from(g.reported_with.is_none()), total + g.count)
+            });
         if n == 0 {
             continue;
         }

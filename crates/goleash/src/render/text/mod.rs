@@ -76,7 +76,7 @@ pub fn write_expected_line(
         out,
         "  {}{:>7} ×  {}{}",
         verdict_label(Verdict::Expected, style),
-        thousands(group.count),
+        thousands(group.reported_count()),
         group.why,
         group
             .named_by
@@ -114,7 +114,7 @@ pub fn write_groups(
         return Ok(());
     }
     let paths = group_paths(out, groups.iter().map(|(g, _)| *g), style)?;
-    for &(group, growth) in groups {
+    for &(group, growth) in groups.iter().filter(|(g, _)| g.reported_with.is_none()) {
         writeln!(out)?;
         write_group(out, group, growth, &paths, style, options)?;
     }
@@ -170,16 +170,31 @@ pub fn write_group(
     if group.truncated {
         facts.push(style.yellow("cut short"));
     }
+    let held = group.held_connections.as_ref().filter(|h| h.reports);
+    if let Some(h) = held {
+        facts.push(format!(
+            "{} × 2 goroutines (readLoop + writeLoop)",
+            plural(h.connections, "connection", "connections")
+        ));
+    }
     writeln!(
         out,
         "  {}{}  {}",
         verdict_label(group.verdict, style),
-        style.bold(&format!("{:>7} ×", thousands(group.count))),
+        style.bold(&format!("{:>7} ×", thousands(group.reported_count()))),
         facts.join(" · ")
     )?;
     let indent = INDENT;
     writeln!(out, "{indent}{}", style.dim(&group.why))?;
     write_stack(out, group, paths, style, indent, options.full)?;
+    if let Some(frame) = held.and_then(|h| h.write_loop.as_ref()) {
+        writeln!(
+            out,
+            "{indent}{}",
+            style.dim("and on each connection its writeLoop:")
+        )?;
+        write_frame(out, frame, paths, style, indent)?;
+    }
     if let Some(elided) = group.elided {
         let text = match elided.count {
             Some(count) => format!("({count} frames in the middle were elided by the runtime)"),
@@ -235,7 +250,7 @@ pub fn write_group(
             style.dim(&format!("goroutine {}{suffix}", ids.join(", ")))
         )?;
     }
-    write_hint(out, group.hint, style, indent)
+    write_hint(out, group.hint.as_deref(), style, indent)
 }
 
 /// The ways out of the group's wait, one per line under `exits when`: ✓ can happen,

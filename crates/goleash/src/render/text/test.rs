@@ -10,9 +10,10 @@ use goleash_core::code::origin_of;
 use goleash_core::trace::FailureKind;
 
 use super::{
-    INDENT, Paths, plural, thousands, verdict_label, write_exits, write_hint, write_stack,
+    INDENT, Paths, TextOptions, plural, thousands, verdict_label, write_exits, write_hint,
+    write_stack,
 };
-use crate::doc::test::{At, Leftover, Link, TestDoc};
+use crate::doc::test::{At, Leftover, Link, NO_TEST, TestDoc};
 use crate::gate::GateOutcome;
 use crate::render::style::Style;
 
@@ -28,6 +29,11 @@ impl<'a> Test<'a> {
 
     fn failing(&self) -> impl Iterator<Item = &'a Leftover> + '_ {
         self.groups.iter().copied().filter(|g| g.fails())
+    }
+
+    /// The groups judged at the end of the test (it ended).
+    fn judged(&self) -> impl Iterator<Item = &'a Leftover> + '_ {
+        self.groups.iter().copied().filter(|g| g.test_finished)
     }
 
     /// How many goroutines it leaked (its failing groups).
@@ -55,8 +61,14 @@ fn tests_of<'a>(doc: &'a TestDoc, package: &str) -> Vec<Test<'a>> {
     tests
 }
 
-/// Writes the text report.
-pub fn write(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<()> {
+/// Writes the text report; with `options.all`, every group a test left (not only the
+/// failing ones) and the goroutines not judged.
+pub fn write(
+    out: &mut dyn Write,
+    doc: &TestDoc,
+    style: &Style,
+    options: &TextOptions,
+) -> io::Result<()> {
     for package in &doc.packages {
         let tests = tests_of(doc, &package.package);
         let leaking: Vec<&Test<'_>> = tests.iter().filter(|t| t.leaked() > 0).collect();
@@ -76,11 +88,37 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<()
                 }
             }
             writeln!(out)?;
-            write_test(out, &package.package, test, &same, style)?;
+            write_test(out, &package.package, test, &same, style, options.all)?;
+        }
+        if options.all {
+            for test in tests.iter().filter(|t| t.leaked() == 0) {
+                let left: u64 = test.judged().map(|g| g.count).sum();
+                if left == 0 {
+                    continue;
+                }
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "{}  {}  {}",
+                    style.bold(test.name()),
+                    package.package,
+                    style.dim(&format!(
+                        "· left {}, none failing",
+                        plural(left, "goroutine", "goroutines")
+                    )),
+                )?;
+                let paths = Paths::of_groups(test.judged().map(|g| &g.shown));
+                for group in test.judged() {
+                    write_group(out, group, &paths, style)?;
+                }
+            }
         }
     }
     write_failures(out, doc, style)?;
-    write_notes(out, doc, style)?;
+    if options.all {
+        write_unjudged(out, doc, style)?;
+    }
+    write_notes(out, doc, style, options.all)?;
     writeln!(out)?;
     writeln!(out, "{}", verdict_line(doc, style))
 }
@@ -92,6 +130,7 @@ fn write_test(
     test: &Test<'_>,
     same: &[(&str, u64)],
     style: &Style,
+    all: bool,
 ) -> io::Result<()> {
     let goroutines = test.leaked();
     writeln!(
@@ -132,9 +171,38 @@ fn write_test(
             ))
         )?;
     }
-    let paths = Paths::of_groups(test.failing().map(|g| &g.shown));
-    for group in test.failing() {
+    let shown: Vec<&Leftover> = if all {
+        test.judged().collect()
+    } else {
+        test.failing().collect()
+    };
+    let paths = Paths::of_groups(shown.iter().map(|g| &g.shown));
+    for group in shown {
         write_group(out, group, &paths, style)?;
+    }
+    Ok(())
+}
+
+/// The goroutines alive at the end whose fate the trace does not tell, one line each.
+fn write_unjudged(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<()> {
+    if doc.unjudged.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", style.bold("not judged:"))?;
+    for u in &doc.unjudged {
+        writeln!(
+            out,
+            "  {:>7} ×  {:<12} {}  {}",
+            thousands(u.count),
+            u.state,
+            u.function,
+            style.dim(&format!(
+                "{} ({})",
+                u.test.as_deref().unwrap_or(NO_TEST),
+                u.package
+            )),
+        )?;
     }
     Ok(())
 }
@@ -194,7 +262,7 @@ fn write_group(
             style.dim(&paths.position(&c.file, c.line, c.origin))
         )?;
     }
-    write_hint(out, group.hint, style, INDENT)
+    write_hint(out, group.hint.as_deref(), style, INDENT)
 }
 
 /// ` in goroutine 21, which ran TestX (exited)`.
@@ -307,7 +375,7 @@ fn describe_at(at: &At, kind: FailureKind) -> String {
     }
 }
 
-fn write_notes(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<()> {
+fn write_notes(out: &mut dyn Write, doc: &TestDoc, style: &Style, all: bool) -> io::Result<()> {
     let mut notes = Vec::new();
     for package in &doc.packages {
         if let Some(problem) = package.error.as_ref().or(package.problem.as_ref()) {
@@ -330,9 +398,19 @@ fn write_notes(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<
         }
     }
     if not_failing > 0 {
+        let (they, end, look, them) = if not_failing == 1 {
+            ("stack was", "itself", "looks", "it")
+        } else {
+            ("stacks were", "themselves", "look", "them")
+        };
+        let listed = if all {
+            "listed above".to_string()
+        } else {
+            format!("-v lists {them}")
+        };
         notes.push(format!(
-            "{} left over that may still end by themselves (lingering) or look stuck without proof (suspect): not failing (--strict fails on suspects; --format json lists them)",
-            plural(not_failing, "stack was", "stacks were")
+            "{} {they} left over that may still end by {end} (lingering) or {look} stuck without proof (suspect): not failing (--strict fails on suspects; {listed})",
+            thousands(not_failing),
         ));
     }
     suppressed.sort();
@@ -348,9 +426,19 @@ fn write_notes(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<
     }
     let unjudged: u64 = doc.unjudged.iter().map(|u| u.count).sum();
     if unjudged > 0 {
+        let (it, its, them) = if unjudged == 1 {
+            ("goroutine was", "its", "it")
+        } else {
+            ("goroutines were", "their", "them")
+        };
+        let listed = if all {
+            "listed above".to_string()
+        } else {
+            format!("-v lists {them}")
+        };
         notes.push(format!(
-            "{} still running, or not yet started, when their test binary ended: on their way out or never seen blocking, so not judged (--format json lists them)",
-            plural(unjudged, "goroutine was", "goroutines were")
+            "{} {it} still running, or not yet started, when {its} test binary ended: on {its} way out or never seen blocking, so not judged ({listed})",
+            thousands(unjudged),
         ));
     }
     if notes.is_empty() {

@@ -123,7 +123,9 @@ impl Engine<'_> {
             if let Some(g) = target.groups.get_mut(&signature) {
                 g.info = info.clone();
             }
-            if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect) {
+            if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect)
+                || reported_elsewhere(&assessment, gi)
+            {
                 continue;
             }
             pending
@@ -159,14 +161,17 @@ impl Engine<'_> {
             before: first_floor(&points, trend).unwrap_or(0),
             after: last_floor(&points, trend),
         };
-        let assessment = classify::assess(
+        // Judged with the rest of the snapshot: a stack can be half of a leak another stack
+        // reports (the writeLoops of connections an unclosed body holds). Stacks start rising
+        // rarely, so judging them all then costs little.
+        let mut assessments = classify::assess_all(
             &capture.tables,
             snapshot,
-            &snapshot.groups[gi],
-            Some(growth),
+            &|g| (g == gi).then_some(growth),
             &AssessOptions::default(),
             self.source,
         );
+        let assessment = assessments.swap_remove(gi);
         let info = GroupInfo::of(&capture.tables, &assessment);
         Some((growth, group.status, assessment, info))
     }
@@ -203,13 +208,21 @@ impl Engine<'_> {
                 g.info = info.clone();
             }
             let escalated = assessment.verdict == Verdict::Leak && before.verdict != Verdict::Leak;
-            if escalated {
+            if escalated && !reported_elsewhere(&assessment, gi) {
                 pending
                     .alerts
                     .push(group_alert(t, signature, &info, growth, &status));
             }
         }
     }
+}
+
+/// Group `gi` is wholly part of a leak another group's alert reports: the writeLoops of the
+/// connections whose readLoops an unclosed response body holds.
+fn reported_elsewhere(assessment: &Assessment, gi: usize) -> bool {
+    assessment
+        .held_connections
+        .is_some_and(|h| h.write_loops == gi && h.whole_write_group)
 }
 
 /// The alert on a stack judged `info` with the growth and trend seen.

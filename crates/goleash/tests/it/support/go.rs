@@ -18,6 +18,7 @@ const PROGRAMS: &[&str] = &[
     "crash/ancestors",
     "watch/watchsvc",
     "exits",
+    "acceptsvc",
 ];
 
 /// How long any fixture process may take before it counts as hung.

@@ -212,6 +212,18 @@ fn bursty_healthy_load_that_rises_and_falls_is_never_flagged() {
         matches!(status, "flat" | "falling"),
         "the trend was not judged: {status}"
     );
+    // The report compares the first and the last dump kept, taken at different loads: the
+    // trends judge that comparison, so a burst caught in one of them is no leak there.
+    let report = report_json(&db);
+    let rows = report["targets"][0]["diff"]["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no first-to-last diff: {:#}", report["targets"][0]["dumps"]));
+    for row in rows {
+        assert!(
+            row["verdict"] == "expected" || row["verdict"] == "lingering",
+            "the report's diff flags a healthy burst: {row:#}"
+        );
+    }
 }
 
 /// Ctrl-C: the watch stops cleanly and prints its summary.
