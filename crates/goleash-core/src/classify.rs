@@ -414,8 +414,9 @@ pub fn assess(
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
+    // A wait that ends by itself (lingering) is better served by its pattern's hint.
     let fix = match (&analysis.exits, leak_site) {
-        (Some(exits), Some(site)) if verdict != Verdict::Expected => {
+        (Some(exits), Some(site)) if matches!(verdict, Verdict::Leak | Verdict::Suspect) => {
             exits::how_to_stop(tables, group, site, exits, source)
         }
         _ => None,

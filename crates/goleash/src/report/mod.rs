@@ -344,6 +344,19 @@ fn snapshot_diff(
     };
     let rows = diff::diff((&before.tables, b), (&after.tables, a));
     let options = AssessOptions::default();
+    // The later snapshot judged whole, each group with its stack's growth, so that groups
+    // that are one leak between them say so (the writeLoops of held connections).
+    let mut growth_of = vec![None; a.groups.len()];
+    for row in &rows {
+        for &i in &row.after {
+            growth_of[i] = Some(row.growth());
+        }
+    }
+    let mut judged_after =
+        classify::assess_all(&after.tables, a, &|i| growth_of[i], &options, source)
+            .into_iter()
+            .map(Some)
+            .collect::<Vec<_>>();
     let mut out: Vec<DiffRow> = rows
         .iter()
         .filter(|r| r.delta() != 0)
@@ -353,17 +366,20 @@ fn snapshot_diff(
                 None => (&before, b, row.before[0]),
             };
             let group = &snapshot.groups[index];
-            let assessment = classify::assess(
-                &capture.tables,
-                snapshot,
-                group,
-                Some(Growth {
-                    before: row.count_before,
-                    after: row.count_after,
-                }),
-                &options,
-                source,
-            );
+            let assessment = match row.after.first() {
+                Some(&i) => judged_after[i].take().expect("each group is one row's"),
+                None => classify::assess(
+                    &capture.tables,
+                    snapshot,
+                    group,
+                    Some(Growth {
+                        before: row.count_before,
+                        after: row.count_after,
+                    }),
+                    &options,
+                    source,
+                ),
+            };
             let (verdict, why) = by_trend(
                 assessment.verdict,
                 assessment.why.clone(),
