@@ -14,6 +14,7 @@ pub mod diff;
 pub mod inspect;
 mod names;
 pub mod report;
+pub mod scan;
 pub mod test;
 pub mod watch;
 
