@@ -163,6 +163,20 @@ impl Prometheus {
         Ok((envelope.data.unwrap_or_default(), envelope.warnings))
     }
 
+    /// The type a metric's targets declare (`gauge`, `counter`, …), when Prometheus
+    /// knows it. Only a hint, so any failure is `None`.
+    pub fn metric_type(&self, metric: &str) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        let url = format!("{}/api/v1/metadata?metric={}", self.base, encode(metric));
+        let envelope: Envelope<BTreeMap<String, Vec<Metadata>>> = self.get(&url).ok()?;
+        let types = envelope.data?.remove(metric)?;
+        types.into_iter().next().map(|m| m.kind)
+    }
+
     /// `query` evaluated every `step` seconds from `start` to `end`, both included. The
     /// caller keeps `(end - start) / step` under [`MAX_POINTS_PER_SERIES`].
     pub fn query_range(

@@ -83,9 +83,9 @@ impl Query<'_> {
     }
 }
 
-/// The selector for `process_start_time_seconds` of the same targets: `selector` with its
-/// metric name replaced. None when the selector has no leading metric name.
-pub fn start_time_selector(selector: &str) -> Option<String> {
+/// A plain selector's metric name and its matchers (`{…}` or empty); None for anything
+/// else (an expression, a selector without a leading name).
+fn split_selector(selector: &str) -> Option<(&str, &str)> {
     let selector = selector.trim();
     let name_len = selector
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
@@ -97,7 +97,13 @@ pub fn start_time_selector(selector: &str) -> Option<String> {
     if !(rest.is_empty() || rest.starts_with('{') && rest.ends_with('}')) {
         return None;
     }
-    Some(format!("process_start_time_seconds{rest}"))
+    Some((&selector[..name_len], rest))
+}
+
+/// The selector for `process_start_time_seconds` of the same targets: `selector` with its
+/// metric name replaced. None when the selector has no leading metric name.
+pub fn start_time_selector(selector: &str) -> Option<String> {
+    split_selector(selector).map(|(_, matchers)| format!("process_start_time_seconds{matchers}"))
 }
 
 /// Reads every series `query.selector` matches. Fails only when nothing could be read:
@@ -106,6 +112,15 @@ pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
     if query.selector.trim().is_empty() {
         bail!(
             "the selector is empty\n  hint: --match go_goroutines, or e.g. 'go_goroutines{{job=\"api\"}}'"
+        );
+    }
+    let declared = split_selector(query.selector)
+        .and_then(|(metric, _)| Some((metric, prometheus.metric_type(metric)?)));
+    if let Some((metric, kind)) = declared
+        && matches!(kind.as_str(), "counter" | "histogram" | "summary")
+    {
+        bail!(
+            "{metric} is a {kind}, not a goroutine count: its targets declare it so\n  hint: --match go_goroutines, or the gauge your services export their goroutine count as"
         );
     }
     let mut problems = Vec::new();

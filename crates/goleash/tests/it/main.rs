@@ -3,6 +3,7 @@
 mod captures;
 mod ci_formats;
 mod exits;
+mod fleet;
 mod golden;
 mod gotest;
 mod output;
