@@ -12,9 +12,10 @@ use crate::analysis::FileSource;
 use crate::cli::{StreamFormat, parse_duration};
 use crate::cmd::event_sink;
 use crate::collect::{self, HttpOptions};
+use crate::doc::watch::EventSink;
 use crate::render::style::ColorChoice;
 use crate::store::Store;
-use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
+use crate::watch::{self, Timeouts, WatchOptions, metrics_listen, stop_on_signals};
 
 /// Watch live Go services: sample their goroutines, keep the history, and report the stacks
 /// that leak.
@@ -83,6 +84,10 @@ pub struct WatchArgs {
     /// Do not read the program's source files, even when the stacks' paths exist here.
     #[arg(long)]
     pub no_source: bool,
+    /// Serve the verdicts on http://ADDR/metrics for Prometheus to scrape (e.g.
+    /// 127.0.0.1:9464; port 0 picks one and prints it).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
     /// Output format: a live view (on a terminal) or a log, or JSON lines.
     #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
     pub format: StreamFormat,
@@ -168,17 +173,19 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         ..HttpOptions::default()
     };
     let stop = stop_on_signals()?;
-    let mut sink = event_sink(args.format, args.color);
+    let mut printer = event_sink(args.format, args.color);
+    let mut listening;
+    let sink: &mut dyn EventSink = match &args.listen {
+        Some(addr) => {
+            let (metrics, bound) = metrics_listen::listen(addr, printer.as_mut())?;
+            eprintln!("goleash: serving the verdicts on http://{bound}/metrics");
+            listening = metrics;
+            &mut listening
+        }
+        None => printer.as_mut(),
+    };
     let source = FileSource::new(args.no_source);
-    let ended = watch::run(
-        &bases,
-        &options,
-        &mut store,
-        &http,
-        &source,
-        sink.as_mut(),
-        &stop,
-    )?;
+    let ended = watch::run(&bases, &options, &mut store, &http, &source, sink, &stop)?;
     source.report_warnings();
     if !ended.any_sample {
         eprintln!("goleash: no service answered; nothing was recorded");

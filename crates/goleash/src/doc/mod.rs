@@ -12,6 +12,7 @@
 pub mod check;
 pub mod diff;
 pub mod inspect;
+pub mod metrics;
 mod names;
 pub mod report;
 pub mod scan;
