@@ -1,5 +1,6 @@
-//! `goleash scan` against a real Prometheus: scraping real Go services (watchsvc), and
-//! reading a week of history backfilled with promtool.
+//! goleash with a real Prometheus: `scan` reading what it scraped from real Go services
+//! (watchsvc) and a week of history backfilled with promtool; `watch --listen` scraped by
+//! it, with the alerting rules of docs/alerts.yml and the queries of the Grafana dashboard.
 
 use std::fmt::Write as _;
 use std::process::Output;
@@ -7,10 +8,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::support::go::{scratch, toolchain};
+use crate::support::go::{scratch, toolchain, workspace};
 use crate::support::prometheus::{self, Prometheus};
 use crate::support::service::Service;
-use crate::watch::{goleash, watchsvc, watchsvc_line};
+use crate::watch::{COMPRESSED as WATCH_COMPRESSED, Watch, goleash, watchsvc, watchsvc_line};
 
 /// Trend windows compressed from minutes to seconds, for a 1 s scrape interval: 2 s
 /// warm-up, then six 3 s cool-down windows.
@@ -448,4 +449,216 @@ fn scan_says_what_is_wrong_with_prometheus() {
         stderr.contains("did not answer as the Prometheus API does"),
         "{stderr}"
     );
+}
+
+/// Every `goleash_…` metric name in `text`.
+fn metric_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("goleash_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The `expr` of every rule of docs/alerts.yml.
+fn alert_expressions() -> Vec<String> {
+    let text = std::fs::read_to_string(workspace().join("docs/alerts.yml")).unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("alerts.yml is YAML");
+    let groups = docs[0]["groups"].as_vec().expect("rule groups");
+    groups
+        .iter()
+        .flat_map(|g| g["rules"].as_vec().expect("rules").iter())
+        .map(|r| r["expr"].as_str().expect("an expr").to_string())
+        .collect()
+}
+
+/// The `expr` of every query of docs/grafana-dashboard.json.
+fn dashboard_expressions() -> Vec<String> {
+    let text = std::fs::read_to_string(workspace().join("docs/grafana-dashboard.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(!panels.is_empty());
+    panels
+        .iter()
+        .flat_map(|p| {
+            assert!(p["gridPos"]["w"].is_u64() && p["type"].is_string(), "{p:#}");
+            p["targets"]
+                .as_array()
+                .expect("a panel with queries")
+                .iter()
+        })
+        .map(|t| t["expr"].as_str().expect("a PromQL query").to_string())
+        .collect()
+}
+
+#[test]
+fn the_alerting_rules_pass_their_promtool_tests() {
+    let out = std::process::Command::new(prometheus::binary("promtool"))
+        .args(["test", "rules", "alerts_test.yml"])
+        .current_dir(workspace().join("docs"))
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool test rules failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn watch_serves_its_verdicts_to_prometheus_and_its_rules() {
+    let leaky = watchsvc(&["-load", "steady", "-rps", "20", "-leak-every", "10"]);
+    let healthy = watchsvc(&["-load", "bursty"]);
+    let listen = format!("127.0.0.1:{}", prometheus::free_port());
+    let dir = scratch("listen");
+    std::fs::create_dir_all(&dir).unwrap();
+    let urls = [
+        format!("http://{}", leaky.addr),
+        format!("http://{}", healthy.addr),
+    ];
+    let watch = Watch::start(
+        &dir.join("watch.db"),
+        &[
+            &WATCH_COMPRESSED[..],
+            &["--duration", "90s", "--listen", &listen, &urls[0], &urls[1]],
+        ]
+        .concat(),
+    );
+    let prometheus = Prometheus::start_with_rules(
+        "goleash",
+        &[&listen],
+        "1s",
+        None,
+        Some(&workspace().join("docs/alerts.yml")),
+    );
+    let addr = prometheus.url.trim_start_matches("http://").to_string();
+    let query = |q: &str| -> Value {
+        let path = format!("/api/v1/query?query={}", encode(q));
+        let doc: Value =
+            serde_json::from_str(&crate::support::http::get(&addr, &path).text()).unwrap();
+        assert_eq!(doc["status"], "success", "{q}: {doc:#}");
+        doc["data"]["result"].clone()
+    };
+
+    // Prometheus scrapes the leak site the watch found.
+    let leaky_target = format!("http://{}/debug/pprof", leaky.addr);
+    let deadline = Instant::now() + Duration::from_secs(80);
+    let site = loop {
+        let result = query(r#"goleash_leak_goroutines{verdict="leak"}"#);
+        if let Some(series) = result.as_array().and_then(|r| r.first()) {
+            break series["metric"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no leak reached Prometheus; watch stderr:\n{}",
+            watch.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(site["target"], leaky_target.as_str());
+    assert_eq!(site["function"], "main.search.func1");
+    assert_eq!(site["line"], watchsvc_line("// LEAK:").to_string());
+    assert!(
+        site["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("watch/watchsvc/main.go")
+    );
+    let leaking = query(r#"goleash_target_verdict{verdict="leak"} == 1"#);
+    let leaking: Vec<&str> = leaking
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["metric"]["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(leaking, vec![leaky_target.as_str()]);
+    let healthy_target = format!("http://{}/debug/pprof", healthy.addr);
+    let none = query(&format!(
+        r#"goleash_target_verdict{{verdict="none",target="{healthy_target}"}}"#
+    ));
+    assert_eq!(none[0]["value"][1], "1", "{none:#}");
+    assert!(
+        query("goleash_samples_total")[0]["value"][1]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            > 0.0
+    );
+
+    // The rules load and evaluate, and the leak alert is on its way.
+    let rules: Value =
+        serde_json::from_str(&crate::support::http::get(&addr, "/api/v1/rules").text()).unwrap();
+    let loaded: Vec<&Value> = rules["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .collect();
+    assert_eq!(loaded.len(), alert_expressions().len());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let alerts: Value =
+            serde_json::from_str(&crate::support::http::get(&addr, "/api/v1/alerts").text())
+                .unwrap();
+        let pending = alerts["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| {
+                a["labels"]["alertname"] == "GoroutineLeak"
+                    && a["labels"]["target"] == leaky_target.as_str()
+            });
+        if pending {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "GoroutineLeak is not pending: {alerts:#}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rules: Value =
+        serde_json::from_str(&crate::support::http::get(&addr, "/api/v1/rules").text()).unwrap();
+    for rule in rules["data"]["groups"][0]["rules"].as_array().unwrap() {
+        assert_eq!(rule["health"], "ok", "{rule:#}");
+    }
+
+    // The rules and the dashboard use only metrics goleash serves, and Prometheus takes
+    // every dashboard query.
+    let served = crate::support::http::get(&listen, "/metrics").text();
+    let served_names = metric_names(&served);
+    for expr in alert_expressions().iter().chain(&dashboard_expressions()) {
+        for name in metric_names(expr) {
+            assert!(
+                served_names.contains(&name),
+                "{name} (in {expr}) is not served:\n{served}"
+            );
+        }
+    }
+    for expr in dashboard_expressions() {
+        query(&expr);
+    }
+    assert_eq!(crate::support::http::get(&listen, "/other").status, 404);
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -41,11 +41,25 @@ impl Prometheus {
     /// Prometheus scraping `targets` (`host:port`) as job `job` every `interval`, keeping its
     /// data in `data` (a fresh directory when None: give one to read backfilled blocks).
     pub fn start(job: &str, targets: &[&str], interval: &str, data: Option<&Path>) -> Prometheus {
+        Prometheus::start_with_rules(job, targets, interval, data, None)
+    }
+
+    /// [`Prometheus::start`] evaluating the rule file `rules` every `interval`.
+    pub fn start_with_rules(
+        job: &str,
+        targets: &[&str],
+        interval: &str,
+        data: Option<&Path>,
+        rules: Option<&Path>,
+    ) -> Prometheus {
         let dir = scratch("prometheus");
         std::fs::create_dir_all(&dir).expect("create the Prometheus dir");
         let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        let rule_files = rules.map_or(String::new(), |r| {
+            format!("rule_files: ['{}']\n", r.display())
+        });
         let config = format!(
-            "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\nscrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [{}]\n",
+            "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n{rule_files}scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [{}]\n",
             list.join(", ")
         );
         std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
