@@ -61,7 +61,8 @@ pub fn run(args: &ReportArgs) -> Result<Outcome> {
     let source = FileSource::new(args.no_source);
     let doc = report::build(
         &store,
-        &args.db.display().to_string(),
+        // Not `args.db`: a PostgreSQL URL's password stays out of the report.
+        &store.path().display().to_string(),
         args.target.as_deref(),
         &source,
     )?;

@@ -5,6 +5,7 @@
 pub mod go;
 pub mod http;
 pub mod inspect;
+pub mod postgres;
 pub mod prometheus;
 pub mod service;
 pub mod truth;
