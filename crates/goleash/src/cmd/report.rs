@@ -35,7 +35,7 @@ pub enum ReportFormat {
     goleash report --db goleash-watch.db --format text
     goleash report --format json | jq '.targets[] | {target, verdict}'")]
 pub struct ReportArgs {
-    /// The history database a watch wrote.
+    /// The history database a watch wrote: a file, or a `postgres://` URL.
     #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
     pub db: PathBuf,
     /// Output format.

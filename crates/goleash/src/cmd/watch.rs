@@ -52,7 +52,9 @@ pub struct WatchArgs {
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// The history database; a later watch on it continues the history.
+    /// The history database; a later watch on it continues the history. A
+    /// `postgres://user@host/db` URL keeps it in PostgreSQL, where several watches can each
+    /// write their own targets.
     #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
     pub db: PathBuf,
     /// Exit with status 1 when a leak was found.
