@@ -219,7 +219,7 @@ impl HttpArgs {
     }
 }
 
-/// `500ms`, `5s`, `1.5m`, `2h`, or plain seconds.
+/// `500ms`, `5s`, `1.5m`, `2h`, `7d`, or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -228,15 +228,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 500ms, 5s, 2m or 1h"))?;
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 5s, 2m, 1h or 7d"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
+        "d" => value * 86_400.0,
         _ => {
             return Err(format!(
-                "unknown unit {unit:?} in {text:?}: use ms, s, m or h"
+                "unknown unit {unit:?} in {text:?}: use ms, s, m, h or d"
             ));
         }
     };
@@ -254,6 +255,7 @@ mod tests {
         assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("fast").is_err());
     }

@@ -151,6 +151,18 @@ impl Client {
 
     /// Fetches a URL's body within `limits`.
     pub fn get_with(&self, url: &str, limits: Limits) -> Result<Vec<u8>, FetchError> {
+        match self.get_any_status(url, limits)? {
+            (200, body) => Ok(body),
+            (status, _) => Err(FetchError {
+                url: url.to_string(),
+                kind: FetchErrorKind::Status(status),
+            }),
+        }
+    }
+
+    /// Fetches a URL's status and body, whatever the status: APIs such as Prometheus's
+    /// explain their 4xx and 5xx answers in the body.
+    pub fn get_any_status(&self, url: &str, limits: Limits) -> Result<(u16, Vec<u8>), FetchError> {
         let timeout = limits.timeout.unwrap_or(self.options.timeout);
         let fail = |kind| FetchError {
             url: url.to_string(),
@@ -165,9 +177,6 @@ impl Client {
             .call()
             .map_err(|e| fail(self.classify(e, timeout)))?;
         let status = response.status().as_u16();
-        if status != 200 {
-            return Err(fail(FetchErrorKind::Status(status)));
-        }
         let html = response
             .headers()
             .get("content-type")
@@ -182,10 +191,10 @@ impl Client {
         let head = body.trim_ascii_start();
         let looks_html = head.len() >= 5 && head[..5].eq_ignore_ascii_case(b"<html")
             || head.len() >= 9 && head[..9].eq_ignore_ascii_case(b"<!doctype");
-        if (html || looks_html) && !limits.html {
+        if status == 200 && (html || looks_html) && !limits.html {
             return Err(fail(FetchErrorKind::Html));
         }
-        Ok(body)
+        Ok((status, body))
     }
 
     fn classify(&self, e: ureq::Error, timeout: Duration) -> FetchErrorKind {

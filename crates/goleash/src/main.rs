@@ -12,9 +12,11 @@ mod gotest;
 mod history;
 mod input;
 mod progress;
+mod prometheus;
 mod render;
 mod repo;
 mod report;
+mod scan;
 mod source_map;
 mod store;
 mod watch;
@@ -37,6 +39,7 @@ use clap::{Parser, Subcommand};
     goleash inspect http://127.0.0.1:6060    read a live service's /debug/pprof
     goleash watch http://127.0.0.1:6060      watch a live service for leaks, keep history
     goleash report -o report.html            draw the history of a watch
+    goleash scan --prometheus http://prom:9090   find the leaking services of a fleet
     goleash test ./...                       run the tests, report what each one leaks
 
 EXIT STATUS:
@@ -54,6 +57,7 @@ enum Command {
     Check(cmd::check::CheckArgs),
     Watch(cmd::watch::WatchArgs),
     Report(cmd::report::ReportArgs),
+    Scan(cmd::scan::ScanArgs),
     Demo(cmd::demo::DemoArgs),
     Test(cmd::test::TestArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -179,6 +183,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Scan(args) => cmd::scan::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Completions { shell } => write_completions(*shell),

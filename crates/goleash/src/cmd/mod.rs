@@ -5,6 +5,7 @@ pub mod demo;
 pub mod diff;
 pub mod inspect;
 pub mod report;
+pub mod scan;
 pub mod test;
 pub mod watch;
 

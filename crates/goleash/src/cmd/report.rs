@@ -35,7 +35,7 @@ pub enum ReportFormat {
     goleash report --db goleash-watch.db --format text
     goleash report --format json | jq '.targets[] | {target, verdict}'")]
 pub struct ReportArgs {
-    /// The history database a watch wrote.
+    /// The history database a watch wrote: a file, or a `postgres://` URL.
     #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
     pub db: PathBuf,
     /// Output format.
@@ -60,7 +60,8 @@ pub fn run(args: &ReportArgs) -> Result<Outcome> {
     let source = args.source.files();
     let doc = report::build(
         &store,
-        &args.db.display().to_string(),
+        // Not `args.db`: a PostgreSQL URL's password stays out of the report.
+        &store.path().display().to_string(),
         args.target.as_deref(),
         &source,
     )?;

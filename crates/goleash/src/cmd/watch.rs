@@ -8,13 +8,13 @@ use clap::Args;
 use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
-use crate::cli::SourceArgs;
-use crate::cli::{StreamFormat, parse_duration};
+use crate::cli::{SourceArgs, StreamFormat, parse_duration};
 use crate::cmd::event_sink;
 use crate::collect::{self, HttpOptions};
+use crate::doc::watch::EventSink;
 use crate::render::style::ColorChoice;
 use crate::store::Store;
-use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
+use crate::watch::{self, Timeouts, WatchOptions, metrics_listen, stop_on_signals};
 
 /// Watch live Go services: sample their goroutines, keep the history, and report the stacks
 /// that leak.
@@ -51,7 +51,9 @@ pub struct WatchArgs {
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// The history database; a later watch on it continues the history.
+    /// The history database; a later watch on it continues the history. A
+    /// `postgres://user@host/db` URL keeps it in PostgreSQL, where several watches can each
+    /// write their own targets.
     #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
     pub db: PathBuf,
     /// Exit with status 1 when a leak was found.
@@ -82,6 +84,10 @@ pub struct WatchArgs {
     pub no_leak_profile: bool,
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Serve the verdicts on http://ADDR/metrics for Prometheus to scrape (e.g.
+    /// 127.0.0.1:9464; port 0 picks one and prints it).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
     /// Output format: a live view (on a terminal) or a log, or JSON lines.
     #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
     pub format: StreamFormat,
@@ -167,17 +173,19 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         ..HttpOptions::default()
     };
     let stop = stop_on_signals()?;
-    let mut sink = event_sink(args.format, args.color);
+    let mut printer = event_sink(args.format, args.color);
+    let mut listening;
+    let sink: &mut dyn EventSink = match &args.listen {
+        Some(addr) => {
+            let (metrics, bound) = metrics_listen::listen(addr, printer.as_mut())?;
+            eprintln!("goleash: serving the verdicts on http://{bound}/metrics");
+            listening = metrics;
+            &mut listening
+        }
+        None => printer.as_mut(),
+    };
     let source = args.source.files();
-    let ended = watch::run(
-        &bases,
-        &options,
-        &mut store,
-        &http,
-        &source,
-        sink.as_mut(),
-        &stop,
-    )?;
+    let ended = watch::run(&bases, &options, &mut store, &http, &source, sink, &stop)?;
     source.report_warnings();
     if !ended.any_sample {
         eprintln!("goleash: no service answered; nothing was recorded");

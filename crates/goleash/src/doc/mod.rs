@@ -12,8 +12,10 @@
 pub mod check;
 pub mod diff;
 pub mod inspect;
+pub mod metrics;
 mod names;
 pub mod report;
+pub mod scan;
 pub mod test;
 pub mod watch;
 

@@ -1,5 +1,6 @@
 //! Renderers: each writes to any `io::Write`, so tests capture exactly what people see.
 
+pub mod exposition;
 pub mod findings;
 pub mod github;
 pub mod html;

@@ -13,6 +13,7 @@
 //! settings, kept as a JSON object, are the store's own object.
 
 mod codes;
+mod postgres;
 mod read;
 mod schema;
 #[cfg(test)]
@@ -32,8 +33,17 @@ use crate::history::{
     AlertRecord, DumpRecord, DumpRole, GroupMeta, Profile, SampleSource, Settings, VerdictUpdate,
 };
 
-/// The database a watch writes and a report reads.
-pub struct Store {
+/// The database a watch writes and a report reads: an SQLite file (the default), or a
+/// PostgreSQL database (`--db postgres://…`) that several watches share.
+pub enum Store {
+    /// A file.
+    Sqlite(Sqlite),
+    /// A server.
+    Postgres(Box<postgres::Postgres>),
+}
+
+/// An SQLite history file.
+pub struct Sqlite {
     conn: Connection,
     path: PathBuf,
     /// Group ids by target and signature, for the rows committed so far.
@@ -212,10 +222,138 @@ pub struct SessionRow {
     pub simulated: bool,
 }
 
+/// Every method of [`Store`] is its backend's.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($store) => $call,
+            Store::Postgres($store) => $call,
+        }
+    };
+}
+
 impl Store {
+    /// Opens the history for a watch, creating it if need be: `db` is a file, or a
+    /// `postgres://` URL.
+    pub fn open_for_writing(db: &Path) -> Result<Store> {
+        match db.to_str().filter(|d| postgres::is_url(d)) {
+            Some(url) => Ok(Store::Postgres(Box::new(
+                postgres::Postgres::open_for_writing(url)?,
+            ))),
+            None => Ok(Store::Sqlite(Sqlite::open_for_writing(db)?)),
+        }
+    }
+
+    /// Opens an existing history to read it, while watches may be writing it.
+    pub fn open_existing(db: &Path) -> Result<Store> {
+        match db.to_str().filter(|d| postgres::is_url(d)) {
+            Some(url) => Ok(Store::Postgres(Box::new(
+                postgres::Postgres::open_existing(url)?,
+            ))),
+            None => Ok(Store::Sqlite(Sqlite::open_existing(db)?)),
+        }
+    }
+
+    /// Where the history is (a PostgreSQL URL without its password).
+    pub fn path(&self) -> &Path {
+        match self {
+            Store::Sqlite(s) => s.path(),
+            Store::Postgres(p) => Path::new(p.shown()),
+        }
+    }
+
+    /// Records the start of a watch session.
+    pub fn begin_session(&mut self, t: f64, settings: &Settings, simulated: bool) -> Result<i64> {
+        dispatch!(self, s => s.begin_session(t, settings, simulated))
+    }
+
+    /// Records the end of a session.
+    pub fn end_session(&mut self, id: i64, t: f64) -> Result<()> {
+        dispatch!(self, s => s.end_session(id, t))
+    }
+
+    /// The id of a target, added if new.
+    pub fn target(&mut self, url: &str, t: f64) -> Result<i64> {
+        dispatch!(self, s => s.target(url, t))
+    }
+
+    /// Writes one observation in one transaction.
+    pub fn write(&mut self, w: &SampleWrite<'_>) -> Result<Written> {
+        dispatch!(self, s => s.write(w))
+    }
+
+    /// Keeps `body` (a `debug=0` profile) as the target's latest profile.
+    pub fn keep_latest(
+        &mut self,
+        target: i64,
+        process: i64,
+        sample: i64,
+        t: f64,
+        body: &[u8],
+    ) -> Result<()> {
+        dispatch!(self, s => s.keep_latest(target, process, sample, t, body))
+    }
+
+    /// What a watch needs to continue a target's history.
+    pub fn resume(
+        &mut self,
+        target: i64,
+        max_samples: usize,
+        max_profiles: usize,
+    ) -> Result<Resume> {
+        dispatch!(self, s => s.resume(target, max_samples, max_profiles))
+    }
+
+    /// Every target, oldest first.
+    pub fn targets(&self) -> Result<Vec<TargetRow>> {
+        dispatch!(self, s => s.targets())
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<SessionRow>> {
+        dispatch!(self, s => s.sessions())
+    }
+
+    /// The processes of a target, oldest first.
+    pub fn processes(&self, target: i64) -> Result<Vec<ProcessRow>> {
+        dispatch!(self, s => s.processes(target))
+    }
+
+    /// The samples of a target, in time order.
+    pub fn samples(&self, target: i64) -> Result<Vec<SampleRow>> {
+        dispatch!(self, s => s.samples(target))
+    }
+
+    /// Every group of a target, by id.
+    pub fn groups_of(&self, target: i64) -> Result<Vec<GroupRow>> {
+        dispatch!(self, s => s.groups_of(target))
+    }
+
+    /// The per-group counts of a target: (sample id, group id, count).
+    pub fn group_counts(&self, target: i64) -> Result<Vec<(i64, i64, u64)>> {
+        dispatch!(self, s => s.group_counts(target))
+    }
+
+    /// The stored bodies of a target, without the bodies, in time order.
+    pub fn dumps(&self, target: i64) -> Result<Vec<DumpRow>> {
+        dispatch!(self, s => s.dumps(target))
+    }
+
+    /// One stored body, decompressed.
+    pub fn dump_body(&self, id: i64) -> Result<Vec<u8>> {
+        dispatch!(self, s => s.dump_body(id))
+    }
+
+    /// The alerts of a target, in time order.
+    pub fn alerts(&self, target: i64) -> Result<Vec<AlertRow>> {
+        dispatch!(self, s => s.alerts(target))
+    }
+}
+
+impl Sqlite {
     /// Opens the database for a watch, creating it if need be, and takes the writer's lock:
     /// a second watch on the same file is refused while the first runs.
-    pub fn open_for_writing(path: &Path) -> Result<Store> {
+    pub fn open_for_writing(path: &Path) -> Result<Sqlite> {
         let lock_path = lock_path(path);
         let lock = File::create(&lock_path)
             .with_context(|| format!("cannot create {}", lock_path.display()))?;
@@ -227,7 +365,7 @@ impl Store {
         }
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the history database {}", path.display()))?;
-        let mut store = Store::setup(conn, path)?;
+        let mut store = Sqlite::setup(conn, path)?;
         store._lock = Some(lock);
         Ok(store)
     }
@@ -237,7 +375,7 @@ impl Store {
     /// A reader never changes the history: an older schema is upgraded on a private copy,
     /// by the same migrations a watch runs in place (the next watch upgrades the file). A
     /// watch of an older goleash may still be writing it, and the file may be read-only.
-    pub fn open_existing(path: &Path) -> Result<Store> {
+    pub fn open_existing(path: &Path) -> Result<Sqlite> {
         if !path.exists() {
             bail!(
                 "no history at {}\n  hint: `goleash watch --db {} URL` records one",
@@ -269,10 +407,10 @@ impl Store {
             conn
         };
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(Store::new(conn, path))
+        Ok(Sqlite::new(conn, path))
     }
 
-    fn setup(mut conn: Connection, path: &Path) -> Result<Store> {
+    fn setup(mut conn: Connection, path: &Path) -> Result<Sqlite> {
         let not_ours = || format!("{} is not a goleash history database", path.display());
         conn.busy_timeout(Duration::from_secs(10))?;
         let mode: String = conn
@@ -284,11 +422,11 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         schema::migrate(&mut conn, path)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(Store::new(conn, path))
+        Ok(Sqlite::new(conn, path))
     }
 
-    fn new(conn: Connection, path: &Path) -> Store {
-        Store {
+    fn new(conn: Connection, path: &Path) -> Sqlite {
+        Sqlite {
             conn,
             path: path.to_path_buf(),
             groups: HashMap::new(),

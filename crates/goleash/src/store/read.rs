@@ -11,11 +11,11 @@ use super::codes::{
     signature_of, source_of, verdict_of,
 };
 use super::{
-    AlertRow, DumpRow, GroupRow, ProcessRow, Resume, SampleRow, SessionRow, Store, TargetRow,
+    AlertRow, DumpRow, GroupRow, ProcessRow, Resume, SampleRow, SessionRow, Sqlite, TargetRow,
 };
 use crate::history::{AlertRecord, Creator, Frame, GroupMeta, Site};
 
-impl Store {
+impl Sqlite {
     /// What a watch needs to continue a target's history: the latest process with at most
     /// `max_samples` of its samples and `max_profiles` of its samples with group counts.
     pub fn resume(

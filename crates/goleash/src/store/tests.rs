@@ -395,8 +395,7 @@ fn a_code_this_release_does_not_know_is_an_error_not_a_default() {
         .write(&sample(target, session, first, 1.0, 1, &[meta(1)], &[]))
         .unwrap();
     // As a newer release might write it, were it not for the schema version.
-    store
-        .conn
+    sqlite(&store)
         .execute_batch(
             "PRAGMA ignore_check_constraints = ON;
              UPDATE groups SET blocking = 'chan teleport';",
@@ -439,12 +438,19 @@ fn every_sample_source_and_the_settings_come_back_as_written() {
     let sessions = store.sessions().unwrap();
     assert_eq!(sessions[0].settings, Some(compressed));
     // The column holds the object 0.1.0 wrote, field for field.
-    let text: String = store
-        .conn
+    let text: String = sqlite(&store)
         .query_row("SELECT settings FROM sessions", [], |row| row.get(0))
         .unwrap();
     assert_eq!(
         text,
         r#"{"interval_secs":5.0,"warmup_secs":2.0,"cooldown_secs":300.0,"min_windows":6,"min_rise":5.0,"compressed":true}"#
     );
+}
+
+/// The connection of a file history, for what the store's API does not do.
+fn sqlite(store: &Store) -> &rusqlite::Connection {
+    match store {
+        Store::Sqlite(s) => &s.conn,
+        Store::Postgres(_) => panic!("these tests write SQLite files"),
+    }
 }

@@ -8,10 +8,10 @@ use super::codes::{
     alert_verdict_code, blocking_code, profile_code, role_code, settings_code, signature_code,
     source_code, verdict_code,
 };
-use super::{ProcessRef, SampleWrite, Store, Written};
+use super::{ProcessRef, SampleWrite, Sqlite, Written};
 use crate::history::{DumpRole, GroupMeta, Profile, Settings};
 
-impl Store {
+impl Sqlite {
     /// Records the start of a watch session.
     pub fn begin_session(&mut self, t: f64, settings: &Settings, simulated: bool) -> Result<i64> {
         self.conn.execute(
@@ -163,7 +163,7 @@ impl Store {
     }
 }
 
-fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(super) fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 8),

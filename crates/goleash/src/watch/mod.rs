@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod fetch;
 mod live;
+pub mod metrics_listen;
 pub mod sources;
 pub mod target;
 

@@ -3,9 +3,11 @@
 mod captures;
 mod ci_formats;
 mod exits;
+mod fleet;
 mod golden;
 mod gotest;
 mod output;
+mod shared_history;
 mod support;
 mod verdicts;
 mod watch;

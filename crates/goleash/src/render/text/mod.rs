@@ -9,6 +9,7 @@ pub mod diff;
 pub mod inspect;
 
 pub mod report;
+pub mod scan;
 pub mod test;
 pub mod watch;
 

@@ -125,3 +125,14 @@ pub fn get(addr: &str, path: &str) -> Response {
         .request(path, true)
         .unwrap_or_else(|e| panic!("GET {path} from {addr} failed: {e}"))
 }
+
+/// [`get`] for a server that may not listen yet: None when it does not answer.
+pub fn try_get(addr: &str, path: &str) -> Option<Response> {
+    let stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(TIMEOUT)).ok()?;
+    let mut connection = Connection {
+        reader: BufReader::new(stream),
+        host: addr.to_string(),
+    };
+    connection.request(path, true).ok()
+}

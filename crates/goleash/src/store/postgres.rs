@@ -1,0 +1,915 @@
+//! The history in PostgreSQL (`--db postgres://…`): one history for several watches, each
+//! with its shard of targets, and the reports that read it.
+//!
+//! The same tables, columns, codes and schema versions as the SQLite store (the numbers of
+//! [`super::schema`], kept in `goleash_schema`), in PostgreSQL's types. Each sample is one
+//! transaction, committed before its event is printed, so a watch killed at any moment
+//! loses at most the sample it was writing. A target is written by one watch at a time:
+//! the watch holds a session-level advisory lock per target for as long as it runs, and a
+//! second watch asking for the same target is refused.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use ::postgres::{Client, NoTls, Row, Transaction};
+use anyhow::{Context, Result, bail};
+use goleash_core::Signature;
+
+use super::codes::{
+    alert_verdict_code, alert_verdict_of, blocking_code, blocking_of, profile_code, profile_of,
+    role_code, role_of, settings_code, settings_of, signature_code, signature_of, source_code,
+    source_of, verdict_code, verdict_of,
+};
+use super::write::gzip;
+use super::{
+    AlertRow, DumpRow, GroupRow, ProcessRef, ProcessRow, Resume, SampleRow, SampleWrite,
+    SessionRow, TargetRow, Written, schema,
+};
+use crate::history::{AlertRecord, Creator, DumpRole, Frame, GroupMeta, Profile, Settings, Site};
+
+/// Each entry brings a database to the schema version it names, from the one before. A
+/// new database starts at schema 2 directly: schema 1 was SQLite's alone.
+const MIGRATIONS: &[(usize, &str)] = &[(2, SCHEMA_2)];
+
+/// Schema 2 of [`super::schema`], in PostgreSQL's types.
+const SCHEMA_2: &str = r#"
+CREATE TABLE targets (
+    id          BIGSERIAL PRIMARY KEY,
+    url         TEXT NOT NULL UNIQUE,
+    added       DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE sessions (
+    id          BIGSERIAL PRIMARY KEY,
+    started     DOUBLE PRECISION NOT NULL,
+    stopped     DOUBLE PRECISION,
+    settings    TEXT NOT NULL,
+    simulated   BOOLEAN NOT NULL
+);
+CREATE TABLE processes (
+    id          BIGSERIAL PRIMARY KEY,
+    target_id   BIGINT NOT NULL REFERENCES targets(id),
+    seen        DOUBLE PRECISION NOT NULL,
+    start_time  DOUBLE PRECISION,
+    reason      TEXT NOT NULL
+);
+CREATE INDEX processes_by_target ON processes(target_id, id);
+CREATE TABLE samples (
+    id          BIGSERIAL PRIMARY KEY,
+    target_id   BIGINT NOT NULL REFERENCES targets(id),
+    process_id  BIGINT NOT NULL REFERENCES processes(id),
+    session_id  BIGINT NOT NULL REFERENCES sessions(id),
+    t           DOUBLE PRECISION NOT NULL,
+    goroutines  BIGINT NOT NULL,
+    source      TEXT NOT NULL,
+    cost_ms     DOUBLE PRECISION
+);
+CREATE INDEX samples_by_target ON samples(target_id, t);
+CREATE INDEX samples_by_process ON samples(process_id, t);
+CREATE TABLE groups (
+    id          BIGSERIAL PRIMARY KEY,
+    target_id   BIGINT NOT NULL REFERENCES targets(id),
+    signature   TEXT NOT NULL,
+    first_seen  DOUBLE PRECISION NOT NULL,
+    blocking    TEXT NOT NULL CHECK (blocking IN (
+                    'chan receive', 'chan send', 'chan send or receive',
+                    'chan receive (nil chan)', 'chan send (nil chan)', 'select',
+                    'select (no cases)', 'sync.WaitGroup.Wait', 'sync.Mutex.Lock',
+                    'sync.RWMutex.RLock', 'sync.RWMutex.Lock', 'sync.Cond.Wait', 'semacquire',
+                    'sleep', 'IO wait', 'syscall', 'running', 'runnable', 'runtime', 'unknown')),
+    site_function TEXT,
+    site_file   TEXT,
+    site_line   BIGINT,
+    site_source TEXT,
+    creator_function TEXT,
+    creator_file TEXT,
+    creator_line BIGINT,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('leak', 'suspect', 'lingering', 'expected')),
+    why         TEXT NOT NULL,
+    pattern     TEXT,
+    hint        TEXT,
+    UNIQUE (target_id, signature),
+    CHECK ((site_function IS NULL) = (site_file IS NULL)
+           AND (site_function IS NULL) = (site_line IS NULL)
+           AND (site_source IS NULL OR site_function IS NOT NULL)),
+    CHECK ((creator_function IS NULL) = (creator_file IS NULL)
+           AND (creator_function IS NULL) = (creator_line IS NULL))
+);
+CREATE TABLE group_frames (
+    group_id    BIGINT NOT NULL REFERENCES groups(id),
+    depth       BIGINT NOT NULL,
+    function    TEXT NOT NULL,
+    file        TEXT NOT NULL,
+    line        BIGINT NOT NULL,
+    "offset"    BIGINT,
+    inlined     BOOLEAN NOT NULL,
+    PRIMARY KEY (group_id, depth)
+);
+CREATE TABLE group_counts (
+    sample_id   BIGINT NOT NULL REFERENCES samples(id),
+    group_id    BIGINT NOT NULL REFERENCES groups(id),
+    count       BIGINT NOT NULL,
+    PRIMARY KEY (sample_id, group_id)
+);
+CREATE TABLE dumps (
+    id          BIGSERIAL PRIMARY KEY,
+    target_id   BIGINT NOT NULL REFERENCES targets(id),
+    process_id  BIGINT NOT NULL REFERENCES processes(id),
+    sample_id   BIGINT NOT NULL REFERENCES samples(id),
+    t           DOUBLE PRECISION NOT NULL,
+    profile     TEXT NOT NULL CHECK (profile IN ('goroutine', 'goroutineleak')),
+    debug       BIGINT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('first', 'latest', 'evidence')),
+    reason      TEXT NOT NULL,
+    size        BIGINT NOT NULL,
+    body        BYTEA NOT NULL
+);
+CREATE INDEX dumps_by_target ON dumps(target_id, t);
+CREATE TABLE alerts (
+    id          BIGSERIAL PRIMARY KEY,
+    target_id   BIGINT NOT NULL REFERENCES targets(id),
+    process_id  BIGINT NOT NULL REFERENCES processes(id),
+    t           DOUBLE PRECISION NOT NULL,
+    signature   TEXT,
+    verdict     TEXT NOT NULL CHECK (verdict IN (
+                    'leak', 'suspect', 'lingering', 'expected', 'rising')),
+    why         TEXT NOT NULL,
+    slope_per_minute DOUBLE PRECISION,
+    p_value     DOUBLE PRECISION,
+    count_before BIGINT,
+    count_after BIGINT
+);
+CREATE INDEX alerts_by_process ON alerts(process_id);
+"#;
+
+/// The advisory lock key under which migrations run: any constant, the same for every
+/// goleash.
+const MIGRATION_LOCK: i64 = 0x0067_6f6c_6561_7368;
+
+/// The first key of the per-target advisory locks (the second is the target's id): "gl".
+const TARGET_LOCKS: i32 = 0x676c;
+
+/// A history in PostgreSQL.
+pub struct Postgres {
+    client: RefCell<Client>,
+    /// The URL without its password, for messages.
+    shown: String,
+    /// Group ids by target and signature, for the rows committed so far.
+    groups: HashMap<(i64, Signature), i64>,
+    /// Take an advisory lock on every target written: this store is a watch's.
+    writer: bool,
+}
+
+/// Whether `--db` names a PostgreSQL database.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// `url` without the password.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+fn code<T>(value: &str, column: &str, decode: fn(&str) -> Option<T>) -> Result<T> {
+    decode(value).with_context(|| format!("{column}: unknown code {value:?}"))
+}
+
+fn nullable_code<T>(
+    value: Option<String>,
+    column: &str,
+    decode: fn(&str) -> Option<T>,
+) -> Result<Option<T>> {
+    value.map(|v| code(&v, column, decode)).transpose()
+}
+
+impl Postgres {
+    /// Connects for a watch, creating or upgrading the schema.
+    pub fn open_for_writing(url: &str) -> Result<Postgres> {
+        let mut store = Postgres::connect(url, true)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Connects for a report: the schema must be there, and not newer than this release.
+    pub fn open_existing(url: &str) -> Result<Postgres> {
+        let store = Postgres::connect(url, false)?;
+        let version = store.version()?;
+        if version == 0 {
+            bail!(
+                "no goleash history in {}\n  hint: `goleash watch --db {} URL` records one",
+                store.shown,
+                store.shown
+            );
+        }
+        store.known(version)?;
+        if version < schema::VERSION {
+            bail!(
+                "{} holds schema {version}; this goleash reads {}\n  hint: a `goleash watch` on it upgrades it",
+                store.shown,
+                schema::VERSION
+            );
+        }
+        Ok(store)
+    }
+
+    fn connect(url: &str, writer: bool) -> Result<Postgres> {
+        let shown = without_password(url);
+        let client = Client::connect(url, NoTls)
+            .with_context(|| format!("cannot connect to the history database {shown}"))?;
+        Ok(Postgres {
+            client: RefCell::new(client),
+            shown,
+            groups: HashMap::new(),
+            writer,
+        })
+    }
+
+    /// The URL, without the password.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    fn version(&self) -> Result<usize> {
+        let mut client = self.client.borrow_mut();
+        let exists: bool = client
+            .query_one("SELECT to_regclass('goleash_schema') IS NOT NULL", &[])?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
+        let version: Option<i64> = client
+            .query_one("SELECT max(version) FROM goleash_schema", &[])?
+            .get(0);
+        Ok(version.map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX)))
+    }
+
+    fn known(&self, version: usize) -> Result<()> {
+        if version > schema::VERSION {
+            bail!(
+                "{} was written by a newer goleash (schema {version}; this one knows up to {})\n  hint: upgrade goleash",
+                self.shown,
+                schema::VERSION
+            );
+        }
+        Ok(())
+    }
+
+    /// Brings the schema to [`schema::VERSION`], one transaction per migration, under an
+    /// advisory lock so that watches starting together do not migrate twice.
+    fn migrate(&mut self) -> Result<()> {
+        let shown = self.shown.clone();
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS goleash_schema (version BIGINT NOT NULL)")?;
+        let from: Option<i64> = tx
+            .query_one("SELECT max(version) FROM goleash_schema", &[])?
+            .get(0);
+        let from = from.map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX));
+        if from > schema::VERSION {
+            bail!(
+                "{shown} was written by a newer goleash (schema {from}; this one knows up to {})\n  hint: upgrade goleash",
+                schema::VERSION
+            );
+        }
+        for &(to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > from) {
+            tx.batch_execute(sql)
+                .with_context(|| format!("upgrading {shown} to schema {to}"))?;
+            tx.execute("DELETE FROM goleash_schema", &[])?;
+            tx.execute(
+                "INSERT INTO goleash_schema (version) VALUES ($1)",
+                &[&(to as i64)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the start of a watch session.
+    pub fn begin_session(&mut self, t: f64, settings: &Settings, simulated: bool) -> Result<i64> {
+        let row = self.client.get_mut().query_one(
+            "INSERT INTO sessions (started, settings, simulated) VALUES ($1, $2, $3) RETURNING id",
+            &[&t, &settings_code(settings), &simulated],
+        )?;
+        Ok(row.get(0))
+    }
+
+    /// Records the end of a session.
+    pub fn end_session(&mut self, id: i64, t: f64) -> Result<()> {
+        self.client
+            .get_mut()
+            .execute("UPDATE sessions SET stopped = $1 WHERE id = $2", &[&t, &id])?;
+        Ok(())
+    }
+
+    /// The id of a target, added if new; a watch also takes the target's lock.
+    pub fn target(&mut self, url: &str, t: f64) -> Result<i64> {
+        let client = self.client.get_mut();
+        client.execute(
+            "INSERT INTO targets (url, added) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
+            &[&url, &t],
+        )?;
+        let id: i64 = client
+            .query_one("SELECT id FROM targets WHERE url = $1", &[&url])?
+            .get(0);
+        if self.writer {
+            let locked: bool = client
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, $2)",
+                    &[&TARGET_LOCKS, &(id as i32)],
+                )?
+                .get(0);
+            if !locked {
+                bail!(
+                    "another goleash watch is writing the history of {url} in {}\n  hint: give each watch its own targets (a shard), or stop the other",
+                    self.shown
+                );
+            }
+        }
+        Ok(id)
+    }
+
+    /// Writes one observation in one transaction.
+    pub fn write(&mut self, w: &SampleWrite<'_>) -> Result<Written> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.transaction()?;
+        let process = match &w.process {
+            ProcessRef::Known(id) => *id,
+            ProcessRef::New { reason, start_time } => tx
+                .query_one(
+                    "INSERT INTO processes (target_id, seen, start_time, reason)
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    &[&w.target, &w.t, start_time, reason],
+                )?
+                .get(0),
+        };
+        let sample: i64 = tx
+            .query_one(
+                "INSERT INTO samples (target_id, process_id, session_id, t, goroutines, source, cost_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                &[
+                    &w.target,
+                    &process,
+                    &w.session,
+                    &w.t,
+                    &(w.goroutines as i64),
+                    &source_code(w.source),
+                    &w.cost_ms,
+                ],
+            )?
+            .get(0);
+        let mut added = Vec::new();
+        for g in w.new_groups {
+            if self.groups.contains_key(&(w.target, g.signature)) {
+                continue;
+            }
+            added.push((g.signature, insert_group(&mut tx, w.target, w.t, g)?));
+        }
+        let groups = &self.groups;
+        let id_of = |signature: Signature| {
+            groups
+                .get(&(w.target, signature))
+                .copied()
+                .or_else(|| added.iter().find(|a| a.0 == signature).map(|a| a.1))
+        };
+        if !w.counts.is_empty() {
+            let insert = tx.prepare(
+                "INSERT INTO group_counts (sample_id, group_id, count) VALUES ($1, $2, $3)",
+            )?;
+            for &(signature, count) in w.counts {
+                let group = id_of(signature).with_context(|| {
+                    format!("group {signature} has a count but was never described")
+                })?;
+                tx.execute(&insert, &[&sample, &group, &(count as i64)])?;
+            }
+        }
+        for v in w.verdicts {
+            let Some(group) = id_of(v.signature) else {
+                continue;
+            };
+            tx.execute(
+                "UPDATE groups SET verdict = $1, why = $2, pattern = $3, hint = $4 WHERE id = $5",
+                &[
+                    &verdict_code(v.verdict),
+                    &v.why,
+                    &v.pattern,
+                    &v.hint,
+                    &group,
+                ],
+            )?;
+        }
+        for d in w.dumps {
+            insert_dump(
+                &mut tx, w.target, process, sample, w.t, d.profile, d.debug, d.role, &d.reason,
+                &d.body,
+            )?;
+        }
+        for a in w.alerts {
+            tx.execute(
+                "INSERT INTO alerts (target_id, process_id, t, signature, verdict, why,
+                                     slope_per_minute, p_value, count_before, count_after)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &w.target,
+                    &process,
+                    &w.t,
+                    &a.signature.map(signature_code),
+                    &alert_verdict_code(a.verdict),
+                    &a.why,
+                    &a.slope_per_minute,
+                    &a.p_value,
+                    &a.count_before.map(|c| c as i64),
+                    &a.count_after.map(|c| c as i64),
+                ],
+            )?;
+        }
+        tx.commit()?;
+        drop(client);
+        // Only what was committed may be cached: a failed transaction rolled these back.
+        for (signature, id) in added {
+            self.groups.insert((w.target, signature), id);
+        }
+        Ok(Written { sample, process })
+    }
+
+    /// Keeps `body` as the target's latest profile, replacing the previous one.
+    pub fn keep_latest(
+        &mut self,
+        target: i64,
+        process: i64,
+        sample: i64,
+        t: f64,
+        body: &[u8],
+    ) -> Result<()> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.transaction()?;
+        insert_dump(
+            &mut tx,
+            target,
+            process,
+            sample,
+            t,
+            Profile::Goroutine,
+            0,
+            DumpRole::Latest,
+            "the latest profile",
+            body,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What a watch needs to continue a target's history (as [`super::Store::resume`]).
+    pub fn resume(
+        &mut self,
+        target: i64,
+        max_samples: usize,
+        max_profiles: usize,
+    ) -> Result<Resume> {
+        let groups = self.groups_of(target)?;
+        for g in &groups {
+            self.groups.insert((target, g.meta.signature), g.id);
+        }
+        let client = self.client.get_mut();
+        let mut resume = Resume {
+            groups,
+            last_t: client
+                .query_one(
+                    "SELECT max(t) FROM samples WHERE target_id = $1",
+                    &[&target],
+                )?
+                .get(0),
+            ..Resume::default()
+        };
+        let Some(process) = client
+            .query_opt(
+                "SELECT id, seen, start_time, reason FROM processes WHERE target_id = $1
+                 ORDER BY id DESC LIMIT 1",
+                &[&target],
+            )?
+            .map(|row| process_row(&row))
+        else {
+            return Ok(resume);
+        };
+        let mut samples: Vec<(f64, u64)> = client
+            .query(
+                "SELECT t, goroutines FROM samples WHERE process_id = $1 ORDER BY t DESC LIMIT $2",
+                &[&process.id, &(max_samples as i64)],
+            )?
+            .iter()
+            .map(|row| (row.get(0), row.get::<_, i64>(1) as u64))
+            .collect();
+        samples.reverse();
+        resume.samples = samples;
+        let mut profiles: Vec<(i64, f64)> = client
+            .query(
+                "SELECT s.id, s.t FROM samples s WHERE s.process_id = $1
+                   AND EXISTS (SELECT 1 FROM group_counts c WHERE c.sample_id = s.id)
+                 ORDER BY s.t DESC LIMIT $2",
+                &[&process.id, &(max_profiles as i64)],
+            )?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        profiles.reverse();
+        let position: HashMap<i64, usize> = profiles
+            .iter()
+            .enumerate()
+            .map(|(i, &(id, _))| (id, i))
+            .collect();
+        let signature_by_group: HashMap<i64, Signature> = resume
+            .groups
+            .iter()
+            .map(|g| (g.id, g.meta.signature))
+            .collect();
+        let mut series: HashMap<Signature, Vec<u64>> = HashMap::new();
+        if let Some(&(_, first_t)) = profiles.first() {
+            let rows = client.query(
+                "SELECT c.sample_id, c.group_id, c.count FROM group_counts c
+                 JOIN samples s ON s.id = c.sample_id
+                 WHERE s.process_id = $1 AND s.t >= $2",
+                &[&process.id, &first_t],
+            )?;
+            for row in rows {
+                let (sample, group, count): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+                let (Some(&i), Some(&signature)) =
+                    (position.get(&sample), signature_by_group.get(&group))
+                else {
+                    continue;
+                };
+                series
+                    .entry(signature)
+                    .or_insert_with(|| vec![0; profiles.len()])[i] = count as u64;
+            }
+        }
+        let mut group_counts: Vec<(Signature, Vec<u64>)> = series.into_iter().collect();
+        group_counts.sort_by_key(|(s, _)| *s);
+        resume.group_counts = group_counts;
+        resume.profile_times = profiles.iter().map(|p| p.1).collect();
+        resume.alerted = client
+            .query(
+                "SELECT DISTINCT signature FROM alerts WHERE process_id = $1",
+                &[&process.id],
+            )?
+            .iter()
+            .map(|row| nullable_code(row.get(0), "alerts.signature", signature_of))
+            .collect::<Result<_>>()?;
+        resume.process = Some(process);
+        Ok(resume)
+    }
+
+    /// Every target, oldest first.
+    pub fn targets(&self) -> Result<Vec<TargetRow>> {
+        Ok(self
+            .client
+            .borrow_mut()
+            .query("SELECT id, url, added FROM targets ORDER BY id", &[])?
+            .iter()
+            .map(|row| TargetRow {
+                id: row.get(0),
+                url: row.get(1),
+                added: row.get(2),
+            })
+            .collect())
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<SessionRow>> {
+        Ok(self
+            .client
+            .borrow_mut()
+            .query(
+                "SELECT id, started, stopped, settings, simulated FROM sessions ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(|row| SessionRow {
+                id: row.get(0),
+                started: row.get(1),
+                stopped: row.get(2),
+                settings: settings_of(row.get(3)),
+                simulated: row.get(4),
+            })
+            .collect())
+    }
+
+    /// The processes of a target, oldest first.
+    pub fn processes(&self, target: i64) -> Result<Vec<ProcessRow>> {
+        Ok(self
+            .client
+            .borrow_mut()
+            .query(
+                "SELECT id, seen, start_time, reason FROM processes WHERE target_id = $1 ORDER BY id",
+                &[&target],
+            )?
+            .iter()
+            .map(process_row)
+            .collect())
+    }
+
+    /// The samples of a target, in time order.
+    pub fn samples(&self, target: i64) -> Result<Vec<SampleRow>> {
+        self.client
+            .borrow_mut()
+            .query(
+                "SELECT id, process_id, t, goroutines, source FROM samples WHERE target_id = $1
+                 ORDER BY t, id",
+                &[&target],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(SampleRow {
+                    id: row.get(0),
+                    process: row.get(1),
+                    t: row.get(2),
+                    goroutines: row.get::<_, i64>(3) as u64,
+                    source: code(row.get(4), "samples.source", source_of)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every group of a target, by id.
+    pub fn groups_of(&self, target: i64) -> Result<Vec<GroupRow>> {
+        let mut client = self.client.borrow_mut();
+        let mut frames: HashMap<i64, Vec<Frame>> = HashMap::new();
+        for row in client.query(
+            "SELECT f.group_id, f.function, f.file, f.line, f.\"offset\", f.inlined
+             FROM group_frames f JOIN groups g ON g.id = f.group_id
+             WHERE g.target_id = $1 ORDER BY f.group_id, f.depth",
+            &[&target],
+        )? {
+            frames.entry(row.get(0)).or_default().push(Frame {
+                function: row.get(1),
+                file: row.get(2),
+                line: row.get::<_, i64>(3) as u32,
+                offset: row.get::<_, Option<i64>>(4).map(|o| o as u32),
+                inlined: row.get(5),
+            });
+        }
+        client
+            .query(
+                "SELECT id, first_seen, signature, blocking, site_function, site_file, site_line,
+                        site_source, creator_function, creator_file, creator_line, verdict, why,
+                        pattern, hint
+                 FROM groups WHERE target_id = $1 ORDER BY id",
+                &[&target],
+            )?
+            .iter()
+            .map(|row| {
+                let id: i64 = row.get(0);
+                let site = row.get::<_, Option<String>>(4).map(|function| Site {
+                    function,
+                    file: row.get(5),
+                    line: row.get::<_, i64>(6) as u32,
+                    source: row.get(7),
+                });
+                let created_by = row.get::<_, Option<String>>(8).map(|function| Creator {
+                    function,
+                    file: row.get(9),
+                    line: row.get::<_, i64>(10) as u32,
+                });
+                Ok(GroupRow {
+                    id,
+                    first_seen: row.get(1),
+                    meta: GroupMeta {
+                        signature: code(row.get(2), "groups.signature", signature_of)?,
+                        blocking: code(row.get(3), "groups.blocking", blocking_of)?,
+                        site,
+                        frames: frames.remove(&id).unwrap_or_default(),
+                        created_by,
+                        verdict: code(row.get(11), "groups.verdict", verdict_of)?,
+                        why: row.get(12),
+                        pattern: row.get(13),
+                        hint: row.get(14),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The per-group counts of a target: (sample id, group id, count).
+    pub fn group_counts(&self, target: i64) -> Result<Vec<(i64, i64, u64)>> {
+        Ok(self
+            .client
+            .borrow_mut()
+            .query(
+                "SELECT c.sample_id, c.group_id, c.count FROM group_counts c
+                 JOIN samples s ON s.id = c.sample_id WHERE s.target_id = $1",
+                &[&target],
+            )?
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get::<_, i64>(2) as u64))
+            .collect())
+    }
+
+    /// The stored bodies of a target, without the bodies, in time order.
+    pub fn dumps(&self, target: i64) -> Result<Vec<DumpRow>> {
+        self.client
+            .borrow_mut()
+            .query(
+                "SELECT id, process_id, sample_id, t, profile, debug, role, reason, size
+                 FROM dumps WHERE target_id = $1 ORDER BY t, id",
+                &[&target],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(DumpRow {
+                    id: row.get(0),
+                    process: row.get(1),
+                    sample: row.get(2),
+                    t: row.get(3),
+                    profile: code(row.get(4), "dumps.profile", profile_of)?,
+                    debug: row.get::<_, i64>(5) as u8,
+                    role: code(row.get(6), "dumps.role", role_of)?,
+                    reason: row.get(7),
+                    size: row.get::<_, i64>(8) as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// One stored body, decompressed.
+    pub fn dump_body(&self, id: i64) -> Result<Vec<u8>> {
+        let compressed: Vec<u8> = self
+            .client
+            .borrow_mut()
+            .query_one("SELECT body FROM dumps WHERE id = $1", &[&id])?
+            .get(0);
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&compressed[..]),
+            &mut body,
+        )
+        .with_context(|| format!("stored dump {id} is damaged"))?;
+        Ok(body)
+    }
+
+    /// The alerts of a target, in time order.
+    pub fn alerts(&self, target: i64) -> Result<Vec<AlertRow>> {
+        self.client
+            .borrow_mut()
+            .query(
+                "SELECT process_id, t, signature, verdict, why, slope_per_minute, p_value,
+                        count_before, count_after
+                 FROM alerts WHERE target_id = $1 ORDER BY t, id",
+                &[&target],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(AlertRow {
+                    process: row.get(0),
+                    t: row.get(1),
+                    alert: AlertRecord {
+                        signature: nullable_code(row.get(2), "alerts.signature", signature_of)?,
+                        verdict: code(row.get(3), "alerts.verdict", alert_verdict_of)?,
+                        why: row.get(4),
+                        slope_per_minute: row.get(5),
+                        p_value: row.get(6),
+                        count_before: row.get::<_, Option<i64>>(7).map(|c| c as u64),
+                        count_after: row.get::<_, Option<i64>>(8).map(|c| c as u64),
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+fn process_row(row: &Row) -> ProcessRow {
+    ProcessRow {
+        id: row.get(0),
+        seen: row.get(1),
+        start_time: row.get(2),
+        reason: row.get(3),
+    }
+}
+
+/// Describes a stack seen for the first time, unless a row already does; its id.
+fn insert_group(tx: &mut Transaction<'_>, target: i64, t: f64, g: &GroupMeta) -> Result<i64> {
+    let site = g.site.as_ref();
+    let creator = g.created_by.as_ref();
+    let inserted = tx.query_opt(
+        "INSERT INTO groups (target_id, signature, first_seen, blocking, site_function,
+                             site_file, site_line, site_source, creator_function, creator_file,
+                             creator_line, verdict, why, pattern, hint)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT (target_id, signature) DO NOTHING RETURNING id",
+        &[
+            &target,
+            &signature_code(g.signature),
+            &t,
+            &blocking_code(g.blocking),
+            &site.map(|s| &s.function),
+            &site.map(|s| &s.file),
+            &site.map(|s| i64::from(s.line)),
+            &site.and_then(|s| s.source.as_ref()),
+            &creator.map(|c| &c.function),
+            &creator.map(|c| &c.file),
+            &creator.map(|c| i64::from(c.line)),
+            &verdict_code(g.verdict),
+            &g.why,
+            &g.pattern,
+            &g.hint,
+        ],
+    )?;
+    let Some(row) = inserted else {
+        return Ok(tx
+            .query_one(
+                "SELECT id FROM groups WHERE target_id = $1 AND signature = $2",
+                &[&target, &signature_code(g.signature)],
+            )?
+            .get(0));
+    };
+    let id: i64 = row.get(0);
+    let frame = tx.prepare(
+        "INSERT INTO group_frames (group_id, depth, function, file, line, \"offset\", inlined)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )?;
+    for (depth, f) in g.frames.iter().enumerate() {
+        tx.execute(
+            &frame,
+            &[
+                &id,
+                &(depth as i64),
+                &f.function,
+                &f.file,
+                &i64::from(f.line),
+                &f.offset.map(i64::from),
+                &f.inlined,
+            ],
+        )?;
+    }
+    Ok(id)
+}
+
+/// Keeps a body; a `latest` one replaces the target's previous latest.
+#[allow(clippy::too_many_arguments)]
+fn insert_dump(
+    tx: &mut Transaction<'_>,
+    target: i64,
+    process: i64,
+    sample: i64,
+    t: f64,
+    profile: Profile,
+    debug: u8,
+    role: DumpRole,
+    reason: &str,
+    body: &[u8],
+) -> Result<()> {
+    if role == DumpRole::Latest {
+        tx.execute(
+            "DELETE FROM dumps WHERE target_id = $1 AND role = $2",
+            &[&target, &role_code(DumpRole::Latest)],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO dumps (target_id, process_id, sample_id, t, profile, debug, role, reason,
+                            size, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            &target,
+            &process,
+            &sample,
+            &t,
+            &profile_code(profile),
+            &i64::from(debug),
+            &role_code(role),
+            &reason,
+            &(body.len() as i64),
+            &gzip(body)?,
+        ],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_migrations_reach_the_schema_this_release_writes() {
+        assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(schema::VERSION));
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            without_password("postgres://goleash:secret@db:5432/history"),
+            "postgres://goleash:***@db:5432/history"
+        );
+        assert_eq!(
+            without_password("postgres://db/history"),
+            "postgres://db/history"
+        );
+        assert!(is_url("postgresql://db/x") && !is_url("goleash-watch.db"));
+    }
+}
