@@ -38,7 +38,9 @@ fn watches_write_their_shards_of_one_postgres_history_and_report_reads_it() {
     let shard = |url: &str| {
         Watch::start(
             Path::new(&db),
-            &[&COMPRESSED[..], &["--duration", "25s", url]].concat(),
+            // Long enough for a loaded machine: the watches are stopped once the leak is
+            // found.
+            &[&COMPRESSED[..], &["--duration", "120s", url]].concat(),
         )
     };
     let a = shard(&leaky_url);
@@ -58,6 +60,12 @@ fn watches_write_their_shards_of_one_postgres_history_and_report_reads_it() {
         "{stderr}"
     );
 
+    a.wait_for(Duration::from_secs(110), |e| {
+        e["event"] == "alert" && e["verdict"] == "leak"
+    })
+    .unwrap_or_else(|| panic!("the leaky shard raised no leak: {}", a.stderr()));
+    a.interrupt();
+    b.interrupt();
     let (code_a, events_a) = a.finish(Duration::from_secs(60));
     let (code_b, events_b) = b.finish(Duration::from_secs(60));
     assert_eq!((code_a, code_b), (0, 0));

@@ -2,7 +2,6 @@
 //! real `goleash watch` against real Go services, with compressed trend windows.
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -113,7 +112,7 @@ fn a_slow_leak_under_steady_load_is_found_at_its_line() {
             e["event"] == "dump" && e["profile"] == "goroutineleak"
         })
         .expect("a dump was kept as evidence");
-    interrupt(&watch);
+    watch.interrupt();
     let (code, events) = watch.finish(Duration::from_secs(30));
     assert_eq!(code, 1, "--fail-on-leak exits 1 after a leak");
     let summary = summary(&events);
@@ -227,14 +226,6 @@ fn bursty_healthy_load_that_rises_and_falls_is_never_flagged() {
 }
 
 /// Ctrl-C: the watch stops cleanly and prints its summary.
-fn interrupt(watch: &Watch) {
-    let sent = Command::new("kill")
-        .args(["-INT", &watch.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-}
-
 /// Kills a service and starts it again on the same port after 2 s: long enough for the
 /// watch to find nothing listening in between.
 fn kill_and_restart(service: Service, args: &[&str]) -> Service {
@@ -297,7 +288,7 @@ fn a_restart_mid_watch_is_marked_and_not_read_as_a_leak_ending() {
         );
     }
     std::thread::sleep(Duration::from_secs(4));
-    interrupt(&watch);
+    watch.interrupt();
     let (code, events) = watch.finish(Duration::from_secs(20));
     assert_eq!(code, 0);
     let summary = summary(&events);

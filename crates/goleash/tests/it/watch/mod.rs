@@ -85,6 +85,15 @@ impl Watch {
         }
     }
 
+    /// Ctrl-C: the watch ends its session and prints its summary.
+    pub fn interrupt(&self) {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
