@@ -235,10 +235,12 @@ impl Scanner {
         for pos in self.goroutine_finder.find_iter(text) {
             if let Some(header) = traceback::parse_header(&text[pos..]) {
                 let prefix = text[..pos].to_vec();
+                if !self.preamble.fits(&prefix) {
+                    self.preamble.flush(sink)?;
+                }
                 let (cause, start) = self.preamble.take_cause(tables, line.offset);
                 self.mode = Mode::Traceback;
-                self.tracebacks
-                    .begin(&mut self.dump, prefix, start, cause, tables, sink)?;
+                self.tracebacks.begin(&mut self.dump, prefix, start, cause);
                 self.tracebacks
                     .start_record(&mut self.dump, &header, line, tables);
                 return Ok(());
@@ -247,14 +249,9 @@ impl Scanner {
                 self.preamble.flush(sink)?;
                 let prefix = text[..pos].to_vec();
                 self.mode = Mode::Debug1;
-                return self.debug1.begin(
-                    &mut self.dump,
-                    prefix,
-                    header,
-                    line.offset,
-                    tables,
-                    sink,
-                );
+                self.debug1
+                    .begin(&mut self.dump, prefix, header, line.offset);
+                return Ok(());
             }
         }
         if text == race::START {
@@ -267,8 +264,11 @@ impl Scanner {
             self.mode = Mode::Race;
             return Ok(());
         }
-        if self.preamble.is_held() && self.preamble.continues(text) || preamble::starts(text) {
+        if self.preamble.is_held() && self.preamble.continues(text) {
             return self.preamble.hold(line, sink);
+        }
+        if let Some(prefix_len) = preamble::start(text) {
+            return self.preamble.start(line, prefix_len, sink);
         }
         self.preamble.flush(sink)?;
         sink.text(line.raw)

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::intern::{FrameId, LabelSetId, Tables};
 use crate::model::{
@@ -13,7 +13,7 @@ use crate::model::{
     Warning,
 };
 use crate::parse::lines::{Line, trim_line_end};
-use crate::parse::text::dump::{Dump, Prefix};
+use crate::parse::text::dump::Dump;
 use crate::parse::text::{Step, preamble};
 use crate::parse::{Sink, traceback};
 
@@ -124,6 +124,9 @@ pub(super) struct TracebackDump {
     /// Past the first `-----` of a GOTRACEBACK=crash signal dump: each thread's section
     /// repeats the goroutine it runs, already listed, or shows its g0. Not counted again.
     thread_sections: bool,
+    /// The goroutine ids the dump listed: a process lists each once, so one seen again
+    /// starts the next dump (two `?debug=2` outputs appended with nothing between them).
+    ids: FxHashSet<u64>,
     headers: HeaderCache,
 }
 
@@ -140,23 +143,17 @@ impl TracebackDump {
             saw_blank: false,
             last_attached: None,
             thread_sections: false,
+            ids: FxHashSet::default(),
             headers: HeaderCache::default(),
         }
     }
 
     /// Starts a dump at `offset`; its first header comes next.
-    pub fn begin(
-        &mut self,
-        dump: &mut Dump,
-        prefix: Vec<u8>,
-        offset: u64,
-        cause: Cause,
-        tables: &Tables,
-        sink: &mut dyn Sink,
-    ) -> io::Result<()> {
+    pub fn begin(&mut self, dump: &mut Dump, prefix: Vec<u8>, offset: u64, cause: Cause) {
         self.cause_kind = cause.kind;
         self.saw_blank = false;
         self.thread_sections = false;
+        self.ids.clear();
         let info = DumpInfo {
             format: Format::Traceback,
             profile: Profile::Goroutine,
@@ -167,7 +164,7 @@ impl TracebackDump {
             prefix: None,
         };
         self.tb = Tb::Between;
-        dump.open(info, prefix, tables, sink)
+        dump.open(info, prefix);
     }
 
     /// Starts a record at its `goroutine N [state]:` header.
@@ -189,6 +186,9 @@ impl TracebackDump {
         }
         record.offset = line.offset;
         record.line = line.number;
+        if !self.thread_sections {
+            self.ids.insert(header.id);
+        }
         dump.record_open = true;
         self.last_attached = None;
         self.tb = Tb::Frames;
@@ -204,15 +204,18 @@ impl TracebackDump {
     ) -> io::Result<Step> {
         let text = match dump.prefix.strip(line.text) {
             Some(text) => text,
-            // Text printed without a newline just before a dump (`dumping stacks...goroutine
-            // 1 [running]:`) looks like a prefix until the next line lacks it.
+            // A log message or text printed without a newline just before a dump
+            // (`dumping stacks...goroutine 1 [running]:`) looks like part of the prefix
+            // until the next line lacks it.
             None if dump.record_open
                 && dump.record.frames.is_empty()
+                && dump.record.ancestors.is_empty()
+                && dump.record.created_by.is_none()
                 && self.tb == Tb::Frames
-                && traceback::split_function_line(line.text).is_some() =>
+                && let Some(len) = dump.prefix.shortened_for(line.text) =>
             {
-                dump.prefix = Prefix::default();
-                line.text
+                dump.shorten_prefix(len);
+                &line.text[len..]
             }
             // A suspect line is not a frame either when the next line is not part of the dump.
             None => {
@@ -268,14 +271,16 @@ impl TracebackDump {
         if text[0] == b'g'
             && let Some(header) = traceback::parse_header(text)
         {
-            let adjoining = dump.record_open && !self.saw_blank;
+            // Go separates records with a blank line, and lists each goroutine once: a
+            // header straight after a record, or of a goroutine already listed, starts
+            // another dump (two `runtime.Stack` outputs appended to one file).
+            let next_dump = dump.record_open && !self.saw_blank
+                || !self.thread_sections && self.ids.contains(&header.id);
             self.finish_record(dump, tables, sink)?;
-            if adjoining {
-                // Go separates records with a blank line; a header straight after a record
-                // starts another dump (two `runtime.Stack` outputs appended to one file).
+            if next_dump {
                 let prefix = std::mem::take(&mut dump.prefix.bytes);
                 self.end(dump, line.offset, tables, sink)?;
-                self.begin(dump, prefix, line.offset, Cause::default(), tables, sink)?;
+                self.begin(dump, prefix, line.offset, Cause::default());
             }
             self.start_record(dump, &header, line, tables);
             self.saw_blank = false;
