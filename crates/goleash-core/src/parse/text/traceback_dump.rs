@@ -453,6 +453,15 @@ impl TracebackDump {
             dump.record.truncated = true;
         }
         self.tb = Tb::Between;
+        // Before Go 1.21 `created by` does not name the parent, but with
+        // GODEBUG=tracebackancestors the first ancestor section is the goroutine that
+        // started this one.
+        let record = &mut dump.record;
+        if let Some(creator) = record.created_by.as_mut()
+            && creator.parent.is_none()
+        {
+            creator.parent = record.ancestors.first().map(|ancestor| ancestor.id);
+        }
         dump.finish_record(self.thread_sections, tables, sink)
     }
 
