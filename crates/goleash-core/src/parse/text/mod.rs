@@ -292,8 +292,13 @@ impl Scanner {
                 self.end(suspect.offset, tables, sink)?;
                 self.outside(&suspect.line(), tables, sink)?;
             } else {
-                // The input ends in the middle of a frame line.
-                self.dump.record.truncated = true;
+                // The input ends in the middle of a frame line, or of what came after the
+                // last record.
+                if self.dump.record_open {
+                    self.dump.record.truncated = true;
+                } else {
+                    self.dump.truncated = true;
+                }
             }
         }
         if self.mode == Mode::Traceback {

@@ -33,6 +33,9 @@ enum Tb {
     FileOf(Pending),
     /// After the blank line that ends a record.
     Between,
+    /// Frames after a line that should have been a goroutine header and was not (garbled
+    /// text): they belong to no goroutine and are dropped, with a warning at their end.
+    Orphans,
 }
 
 /// What the function line waiting for its file line was.
@@ -62,6 +65,13 @@ impl Suspect {
             number: self.number,
             cut: false,
         }
+    }
+
+    /// The line's text, for a warning.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(trim_line_end(&self.raw))
+            .trim()
+            .to_string()
     }
 
     /// Whether the line had its newline: when the input ends without one, it may have been
@@ -117,6 +127,9 @@ pub(super) struct TracebackDump {
     args: Vec<u8>,
     creator_parent: Option<u64>,
     suspect: Option<Box<Suspect>>,
+    /// The lines dropped as [`Tb::Orphans`]: the line that broke the header, with its text,
+    /// and the last frame line after it.
+    orphans: Option<(Box<Suspect>, u64)>,
     /// The last line was blank: a header after it continues the dump.
     saw_blank: bool,
     /// The frame the last file line completed.
@@ -140,6 +153,7 @@ impl TracebackDump {
             args: Vec::new(),
             creator_parent: None,
             suspect: None,
+            orphans: None,
             saw_blank: false,
             last_attached: None,
             thread_sections: false,
@@ -225,19 +239,49 @@ impl TracebackDump {
                 };
             }
         };
-        if let Some(suspect) = self.suspect.take() {
-            if traceback::parse_file_line(text).is_some() {
-                sink.warning(Warning {
-                    offset: suspect.offset,
-                    line: Some(suspect.number),
-                    message: format!(
-                        "`{}` is not a function call; skipped it and its file line",
-                        String::from_utf8_lossy(trim_line_end(&suspect.raw)).trim()
-                    ),
-                })?;
+        if self.tb == Tb::Orphans {
+            if is_stack_line(text) {
+                if let Some((_, last)) = self.orphans.as_mut() {
+                    *last = line.number;
+                }
                 return Ok(Step::Taken);
             }
-            return Ok(Step::EndedBefore(suspect));
+            self.drop_orphans(sink)?;
+        }
+        if let Some(suspect) = self.suspect.take() {
+            if dump.record_open {
+                if traceback::parse_file_line(text).is_some() {
+                    sink.warning(Warning {
+                        offset: suspect.offset,
+                        line: Some(suspect.number),
+                        message: format!(
+                            "`{}` is not a function call; skipped it and its file line",
+                            suspect.text()
+                        ),
+                    })?;
+                    return Ok(Step::Taken);
+                }
+                // The stack goes on after it: text written into the middle of the dump.
+                if starts_frame(text) {
+                    sink.warning(Warning {
+                        offset: suspect.offset,
+                        line: Some(suspect.number),
+                        message: format!(
+                            "`{}` is not part of a goroutine's stack (garbled text?); dropped it",
+                            suspect.text()
+                        ),
+                    })?;
+                } else {
+                    return Ok(Step::EndedBefore(suspect));
+                }
+            } else if is_stack_line(text) {
+                // Frames after the record's blank line: the header before them was garbled.
+                self.orphans = Some((suspect, line.number));
+                self.tb = Tb::Orphans;
+                return Ok(Step::Taken);
+            } else {
+                return Ok(Step::EndedBefore(suspect));
+            }
         }
         if let Tb::FileOf(pending) = self.tb {
             let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
@@ -253,13 +297,27 @@ impl TracebackDump {
                 return Ok(Step::Taken);
             }
             // No file line where one belongs: keep the function without a position. An
-            // indented line that is not a file line is one cut short.
-            if text.first().is_some_and(u8::is_ascii_whitespace) {
-                dump.record.truncated = true;
-            }
+            // indented line that is not a file line is one cut short: by the end of the
+            // input, or by garbling when lines follow it.
             let frame = traceback::intern_bare_frame(tables, &self.function, inlined);
             self.attach(dump, pending, frame, None);
             self.last_attached = None;
+            if text.first().is_some_and(u8::is_ascii_whitespace) {
+                if line.raw.ends_with(b"\n") {
+                    sink.warning(Warning {
+                        offset: line.offset,
+                        line: Some(line.number),
+                        message: format!(
+                            "`{}` is not a file line (cut short?); kept `{}` without its position",
+                            String::from_utf8_lossy(text).trim(),
+                            String::from_utf8_lossy(&self.function)
+                        ),
+                    })?;
+                } else {
+                    dump.record.truncated = true;
+                }
+                return Ok(Step::Taken);
+            }
         }
         if text.is_empty() {
             if dump.record_open {
@@ -292,6 +350,24 @@ impl TracebackDump {
         }
         let taken = match self.tb {
             Tb::Frames | Tb::Ancestor if dump.record_open => {
+                if text[0] == b'\t' || text[0] == b' ' {
+                    if text
+                        .trim_ascii_start()
+                        .starts_with(b"goroutine running on other thread")
+                    {
+                        dump.record.stack_unavailable = true;
+                    } else {
+                        sink.warning(Warning {
+                            offset: line.offset,
+                            line: Some(line.number),
+                            message: format!(
+                                "`{}` follows no function line (garbled text?); dropped it",
+                                String::from_utf8_lossy(text).trim()
+                            ),
+                        })?;
+                    }
+                    return Ok(Step::Taken);
+                }
                 self.frame_line(dump, text)
                     // A register dump follows the last record of a signal dump directly.
                     || (is_interstitial(text) && {
@@ -307,7 +383,17 @@ impl TracebackDump {
                         true
                     }
             }
-            Tb::Between => is_interstitial(text),
+            Tb::Between => {
+                is_interstitial(text) || {
+                    // Whether this ends the dump or broke a header is told by the next line.
+                    self.suspect = Some(Box::new(Suspect {
+                        raw: line.raw.to_vec(),
+                        offset: line.offset,
+                        number: line.number,
+                    }));
+                    true
+                }
+            }
             _ => false,
         };
         if taken && text == b"-----" {
@@ -374,16 +460,6 @@ impl TracebackDump {
                     }
                     return true;
                 }
-            }
-            b'\t' | b' ' => {
-                if text
-                    .trim_ascii_start()
-                    .starts_with(b"goroutine running on other thread")
-                {
-                    record.stack_unavailable = true;
-                }
-                // A file line without a function line: nothing to attach it to.
-                return true;
             }
             _ => {}
         }
@@ -465,6 +541,24 @@ impl TracebackDump {
         dump.finish_record(self.thread_sections, tables, sink)
     }
 
+    /// Warns of the frames dropped since a garbled header.
+    fn drop_orphans(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if self.tb == Tb::Orphans {
+            self.tb = Tb::Between;
+        }
+        match self.orphans.take() {
+            Some((broken, last)) => sink.warning(Warning {
+                offset: broken.offset,
+                line: Some(broken.number),
+                message: format!(
+                    "`{}` is not a goroutine header (garbled text?); dropped it and the frames after it, to line {last}",
+                    broken.text()
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The line held back to see what follows it, if any.
     pub fn take_suspect(&mut self) -> Option<Box<Suspect>> {
         self.suspect.take()
@@ -501,6 +595,7 @@ impl TracebackDump {
         tables: &mut Tables,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
+        self.drop_orphans(sink)?;
         self.finish_record(dump, tables, sink)?;
         if end.saturating_sub(dump.offset) == DEBUG2_CAP {
             dump.truncated = true;
@@ -512,6 +607,19 @@ impl TracebackDump {
         }
         dump.close(tables, sink)
     }
+}
+
+/// A line that begins a frame: a function line or `created by`.
+fn starts_frame(text: &[u8]) -> bool {
+    traceback::split_function_line(text).is_some() || text.starts_with(b"created by ")
+}
+
+/// A line of a goroutine's stack other than its header.
+fn is_stack_line(text: &[u8]) -> bool {
+    starts_frame(text)
+        || traceback::parse_file_line(text).is_some()
+        || traceback::parse_ancestor_header(text).is_some()
+        || traceback::parse_elision(text).is_some()
 }
 
 /// Lines the runtime prints between the records of one dump.
