@@ -261,13 +261,15 @@ impl Scanner {
                 return Ok(());
             }
         }
-        if text == race::START {
+        if let Some(prefix) = text.strip_suffix(race::START)
+            && (prefix.is_empty() || prefix.ends_with(b" "))
+        {
             // The rule above the report is noise once the report is recognised.
-            if self.preamble.is_race_rule() {
+            if self.preamble.is_race_rule(prefix) {
                 self.preamble.clear();
             }
             self.preamble.flush(sink)?;
-            self.races.begin(line.offset);
+            self.races.begin(line.offset, prefix);
             self.mode = Mode::Race;
             return Ok(());
         }

@@ -44,9 +44,16 @@ impl Preamble {
         self.lines > 0
     }
 
-    /// Whether the only line held is the rule that opens a race report.
-    pub fn is_race_rule(&self) -> bool {
-        self.lines == 1 && self.held.trim_ascii() == race::RULE
+    /// Whether the only line held is the rule that opens a race report whose lines carry
+    /// `prefix`.
+    pub fn is_race_rule(&self, prefix: &[u8]) -> bool {
+        self.lines == 1
+            && self
+                .prefix
+                .strip(trim_line_end(&self.held))
+                .is_some_and(|rule| rule == race::RULE)
+            && self.prefix.bytes.len() == prefix.len()
+            && self.prefix.begins(prefix)
     }
 
     /// Whether the held lines carry a prefix that `dump_prefix`, the prefix of the dump's
@@ -242,6 +249,7 @@ pub(super) fn start(text: &[u8]) -> Option<usize> {
         .find(|&at| {
             let rest = &text[at..];
             runtime_message(rest).is_some()
+                || rest == race::RULE
                 || rest.starts_with(b"runtime: ")
                 || rest.starts_with(b"unexpected fault address")
         })

@@ -51,6 +51,8 @@ enum Pending {
 /// follows) or the end of the dump (it does not). Decided on the next line.
 pub(super) struct Suspect {
     raw: Vec<u8>,
+    /// How long the dump's line prefix is on it.
+    prefix_len: usize,
     pub offset: u64,
     number: u64,
 }
@@ -69,7 +71,8 @@ impl Suspect {
 
     /// The line's text, for a warning.
     fn text(&self) -> String {
-        String::from_utf8_lossy(trim_line_end(&self.raw))
+        let text = trim_line_end(&self.raw);
+        String::from_utf8_lossy(&text[self.prefix_len.min(text.len())..])
             .trim()
             .to_string()
     }
@@ -377,6 +380,7 @@ impl TracebackDump {
                     || {
                         self.suspect = Some(Box::new(Suspect {
                             raw: line.raw.to_vec(),
+                            prefix_len: line.text.len() - text.len(),
                             offset: line.offset,
                             number: line.number,
                         }));
@@ -388,6 +392,7 @@ impl TracebackDump {
                     // Whether this ends the dump or broke a header is told by the next line.
                     self.suspect = Some(Box::new(Suspect {
                         raw: line.raw.to_vec(),
+                        prefix_len: line.text.len() - text.len(),
                         offset: line.offset,
                         number: line.number,
                     }));
