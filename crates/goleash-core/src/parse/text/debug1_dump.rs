@@ -24,9 +24,7 @@ impl Debug1Dump {
         prefix: Vec<u8>,
         (profile, total): (Profile, u64),
         offset: u64,
-        tables: &Tables,
-        sink: &mut dyn Sink,
-    ) -> io::Result<()> {
+    ) {
         let info = DumpInfo {
             format: Format::Debug1,
             profile,
@@ -36,7 +34,7 @@ impl Debug1Dump {
             offset,
             prefix: None,
         };
-        dump.open(info, prefix, tables, sink)
+        dump.open(info, prefix);
     }
 
     #[inline]

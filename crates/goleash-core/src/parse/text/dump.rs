@@ -5,12 +5,19 @@ use std::io;
 
 use crate::intern::Tables;
 use crate::model::{DumpInfo, Record, Warning};
-use crate::parse::Sink;
+use crate::parse::{Sink, traceback};
 
 /// A line prefix stripped from every line of a dump: what stood before the first header.
 #[derive(Default)]
 pub(super) struct Prefix {
     pub bytes: Vec<u8>,
+}
+
+/// Two bytes of a line prefix in the same place agree: equal, or both part of a number
+/// (timestamps change from line to line; a space pads a one-digit day).
+#[inline]
+fn same_shape(a: u8, b: u8) -> bool {
+    a == b || ((a.is_ascii_digit() || a == b' ') && (b.is_ascii_digit() || b == b' '))
 }
 
 impl Prefix {
@@ -23,20 +30,56 @@ impl Prefix {
         if k == 0 {
             return Some(line);
         }
-        if line.len() >= k {
-            let same_shape = line[..k].iter().zip(&self.bytes).all(|(&a, &b)| {
-                a == b || ((a.is_ascii_digit() || a == b' ') && (b.is_ascii_digit() || b == b' '))
-            });
-            if same_shape {
-                return Some(&line[k..]);
-            }
+        if line.len() >= k
+            && line[..k]
+                .iter()
+                .zip(&self.bytes)
+                .all(|(&a, &b)| same_shape(a, b))
+        {
+            return Some(&line[k..]);
         }
-        // Loggers often drop the prefix from empty lines.
-        if line.trim_ascii().is_empty() {
+        // Loggers often drop the prefix from empty lines, or the spaces that end it.
+        if line.trim_ascii().is_empty() || self.is_bare(line) {
             return Some(b"");
         }
         // An indentation prefix may have been eaten from an empty-looking line only.
         None
+    }
+
+    /// Whether `line` is the prefix alone without its trailing spaces: an empty line of a
+    /// log whose writer trims line ends.
+    fn is_bare(&self, line: &[u8]) -> bool {
+        let trimmed = self.bytes.trim_ascii_end();
+        !trimmed.is_empty()
+            && trimmed.len() < self.bytes.len()
+            && line.len() == trimmed.len()
+            && line.iter().zip(trimmed).all(|(&a, &b)| same_shape(a, b))
+    }
+
+    /// Whether `other` starts with a prefix of this one's shape.
+    pub fn begins(&self, other: &[u8]) -> bool {
+        other.len() >= self.bytes.len()
+            && other
+                .iter()
+                .zip(&self.bytes)
+                .all(|(&a, &b)| same_shape(a, b))
+    }
+
+    /// The prefix a dump really has when its first header came after a log message on the
+    /// same line (`<log prefix>runtime error: …: goroutine 40 [running]:`) or after text
+    /// printed without a newline: the longest start of this prefix, ending at a word, that
+    /// `line` also carries and after which `line` is a function line. `None` when `line`
+    /// is no frame under any such prefix.
+    pub fn shortened_for(&self, line: &[u8]) -> Option<usize> {
+        let common = line
+            .iter()
+            .zip(&self.bytes)
+            .take_while(|&(&a, &b)| same_shape(a, b))
+            .count();
+        (0..=common.min(self.bytes.len().saturating_sub(1)))
+            .rev()
+            .filter(|&at| at == 0 || self.bytes[at - 1] == b' ')
+            .find(|&at| traceback::split_function_line(&line[at..]).is_some())
     }
 }
 
@@ -52,6 +95,9 @@ pub(super) struct Dump {
     /// The record being read; handed to the sink once it is complete.
     pub record: Record,
     pub record_open: bool,
+    /// The dump's start, not yet handed to the sink: its prefix is only known for sure once
+    /// the line after its first header has been read.
+    unstarted: Option<DumpInfo>,
     /// Dumps opened so far.
     pub dumps: u64,
     /// Records handed to the sink so far.
@@ -59,20 +105,32 @@ pub(super) struct Dump {
 }
 
 impl Dump {
-    /// Starts a dump whose lines carry `prefix`; `info.prefix` is filled in from it.
-    pub fn open(
-        &mut self,
-        mut info: DumpInfo,
-        prefix: Vec<u8>,
-        tables: &Tables,
-        sink: &mut dyn Sink,
-    ) -> io::Result<()> {
-        info.prefix = (!prefix.is_empty()).then(|| String::from_utf8_lossy(&prefix).into_owned());
+    /// Starts a dump whose lines carry `prefix`; `info.prefix` is filled in from it when the
+    /// sink is told, before the first record.
+    pub fn open(&mut self, info: DumpInfo, prefix: Vec<u8>) {
         self.prefix = Prefix { bytes: prefix };
         self.offset = info.offset;
         self.truncated = false;
         self.dumps += 1;
-        sink.dump_start(tables, &info)
+        self.unstarted = Some(info);
+    }
+
+    /// Keeps the first `len` bytes of the prefix: the rest was part of the line's text.
+    pub fn shorten_prefix(&mut self, len: usize) {
+        self.prefix.bytes.truncate(len);
+    }
+
+    /// Tells the sink the dump started, if it has not been told yet.
+    fn start(&mut self, tables: &Tables, sink: &mut dyn Sink) -> io::Result<()> {
+        match self.unstarted.take() {
+            Some(mut info) => {
+                let prefix = &self.prefix.bytes;
+                info.prefix =
+                    (!prefix.is_empty()).then(|| String::from_utf8_lossy(prefix).into_owned());
+                sink.dump_start(tables, &info)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Hands the record in progress to the sink, unless it is `repeated` (a goroutine the
@@ -87,6 +145,7 @@ impl Dump {
         if !self.record_open {
             return Ok(());
         }
+        self.start(tables, sink)?;
         self.record_open = false;
         if self.record.truncated {
             self.truncated = true;
@@ -117,6 +176,7 @@ impl Dump {
 
     /// Ends the dump; its record must be finished first.
     pub fn close(&mut self, tables: &mut Tables, sink: &mut dyn Sink) -> io::Result<()> {
+        self.start(tables, sink)?;
         self.prefix = Prefix::default();
         sink.dump_end(tables, self.truncated)
     }

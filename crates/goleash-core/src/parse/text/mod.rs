@@ -168,6 +168,11 @@ struct Scanner {
     looks: Looks,
     /// The last line read had no newline: the input may have been cut inside it.
     last_unterminated: bool,
+    /// A run of lines passed through that look like pieces of a goroutine dump but are not
+    /// one (garbled text): its first line number, that line's offset, and its last line.
+    fragments: Option<(u64, u64, u64)>,
+    /// Lines passed through since the last one of `fragments`.
+    since_fragment: u64,
 }
 
 impl Scanner {
@@ -182,6 +187,8 @@ impl Scanner {
             races: RaceReader::default(),
             looks: Looks::default(),
             last_unterminated: false,
+            fragments: None,
+            since_fragment: 0,
         }
     }
 
@@ -235,10 +242,12 @@ impl Scanner {
         for pos in self.goroutine_finder.find_iter(text) {
             if let Some(header) = traceback::parse_header(&text[pos..]) {
                 let prefix = text[..pos].to_vec();
+                if !self.preamble.fits(&prefix) {
+                    self.preamble.flush(sink)?;
+                }
                 let (cause, start) = self.preamble.take_cause(tables, line.offset);
                 self.mode = Mode::Traceback;
-                self.tracebacks
-                    .begin(&mut self.dump, prefix, start, cause, tables, sink)?;
+                self.tracebacks.begin(&mut self.dump, prefix, start, cause);
                 self.tracebacks
                     .start_record(&mut self.dump, &header, line, tables);
                 return Ok(());
@@ -247,31 +256,67 @@ impl Scanner {
                 self.preamble.flush(sink)?;
                 let prefix = text[..pos].to_vec();
                 self.mode = Mode::Debug1;
-                return self.debug1.begin(
-                    &mut self.dump,
-                    prefix,
-                    header,
-                    line.offset,
-                    tables,
-                    sink,
-                );
+                self.debug1
+                    .begin(&mut self.dump, prefix, header, line.offset);
+                return Ok(());
             }
         }
-        if text == race::START {
+        if let Some(prefix) = text.strip_suffix(race::START)
+            && (prefix.is_empty() || prefix.ends_with(b" "))
+        {
             // The rule above the report is noise once the report is recognised.
-            if self.preamble.is_race_rule() {
+            if self.preamble.is_race_rule(prefix) {
                 self.preamble.clear();
             }
             self.preamble.flush(sink)?;
-            self.races.begin(line.offset);
+            self.races.begin(line.offset, prefix);
             self.mode = Mode::Race;
             return Ok(());
         }
-        if self.preamble.is_held() && self.preamble.continues(text) || preamble::starts(text) {
+        if self.preamble.is_held() && self.preamble.continues(text) {
             return self.preamble.hold(line, sink);
         }
+        if let Some(prefix_len) = preamble::start(text) {
+            return self.preamble.start(line, prefix_len, sink);
+        }
         self.preamble.flush(sink)?;
+        // A function line carries on a run: on its own it is too common a shape to start one.
+        if looks_like_fragment(text)
+            || self.fragments.is_some() && traceback::split_function_line(text).is_some()
+        {
+            match self.fragments.as_mut() {
+                Some((_, _, last)) => *last = line.number,
+                None => self.fragments = Some((line.number, line.offset, line.number)),
+            }
+            self.since_fragment = 0;
+        } else {
+            // Garbled lines come with blank and broken ones between them: a few of those do
+            // not end the run.
+            self.since_fragment += 1;
+            if self.since_fragment > FRAGMENT_GAP {
+                self.report_fragments(sink)?;
+            }
+        }
         sink.text(line.raw)
+    }
+
+    /// Warns of the run of dump-like lines that were passed through, if any.
+    fn report_fragments(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        let Some((first, offset, last)) = self.fragments.take() else {
+            return Ok(());
+        };
+        let lines = if first == last {
+            "this line looks".to_string()
+        } else {
+            format!("{} lines, to line {last}, look", last - first + 1)
+        };
+        sink.warning(Warning {
+            offset,
+            line: Some(first),
+            message: format!(
+                "{lines} like part of a goroutine dump but could not be read as one (garbled text?); not counted"
+            ),
+        })
     }
 
     /// Ends what the current reader reads, before the byte at `at`.
@@ -292,8 +337,13 @@ impl Scanner {
                 self.end(suspect.offset, tables, sink)?;
                 self.outside(&suspect.line(), tables, sink)?;
             } else {
-                // The input ends in the middle of a frame line.
-                self.dump.record.truncated = true;
+                // The input ends in the middle of a frame line, or of what came after the
+                // last record.
+                if self.dump.record_open {
+                    self.dump.record.truncated = true;
+                } else {
+                    self.dump.truncated = true;
+                }
             }
         }
         if self.mode == Mode::Traceback {
@@ -301,8 +351,31 @@ impl Scanner {
                 .check_last_record(&mut self.dump, self.last_unterminated, tables);
         }
         self.end(end, tables, sink)?;
-        self.preamble.flush(sink)
+        self.preamble.flush(sink)?;
+        self.report_fragments(sink)
     }
+}
+
+/// How many other lines may stand between two pieces of one garbled dump.
+const FRAGMENT_GAP: u64 = 3;
+
+/// Whether a line that is not part of a dump looks like a piece of one: a header, a
+/// `created by` or a frame's file line, somewhere in it.
+fn looks_like_fragment(text: &[u8]) -> bool {
+    use std::sync::LazyLock;
+    static CREATED_BY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"created by "));
+    static HEADER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"goroutine "));
+    static GO_FILE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b".go:"));
+    static OFFSET: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" +0x"));
+    let digit_after = |finder: &Finder<'_>| {
+        finder.find_iter(text).any(|at| {
+            text.get(at + finder.needle().len())
+                .is_some_and(u8::is_ascii_digit)
+        })
+    };
+    CREATED_BY.find(text).is_some()
+        || (digit_after(&HEADER) && memchr::memchr(b'[', text).is_some())
+        || (digit_after(&GO_FILE) && (text.starts_with(b"\t") || OFFSET.find(text).is_some()))
 }
 
 #[cfg(test)]

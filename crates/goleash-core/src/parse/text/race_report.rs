@@ -6,6 +6,7 @@ use std::io;
 use crate::intern::{FrameId, Tables};
 use crate::model::{RaceReport, RaceSection, RaceSectionKind};
 use crate::parse::text::Step;
+use crate::parse::text::dump::Prefix;
 use crate::parse::{Sink, race, traceback};
 
 #[derive(Default)]
@@ -17,20 +18,28 @@ pub(super) struct RaceReader {
     frames: Vec<FrameId>,
     /// The function of the last frame, whose file line may come next.
     function: Vec<u8>,
+    /// What stands before the report on each of its lines in a log.
+    prefix: Prefix,
     /// Reports handed to the sink so far.
     pub reports: u64,
 }
 
 impl RaceReader {
-    /// Starts a report at its `WARNING: DATA RACE` line.
-    pub fn begin(&mut self, offset: u64) {
+    /// Starts a report at its `WARNING: DATA RACE` line, whose lines carry `prefix`.
+    pub fn begin(&mut self, offset: u64, prefix: &[u8]) {
+        self.prefix = Prefix {
+            bytes: prefix.to_vec(),
+        };
         self.report = Some(RaceReport {
             sections: Vec::new(),
             offset,
         });
     }
 
-    pub fn line(&mut self, text: &[u8], tables: &mut Tables) -> Step {
+    pub fn line(&mut self, line: &[u8], tables: &mut Tables) -> Step {
+        let Some(text) = self.prefix.strip(line) else {
+            return Step::Ended;
+        };
         if text == race::RULE {
             return Step::Last;
         }

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::intern::{FrameId, LabelSetId, Tables};
 use crate::model::{
@@ -13,7 +13,7 @@ use crate::model::{
     Warning,
 };
 use crate::parse::lines::{Line, trim_line_end};
-use crate::parse::text::dump::{Dump, Prefix};
+use crate::parse::text::dump::Dump;
 use crate::parse::text::{Step, preamble};
 use crate::parse::{Sink, traceback};
 
@@ -33,6 +33,9 @@ enum Tb {
     FileOf(Pending),
     /// After the blank line that ends a record.
     Between,
+    /// Frames after a line that should have been a goroutine header and was not (garbled
+    /// text): they belong to no goroutine and are dropped, with a warning at their end.
+    Orphans,
 }
 
 /// What the function line waiting for its file line was.
@@ -48,6 +51,8 @@ enum Pending {
 /// follows) or the end of the dump (it does not). Decided on the next line.
 pub(super) struct Suspect {
     raw: Vec<u8>,
+    /// How long the dump's line prefix is on it.
+    prefix_len: usize,
     pub offset: u64,
     number: u64,
 }
@@ -62,6 +67,14 @@ impl Suspect {
             number: self.number,
             cut: false,
         }
+    }
+
+    /// The line's text, for a warning.
+    fn text(&self) -> String {
+        let text = trim_line_end(&self.raw);
+        String::from_utf8_lossy(&text[self.prefix_len.min(text.len())..])
+            .trim()
+            .to_string()
     }
 
     /// Whether the line had its newline: when the input ends without one, it may have been
@@ -117,6 +130,9 @@ pub(super) struct TracebackDump {
     args: Vec<u8>,
     creator_parent: Option<u64>,
     suspect: Option<Box<Suspect>>,
+    /// The lines dropped as [`Tb::Orphans`]: the line that broke the header, with its text,
+    /// and the last frame line after it.
+    orphans: Option<(Box<Suspect>, u64)>,
     /// The last line was blank: a header after it continues the dump.
     saw_blank: bool,
     /// The frame the last file line completed.
@@ -124,6 +140,9 @@ pub(super) struct TracebackDump {
     /// Past the first `-----` of a GOTRACEBACK=crash signal dump: each thread's section
     /// repeats the goroutine it runs, already listed, or shows its g0. Not counted again.
     thread_sections: bool,
+    /// The goroutine ids the dump listed: a process lists each once, so one seen again
+    /// starts the next dump (two `?debug=2` outputs appended with nothing between them).
+    ids: FxHashSet<u64>,
     headers: HeaderCache,
 }
 
@@ -137,26 +156,21 @@ impl TracebackDump {
             args: Vec::new(),
             creator_parent: None,
             suspect: None,
+            orphans: None,
             saw_blank: false,
             last_attached: None,
             thread_sections: false,
+            ids: FxHashSet::default(),
             headers: HeaderCache::default(),
         }
     }
 
     /// Starts a dump at `offset`; its first header comes next.
-    pub fn begin(
-        &mut self,
-        dump: &mut Dump,
-        prefix: Vec<u8>,
-        offset: u64,
-        cause: Cause,
-        tables: &Tables,
-        sink: &mut dyn Sink,
-    ) -> io::Result<()> {
+    pub fn begin(&mut self, dump: &mut Dump, prefix: Vec<u8>, offset: u64, cause: Cause) {
         self.cause_kind = cause.kind;
         self.saw_blank = false;
         self.thread_sections = false;
+        self.ids.clear();
         let info = DumpInfo {
             format: Format::Traceback,
             profile: Profile::Goroutine,
@@ -167,7 +181,7 @@ impl TracebackDump {
             prefix: None,
         };
         self.tb = Tb::Between;
-        dump.open(info, prefix, tables, sink)
+        dump.open(info, prefix);
     }
 
     /// Starts a record at its `goroutine N [state]:` header.
@@ -189,6 +203,9 @@ impl TracebackDump {
         }
         record.offset = line.offset;
         record.line = line.number;
+        if !self.thread_sections {
+            self.ids.insert(header.id);
+        }
         dump.record_open = true;
         self.last_attached = None;
         self.tb = Tb::Frames;
@@ -204,15 +221,18 @@ impl TracebackDump {
     ) -> io::Result<Step> {
         let text = match dump.prefix.strip(line.text) {
             Some(text) => text,
-            // Text printed without a newline just before a dump (`dumping stacks...goroutine
-            // 1 [running]:`) looks like a prefix until the next line lacks it.
+            // A log message or text printed without a newline just before a dump
+            // (`dumping stacks...goroutine 1 [running]:`) looks like part of the prefix
+            // until the next line lacks it.
             None if dump.record_open
                 && dump.record.frames.is_empty()
+                && dump.record.ancestors.is_empty()
+                && dump.record.created_by.is_none()
                 && self.tb == Tb::Frames
-                && traceback::split_function_line(line.text).is_some() =>
+                && let Some(len) = dump.prefix.shortened_for(line.text) =>
             {
-                dump.prefix = Prefix::default();
-                line.text
+                dump.shorten_prefix(len);
+                &line.text[len..]
             }
             // A suspect line is not a frame either when the next line is not part of the dump.
             None => {
@@ -222,19 +242,49 @@ impl TracebackDump {
                 };
             }
         };
-        if let Some(suspect) = self.suspect.take() {
-            if traceback::parse_file_line(text).is_some() {
-                sink.warning(Warning {
-                    offset: suspect.offset,
-                    line: Some(suspect.number),
-                    message: format!(
-                        "`{}` is not a function call; skipped it and its file line",
-                        String::from_utf8_lossy(trim_line_end(&suspect.raw)).trim()
-                    ),
-                })?;
+        if self.tb == Tb::Orphans {
+            if is_stack_line(text) {
+                if let Some((_, last)) = self.orphans.as_mut() {
+                    *last = line.number;
+                }
                 return Ok(Step::Taken);
             }
-            return Ok(Step::EndedBefore(suspect));
+            self.drop_orphans(sink)?;
+        }
+        if let Some(suspect) = self.suspect.take() {
+            if dump.record_open {
+                if traceback::parse_file_line(text).is_some() {
+                    sink.warning(Warning {
+                        offset: suspect.offset,
+                        line: Some(suspect.number),
+                        message: format!(
+                            "`{}` is not a function call; skipped it and its file line",
+                            suspect.text()
+                        ),
+                    })?;
+                    return Ok(Step::Taken);
+                }
+                // The stack goes on after it: text written into the middle of the dump.
+                if starts_frame(text) {
+                    sink.warning(Warning {
+                        offset: suspect.offset,
+                        line: Some(suspect.number),
+                        message: format!(
+                            "`{}` is not part of a goroutine's stack (garbled text?); dropped it",
+                            suspect.text()
+                        ),
+                    })?;
+                } else {
+                    return Ok(Step::EndedBefore(suspect));
+                }
+            } else if is_stack_line(text) {
+                // Frames after the record's blank line: the header before them was garbled.
+                self.orphans = Some((suspect, line.number));
+                self.tb = Tb::Orphans;
+                return Ok(Step::Taken);
+            } else {
+                return Ok(Step::EndedBefore(suspect));
+            }
         }
         if let Tb::FileOf(pending) = self.tb {
             let inlined = matches!(pending, Pending::Frame | Pending::AncestorFrame)
@@ -250,13 +300,27 @@ impl TracebackDump {
                 return Ok(Step::Taken);
             }
             // No file line where one belongs: keep the function without a position. An
-            // indented line that is not a file line is one cut short.
-            if text.first().is_some_and(u8::is_ascii_whitespace) {
-                dump.record.truncated = true;
-            }
+            // indented line that is not a file line is one cut short: by the end of the
+            // input, or by garbling when lines follow it.
             let frame = traceback::intern_bare_frame(tables, &self.function, inlined);
             self.attach(dump, pending, frame, None);
             self.last_attached = None;
+            if text.first().is_some_and(u8::is_ascii_whitespace) {
+                if line.raw.ends_with(b"\n") {
+                    sink.warning(Warning {
+                        offset: line.offset,
+                        line: Some(line.number),
+                        message: format!(
+                            "`{}` is not a file line (cut short?); kept `{}` without its position",
+                            String::from_utf8_lossy(text).trim(),
+                            String::from_utf8_lossy(&self.function)
+                        ),
+                    })?;
+                } else {
+                    dump.record.truncated = true;
+                }
+                return Ok(Step::Taken);
+            }
         }
         if text.is_empty() {
             if dump.record_open {
@@ -268,14 +332,16 @@ impl TracebackDump {
         if text[0] == b'g'
             && let Some(header) = traceback::parse_header(text)
         {
-            let adjoining = dump.record_open && !self.saw_blank;
+            // Go separates records with a blank line, and lists each goroutine once: a
+            // header straight after a record, or of a goroutine already listed, starts
+            // another dump (two `runtime.Stack` outputs appended to one file).
+            let next_dump = dump.record_open && !self.saw_blank
+                || !self.thread_sections && self.ids.contains(&header.id);
             self.finish_record(dump, tables, sink)?;
-            if adjoining {
-                // Go separates records with a blank line; a header straight after a record
-                // starts another dump (two `runtime.Stack` outputs appended to one file).
+            if next_dump {
                 let prefix = std::mem::take(&mut dump.prefix.bytes);
                 self.end(dump, line.offset, tables, sink)?;
-                self.begin(dump, prefix, line.offset, Cause::default(), tables, sink)?;
+                self.begin(dump, prefix, line.offset, Cause::default());
             }
             self.start_record(dump, &header, line, tables);
             self.saw_blank = false;
@@ -287,6 +353,24 @@ impl TracebackDump {
         }
         let taken = match self.tb {
             Tb::Frames | Tb::Ancestor if dump.record_open => {
+                if text[0] == b'\t' || text[0] == b' ' {
+                    if text
+                        .trim_ascii_start()
+                        .starts_with(b"goroutine running on other thread")
+                    {
+                        dump.record.stack_unavailable = true;
+                    } else {
+                        sink.warning(Warning {
+                            offset: line.offset,
+                            line: Some(line.number),
+                            message: format!(
+                                "`{}` follows no function line (garbled text?); dropped it",
+                                String::from_utf8_lossy(text).trim()
+                            ),
+                        })?;
+                    }
+                    return Ok(Step::Taken);
+                }
                 self.frame_line(dump, text)
                     // A register dump follows the last record of a signal dump directly.
                     || (is_interstitial(text) && {
@@ -296,13 +380,25 @@ impl TracebackDump {
                     || {
                         self.suspect = Some(Box::new(Suspect {
                             raw: line.raw.to_vec(),
+                            prefix_len: line.text.len() - text.len(),
                             offset: line.offset,
                             number: line.number,
                         }));
                         true
                     }
             }
-            Tb::Between => is_interstitial(text),
+            Tb::Between => {
+                is_interstitial(text) || {
+                    // Whether this ends the dump or broke a header is told by the next line.
+                    self.suspect = Some(Box::new(Suspect {
+                        raw: line.raw.to_vec(),
+                        prefix_len: line.text.len() - text.len(),
+                        offset: line.offset,
+                        number: line.number,
+                    }));
+                    true
+                }
+            }
             _ => false,
         };
         if taken && text == b"-----" {
@@ -369,16 +465,6 @@ impl TracebackDump {
                     }
                     return true;
                 }
-            }
-            b'\t' | b' ' => {
-                if text
-                    .trim_ascii_start()
-                    .starts_with(b"goroutine running on other thread")
-                {
-                    record.stack_unavailable = true;
-                }
-                // A file line without a function line: nothing to attach it to.
-                return true;
             }
             _ => {}
         }
@@ -448,7 +534,34 @@ impl TracebackDump {
             dump.record.truncated = true;
         }
         self.tb = Tb::Between;
+        // Before Go 1.21 `created by` does not name the parent, but with
+        // GODEBUG=tracebackancestors the first ancestor section is the goroutine that
+        // started this one.
+        let record = &mut dump.record;
+        if let Some(creator) = record.created_by.as_mut()
+            && creator.parent.is_none()
+        {
+            creator.parent = record.ancestors.first().map(|ancestor| ancestor.id);
+        }
         dump.finish_record(self.thread_sections, tables, sink)
+    }
+
+    /// Warns of the frames dropped since a garbled header.
+    fn drop_orphans(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        if self.tb == Tb::Orphans {
+            self.tb = Tb::Between;
+        }
+        match self.orphans.take() {
+            Some((broken, last)) => sink.warning(Warning {
+                offset: broken.offset,
+                line: Some(broken.number),
+                message: format!(
+                    "`{}` is not a goroutine header (garbled text?); dropped it and the frames after it, to line {last}",
+                    broken.text()
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The line held back to see what follows it, if any.
@@ -487,6 +600,7 @@ impl TracebackDump {
         tables: &mut Tables,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
+        self.drop_orphans(sink)?;
         self.finish_record(dump, tables, sink)?;
         if end.saturating_sub(dump.offset) == DEBUG2_CAP {
             dump.truncated = true;
@@ -498,6 +612,19 @@ impl TracebackDump {
         }
         dump.close(tables, sink)
     }
+}
+
+/// A line that begins a frame: a function line or `created by`.
+fn starts_frame(text: &[u8]) -> bool {
+    traceback::split_function_line(text).is_some() || text.starts_with(b"created by ")
+}
+
+/// A line of a goroutine's stack other than its header.
+fn is_stack_line(text: &[u8]) -> bool {
+    starts_frame(text)
+        || traceback::parse_file_line(text).is_some()
+        || traceback::parse_ancestor_header(text).is_some()
+        || traceback::parse_elision(text).is_some()
 }
 
 /// Lines the runtime prints between the records of one dump.
