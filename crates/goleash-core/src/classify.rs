@@ -556,6 +556,22 @@ fn by_exits(
     growth: Option<Growth>,
     moment: Moment,
 ) -> Option<(Verdict, String)> {
+    // Signal waiters wait as long as the program runs, on purpose; many of them that keep
+    // coming are still a leak.
+    if let Some(c) = exits
+        .conditions
+        .iter()
+        .find(|c| c.kind == ExitKind::OsSignal)
+        && !growth.is_some_and(|g| g.grew())
+    {
+        return Some((
+            Verdict::Expected,
+            format!(
+                "waits for OS signals, long-lived by design: {}",
+                say_condition(c)
+            ),
+        ));
+    }
     // A deadline ends the wait whatever else does or does not happen.
     if let Some(c) = exits.conditions.iter().find(|c| {
         c.can_happen == Possibility::Yes

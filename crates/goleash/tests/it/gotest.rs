@@ -617,3 +617,71 @@ fn packages_that_cannot_run() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&outside);
 }
+
+/// Goroutines that end on their own are `lingering`, with when they end where the source
+/// says, and never fail the run; a signal waiter is long-lived by design, never named.
+fn self_ending(release: &str) {
+    let toolchain = toolchain(release);
+    let dir = module(toolchain);
+    let result = goleash_test(toolchain, &dir, &["--format", "json", "./selfending"], &[]);
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 0, "{out}{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(doc["passed"], true, "{out}");
+    let leaks = doc["leaks"].as_array().unwrap();
+    let unjudged = doc["unjudged"].as_array().unwrap();
+    // (test, function it waits in, the kind of way out that ends it, after how long)
+    let lingering: [(&str, &str, &str, Option<f64>); 4] = [
+        ("TestTimerWait", "awaitTimeout", "timer", Some(5.0)),
+        ("TestSleeps", "snooze", "sleep", Some(5.0)),
+        ("TestTimerChannel", "awaitTimer", "timer", None),
+        (
+            "TestReleasedByClose",
+            "awaitRelease",
+            "done_channel",
+            Some(0.05),
+        ),
+    ];
+    for (test, function, kind, after) in lingering {
+        let Some(group) = leaks.iter().find(|l| l["test"] == test) else {
+            // Released before the binary ended, or (Go 1.22) still runnable at its end.
+            assert!(
+                test == "TestReleasedByClose"
+                    || release == "1.22" && unjudged.iter().any(|u| u["test"] == test),
+                "{test} is not reported: {out}"
+            );
+            continue;
+        };
+        assert_eq!(group["verdict"], "lingering", "{group}");
+        assert_eq!(group["outcome"], "pass", "{group}");
+        assert_eq!(
+            short(group["leak_site"]["function"].as_str().unwrap()),
+            function
+        );
+        let exit = group["exit_conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind && e["can_happen"] == true)
+            .unwrap_or_else(|| panic!("no {kind} way out: {group}"));
+        assert_eq!(exit["after_secs"].as_f64(), after, "{group}");
+    }
+    assert!(
+        leaks.iter().all(|l| l["test"] != "TestSignalWaiter"),
+        "{out}"
+    );
+    // Everything else that was left is one of these.
+    for leak in leaks {
+        assert!(lingering.iter().any(|(t, ..)| leak["test"] == *t), "{leak}");
+    }
+}
+
+#[test]
+fn self_ending_go1_22() {
+    self_ending("1.22");
+}
+
+#[test]
+fn self_ending_go1_27() {
+    self_ending("1.27");
+}
