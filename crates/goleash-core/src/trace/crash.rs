@@ -66,6 +66,7 @@ impl Crash {
             file: tables.str(f.file).into_owned(),
             line: f.line,
             state: None,
+            goroutine: None,
         })
     }
 

@@ -42,7 +42,8 @@ pub struct Leftovers {
     /// Goroutines alive at the end whose fate is not told, counted by test, state and
     /// function.
     pub unjudged: Vec<Unjudged>,
-    /// Where each test that never ended was stuck, by test name.
+    /// Where each test that never ended was stuck, by test name. Its goroutine is also
+    /// left over (not finished), so that what it waits for is judged.
     pub stuck: BTreeMap<String, Site>,
     /// Where the trace and the test events disagreed; the names involved may be wrong.
     pub warnings: Vec<String>,
@@ -87,6 +88,9 @@ pub struct Site {
     pub line: u32,
     /// What it waited for (`chan receive`, the trace's block reason), when it was blocked.
     pub state: Option<String>,
+    /// The goroutine there, when it is a stuck test's own: it is also among the
+    /// leftovers, with its whole stack, to be judged with what its test started.
+    pub goroutine: Option<u64>,
 }
 
 impl Leftovers {
@@ -166,7 +170,8 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
         };
         let runner = trace.goroutine(leak.test_goroutine);
         if leak.hops == 0 {
-            // The test itself never ended: where it is stuck is its failure.
+            // The test itself never ended: where it is stuck is its failure, and a wait
+            // there that nothing can end is the deadlock that stopped the binary.
             if let (Some(test), Some(frame)) = (&leak.test, g.blocking_frame(tables)) {
                 found.stuck.insert(
                     test.clone(),
@@ -175,8 +180,17 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
                         file: tables.str(frame.file).into_owned(),
                         line: frame.line,
                         state: g.reason.map(|r| tables.str(r).into_owned()),
+                        goroutine: Some(g.id),
                     },
                 );
+                if matches!(g.state, GoState::Blocked) {
+                    found.goroutines.push(Leftover {
+                        test: Some(test.clone()),
+                        finished: false,
+                        record: trace_record(tables, g),
+                        chain: Vec::new(),
+                    });
+                }
             }
             continue;
         }

@@ -102,6 +102,27 @@ pub struct Failure {
     pub message: Option<String>,
     /// Where it was: the panic's line, or where a timed-out test was stuck.
     pub at: Option<At>,
+    /// For a test that never ended, its own goroutine judged as a leak is: what it waits
+    /// for and whether anything can end that.
+    pub stuck: Option<Stuck>,
+}
+
+/// The goroutine of a test that never ended, judged.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stuck {
+    /// `leak` when it waits for something only another goroutine can end.
+    #[serde(serialize_with = "names::verdict")]
+    pub verdict: Verdict,
+    /// The evidence.
+    pub why: String,
+    /// Its stack, innermost first.
+    pub frames: Vec<Frame>,
+    /// The ways out the source shows, when it was at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_conditions: Option<Vec<ExitCondition>>,
+    /// The stack as the text shows it.
+    #[serde(skip)]
+    pub shown: Group,
 }
 
 /// A place, and what the goroutine there was doing.

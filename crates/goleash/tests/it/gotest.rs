@@ -229,6 +229,7 @@ fn whole_module(release: &str) {
         .collect();
     let want: BTreeSet<(String, String)> = [
         ("TestAssertionFails", "failed"),
+        ("TestTransfersDeadlock", "timed_out"),
         ("TestExits", "interrupted"),
         ("TestHangs", "timed_out"),
         ("TestPanics", "panicked"),
@@ -684,4 +685,80 @@ fn self_ending_go1_22() {
 #[test]
 fn self_ending_go1_27() {
     self_ending("1.27");
+}
+
+/// A test whose own goroutine deadlocks (a lock order inversion with a goroutine it
+/// started) is the finding: timed out, its goroutine a `leak` with its stack and the lock
+/// it waits for, the other side of the inversion shown with it, and the run fails.
+fn stuck_test(release: &str) {
+    let toolchain = toolchain(release);
+    let dir = module(toolchain);
+    let result = goleash_test(
+        toolchain,
+        &dir,
+        &[
+            "--format",
+            "json",
+            "./failing/deadlocks",
+            "--",
+            "-timeout",
+            "2s",
+        ],
+        &[("TESTLEAKS_FAIL", "1")],
+    );
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(doc["packages"][0]["status"], "timed_out", "{out}");
+    let failures = doc["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{out}");
+    let failure = &failures[0];
+    assert_eq!(failure["test"], "TestTransfersDeadlock");
+    assert_eq!(failure["kind"], "timed_out");
+    assert_eq!(failure["message"], "test timed out after 2s");
+    assert_eq!(
+        short(failure["at"]["function"].as_str().unwrap()),
+        "transfer"
+    );
+    let stuck = &failure["stuck"];
+    assert_eq!(stuck["verdict"], "leak", "{failure}");
+    let frames: Vec<&str> = stuck["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| short(f["function"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        frames[..3],
+        ["Lock", "transfer", "TestTransfersDeadlock"],
+        "{failure}"
+    );
+    let unlock = stuck["exit_conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "unlock")
+        .unwrap_or_else(|| panic!("no unlock: {failure}"));
+    assert_eq!(unlock["code"], "to.mu.Lock()", "{unlock}");
+    // The other side: the goroutine it started, blocked on the lock the test holds; the
+    // test's own goroutine is not listed again.
+    let leaks = doc["leaks"].as_array().unwrap();
+    assert_eq!(leaks.len(), 1, "{out}");
+    assert_eq!(leaks[0]["test"], "TestTransfersDeadlock");
+    assert_eq!(leaks[0]["test_finished"], false);
+    assert_eq!(leaks[0]["state"], "sync.Mutex.Lock");
+    assert_eq!(
+        short(leaks[0]["leak_site"]["function"].as_str().unwrap()),
+        "transfer"
+    );
+}
+
+#[test]
+fn stuck_test_go1_22() {
+    stuck_test("1.22");
+}
+
+#[test]
+fn stuck_test_go1_27() {
+    stuck_test("1.27");
 }

@@ -256,6 +256,17 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
             if let Some(at) = &failure.at {
                 writeln!(out, "             {}", describe_at(at, failure.kind))?;
             }
+            if let Some(stuck) = &failure.stuck {
+                writeln!(
+                    out,
+                    "  {}{}",
+                    verdict_label(stuck.verdict, style),
+                    style.dim(&stuck.why)
+                )?;
+                let paths = Paths::of_groups(std::iter::once(&stuck.shown));
+                write_stack(out, &stuck.shown, &paths, style, INDENT, false)?;
+                write_exits(out, &stuck.shown, style, INDENT)?;
+            }
             // What a test that never ended had started: context, not judged.
             for group in doc.groups.iter().filter(|g| {
                 g.package == package.package
