@@ -62,6 +62,9 @@ pub struct Leftover {
     pub record: Record,
     /// Who started it, and who started that one, up to its test.
     pub chain: Vec<Link>,
+    /// Which run of its top-level test started it, from 1: with `-test.count=N` one binary
+    /// runs every test N times, each run in goroutines of its own. 1 when no test did.
+    pub run: u32,
 }
 
 /// Goroutines alive at the end whose fate the trace does not tell.
@@ -129,6 +132,31 @@ pub(super) fn test_names(tests: &[super::TestGoroutine]) -> FxHashMap<u64, &str>
         .collect()
 }
 
+/// The run (from 1) each test goroutine belongs to: the k-th goroutine that ran a
+/// top-level test is its k-th run (`-test.count` runs the whole list again, in order), and
+/// subtests belong to the run of their parent.
+pub(super) fn runs_of(tests: &[super::TestGoroutine]) -> FxHashMap<u64, u32> {
+    let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut run_of: FxHashMap<u64, u32> = FxHashMap::default();
+    for test in tests {
+        let run = match test.parent {
+            Some(parent) => run_of.get(&parent).copied().unwrap_or(1),
+            None => {
+                let key = test
+                    .name
+                    .as_deref()
+                    .or(test.function.as_deref())
+                    .unwrap_or_default();
+                let n = seen.entry(key).or_default();
+                *n += 1;
+                *n
+            }
+        };
+        run_of.insert(test.goroutine, run);
+    }
+    run_of
+}
+
 /// How the trace left a goroutine.
 #[derive(Debug, PartialEq, Eq)]
 enum Fate {
@@ -159,6 +187,7 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
     let attribution = attribute(trace, tables, events);
     found.warnings.extend(attribution.warnings.iter().cloned());
     let names = test_names(&attribution.tests);
+    let runs = runs_of(&attribution.tests);
     let start = |g: &Goroutine| {
         g.start_function(tables)
             .map(|f| String::from_utf8_lossy(f).into_owned())
@@ -189,6 +218,7 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
                         finished: false,
                         record: trace_record(tables, g),
                         chain: Vec::new(),
+                        run: runs.get(&g.id).copied().unwrap_or(1),
                     });
                 }
             }
@@ -213,6 +243,7 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
                 finished: ended,
                 record: trace_record(tables, g),
                 chain: trace_chain(trace, tables, g.id, leak.hops, &names),
+                run: runs.get(&leak.test_goroutine).copied().unwrap_or(1),
             }),
         }
     }
@@ -229,6 +260,7 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
                     finished: true,
                     record: trace_record(tables, g),
                     chain: trace_chain(trace, tables, id, depth, &names),
+                    run: 1,
                 })
             }
             GoState::NotStarted | GoState::Running => found.not_judged(None, g.state, start(g)),

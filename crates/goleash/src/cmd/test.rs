@@ -32,6 +32,7 @@ use crate::render::{findings, junit, text};
     goleash test ./...                         every package of the module
     goleash test ./pkg/... -- -run TestServer  flags after -- go to go test
     goleash test -- -race -count=3 -v          the package here, with go test's -v output
+    goleash test --count 200 ./cache           each test 200 times: leaks that show up rarely
     goleash test --format json ./... > leaks.json
 
 SUPPRESSIONS:
@@ -47,6 +48,11 @@ pub struct TestArgs {
     /// `-timeout` …).
     #[arg(last = true, value_name = "GO TEST FLAGS")]
     pub go_flags: Vec<String>,
+    /// Run each test N times in its binary (go test's -count=N), to catch leaks and
+    /// failures that show up once in many runs: each is reported with the runs it
+    /// happened in ("leaked in 2 of 200 runs").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
     /// The `go` command to use.
     #[arg(long, default_value = "go", value_name = "PATH")]
     pub go: PathBuf,
@@ -139,7 +145,16 @@ fn check_go(go: &Path) -> Result<String> {
 pub fn run(args: &TestArgs) -> Result<Outcome> {
     let gate = args.gate.gate()?;
     // Refuse bad flags before anything is built.
-    run::inspect_flags(&args.go_flags)?;
+    let user_flags = run::inspect_flags(&args.go_flags)?;
+    if args.count.is_some() && user_flags.count {
+        bail!("give the number of runs once: --count N, or -count=N after --, not both");
+    }
+    let mut go_flags: Vec<String> = args
+        .count
+        .map(|n| format!("-count={n}"))
+        .into_iter()
+        .collect();
+    go_flags.extend(args.go_flags.iter().cloned());
     check_go(&args.go)?;
     let dir = TraceDir::new(args.keep_traces.as_deref())?;
     let json_output = args.output.stdout_is_data();
@@ -147,7 +162,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
     let options = RunOptions {
         go: args.go.clone(),
         packages: args.packages.clone(),
-        go_flags: args.go_flags.clone(),
+        go_flags,
         dir: dir.path.clone(),
         echo: Echo::Summary,
         echo_to_stderr: json_output,

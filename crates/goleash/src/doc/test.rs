@@ -98,13 +98,63 @@ pub struct Failure {
     /// How.
     #[serde(serialize_with = "names::failure_kind")]
     pub kind: FailureKind,
-    /// The panic, fatal error or timeout, or what the test logged.
+    /// The panic, fatal error or timeout, or what the test logged in its first failing run.
     pub message: Option<String>,
+    /// The runs of the test (from 1) that failed so.
+    pub failed_in_runs: Vec<u32>,
+    /// How many times the test ran (`-count=N`).
+    pub runs: u32,
     /// Where it was: the panic's line, or where a timed-out test was stuck.
     pub at: Option<At>,
     /// For a test that never ended, its own goroutine judged as a leak is: what it waits
     /// for and whether anything can end that.
     pub stuck: Option<Stuck>,
+}
+
+impl Failure {
+    /// The line that says why it failed: the last `file_test.go:N:` line of its log (a
+    /// `t.Fatal` ends the test, a `t.Error` is the failing check; `t.Logf` lines come
+    /// before them), or the message's first line when it has none.
+    pub fn headline(&self) -> Option<&str> {
+        let message = self.message.as_deref()?;
+        let located = |line: &&str| {
+            line.trim_start()
+                .split_once(": ")
+                .and_then(|(at, _)| at.rsplit_once(':'))
+                .is_some_and(|(file, line)| {
+                    file.ends_with(".go") && line.bytes().all(|b| b.is_ascii_digit())
+                })
+        };
+        message
+            .lines()
+            .rev()
+            .find(located)
+            .or_else(|| message.lines().next())
+            .map(str::trim)
+    }
+
+    /// `failed in 3 of 200 runs (runs 4, 9, 77)`, when the test ran more than once.
+    pub fn in_runs(&self) -> Option<String> {
+        in_runs("failed", &self.failed_in_runs, self.runs)
+    }
+}
+
+/// `leaked in 2 of 200 runs (runs 37, 142)`; `None` for a test that ran once.
+pub fn in_runs(what: &str, which: &[u32], runs: u32) -> Option<String> {
+    const LISTED: usize = 10;
+    if runs <= 1 || which.is_empty() {
+        return None;
+    }
+    let mut listed: Vec<String> = which.iter().take(LISTED).map(u32::to_string).collect();
+    if which.len() > LISTED {
+        listed.push("…".to_string());
+    }
+    let label = if which.len() == 1 { "run" } else { "runs" };
+    Some(format!(
+        "{what} in {} of {runs} runs ({label} {})",
+        which.len(),
+        listed.join(", ")
+    ))
 }
 
 /// The goroutine of a test that never ended, judged.
@@ -168,6 +218,10 @@ pub struct Leftover {
     pub leak_site: Option<Site>,
     /// The `go` statements from the test down to them, innermost first.
     pub creator_chain: Vec<Link>,
+    /// The runs of the test (from 1) that left such goroutines, ascending.
+    pub leaked_in_runs: Vec<u32>,
+    /// How many times the test ran (`-count=N`).
+    pub runs: u32,
     /// Some goroutine ids.
     pub ids: Vec<u64>,
     /// The knowledge-base entry.
@@ -192,6 +246,11 @@ impl Leftover {
     /// Whether it fails the run.
     pub fn fails(&self) -> bool {
         self.outcome == Some(GateOutcome::Fail)
+    }
+
+    /// `leaked in 2 of 200 runs (runs 37, 142)`, when the test ran more than once.
+    pub fn in_runs(&self) -> Option<String> {
+        in_runs("leaked", &self.leaked_in_runs, self.runs)
     }
 
     /// The test it is filed under.
@@ -248,6 +307,8 @@ pub struct TestCase {
     pub package: String,
     /// The test (`TestX/sub`).
     pub test: String,
+    /// Which run of it, from 1 (`-count=N` runs every test N times).
+    pub run: u32,
     /// How it ended.
     pub result: CaseResult,
     /// Seconds it took, as the testing package measured them.

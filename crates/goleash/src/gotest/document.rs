@@ -86,6 +86,15 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
     for report in reports {
         let tables = &report.tables;
         let mut expected = 0;
+        // How many times a test ran: once per run it started.
+        let runs_of = |test: Option<&str>| {
+            let n = report
+                .runs
+                .iter()
+                .filter(|r| Some(r.test.as_str()) == test)
+                .count();
+            n.max(1) as u32
+        };
         // The goroutines of stuck tests go with their failures, not with what they started.
         let stuck_goroutines: Vec<(&str, u64)> = report
             .failures
@@ -131,6 +140,8 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                             test: l.test.clone(),
                         })
                         .collect(),
+                    leaked_in_runs: judged.runs.clone(),
+                    runs: runs_of(test.test.as_deref()),
                     ids: group.ids.clone(),
                     pattern: a.pattern.map(|p| p.id),
                     hint: a.hint(),
@@ -156,6 +167,8 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                 test: failure.test.clone(),
                 kind: failure.kind,
                 message: failure.message.clone(),
+                failed_in_runs: failure.failed_runs.clone(),
+                runs: runs_of(failure.test.as_deref()),
                 at: failure.at.as_ref().map(|s| At {
                     function: s.function.clone(),
                     file: s.file.clone(),
@@ -187,6 +200,7 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
             doc.cases.push(TestCase {
                 package: report.package.clone(),
                 test: run.test.clone(),
+                run: run.run,
                 result: match run.result {
                     Some(TestResult::Pass) => CaseResult::Passed,
                     Some(TestResult::Fail) => CaseResult::Failed,

@@ -10,6 +10,7 @@
 //! goes, and the dump's `created by` lines say which test started them. How each goroutine
 //! is settled without waiting is [`goleash_core::trace::leftovers`]'s to say.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use goleash_core::Tables;
@@ -69,6 +70,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
                 test: None,
                 kind: FailureKind::BuildFailed,
                 message: None,
+                failed_runs: Vec::new(),
                 at: None,
             });
             BinaryOutcome::BuildFailed
@@ -168,17 +170,28 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     report
 }
 
-/// Every test that started, with what `go test` said of it.
+/// Every run of every test that started, with what `go test` said of it.
 fn test_runs(run: &PackageRun) -> Vec<TestRun> {
-    let of = |test: &str, result: Option<TestResult>| TestRun {
+    let of = |test: &str, result: Option<TestResult>, n: u32| TestRun {
         test: test.to_string(),
+        run: n,
         result,
         elapsed: run.test_elapsed.get(test).copied(),
-        log: run.logs.get(test).cloned().unwrap_or_default(),
+        log: run.log(test, n).unwrap_or_default().to_string(),
     };
-    run.results
+    let mut ended: HashMap<&str, u32> = HashMap::new();
+    let mut runs: Vec<TestRun> = run
+        .results
         .iter()
-        .map(|(test, result)| of(test, Some(*result)))
-        .chain(run.unfinished.iter().map(|test| of(test, None)))
-        .collect()
+        .map(|(test, result)| {
+            let n = ended.entry(test.as_str()).or_default();
+            *n += 1;
+            of(test, Some(*result), *n)
+        })
+        .collect();
+    for test in &run.unfinished {
+        let n = run.logs.get(test).map_or(1, |logs| logs.len() as u32);
+        runs.push(of(test, None, n));
+    }
+    runs
 }

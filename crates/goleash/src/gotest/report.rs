@@ -42,6 +42,8 @@ pub struct PackageReport {
 pub struct TestRun {
     /// The test (`TestX/sub`).
     pub test: String,
+    /// Which run of it, from 1 (`-count=N` runs every test N times).
+    pub run: u32,
     /// Its result; `None` when it never ended.
     pub result: Option<TestResult>,
     /// Seconds it took.
@@ -57,8 +59,10 @@ pub struct Failure {
     pub test: Option<String>,
     /// How.
     pub kind: FailureKind,
-    /// The panic or fatal error, the timeout.
+    /// The panic or fatal error, the timeout, or what the first failing run logged.
     pub message: Option<String>,
+    /// The runs (from 1) that failed so.
+    pub failed_runs: Vec<u32>,
     /// Where it was: the panic's line, or where a timed-out test was stuck.
     pub at: Option<Site>,
 }
@@ -86,6 +90,8 @@ pub struct Judged {
     pub suppressed_because: Option<String>,
     /// Who started the group's first goroutine, and who started that one, up to the test.
     pub chain: Vec<Link>,
+    /// The runs of the test (from 1) that started its goroutines, ascending.
+    pub runs: Vec<u32>,
 }
 
 impl Judged {

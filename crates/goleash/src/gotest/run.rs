@@ -82,8 +82,9 @@ pub struct PackageRun {
     pub test_elapsed: HashMap<String, f64>,
     /// Tests that started and never ended (a timeout or a crash stopped them).
     pub unfinished: Vec<String>,
-    /// What each test logged (`t.Log`, `t.Error`, `t.Fatal`), without the framing lines.
-    pub logs: HashMap<String, String>,
+    /// What each test logged (`t.Log`, `t.Error`, `t.Fatal`), without the framing lines:
+    /// one entry per run of the test (`-count=N` runs it N times), in order.
+    pub logs: HashMap<String, Vec<String>>,
     /// The test whose output held the first line starting `panic: `, if any.
     pub panicked_in: Option<String>,
     /// The binary printed the testing package's own last line, `PASS` or `FAIL`: it went
@@ -126,6 +127,14 @@ struct Building {
     lines: Vec<(Option<String>, String)>,
     running: HashSet<String>,
     order: Vec<String>,
+}
+
+impl PackageRun {
+    /// What `test` logged in its run `run` (from 1).
+    pub fn log(&self, test: &str, run: u32) -> Option<&str> {
+        let logs = self.logs.get(test)?;
+        logs.get((run as usize).checked_sub(1)?).map(String::as_str)
+    }
 }
 
 /// How the `go test` run ended.
@@ -490,6 +499,14 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
             if run.panicked_in.is_none() && text.starts_with("panic: ") {
                 run.panicked_in = Some(test.clone().unwrap_or_default());
             }
+            // A line belongs to the run of its test that started last.
+            if let Some(test) = &test
+                && !is_framing(text)
+                && !text.trim_start().starts_with("--- ")
+                && let Some(log) = run.logs.get_mut(test).and_then(|runs| runs.last_mut())
+            {
+                log.push_str(text);
+            }
             entry.lines.push((test, text.to_string()));
         }
         "run" | "pass" | "fail" | "skip" if test.is_some() => {
@@ -506,6 +523,10 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
             });
             match result {
                 None => {
+                    run.logs
+                        .entry(name.clone())
+                        .or_default()
+                        .push(String::new());
                     entry.running.insert(name.clone());
                     entry.order.push(name);
                 }
@@ -536,17 +557,8 @@ fn finish(entry: Building) -> PackageRun {
         mut run,
         running,
         order,
-        lines,
         ..
     } = entry;
-    for (test, line) in lines {
-        if let Some(test) = test
-            && !is_framing(&line)
-            && !line.trim_start().starts_with("--- ")
-        {
-            run.logs.entry(test).or_default().push_str(&line);
-        }
-    }
     run.unfinished = order
         .into_iter()
         .filter(|t| running.contains(t))

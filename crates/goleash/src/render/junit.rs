@@ -32,7 +32,8 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc) -> io::Result<()> {
         let mut cases: Vec<Case> = doc
             .cases
             .iter()
-            .filter(|c| &c.package == name)
+            // One testcase per test: its failures say in which of its runs it failed.
+            .filter(|c| &c.package == name && c.run == 1)
             .map(|c| Case {
                 name: c.test.clone(),
                 time: c.elapsed,
@@ -73,13 +74,8 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc) -> io::Result<()> {
                 }
             }
             let message = failure
-                .message
-                .as_deref()
-                .and_then(|m| m.lines().next())
-                .map_or_else(
-                    || kind.to_string(),
-                    |first| format!("{kind}: {}", first.trim()),
-                );
+                .headline()
+                .map_or_else(|| kind.to_string(), |line| format!("{kind}: {line}"));
             cases[i].outcomes.push((element, kind, message, text));
         }
         if package.status.failed()

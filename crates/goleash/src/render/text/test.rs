@@ -94,13 +94,24 @@ fn write_test(
     style: &Style,
 ) -> io::Result<()> {
     let goroutines = test.leaked();
+    // Over all its runs (-count=N): in how many it leaked at all.
+    let mut leaked_in: Vec<u32> = test
+        .failing()
+        .flat_map(|g| g.leaked_in_runs.iter().copied())
+        .collect();
+    leaked_in.sort_unstable();
+    leaked_in.dedup();
+    let runs = test.failing().map(|g| g.runs).max().unwrap_or(1);
+    let in_runs = crate::doc::test::in_runs("", &leaked_in, runs)
+        .map(|r| format!(",{r}"))
+        .unwrap_or_default();
     writeln!(
         out,
         "{}  {}  {}",
         style.red(test.name()),
         package,
         style.dim(&format!(
-            "· leaked {}",
+            "· leaked {}{in_runs}",
             plural(goroutines, "goroutine", "goroutines")
         )),
     )?;
@@ -153,6 +164,9 @@ fn write_group(
         style.yellow(&group.state),
     )?;
     writeln!(out, "{INDENT}{}", style.dim(&group.why))?;
+    if let Some(runs) = group.in_runs() {
+        writeln!(out, "{INDENT}{}", style.dim(&runs))?;
+    }
     write_stack(out, &group.shown, paths, style, INDENT, false)?;
     write_exits(out, &group.shown, style, INDENT)?;
     let creator = group.shown.created_by.as_ref();
@@ -233,12 +247,15 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
             };
             let test = failure.test.as_deref().unwrap_or("(package)");
             let message = match (&failure.message, failure.kind) {
-                // A summary line: the first line of a test's log, the rest is above.
+                // A summary line: the failing check, the whole log is above.
                 (Some(m), _) => {
-                    let mut lines = m.lines();
-                    let first = lines.next().unwrap_or_default().trim();
-                    let more = if lines.next().is_some() { " …" } else { "" };
-                    format!(": {first}{more}")
+                    let line = failure.headline().unwrap_or_default();
+                    let more = if m.lines().nth(1).is_some() {
+                        " …"
+                    } else {
+                        ""
+                    };
+                    format!(": {line}{more}")
                 }
                 (None, FailureKind::Interrupted) => {
                     ": still running when the test binary ended".to_string()
@@ -253,6 +270,9 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
                 style.bold(test),
                 package.package,
             )?;
+            if let Some(runs) = failure.in_runs() {
+                writeln!(out, "             {runs}")?;
+            }
             if let Some(at) = &failure.at {
                 writeln!(out, "             {}", describe_at(at, failure.kind))?;
             }
