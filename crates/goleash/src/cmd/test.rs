@@ -15,6 +15,7 @@ use crate::gotest::document;
 use crate::gotest::package;
 use crate::gotest::report::PackageReport;
 use crate::gotest::run::{self, Echo, PackageRun, RunOptions, Terminal};
+use crate::gotest::settle;
 use crate::render::style::Style;
 use crate::render::{findings, junit, text};
 
@@ -53,6 +54,11 @@ pub struct TestArgs {
     /// happened in ("leaked in 2 of 200 runs").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: Option<u32>,
+    /// Judge what the tests left as the binary's last test leaves it, without first letting
+    /// goroutines that were not started, runnable or running settle (up to 200 ms per
+    /// binary, through a test added with go test -overlay; see docs/architecture.md).
+    #[arg(long)]
+    pub no_settle: bool,
     /// The `go` command to use.
     #[arg(long, default_value = "go", value_name = "PATH")]
     pub go: PathBuf,
@@ -127,11 +133,7 @@ fn check_go(go: &Path) -> Result<String> {
         );
     }
     let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    let minor = version
-        .strip_prefix("go1.")
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|m| m.parse::<u32>().ok());
-    match minor {
+    match go_minor(&version) {
         Some(m) if m < 22 => bail!(
             "{} is {version}: goleash test reads the execution traces of Go 1.22 and newer; \
              name a newer go with --go PATH",
@@ -140,6 +142,14 @@ fn check_go(go: &Path) -> Result<String> {
         // A development build (`devel …`) is as new as it gets.
         _ => Ok(version),
     }
+}
+
+/// `22` of `go1.22.10`; `None` for a development build.
+fn go_minor(version: &str) -> Option<u32> {
+    version
+        .strip_prefix("go1.")
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|m| m.parse::<u32>().ok())
 }
 
 pub fn run(args: &TestArgs) -> Result<Outcome> {
@@ -155,8 +165,22 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
         .into_iter()
         .collect();
     go_flags.extend(args.go_flags.iter().cloned());
-    check_go(&args.go)?;
+    let version = check_go(&args.go)?;
     let dir = TraceDir::new(args.keep_traces.as_deref())?;
+    let mut settled = false;
+    if !args.no_settle
+        && let Some(settle) = settle::prepare(
+            &args.go,
+            go_minor(&version),
+            &args.packages,
+            &go_flags,
+            &dir.path,
+        )?
+    {
+        go_flags = settle.user_flags;
+        go_flags.extend(settle.flags);
+        settled = true;
+    }
     let json_output = args.output.stdout_is_data();
     let terminal = Terminal::new();
     let options = RunOptions {
@@ -224,7 +248,8 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
     if let Some(path) = &args.gate.write_baseline {
         return write_baseline(path, &reports);
     }
-    let doc = document::build(&reports, args.gate.strict);
+    let mut doc = document::build(&reports, args.gate.strict);
+    doc.settle_ms = settled.then_some(settle::BOUND_MS);
     if let Some(path) = &args.junit {
         let mut file = std::io::BufWriter::new(
             std::fs::File::create(path)

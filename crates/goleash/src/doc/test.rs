@@ -21,6 +21,9 @@ pub struct TestDoc {
     pub passed: bool,
     /// Suspects fail too.
     pub strict: bool,
+    /// How long, at most, the binaries' last test let what the tests left settle before
+    /// it was judged; `None` when it did not run (`--no-settle`, or it could not be added).
+    pub settle_ms: Option<u32>,
     /// Every package, in import path order.
     pub packages: Vec<Package>,
     /// Tests that failed.
@@ -337,6 +340,7 @@ impl TestDoc {
             schema_version: SCHEMA_VERSION,
             passed: summary.passed(),
             strict,
+            settle_ms: None,
             packages: Vec::new(),
             failures: Vec::new(),
             groups: Vec::new(),

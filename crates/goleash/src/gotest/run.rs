@@ -17,6 +17,7 @@ use goleash_core::trace::{TestAction, TestEvent};
 use serde::Deserialize;
 
 use super::exec::MARKER;
+use super::settle;
 
 /// How to show the output of `go test`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -449,8 +450,8 @@ fn follow_stream(
                 ..Building::default()
             }
         });
-        let is_marker = follow(entry, &event);
-        if echo == Echo::Json && !is_marker {
+        let hidden = follow(entry, &event);
+        if echo == Echo::Json && !hidden {
             show(format!("{line}\n").as_bytes());
         }
         if event.test.is_none() && matches!(event.action.as_str(), "pass" | "fail" | "skip") {
@@ -467,10 +468,29 @@ fn follow_stream(
     Ok(rest)
 }
 
-/// Folds one event into its package; true when it is the exec wrapper's marker.
+/// Folds one event into its package; true when it is goleash's own (the exec wrapper's
+/// marker, the settle test's events), which the user does not see.
 fn follow(entry: &mut Building, event: &Event) -> bool {
     let run = &mut entry.run;
     let test = event.test.clone();
+    if test.as_deref() == Some(settle::TEST) {
+        // Only its place among the tests matters: the trace's test goroutines are named in
+        // the order the tests ran.
+        let action = match event.action.as_str() {
+            "run" => Some(TestAction::Run),
+            "pass" => Some(TestAction::Pass),
+            "fail" => Some(TestAction::Fail),
+            "skip" => Some(TestAction::Skip),
+            _ => None,
+        };
+        if let Some(action) = action {
+            run.test_events.push(TestEvent {
+                action,
+                name: settle::TEST.to_string(),
+            });
+        }
+        return true;
+    }
     match event.action.as_str() {
         "output" => {
             let text = event.output.as_deref().unwrap_or_default();

@@ -373,8 +373,12 @@ fn write_notes(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<
     }
     let unjudged: u64 = doc.unjudged.iter().map(|u| u.count).sum();
     if unjudged > 0 {
+        let settled = doc
+            .settle_ms
+            .map(|ms| format!(" (after up to {ms} ms to settle)"))
+            .unwrap_or_default();
         notes.push(format!(
-            "{} still running, or not yet started, when their test binary ended: on their way out or never seen blocking, so not judged (--format json lists them)",
+            "{} still running, or not yet started, when the tests ended{settled}: on their way out or never seen blocking, so not judged (--format json lists them)",
             plural(unjudged, "goroutine was", "goroutines were")
         ));
     }
