@@ -59,6 +59,10 @@ pub struct TestArgs {
     /// binary, through a test added with go test -overlay; see docs/architecture.md).
     #[arg(long)]
     pub no_settle: bool,
+    /// With --count N: run in batches of 1, 2, 4 … runs, and stop after the first batch
+    /// in which a test leaked or failed (at most N runs in all); that batch is reported.
+    #[arg(long, requires = "count")]
+    pub until_leak: bool,
     /// The `go` command to use.
     #[arg(long, default_value = "go", value_name = "PATH")]
     pub go: PathBuf,
@@ -159,14 +163,9 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
     if args.count.is_some() && user_flags.count {
         bail!("give the number of runs once: --count N, or -count=N after --, not both");
     }
-    let mut go_flags: Vec<String> = args
-        .count
-        .map(|n| format!("-count={n}"))
-        .into_iter()
-        .collect();
-    go_flags.extend(args.go_flags.iter().cloned());
     let version = check_go(&args.go)?;
     let dir = TraceDir::new(args.keep_traces.as_deref())?;
+    let mut go_flags = args.go_flags.clone();
     let mut settled = false;
     if !args.no_settle
         && let Some(settle) = settle::prepare(
@@ -181,59 +180,33 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
         go_flags.extend(settle.flags);
         settled = true;
     }
-    let json_output = args.output.stdout_is_data();
-    let terminal = Terminal::new();
-    let options = RunOptions {
-        go: args.go.clone(),
-        packages: args.packages.clone(),
-        go_flags,
-        dir: dir.path.clone(),
-        echo: Echo::Summary,
-        echo_to_stderr: json_output,
+    let with_count = |n: Option<u32>| -> Vec<String> {
+        n.map(|n| format!("-count={n}"))
+            .into_iter()
+            .chain(go_flags.iter().cloned())
+            .collect()
     };
-
-    // Each package's trace is read as soon as its binary is done, while go test runs the
-    // others.
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (jobs, queue) = mpsc::channel::<PackageRun>();
-    let queue = std::sync::Mutex::new(queue);
-    let (results, reports) = mpsc::channel::<PackageReport>();
-    let keep = dir.keep;
-    let finished = std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let (queue, results, gate, terminal, dir) =
-                (&queue, results.clone(), &gate, &terminal, &dir.path);
-            scope.spawn(move || {
-                let source = args.source.files();
-                let cx = package::Context {
-                    dir,
-                    gate,
-                    source: &source,
-                    keep_traces: keep,
-                };
-                loop {
-                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok(job) = job else { break };
-                    let report = package::analyse(&job, &cx);
-                    terminal.update(|_, _, analysing| *analysing -= 1);
-                    source.report_warnings();
-                    if results.send(report).is_err() {
-                        break;
-                    }
+    let (mut reports, finished) = match args.count.filter(|_| args.until_leak) {
+        // Batches of 1, 2, 4 … runs, up to N in all: the first one that leaks or fails is
+        // reported, numbered among all the runs so far.
+        Some(total) => {
+            let (mut done, mut size) = (0u32, 1u32);
+            loop {
+                let batch = size.min(total - done);
+                let (mut reports, finished) =
+                    run_batch(args, with_count(Some(batch)), &gate, &dir)?;
+                for report in &mut reports {
+                    report.earlier_runs = done;
                 }
-            });
+                done += batch;
+                if done >= total || reports.iter().any(PackageReport::fails) {
+                    break (reports, finished);
+                }
+                size = size.saturating_mul(2);
+            }
         }
-        drop(results);
-        let finished = run::run(&options, &terminal, |package| {
-            terminal.update(|_, _, analysing| *analysing += 1);
-            let _ = jobs.send(package);
-        });
-        drop(jobs);
-        finished
-    });
-    terminal.finish();
-    let finished = finished?;
-    let mut reports: Vec<PackageReport> = reports.into_iter().collect();
+        None => run_batch(args, with_count(args.count), &gate, &dir)?,
+    };
     reports.sort_by(|a, b| a.package.cmp(&b.package));
 
     if reports.is_empty() {
@@ -292,6 +265,67 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// One `go test` run with `go_flags`: every package's report, as each binary finished.
+fn run_batch(
+    args: &TestArgs,
+    go_flags: Vec<String>,
+    gate: &crate::gate::Gate,
+    dir: &TraceDir,
+) -> Result<(Vec<PackageReport>, run::Finished)> {
+    let json_output = args.output.stdout_is_data();
+    let terminal = Terminal::new();
+    let options = RunOptions {
+        go: args.go.clone(),
+        packages: args.packages.clone(),
+        go_flags,
+        dir: dir.path.clone(),
+        echo: Echo::Summary,
+        echo_to_stderr: json_output,
+    };
+
+    // Each package's trace is read as soon as its binary is done, while go test runs the
+    // others.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (jobs, queue) = mpsc::channel::<PackageRun>();
+    let queue = std::sync::Mutex::new(queue);
+    let (results, reports) = mpsc::channel::<PackageReport>();
+    let keep = dir.keep;
+    let finished = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (queue, results, terminal, dir) = (&queue, results.clone(), &terminal, &dir.path);
+            scope.spawn(move || {
+                let source = args.source.files();
+                let cx = package::Context {
+                    dir,
+                    gate,
+                    source: &source,
+                    keep_traces: keep,
+                };
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(job) = job else { break };
+                    let report = package::analyse(&job, &cx);
+                    terminal.update(|_, _, analysing| *analysing -= 1);
+                    source.report_warnings();
+                    if results.send(report).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(results);
+        let finished = run::run(&options, &terminal, |package| {
+            terminal.update(|_, _, analysing| *analysing += 1);
+            let _ = jobs.send(package);
+        });
+        drop(jobs);
+        finished
+    });
+    terminal.finish();
+    let finished = finished?;
+    Ok((reports.into_iter().collect(), finished))
 }
 
 fn write_baseline(path: &Path, reports: &[PackageReport]) -> Result<Outcome> {

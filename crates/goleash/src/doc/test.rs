@@ -310,8 +310,6 @@ pub struct TestCase {
     pub package: String,
     /// The test (`TestX/sub`).
     pub test: String,
-    /// Which run of it, from 1 (`-count=N` runs every test N times).
-    pub run: u32,
     /// How it ended.
     pub result: CaseResult,
     /// Seconds it took, as the testing package measured them.

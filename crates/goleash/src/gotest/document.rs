@@ -93,8 +93,10 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                 .iter()
                 .filter(|r| Some(r.test.as_str()) == test)
                 .count();
-            n.max(1) as u32
+            n.max(1) as u32 + report.earlier_runs
         };
+        let numbered =
+            |runs: &[u32]| -> Vec<u32> { runs.iter().map(|r| r + report.earlier_runs).collect() };
         // The goroutines of stuck tests go with their failures, not with what they started.
         let stuck_goroutines: Vec<(&str, u64)> = report
             .failures
@@ -140,7 +142,7 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                             test: l.test.clone(),
                         })
                         .collect(),
-                    leaked_in_runs: judged.runs.clone(),
+                    leaked_in_runs: numbered(&judged.runs),
                     runs: runs_of(test.test.as_deref()),
                     ids: group.ids.clone(),
                     pattern: a.pattern.map(|p| p.id),
@@ -167,7 +169,7 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                 test: failure.test.clone(),
                 kind: failure.kind,
                 message: failure.message.clone(),
-                failed_in_runs: failure.failed_runs.clone(),
+                failed_in_runs: numbered(&failure.failed_runs),
                 runs: runs_of(failure.test.as_deref()),
                 at: failure.at.as_ref().map(|s| At {
                     function: s.function.clone(),
@@ -200,7 +202,6 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
             doc.cases.push(TestCase {
                 package: report.package.clone(),
                 test: run.test.clone(),
-                run: run.run,
                 result: match run.result {
                     Some(TestResult::Pass) => CaseResult::Passed,
                     Some(TestResult::Fail) => CaseResult::Failed,

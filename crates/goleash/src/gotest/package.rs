@@ -54,6 +54,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         unjudged: Vec::new(),
         warnings: Vec::new(),
         runs: test_runs(run),
+        earlier_runs: 0,
     };
     let Some(n) = run.trace else {
         // No binary ran: it did not build, or there is nothing to test.
@@ -174,7 +175,6 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
 fn test_runs(run: &PackageRun) -> Vec<TestRun> {
     let of = |test: &str, result: Option<TestResult>, n: u32| TestRun {
         test: test.to_string(),
-        run: n,
         result,
         elapsed: run.test_elapsed.get(test).copied(),
         log: run.log(test, n).unwrap_or_default().to_string(),

@@ -35,20 +35,32 @@ pub struct PackageReport {
     pub warnings: Vec<String>,
     /// Every test that started, in the order they ended (those that never did last).
     pub runs: Vec<TestRun>,
+    /// Runs of every test before this binary's (`--until-leak` runs batches): its runs are
+    /// numbered after them.
+    pub earlier_runs: u32,
 }
 
-/// One test as `go test` reported it.
+impl PackageReport {
+    /// Whether it fails the run: a test leaked, or the package failed.
+    pub fn fails(&self) -> bool {
+        self.status.failed()
+            || self
+                .tests
+                .iter()
+                .any(|t| t.judged.iter().any(Judged::fails))
+    }
+}
+
+/// One run of a test as `go test` reported it.
 #[derive(Clone, Debug)]
 pub struct TestRun {
     /// The test (`TestX/sub`).
     pub test: String,
-    /// Which run of it, from 1 (`-count=N` runs every test N times).
-    pub run: u32,
     /// Its result; `None` when it never ended.
     pub result: Option<TestResult>,
     /// Seconds it took.
     pub elapsed: Option<f64>,
-    /// What it logged.
+    /// What it logged in this run.
     pub log: String,
 }
 

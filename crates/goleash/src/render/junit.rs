@@ -29,11 +29,12 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc) -> io::Result<()> {
     let (mut all_tests, mut all_failures, mut all_errors, mut all_time) = (0, 0, 0, 0.0);
     for package in &doc.packages {
         let name = &package.package;
+        // One testcase per test, its first run: its failures say in which runs it failed.
+        let mut seen = std::collections::HashSet::new();
         let mut cases: Vec<Case> = doc
             .cases
             .iter()
-            // One testcase per test: its failures say in which of its runs it failed.
-            .filter(|c| &c.package == name && c.run == 1)
+            .filter(|c| &c.package == name && seen.insert(c.test.as_str()))
             .map(|c| Case {
                 name: c.test.clone(),
                 time: c.elapsed,

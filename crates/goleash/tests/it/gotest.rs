@@ -972,3 +972,51 @@ fn settle_go1_22() {
 fn settle_go1_27() {
     settle("1.27");
 }
+
+/// `--until-leak` runs batches of 1, 2, 4 … and stops after the first that leaks: the
+/// flaky fetch leaks in the 34th run of a binary, so the batch of 64 (runs 64 to 127) is
+/// the first to leak, in run 64 + 33.
+#[test]
+fn until_leak() {
+    let toolchain = toolchain("1.27");
+    let dir = module(toolchain);
+    let result = goleash_test(
+        toolchain,
+        &dir,
+        &[
+            "--format",
+            "json",
+            "--count",
+            "500",
+            "--until-leak",
+            "./flaky",
+        ],
+        &[],
+    );
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let leak = &doc["leaks"][0];
+    assert_eq!(leak["test"], "TestFlakyFetch", "{out}");
+    assert_eq!(leak["leaked_in_runs"], serde_json::json!([97]), "{leak}");
+    assert_eq!(leak["runs"], 127, "{leak}");
+    // Without a leak it stops at N runs, and passes.
+    let clean = goleash_test(
+        toolchain,
+        &dir,
+        &[
+            "--count",
+            "20",
+            "--until-leak",
+            "./plain",
+            "--",
+            "-run",
+            "TestPlainClean",
+        ],
+        &[],
+    );
+    assert_eq!(clean.code(), 0, "{}", text(&clean.stdout));
+    // It needs a number of runs.
+    let refused = goleash_test(toolchain, &dir, &["--until-leak", "./flaky"], &[]);
+    assert_eq!(refused.code(), 2, "{}", text(&refused.stderr));
+}
