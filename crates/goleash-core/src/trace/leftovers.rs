@@ -21,7 +21,12 @@
 //! - never started: nothing says what it would do, so it is not judged either (in a later
 //!   run, or with a later test after it, it shows where it blocks).
 //!
-//! Goroutines not judged are listed as such, so nothing disappears silently.
+//! Goroutines not judged are listed as such, so nothing disappears silently. (`goleash
+//! test` first lets them settle, with a last test of its own, so that few are left so.)
+//!
+//! Examples run on the main goroutine rather than in a test goroutine: goroutines whose
+//! creator chain passes through a `go` statement run by an `ExampleX` (the frame that
+//! `testing.runExample` calls) are that example's.
 
 use std::collections::BTreeMap;
 
@@ -130,6 +135,31 @@ pub(super) fn test_names(tests: &[super::TestGoroutine]) -> FxHashMap<u64, &str>
         .iter()
         .filter_map(|t| Some((t.goroutine, t.name.as_deref()?)))
         .collect()
+}
+
+/// The example that started goroutine `id` (directly or through the goroutines that started
+/// it), and how many `go` statements away: the creation stack of one of them runs
+/// `pkg.ExampleX` (or a function literal in it) called by `testing.runExample`.
+fn example_of(trace: &Trace, tables: &Tables, id: u64) -> Option<(String, usize)> {
+    let chain = std::iter::once(id).chain(trace.creators(id));
+    for (hops, g) in chain.enumerate() {
+        let stack = trace.goroutine(g)?.creation?.stack;
+        let Some(stack) = stack else { continue };
+        let frames = tables.frames(stack);
+        for pair in frames.windows(2) {
+            let caller = tables.bytes(tables.get_frame(pair[1]).function);
+            if caller != b"testing.runExample" {
+                continue;
+            }
+            let function = tables.str(tables.get_frame(pair[0]).function);
+            let short = function.rsplit('/').next().unwrap_or(&function);
+            let name = short.split('.').nth(1)?;
+            return name
+                .starts_with("Example")
+                .then(|| (name.to_string(), hops + 1));
+        }
+    }
+    None
 }
 
 /// The run (from 1) each test goroutine belongs to: the k-th goroutine that ran a
@@ -251,15 +281,28 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
         let Some(g) = trace.goroutine(id) else {
             continue;
         };
+        // An example runs on the main goroutine, not in a test goroutine: what it started
+        // is its own, as a test's is.
+        let example = example_of(trace, tables, id);
+        let finished = example
+            .as_ref()
+            .is_none_or(|(name, _)| finished.contains(name.as_str()));
         // Nothing ended for these: only a wait that the trace shows is judged.
         match g.state {
             GoState::Blocked | GoState::Syscall => {
-                let depth = trace.creators(id).len();
+                let (test, depth) = match example {
+                    Some((name, hops)) => (Some(name), hops),
+                    None => (None, trace.creators(id).len()),
+                };
+                let mut chain = trace_chain(trace, tables, id, depth, &names);
+                if let (Some(name), Some(last)) = (&test, chain.last_mut()) {
+                    last.test = Some(name.clone());
+                }
                 found.goroutines.push(Leftover {
-                    test: None,
-                    finished: true,
+                    test,
+                    finished,
                     record: trace_record(tables, g),
-                    chain: trace_chain(trace, tables, id, depth, &names),
+                    chain,
                     run: 1,
                 })
             }
