@@ -303,6 +303,7 @@ struct Facts<'a> {
     only_runtime: bool,
     exits: Option<&'a Exits>,
     several_per_parent: bool,
+    test_ended: bool,
 }
 
 fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
@@ -318,6 +319,7 @@ fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
         && (!when.no_user_frames || !facts.has_user_frames)
         && (!when.only_runtime || facts.only_runtime)
         && (!when.several_per_parent || facts.several_per_parent)
+        && (!when.after_test || facts.test_ended)
         && when
             .source
             .is_none_or(|shape| facts.exits.is_some_and(|s| kb::source_has_shape(s, shape)))
@@ -377,6 +379,7 @@ pub fn assess(
         only_runtime: !origins.is_empty() && origins.iter().all(|&o| o == Origin::Runtime),
         exits: analysis.exits.as_ref(),
         several_per_parent: shared_parent && started_in_loop == Some(true),
+        test_ended: options.moment == Moment::TestEnded,
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
@@ -423,6 +426,15 @@ fn decide(
         return (
             Verdict::Leak,
             "the runtime found every goroutine asleep: a deadlock".into(),
+        );
+    }
+    if let Some(p) = pattern.filter(|p| p.when.after_test) {
+        return (
+            Verdict::Leak,
+            format!(
+                "{}: still accepting connections after its test ended",
+                p.title
+            ),
         );
     }
     if let Some(p) = pattern.filter(|p| p.kind == Kind::Infrastructure) {

@@ -14,7 +14,7 @@ use crate::support::go::{Run, Toolchain, run, scratch, toolchain};
 const MODULE: &str = "goleash.test/testleaks";
 
 /// The leaks of the module: (package, test, function the goroutine waits in, state).
-const LEAKS: [(&str, &str, &str, &str); 14] = [
+const LEAKS: [(&str, &str, &str, &str); 16] = [
     ("deep", "TestTwoDeep", "consume", "chan receive"),
     // An example runs on the main goroutine; what it starts is still its own.
     ("examples", "ExampleNewCache", "refresh", "chan receive"),
@@ -38,6 +38,9 @@ const LEAKS: [(&str, &str, &str, &str); 14] = [
     ),
     ("parallel", "TestParallelLeak", "sendResult", "chan send"),
     ("plain", "TestPlainLeak", "waitForResult", "chan receive"),
+    // Servers a test started and never closed; the one TestMain started is no test's.
+    ("servers", "TestListenerLeft", "acceptAll", "IO wait"),
+    ("servers", "TestServerLeft", "Accept", "IO wait"),
     (
         "subtests",
         "TestCache/evict",
@@ -68,8 +71,10 @@ const LEAKS: [(&str, &str, &str, &str); 14] = [
 ];
 
 /// Tests that leave nothing behind (or only goroutines on their way out): never named.
-const CLEAN: [&str; 10] = [
+const CLEAN: [&str; 12] = [
     "ExampleCache_Close",
+    "TestSharedServer",
+    "TestServerClosed",
     "TestPlainClean",
     "TestParallelClean",
     "TestExitsJustAfter",
