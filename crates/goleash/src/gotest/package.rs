@@ -22,6 +22,7 @@ use super::failures::failures;
 use super::judging::group_and_judge;
 use super::report::{Failure, PackageReport, TestRun};
 use super::run::{PackageRun, TestResult};
+use super::settle;
 use crate::analysis::FileSource;
 use crate::gate::Gate;
 use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind};
@@ -155,6 +156,12 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
             }
         }
     };
+    // The settle test is goleash's: a timeout that caught it is no test's failure.
+    let mut found = found;
+    let settling = |test: &Option<String>| test.as_deref() == Some(settle::TEST);
+    found.goroutines.retain(|l| !settling(&l.test));
+    found.unjudged.retain(|u| !settling(&u.test));
+    found.stuck.remove(settle::TEST);
     report.failures = failures(run, crash.as_ref(), panicked_in, &tables, &found.stuck);
     report.unjudged = found.unjudged;
     warnings.extend(found.warnings);
