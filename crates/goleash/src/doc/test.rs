@@ -349,3 +349,56 @@ impl TestDoc {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(message: Option<&str>, failed_in_runs: Vec<u32>, runs: u32) -> Failure {
+        Failure {
+            package: "p".into(),
+            test: Some("TestA".into()),
+            kind: FailureKind::Failed,
+            message: message.map(str::to_string),
+            failed_in_runs,
+            runs,
+            at: None,
+            stuck: None,
+        }
+    }
+
+    #[test]
+    fn the_headline_is_the_failing_check() {
+        let logged = failure(
+            Some("a_test.go:10: connecting to 127.0.0.1:80\nretrying\na_test.go:14: want 2, got 3"),
+            vec![1],
+            1,
+        );
+        assert_eq!(logged.headline(), Some("a_test.go:14: want 2, got 3"));
+        // No located line (a panic): the message's first line.
+        let panicked = failure(
+            Some("runtime error: index out of range\n[recovered]"),
+            vec![1],
+            1,
+        );
+        assert_eq!(
+            panicked.headline(),
+            Some("runtime error: index out of range")
+        );
+        assert_eq!(failure(None, vec![1], 1).headline(), None);
+    }
+
+    #[test]
+    fn runs_are_said_only_for_repeated_tests() {
+        assert_eq!(failure(None, vec![1], 1).in_runs(), None);
+        assert_eq!(
+            failure(None, vec![19], 50).in_runs().as_deref(),
+            Some("failed in 1 of 50 runs (run 19)")
+        );
+        let many: Vec<u32> = (1..=12).collect();
+        assert_eq!(
+            in_runs("leaked", &many, 12).as_deref(),
+            Some("leaked in 12 of 12 runs (runs 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, …)")
+        );
+    }
+}

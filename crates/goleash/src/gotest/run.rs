@@ -758,4 +758,39 @@ mod tests {
         let shown = String::from_utf8(shown_output(&passing, Echo::Summary)).unwrap();
         assert_eq!(shown, "ok  \tq\t0.01s\n");
     }
+
+    #[test]
+    fn each_run_keeps_its_own_log_and_the_settle_test_is_hidden() {
+        let mut building = Building::default();
+        for line in [
+            r#"{"Action":"run","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"=== RUN   TestA\n"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"    a_test.go:5: first\n"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"--- PASS: TestA (0.00s)\n"}"#,
+            r#"{"Action":"pass","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"run","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"    a_test.go:5: second\n"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"--- FAIL: TestA (0.00s)\n"}"#,
+            r#"{"Action":"fail","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"run","Package":"p","Test":"Test_goleash_settle"}"#,
+            r#"{"Action":"output","Package":"p","Test":"Test_goleash_settle","Output":"=== RUN   Test_goleash_settle\n"}"#,
+            r#"{"Action":"pass","Package":"p","Test":"Test_goleash_settle"}"#,
+        ] {
+            let hidden = follow(&mut building, &event(line));
+            assert_eq!(hidden, line.contains("settle"), "{line}");
+        }
+        let run = finish(building);
+        assert_eq!(run.log("TestA", 1), Some("    a_test.go:5: first\n"));
+        assert_eq!(run.log("TestA", 2), Some("    a_test.go:5: second\n"));
+        assert_eq!(run.log("TestA", 3), None);
+        assert_eq!(run.results.len(), 2);
+        // Still among the events the trace's test goroutines are named from.
+        assert_eq!(
+            run.test_events
+                .iter()
+                .filter(|e| e.name == settle::TEST)
+                .count(),
+            2
+        );
+    }
 }
