@@ -145,7 +145,7 @@ impl Crash {
                 } else {
                     GoState::Runnable
                 };
-                found.not_judged(test, state, start);
+                found.not_judged(test, state, start, Some(g.stack));
                 continue;
             }
             let record = record(

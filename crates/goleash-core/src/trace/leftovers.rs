@@ -36,7 +36,7 @@ use super::chain::{Link, trace_chain};
 use super::record::trace_record;
 use super::testlog::{TestAction, TestEvent};
 use super::{GoState, Goroutine, Trace, attribute};
-use crate::intern::Tables;
+use crate::intern::{StackId, Tables};
 use crate::model::Record;
 
 /// What a test binary left behind, as [`leftovers`] or [`super::Crash::leftovers`] read it.
@@ -83,6 +83,9 @@ pub struct Unjudged {
     pub function: String,
     /// How many.
     pub count: u64,
+    /// Where one of them was: a runnable goroutine's stack where it resumes, a crash dump's
+    /// stack; `None` for goroutines running or never started, which a trace shows none for.
+    pub stack: Option<StackId>,
 }
 
 /// A place in the code, and what the goroutine there was doing.
@@ -102,19 +105,29 @@ pub struct Site {
 }
 
 impl Leftovers {
-    /// Counts a goroutine that is not judged.
-    pub(super) fn not_judged(&mut self, test: Option<String>, state: GoState, function: String) {
+    /// Counts a goroutine that is not judged; `stack` is where it was, when known.
+    pub(super) fn not_judged(
+        &mut self,
+        test: Option<String>,
+        state: GoState,
+        function: String,
+        stack: Option<StackId>,
+    ) {
         match self
             .unjudged
             .iter_mut()
             .find(|u| u.test == test && u.state == state && u.function == function)
         {
-            Some(u) => u.count += 1,
+            Some(u) => {
+                u.count += 1;
+                u.stack = u.stack.or(stack);
+            }
             None => self.unjudged.push(Unjudged {
                 test,
                 state,
                 function,
                 count: 1,
+                stack,
             }),
         }
     }
@@ -267,7 +280,7 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
             .clone()
             .or_else(|| runner.map(|r| format!("(test goroutine {})", r.id)));
         match fate(g, test_end) {
-            Fate::Unjudged(state) => found.not_judged(test, state, start(g)),
+            Fate::Unjudged(state) => found.not_judged(test, state, start(g), g.stack),
             Fate::Leftover => found.goroutines.push(Leftover {
                 test,
                 finished: ended,
@@ -306,8 +319,10 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
                     run: 1,
                 })
             }
-            GoState::NotStarted | GoState::Running => found.not_judged(None, g.state, start(g)),
-            _ => found.not_judged(None, GoState::Runnable, start(g)),
+            GoState::NotStarted | GoState::Running => {
+                found.not_judged(None, g.state, start(g), g.stack)
+            }
+            _ => found.not_judged(None, GoState::Runnable, start(g), g.stack),
         }
     }
     found

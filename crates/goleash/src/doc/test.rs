@@ -292,6 +292,9 @@ pub struct Unjudged {
     pub function: String,
     /// How many.
     pub count: u64,
+    /// Where one of them was, innermost first: a runnable one's stack where it resumes;
+    /// empty for running and never started ones, which the trace shows no stack for.
+    pub frames: Vec<Frame>,
 }
 
 /// A warning about a package.

@@ -190,6 +190,10 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                 state: unjudged_state(u.state),
                 function: u.function.clone(),
                 count: u.count,
+                frames: u
+                    .stack
+                    .map(|s| doc::Frame::stack(tables, tables.frames(s)))
+                    .unwrap_or_default(),
             });
         }
         for w in &report.warnings {

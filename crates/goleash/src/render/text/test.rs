@@ -377,9 +377,32 @@ fn write_notes(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Result<
             .settle_ms
             .map(|ms| format!(" (after up to {ms} ms to settle)"))
             .unwrap_or_default();
+        let listed: Vec<String> = doc
+            .unjudged
+            .iter()
+            .map(|u| {
+                let at = u
+                    .frames
+                    .iter()
+                    .find(|f| !f.function.starts_with("runtime."))
+                    .map(|f| {
+                        let file = f.file.rsplit('/').next().unwrap_or(&f.file);
+                        format!(" at {file}:{}", f.line)
+                    })
+                    .unwrap_or_default();
+                // Not a finding: the tests are not named here (--format json names them).
+                format!(
+                    "\n  {} {} in {}{at}",
+                    thousands(u.count),
+                    u.state,
+                    u.function
+                )
+            })
+            .collect();
         notes.push(format!(
-            "{} still running, or not yet started, when the tests ended{settled}: on their way out or never seen blocking, so not judged (--format json lists them)",
-            plural(unjudged, "goroutine was", "goroutines were")
+            "{} still running, or not yet started, when the tests ended{settled}: on their way out or never seen blocking, so not judged:{}",
+            plural(unjudged, "goroutine was", "goroutines were"),
+            listed.concat()
         ));
     }
     if notes.is_empty() {
