@@ -163,6 +163,11 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
     if args.count.is_some() && user_flags.count {
         bail!("give the number of runs once: --count N, or -count=N after --, not both");
     }
+    if user_flags.no_timeout {
+        eprintln!(
+            "goleash test: warning: with -timeout 0 a deadlocked test binary never ends: the runtime cannot see a deadlock while a trace runs; give a timeout, and goleash reports the stuck test"
+        );
+    }
     let version = check_go(&args.go)?;
     let dir = TraceDir::new(args.keep_traces.as_deref())?;
     let mut go_flags = args.go_flags.clone();

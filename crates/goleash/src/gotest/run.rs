@@ -174,12 +174,15 @@ pub struct UserFlags {
     pub json: bool,
     /// `-count` was given (otherwise goleash adds `-count=1`: a cached result runs nothing).
     pub count: bool,
+    /// `-timeout 0`: no timeout, so a deadlock, which the runtime cannot see while a trace
+    /// runs, never ends.
+    pub no_timeout: bool,
 }
 
 /// Reads the user's flags up to `-args` (after it, everything is the binary's).
 pub fn inspect_flags(flags: &[String]) -> Result<UserFlags> {
     let mut found = UserFlags::default();
-    for flag in flags {
+    for (i, flag) in flags.iter().enumerate() {
         if flag == "-args" || flag == "--args" {
             break;
         }
@@ -190,12 +193,21 @@ pub fn inspect_flags(flags: &[String]) -> Result<UserFlags> {
             Some((n, v)) => (n, Some(v)),
             None => (name, None),
         };
+        let value = value.or_else(|| {
+            // `-timeout 0`: the value is the next argument.
+            (name.trim_start_matches("test.") == "timeout")
+                .then(|| flags.get(i + 1).map(String::as_str))
+                .flatten()
+        });
         let name = name.strip_prefix("test.").unwrap_or(name);
         let on = value.is_none_or(|v| v != "false");
         match name {
             "v" => found.verbose = on,
             "json" => found.json = on,
             "count" => found.count = true,
+            "timeout" => {
+                found.no_timeout = value.is_some_and(|v| v.trim_end_matches(['s', 'm', 'h']) == "0")
+            }
             _ => {}
         }
         if let Some((_, why)) = REFUSED.iter().find(|(n, _)| *n == name) {
@@ -684,11 +696,27 @@ mod tests {
             UserFlags {
                 verbose: true,
                 json: false,
-                count: true
+                count: true,
+                no_timeout: false,
             }
         );
         let f = inspect_flags(&strings(&["--test.v=false", "-json"])).unwrap();
         assert!(!f.verbose && f.json && !f.count);
+        assert!(
+            inspect_flags(&strings(&["-timeout", "0"]))
+                .unwrap()
+                .no_timeout
+        );
+        assert!(
+            inspect_flags(&strings(&["-test.timeout=0s"]))
+                .unwrap()
+                .no_timeout
+        );
+        assert!(
+            !inspect_flags(&strings(&["-timeout=10s"]))
+                .unwrap()
+                .no_timeout
+        );
         // After -args everything is the binary's.
         let f = inspect_flags(&strings(&["-args", "-v", "-exec", "x"])).unwrap();
         assert_eq!(f, UserFlags::default());
