@@ -34,6 +34,9 @@
 //! It is left out where it cannot work or would show: with an `-overlay` of the user's own,
 //! with `-list`, with `-vet` analyzers of the user's before Go 1.25, and when `go list`
 //! cannot say which packages have tests.
+//! With `-shuffle` the tests run in a random order, so the settle may run before other
+//! tests rather than after them all: that costs its wait and changes no verdict (what it
+//! would have let settle is judged as without it).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
