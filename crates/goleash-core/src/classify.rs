@@ -337,6 +337,7 @@ struct Facts<'a> {
     only_runtime: bool,
     exits: Option<&'a Exits>,
     several_per_parent: bool,
+    test_ended: bool,
 }
 
 fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
@@ -352,6 +353,7 @@ fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
         && (!when.no_user_frames || !facts.has_user_frames)
         && (!when.only_runtime || facts.only_runtime)
         && (!when.several_per_parent || facts.several_per_parent)
+        && (!when.after_test || facts.test_ended)
         && when
             .source
             .is_none_or(|shape| facts.exits.is_some_and(|s| kb::source_has_shape(s, shape)))
@@ -411,6 +413,7 @@ pub fn assess(
         only_runtime: !origins.is_empty() && origins.iter().all(|&o| o == Origin::Runtime),
         exits: analysis.exits.as_ref(),
         several_per_parent: shared_parent && started_in_loop == Some(true),
+        test_ended: options.moment == Moment::TestEnded,
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
@@ -610,6 +613,15 @@ fn decide(
             "the runtime found every goroutine asleep: a deadlock".into(),
         );
     }
+    if let Some(p) = pattern.filter(|p| p.when.after_test) {
+        return (
+            Verdict::Leak,
+            format!(
+                "{}: still accepting connections after its test ended",
+                p.title
+            ),
+        );
+    }
     if let Some(p) = pattern.filter(|p| p.kind == Kind::Infrastructure) {
         // Idle keep-alive connections are bounded by the Transport's pool, so more of them
         // is normal as a client reaches more hosts; unbounded growth (a Transport per
@@ -745,6 +757,22 @@ fn by_exits(
     growth: Option<Growth>,
     moment: Moment,
 ) -> Option<(Verdict, String)> {
+    // Signal waiters wait as long as the program runs, on purpose; many of them that keep
+    // coming are still a leak.
+    if let Some(c) = exits
+        .conditions
+        .iter()
+        .find(|c| c.kind == ExitKind::OsSignal)
+        && !growth.is_some_and(|g| g.grew())
+    {
+        return Some((
+            Verdict::Expected,
+            format!(
+                "waits for OS signals, long-lived by design: {}",
+                say_condition(c)
+            ),
+        ));
+    }
     // A deadline ends the wait whatever else does or does not happen.
     if let Some(c) = exits.conditions.iter().find(|c| {
         c.can_happen == Possibility::Yes

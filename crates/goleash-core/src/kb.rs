@@ -56,6 +56,9 @@ pub struct When {
     pub source: Option<SourceShape>,
     /// Several goroutines of the group share one parent: a pool started by one caller.
     pub several_per_parent: bool,
+    /// Only for what a test left when it ended: what is by design in a running program
+    /// (a server) must be gone when the test that started it is.
+    pub after_test: bool,
 }
 
 /// A known shape of goroutine.
@@ -80,6 +83,7 @@ const ANY: When = When {
     only_runtime: false,
     source: None,
     several_per_parent: false,
+    after_test: false,
 };
 
 use Blocking as B;
@@ -160,6 +164,24 @@ pub const PATTERNS: &[Pattern] = &[
             ..ANY
         },
         hint: "",
+    },
+    // Before the servers of a running program: in a test, one it started must not outlive
+    // it (a server `TestMain` or `init` started is no test's).
+    Pattern {
+        id: "server-left-by-test",
+        title: "a server its test started and never closed",
+        kind: Kind::Leak,
+        when: When {
+            any_frame: &[
+                "net.(*TCPListener).Accept",
+                "net.(*UnixListener).Accept",
+                "internal/poll.(*FD).Accept",
+            ],
+            blocking: &[B::IoWait],
+            after_test: true,
+            ..ANY
+        },
+        hint: "A server or listener the test started is still accepting connections after the test ended. Close it when the test ends: `t.Cleanup(srv.Close)` for an `httptest.Server`, `defer ln.Close()` for a `net.Listener` (which ends its accept loop); a server shared by every test belongs in `TestMain`.",
     },
     Pattern {
         id: "http-server",

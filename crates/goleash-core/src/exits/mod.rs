@@ -103,6 +103,9 @@ pub enum ExitKind {
     Unlock,
     /// `sync.Cond.Wait`: a `Signal` or `Broadcast`.
     Signal,
+    /// A channel registered with `signal.Notify`: an OS signal arriving. Waiting for one
+    /// is long-lived by design.
+    OsSignal,
 }
 
 impl ExitKind {
@@ -123,6 +126,7 @@ impl ExitKind {
             ExitKind::WaitGroup => "wait_group",
             ExitKind::Unlock => "unlock",
             ExitKind::Signal => "signal",
+            ExitKind::OsSignal => "os_signal",
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct Traced {
     pub why: String,
     /// It happens by itself after this many seconds.
     pub deadline: Option<f64>,
+    /// The channel is registered with `signal.Notify`: the runtime sends on it for each
+    /// signal, for as long as the program runs.
+    pub os_signal: bool,
 }
 
 impl Traced {
@@ -36,6 +39,7 @@ impl Traced {
             can: Possibility::Yes,
             why: why.to_string(),
             deadline: None,
+            os_signal: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl Traced {
             can: Possibility::No,
             why: why.to_string(),
             deadline: None,
+            os_signal: false,
         }
     }
 
@@ -56,6 +61,7 @@ impl Traced {
             can: Possibility::Unknown,
             why: why.to_string(),
             deadline: None,
+            os_signal: false,
         }
     }
 
@@ -109,6 +115,8 @@ enum How {
     Range,
     /// `x.m(…)`.
     Method(String),
+    /// `signal.Notify(x, …)`: the runtime sends on `x`.
+    Notify,
 }
 
 /// One use of a variable somewhere.
@@ -418,6 +426,11 @@ fn use_of<'c>(cx: &'c Cx<'_>, place: &Place<'c>, occ: Node<'c>, uses: &mut Uses<
                 return;
             };
             let callee = call.child_by_field_name("function").map(unparen);
+            let first = arguments(call).first().is_some_and(|a| a.id() == node.id());
+            if first && is_signal_notify(file, call) {
+                record(How::Notify, uses);
+                return;
+            }
             match callee.map(|c| (c.kind(), file.text(c))) {
                 Some(("identifier", "close")) => record(How::Close, uses),
                 Some(("identifier", "len" | "cap" | "print" | "println")) => {}
@@ -449,6 +462,44 @@ fn use_of<'c>(cx: &'c Cx<'_>, place: &Place<'c>, occ: Node<'c>, uses: &mut Uses<
         }
         _ => {}
     }
+}
+
+/// `signal.Notify(…)`, with `os/signal` imported under whatever name.
+fn is_signal_notify(file: &GoFile, call: Node<'_>) -> bool {
+    qualified_call(file, call).is_some_and(|(pkg, function)| {
+        function == "Notify" && file.import_name("os/signal").as_deref() == Some(pkg)
+    })
+}
+
+/// When the use runs in a function literal handed to `time.AfterFunc(d, …)` whose timer
+/// nobody keeps (so nobody can stop it), with a `d` the source spells: the use happens by
+/// itself after `d` seconds.
+fn scheduled_by_timer(u: &Use<'_>) -> Option<f64> {
+    let file = u.place.file;
+    let time = file.import_name("time")?;
+    let mut function = enclosing_function(u.node);
+    while let Some(f) = function {
+        if f.kind() == "func_literal"
+            && let Some(list) = f.parent()
+            && list.kind() == "argument_list"
+            && let Some(call) = list.parent()
+            && qualified_call(file, call) == Some((time.as_str(), "AfterFunc"))
+            && arguments(call).get(1).is_some_and(|a| a.id() == f.id())
+        {
+            let kept = call
+                .parent()
+                .is_some_and(|p| p.kind() != "expression_statement");
+            if kept {
+                return None;
+            }
+            return arguments(call)
+                .first()
+                .and_then(|d| duration::evaluate(file, *d))
+                .map(|ns| ns as f64 / 1e9);
+        }
+        function = enclosing_function(f);
+    }
+    None
 }
 
 /// `f(…, x, …)`: what `f` does with its parameter, when `f` is in the package.
@@ -776,6 +827,33 @@ pub fn channel_wait<'c>(
         Wait::Send => ("receive from", "receives from"),
         Wait::Close => ("close", "closes"),
     };
+    if let Some(notify) = uses.list.iter().find(|u| u.how == How::Notify) {
+        let mut traced = Traced::yes(&format!(
+            "`{}` is registered with signal.Notify in {}: the runtime sends on it for each signal, for as long as the program runs",
+            uses.name,
+            where_is(notify)
+        ));
+        traced.os_signal = true;
+        return traced;
+    }
+    if let Some((u, secs)) = wanted
+        .iter()
+        .find_map(|u| Some((u, scheduled_by_timer(u)?)))
+    {
+        let mut code = u.node;
+        while let Some(up) = code.parent()
+            && !matches!(code.kind(), "call_expression" | "send_statement")
+        {
+            code = up;
+        }
+        let why = format!(
+            "`{}` in {} is scheduled by time.AfterFunc and runs after {}, whether or not a goroutine is left to do it",
+            u.place.file.quote(code),
+            where_is(u),
+            duration::say(secs)
+        );
+        return Traced::yes(&why).with_deadline(secs);
+    }
     let owner = local_owner(place, channel);
     let mut traced = judge(cx, &uses, &wanted, doing, owner);
     traced.why = match wait {
@@ -850,7 +928,9 @@ pub fn receive<'c>(
     let traced = channel_wait(cx, place, channel, Wait::Receive);
     let stop = !bound && (is_struct_chan(place, channel) || stop_word(file.text(channel)));
     (
-        if stop {
+        if traced.os_signal {
+            ExitKind::OsSignal
+        } else if stop {
             ExitKind::DoneChannel
         } else {
             ExitKind::Channel
@@ -993,6 +1073,9 @@ pub fn range_end<'c>(cx: &'c Cx<'_>, place: &Place<'c>, range: Node<'_>) -> (Exi
         );
     }
     let mut traced = channel_wait(cx, place, range, Wait::Close);
+    if traced.os_signal {
+        return (ExitKind::OsSignal, traced);
+    }
     traced.why = format!("`for range {}` {}", file.quote(range), traced.why);
     (ExitKind::Close, traced)
 }
@@ -1265,6 +1348,7 @@ fn derived<'c>(
         };
     }
     Traced {
+        os_signal: false,
         can,
         why,
         deadline: deadline.or(by_parent
@@ -1363,6 +1447,7 @@ fn cancel_calls<'c>(cx: &'c Cx<'_>, place: &Place<'c>, cancel: Node<'_>) -> Trac
         ));
     }
     Traced {
+        os_signal: false,
         can,
         why: said.join("; "),
         deadline: None,
@@ -1718,6 +1803,7 @@ pub fn lock<'c>(
         _ => "",
     };
     Traced {
+        os_signal: false,
         can,
         why: format!(
             "ends when `{name}` is unlocked{verdict}: {}{made}",

@@ -11,9 +11,9 @@ use std::io::{self, Read};
 use rustc_hash::FxHashMap;
 
 use super::chain::{Link, dump_chain, trace_chain};
-use super::leftovers::{Leftover, Leftovers, Site, finished_tests, test_names};
+use super::leftovers::{Leftover, Leftovers, Site, finished_tests, runs_of, test_names};
 use super::record::record;
-use super::testlog::TestEvent;
+use super::testlog::{TestAction, TestEvent};
 use super::{GoState, Trace, attribute};
 use crate::code::{Origin, origin};
 use crate::intern::{FrameId, StackId, Sym, Tables};
@@ -66,6 +66,7 @@ impl Crash {
             file: tables.str(f.file).into_owned(),
             line: f.line,
             state: None,
+            goroutine: None,
         })
     }
 
@@ -84,13 +85,15 @@ impl Crash {
     ) -> Leftovers {
         let mut found = Leftovers::default();
         let finished = finished_tests(events);
-        let mut by_trace: FxHashMap<u64, (Option<String>, Vec<Link>)> = FxHashMap::default();
+        let mut by_trace: FxHashMap<u64, (Option<String>, Vec<Link>, u32)> = FxHashMap::default();
         if let Some(trace) = trace {
             let attribution = attribute(trace, tables, events);
             let names = test_names(&attribution.tests);
+            let runs = runs_of(&attribution.tests);
             for leak in attribution.leaks.iter().filter(|l| l.hops > 0) {
                 let chain = trace_chain(trace, tables, leak.goroutine, leak.hops, &names);
-                by_trace.insert(leak.goroutine, (leak.test.clone(), chain));
+                let run = runs.get(&leak.test_goroutine).copied().unwrap_or(1);
+                by_trace.insert(leak.goroutine, (leak.test.clone(), chain, run));
             }
         }
         let alive: FxHashMap<u64, &DumpGoroutine> =
@@ -101,13 +104,27 @@ impl Crash {
                 .iter()
                 .any(|&f| tables.bytes(tables.get_frame(f).function) == b"testing.tRunner")
         };
+        // The dump alone cannot tell runs apart: its goroutines count as the last run's,
+        // the one the crash cut short.
+        let mut last_run: FxHashMap<&str, u32> = FxHashMap::default();
+        for e in events
+            .iter()
+            .filter(|e| e.action == TestAction::Run && !e.name.contains('/'))
+        {
+            *last_run.entry(e.name.as_str()).or_default() += 1;
+        }
         for g in &self.goroutines {
             if g.created_by.is_none() || is_test_goroutine(g) {
                 continue;
             }
-            let (test, chain) = match by_trace.get(&g.id) {
-                Some((test, chain)) => (test.clone(), chain.clone()),
-                None => dump_chain(g, &alive, tables, &is_test_goroutine),
+            let (test, chain, run) = match by_trace.get(&g.id) {
+                Some((test, chain, run)) => (test.clone(), chain.clone(), *run),
+                None => {
+                    let (test, chain) = dump_chain(g, &alive, tables, &is_test_goroutine);
+                    let top = test.as_deref().map(|t| t.split('/').next().unwrap_or(t));
+                    let run = top.and_then(|t| last_run.get(t)).copied().unwrap_or(1);
+                    (test, chain, run)
+                }
             };
             let ended = test
                 .as_deref()
@@ -128,7 +145,7 @@ impl Crash {
                 } else {
                     GoState::Runnable
                 };
-                found.not_judged(test, state, start);
+                found.not_judged(test, state, start, Some(g.stack));
                 continue;
             }
             let record = record(
@@ -148,6 +165,7 @@ impl Crash {
                 test,
                 record,
                 chain,
+                run,
             });
         }
         found

@@ -21,7 +21,12 @@
 //! - never started: nothing says what it would do, so it is not judged either (in a later
 //!   run, or with a later test after it, it shows where it blocks).
 //!
-//! Goroutines not judged are listed as such, so nothing disappears silently.
+//! Goroutines not judged are listed as such, so nothing disappears silently. (`goleash
+//! test` first lets them settle, with a last test of its own, so that few are left so.)
+//!
+//! Examples run on the main goroutine rather than in a test goroutine: goroutines whose
+//! creator chain passes through a `go` statement run by an `ExampleX` (the frame that
+//! `testing.runExample` calls) are that example's.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +36,7 @@ use super::chain::{Link, trace_chain};
 use super::record::trace_record;
 use super::testlog::{TestAction, TestEvent};
 use super::{GoState, Goroutine, Trace, attribute};
-use crate::intern::Tables;
+use crate::intern::{StackId, Tables};
 use crate::model::Record;
 
 /// What a test binary left behind, as [`leftovers`] or [`super::Crash::leftovers`] read it.
@@ -42,7 +47,8 @@ pub struct Leftovers {
     /// Goroutines alive at the end whose fate is not told, counted by test, state and
     /// function.
     pub unjudged: Vec<Unjudged>,
-    /// Where each test that never ended was stuck, by test name.
+    /// Where each test that never ended was stuck, by test name. Its goroutine is also
+    /// left over (not finished), so that what it waits for is judged.
     pub stuck: BTreeMap<String, Site>,
     /// Where the trace and the test events disagreed; the names involved may be wrong.
     pub warnings: Vec<String>,
@@ -61,6 +67,9 @@ pub struct Leftover {
     pub record: Record,
     /// Who started it, and who started that one, up to its test.
     pub chain: Vec<Link>,
+    /// Which run of its top-level test started it, from 1: with `-test.count=N` one binary
+    /// runs every test N times, each run in goroutines of its own. 1 when no test did.
+    pub run: u32,
 }
 
 /// Goroutines alive at the end whose fate the trace does not tell.
@@ -74,6 +83,9 @@ pub struct Unjudged {
     pub function: String,
     /// How many.
     pub count: u64,
+    /// Where one of them was: a runnable goroutine's stack where it resumes, a crash dump's
+    /// stack; `None` for goroutines running or never started, which a trace shows none for.
+    pub stack: Option<StackId>,
 }
 
 /// A place in the code, and what the goroutine there was doing.
@@ -87,22 +99,35 @@ pub struct Site {
     pub line: u32,
     /// What it waited for (`chan receive`, the trace's block reason), when it was blocked.
     pub state: Option<String>,
+    /// The goroutine there, when it is a stuck test's own: it is also among the
+    /// leftovers, with its whole stack, to be judged with what its test started.
+    pub goroutine: Option<u64>,
 }
 
 impl Leftovers {
-    /// Counts a goroutine that is not judged.
-    pub(super) fn not_judged(&mut self, test: Option<String>, state: GoState, function: String) {
+    /// Counts a goroutine that is not judged; `stack` is where it was, when known.
+    pub(super) fn not_judged(
+        &mut self,
+        test: Option<String>,
+        state: GoState,
+        function: String,
+        stack: Option<StackId>,
+    ) {
         match self
             .unjudged
             .iter_mut()
             .find(|u| u.test == test && u.state == state && u.function == function)
         {
-            Some(u) => u.count += 1,
+            Some(u) => {
+                u.count += 1;
+                u.stack = u.stack.or(stack);
+            }
             None => self.unjudged.push(Unjudged {
                 test,
                 state,
                 function,
                 count: 1,
+                stack,
             }),
         }
     }
@@ -123,6 +148,56 @@ pub(super) fn test_names(tests: &[super::TestGoroutine]) -> FxHashMap<u64, &str>
         .iter()
         .filter_map(|t| Some((t.goroutine, t.name.as_deref()?)))
         .collect()
+}
+
+/// The example that started goroutine `id` (directly or through the goroutines that started
+/// it), and how many `go` statements away: the creation stack of one of them runs
+/// `pkg.ExampleX` (or a function literal in it) called by `testing.runExample`.
+fn example_of(trace: &Trace, tables: &Tables, id: u64) -> Option<(String, usize)> {
+    let chain = std::iter::once(id).chain(trace.creators(id));
+    for (hops, g) in chain.enumerate() {
+        let stack = trace.goroutine(g)?.creation?.stack;
+        let Some(stack) = stack else { continue };
+        let frames = tables.frames(stack);
+        for pair in frames.windows(2) {
+            let caller = tables.bytes(tables.get_frame(pair[1]).function);
+            if caller != b"testing.runExample" {
+                continue;
+            }
+            let function = tables.str(tables.get_frame(pair[0]).function);
+            let short = function.rsplit('/').next().unwrap_or(&function);
+            let name = short.split('.').nth(1)?;
+            return name
+                .starts_with("Example")
+                .then(|| (name.to_string(), hops + 1));
+        }
+    }
+    None
+}
+
+/// The run (from 1) each test goroutine belongs to: the k-th goroutine that ran a
+/// top-level test is its k-th run (`-test.count` runs the whole list again, in order), and
+/// subtests belong to the run of their parent.
+pub(super) fn runs_of(tests: &[super::TestGoroutine]) -> FxHashMap<u64, u32> {
+    let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut run_of: FxHashMap<u64, u32> = FxHashMap::default();
+    for test in tests {
+        let run = match test.parent {
+            Some(parent) => run_of.get(&parent).copied().unwrap_or(1),
+            None => {
+                let key = test
+                    .name
+                    .as_deref()
+                    .or(test.function.as_deref())
+                    .unwrap_or_default();
+                let n = seen.entry(key).or_default();
+                *n += 1;
+                *n
+            }
+        };
+        run_of.insert(test.goroutine, run);
+    }
+    run_of
 }
 
 /// How the trace left a goroutine.
@@ -155,6 +230,7 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
     let attribution = attribute(trace, tables, events);
     found.warnings.extend(attribution.warnings.iter().cloned());
     let names = test_names(&attribution.tests);
+    let runs = runs_of(&attribution.tests);
     let start = |g: &Goroutine| {
         g.start_function(tables)
             .map(|f| String::from_utf8_lossy(f).into_owned())
@@ -166,7 +242,8 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
         };
         let runner = trace.goroutine(leak.test_goroutine);
         if leak.hops == 0 {
-            // The test itself never ended: where it is stuck is its failure.
+            // The test itself never ended: where it is stuck is its failure, and a wait
+            // there that nothing can end is the deadlock that stopped the binary.
             if let (Some(test), Some(frame)) = (&leak.test, g.blocking_frame(tables)) {
                 found.stuck.insert(
                     test.clone(),
@@ -175,8 +252,18 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
                         file: tables.str(frame.file).into_owned(),
                         line: frame.line,
                         state: g.reason.map(|r| tables.str(r).into_owned()),
+                        goroutine: Some(g.id),
                     },
                 );
+                if matches!(g.state, GoState::Blocked) {
+                    found.goroutines.push(Leftover {
+                        test: Some(test.clone()),
+                        finished: false,
+                        record: trace_record(tables, g),
+                        chain: Vec::new(),
+                        run: runs.get(&g.id).copied().unwrap_or(1),
+                    });
+                }
             }
             continue;
         }
@@ -193,12 +280,13 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
             .clone()
             .or_else(|| runner.map(|r| format!("(test goroutine {})", r.id)));
         match fate(g, test_end) {
-            Fate::Unjudged(state) => found.not_judged(test, state, start(g)),
+            Fate::Unjudged(state) => found.not_judged(test, state, start(g), g.stack),
             Fate::Leftover => found.goroutines.push(Leftover {
                 test,
                 finished: ended,
                 record: trace_record(tables, g),
                 chain: trace_chain(trace, tables, g.id, leak.hops, &names),
+                run: runs.get(&leak.test_goroutine).copied().unwrap_or(1),
             }),
         }
     }
@@ -206,19 +294,35 @@ pub fn leftovers(trace: &Trace, tables: &Tables, events: &[TestEvent]) -> Leftov
         let Some(g) = trace.goroutine(id) else {
             continue;
         };
+        // An example runs on the main goroutine, not in a test goroutine: what it started
+        // is its own, as a test's is.
+        let example = example_of(trace, tables, id);
+        let finished = example
+            .as_ref()
+            .is_none_or(|(name, _)| finished.contains(name.as_str()));
         // Nothing ended for these: only a wait that the trace shows is judged.
         match g.state {
             GoState::Blocked | GoState::Syscall => {
-                let depth = trace.creators(id).len();
+                let (test, depth) = match example {
+                    Some((name, hops)) => (Some(name), hops),
+                    None => (None, trace.creators(id).len()),
+                };
+                let mut chain = trace_chain(trace, tables, id, depth, &names);
+                if let (Some(name), Some(last)) = (&test, chain.last_mut()) {
+                    last.test = Some(name.clone());
+                }
                 found.goroutines.push(Leftover {
-                    test: None,
-                    finished: true,
+                    test,
+                    finished,
                     record: trace_record(tables, g),
-                    chain: trace_chain(trace, tables, id, depth, &names),
+                    chain,
+                    run: 1,
                 })
             }
-            GoState::NotStarted | GoState::Running => found.not_judged(None, g.state, start(g)),
-            _ => found.not_judged(None, GoState::Runnable, start(g)),
+            GoState::NotStarted | GoState::Running => {
+                found.not_judged(None, g.state, start(g), g.stack)
+            }
+            _ => found.not_judged(None, GoState::Runnable, start(g), g.stack),
         }
     }
     found

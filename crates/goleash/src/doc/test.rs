@@ -21,6 +21,9 @@ pub struct TestDoc {
     pub passed: bool,
     /// Suspects fail too.
     pub strict: bool,
+    /// How long, at most, the binaries' last test let what the tests left settle before
+    /// it was judged; `None` when it did not run (`--no-settle`, or it could not be added).
+    pub settle_ms: Option<u32>,
     /// Every package, in import path order.
     pub packages: Vec<Package>,
     /// Tests that failed.
@@ -99,10 +102,81 @@ pub struct Failure {
     /// How.
     #[serde(serialize_with = "names::failure_kind")]
     pub kind: FailureKind,
-    /// The panic, fatal error or timeout, or what the test logged.
+    /// The panic, fatal error or timeout, or what the test logged in its first failing run.
     pub message: Option<String>,
+    /// The runs of the test (from 1) that failed so.
+    pub failed_in_runs: Vec<u32>,
+    /// How many times the test ran (`-count=N`).
+    pub runs: u32,
     /// Where it was: the panic's line, or where a timed-out test was stuck.
     pub at: Option<At>,
+    /// For a test that never ended, its own goroutine judged as a leak is: what it waits
+    /// for and whether anything can end that.
+    pub stuck: Option<Stuck>,
+}
+
+impl Failure {
+    /// The line that says why it failed: the last `file_test.go:N:` line of its log (a
+    /// `t.Fatal` ends the test, a `t.Error` is the failing check; `t.Logf` lines come
+    /// before them), or the message's first line when it has none.
+    pub fn headline(&self) -> Option<&str> {
+        let message = self.message.as_deref()?;
+        let located = |line: &&str| {
+            line.trim_start()
+                .split_once(": ")
+                .and_then(|(at, _)| at.rsplit_once(':'))
+                .is_some_and(|(file, line)| {
+                    file.ends_with(".go") && line.bytes().all(|b| b.is_ascii_digit())
+                })
+        };
+        message
+            .lines()
+            .rev()
+            .find(located)
+            .or_else(|| message.lines().next())
+            .map(str::trim)
+    }
+
+    /// `failed in 3 of 200 runs (runs 4, 9, 77)`, when the test ran more than once.
+    pub fn in_runs(&self) -> Option<String> {
+        in_runs("failed", &self.failed_in_runs, self.runs)
+    }
+}
+
+/// `leaked in 2 of 200 runs (runs 37, 142)`; `None` for a test that ran once.
+pub fn in_runs(what: &str, which: &[u32], runs: u32) -> Option<String> {
+    const LISTED: usize = 10;
+    if runs <= 1 || which.is_empty() {
+        return None;
+    }
+    let mut listed: Vec<String> = which.iter().take(LISTED).map(u32::to_string).collect();
+    if which.len() > LISTED {
+        listed.push("…".to_string());
+    }
+    let label = if which.len() == 1 { "run" } else { "runs" };
+    Some(format!(
+        "{what} in {} of {runs} runs ({label} {})",
+        which.len(),
+        listed.join(", ")
+    ))
+}
+
+/// The goroutine of a test that never ended, judged.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stuck {
+    /// `leak` when it waits for something only another goroutine can end.
+    #[serde(serialize_with = "names::verdict")]
+    pub verdict: Verdict,
+    /// The evidence.
+    pub why: String,
+    /// Its stack, innermost first.
+    pub frames: Vec<Frame>,
+    /// The ways out the source shows, when it was at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_conditions: Option<Vec<ExitCondition>>,
+    /// The stack as the text shows it.
+    #[serde(skip)]
+    pub shown: Group,
 }
 
 /// A place, and what the goroutine there was doing.
@@ -148,6 +222,10 @@ pub struct Leftover {
     pub leak_site: Option<Site>,
     /// The `go` statements from the test down to them, innermost first.
     pub creator_chain: Vec<Link>,
+    /// The runs of the test (from 1) that left such goroutines, ascending.
+    pub leaked_in_runs: Vec<u32>,
+    /// How many times the test ran (`-count=N`).
+    pub runs: u32,
     /// Some goroutine ids.
     pub ids: Vec<u64>,
     /// The knowledge-base entry.
@@ -172,6 +250,11 @@ impl Leftover {
     /// Whether it fails the run.
     pub fn fails(&self) -> bool {
         self.outcome == Some(GateOutcome::Fail)
+    }
+
+    /// `leaked in 2 of 200 runs (runs 37, 142)`, when the test ran more than once.
+    pub fn in_runs(&self) -> Option<String> {
+        in_runs("leaked", &self.leaked_in_runs, self.runs)
     }
 
     /// The test it is filed under.
@@ -210,6 +293,9 @@ pub struct Unjudged {
     pub function: String,
     /// How many.
     pub count: u64,
+    /// Where one of them was, innermost first: a runnable one's stack where it resumes;
+    /// empty for running and never started ones, which the trace shows no stack for.
+    pub frames: Vec<Frame>,
 }
 
 /// A warning about a package.
@@ -256,6 +342,7 @@ impl TestDoc {
             schema_version: SCHEMA_VERSION,
             passed: summary.passed(),
             strict,
+            settle_ms: None,
             packages: Vec::new(),
             failures: Vec::new(),
             groups: Vec::new(),
@@ -264,5 +351,58 @@ impl TestDoc {
             summary,
             cases: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(message: Option<&str>, failed_in_runs: Vec<u32>, runs: u32) -> Failure {
+        Failure {
+            package: "p".into(),
+            test: Some("TestA".into()),
+            kind: FailureKind::Failed,
+            message: message.map(str::to_string),
+            failed_in_runs,
+            runs,
+            at: None,
+            stuck: None,
+        }
+    }
+
+    #[test]
+    fn the_headline_is_the_failing_check() {
+        let logged = failure(
+            Some("a_test.go:10: connecting to 127.0.0.1:80\nretrying\na_test.go:14: want 2, got 3"),
+            vec![1],
+            1,
+        );
+        assert_eq!(logged.headline(), Some("a_test.go:14: want 2, got 3"));
+        // No located line (a panic): the message's first line.
+        let panicked = failure(
+            Some("runtime error: index out of range\n[recovered]"),
+            vec![1],
+            1,
+        );
+        assert_eq!(
+            panicked.headline(),
+            Some("runtime error: index out of range")
+        );
+        assert_eq!(failure(None, vec![1], 1).headline(), None);
+    }
+
+    #[test]
+    fn runs_are_said_only_for_repeated_tests() {
+        assert_eq!(failure(None, vec![1], 1).in_runs(), None);
+        assert_eq!(
+            failure(None, vec![19], 50).in_runs().as_deref(),
+            Some("failed in 1 of 50 runs (run 19)")
+        );
+        let many: Vec<u32> = (1..=12).collect();
+        assert_eq!(
+            in_runs("leaked", &many, 12).as_deref(),
+            Some("leaked in 12 of 12 runs (runs 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, …)")
+        );
     }
 }

@@ -6,8 +6,8 @@ use goleash_core::trace::{FailureKind, GoState};
 use super::report::PackageReport;
 use super::run::TestResult;
 use crate::doc::test::{
-    At, CaseResult, Failure, Leftover, Link, NO_TEST, Package, PackageWarning, Summary, TestCase,
-    TestDoc, Unjudged,
+    At, CaseResult, Failure, Leftover, Link, NO_TEST, Package, PackageWarning, Stuck, Summary,
+    TestCase, TestDoc, Unjudged,
 };
 use crate::doc::{self, ExitCondition, Group, Site};
 
@@ -52,15 +52,69 @@ fn unjudged_state(state: GoState) -> &'static str {
     }
 }
 
+/// The goroutine of a test that never ended, judged: a wait only another goroutine can
+/// end, still there when the binary was stopped, is the deadlock that stopped it.
+fn stuck_test(
+    tables: &goleash_core::Tables,
+    snapshot: &goleash_core::Snapshot,
+    group: &goleash_core::Group,
+    a: &classify::Assessment,
+) -> Stuck {
+    let (verdict, why) = if a.blocking.is_forever() || a.blocking.needs_another_goroutine() {
+        (
+            Verdict::Leak,
+            format!(
+                "the test's own goroutine was blocked in {} until the binary was stopped: only another goroutine can end that wait, and none did",
+                a.blocking.name()
+            ),
+        )
+    } else {
+        (a.verdict, a.why.clone())
+    };
+    Stuck {
+        verdict,
+        why,
+        frames: doc::Frame::stack(tables, tables.frames(group.stack)),
+        exit_conditions: ExitCondition::all_of(a),
+        shown: Group::of(tables, snapshot, group, a, 0, &|_| None),
+    }
+}
+
 /// The document of the packages' reports, in import path order.
 pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
     let mut doc = TestDoc::new(strict, summary(reports));
     for report in reports {
         let tables = &report.tables;
         let mut expected = 0;
+        // How many times a test ran: once per run it started.
+        let runs_of = |test: Option<&str>| {
+            let n = report
+                .runs
+                .iter()
+                .filter(|r| Some(r.test.as_str()) == test)
+                .count();
+            n.max(1) as u32 + report.earlier_runs
+        };
+        let numbered =
+            |runs: &[u32]| -> Vec<u32> { runs.iter().map(|r| r + report.earlier_runs).collect() };
+        // The goroutines of stuck tests go with their failures, not with what they started.
+        let stuck_goroutines: Vec<(&str, u64)> = report
+            .failures
+            .iter()
+            .filter_map(|f| Some((f.test.as_deref()?, f.at.as_ref()?.goroutine?)))
+            .collect();
+        let mut stuck: Vec<(&str, Stuck)> = Vec::new();
         for test in &report.tests {
             for (group, judged) in test.snapshot.groups.iter().zip(&test.judged) {
                 let a = &judged.assessment;
+                if !test.finished
+                    && let Some((name, _)) = stuck_goroutines.iter().find(|(name, id)| {
+                        test.test.as_deref() == Some(*name) && group.ids.contains(id)
+                    })
+                {
+                    stuck.push((name, stuck_test(tables, &test.snapshot, group, a)));
+                    continue;
+                }
                 if a.verdict == Verdict::Expected {
                     expected += group.count;
                 }
@@ -88,6 +142,8 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                             test: l.test.clone(),
                         })
                         .collect(),
+                    leaked_in_runs: numbered(&judged.runs),
+                    runs: runs_of(test.test.as_deref()),
                     ids: group.ids.clone(),
                     pattern: a.pattern.map(|p| p.id),
                     hint: a.hint(),
@@ -113,12 +169,18 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                 test: failure.test.clone(),
                 kind: failure.kind,
                 message: failure.message.clone(),
+                failed_in_runs: numbered(&failure.failed_runs),
+                runs: runs_of(failure.test.as_deref()),
                 at: failure.at.as_ref().map(|s| At {
                     function: s.function.clone(),
                     file: s.file.clone(),
                     line: s.line,
                     state: s.state.clone(),
                 }),
+                stuck: stuck
+                    .iter()
+                    .find(|(name, _)| failure.test.as_deref() == Some(*name))
+                    .map(|(_, s)| s.clone()),
             });
         }
         for u in &report.unjudged {
@@ -128,6 +190,10 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                 state: unjudged_state(u.state),
                 function: u.function.clone(),
                 count: u.count,
+                frames: u
+                    .stack
+                    .map(|s| doc::Frame::stack(tables, tables.frames(s)))
+                    .unwrap_or_default(),
             });
         }
         for w in &report.warnings {

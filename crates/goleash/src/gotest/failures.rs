@@ -1,7 +1,7 @@
 //! Which tests of a package failed, and how: from what `go test` said about them, the
 //! crash the binary printed, and where the trace saw stuck tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use goleash_core::Tables;
 use goleash_core::model::CauseKind;
@@ -19,21 +19,30 @@ pub fn failures(
     tables: &Tables,
     stuck: &BTreeMap<String, Site>,
 ) -> Vec<Failure> {
-    let failed: Vec<&str> = run
-        .results
-        .iter()
-        .filter(|(_, r)| *r == TestResult::Fail)
-        .map(|(t, _)| t.as_str())
-        .collect();
+    // Each test's runs in the order they ended: `-count=N` runs every test N times.
+    let mut failed: Vec<(&str, Vec<u32>)> = Vec::new();
+    let mut ended: HashMap<&str, u32> = HashMap::new();
+    for (test, result) in &run.results {
+        let n = ended.entry(test.as_str()).or_default();
+        *n += 1;
+        if *result != TestResult::Fail {
+            continue;
+        }
+        match failed.iter_mut().find(|(t, _)| t == test) {
+            Some((_, runs)) => runs.push(*n),
+            None => failed.push((test.as_str(), vec![*n])),
+        }
+    }
     // A parent fails with its subtests: name the ones that failed themselves.
     let leaf = |t: &str| {
-        !failed.iter().any(|other| {
+        !failed.iter().any(|(other, _)| {
             other.len() > t.len() && other.starts_with(t) && other[t.len()..].starts_with('/')
         })
     };
     let mut out = Vec::new();
     let crash_kind = crash.map(|c| c.cause.kind);
-    for &test in failed.iter().filter(|t| leaf(t)) {
+    for (test, runs) in failed.iter().filter(|(t, _)| leaf(t)) {
+        let test = *test;
         let panicked =
             panicked_in == Some(test) && crash_kind.is_some_and(|k| k != CauseKind::TestTimeout);
         let message = if panicked {
@@ -44,8 +53,8 @@ pub fn failures(
                 test.split('/').next().unwrap_or(test)
             ))
         } else {
-            run.logs
-                .get(test)
+            runs.first()
+                .and_then(|&n| run.log(test, n))
                 .map(|log| log.trim().to_string())
                 .filter(|log| !log.is_empty())
         };
@@ -57,6 +66,7 @@ pub fn failures(
                 FailureKind::Failed
             },
             message,
+            failed_runs: runs.clone(),
             at: if panicked {
                 crash.and_then(|c| c.panic_site(tables))
             } else {
@@ -66,12 +76,13 @@ pub fn failures(
     }
     if let (Some(test), Some(c)) = (panicked_in, crash)
         && c.cause.kind != CauseKind::TestTimeout
-        && !failed.contains(&test)
+        && !failed.iter().any(|(t, _)| *t == test)
     {
         out.push(Failure {
             test: Some(test.to_string()),
             kind: FailureKind::Panicked,
             message: Some(c.cause.message.clone()),
+            failed_runs: vec![last_run(run, test)],
             at: c.panic_site(tables),
         });
     }
@@ -104,8 +115,16 @@ pub fn failures(
                 (FailureKind::TimedOut, Some(c)) => Some(c.cause.message.clone()),
                 _ => None,
             },
+            failed_runs: vec![last_run(run, test)],
             at: stuck.get(test).cloned(),
         });
     }
     out
+}
+
+/// The run of `test` that started last: the one a crash or a timeout cut short.
+fn last_run(run: &PackageRun, test: &str) -> u32 {
+    run.logs
+        .get(test)
+        .map_or(1, |logs| logs.len().max(1) as u32)
 }

@@ -30,25 +30,43 @@ pub fn group_and_judge(
     let mut keys = Vec::new();
     let mut records = Vec::new();
     let mut chains: Vec<HashMap<u64, Vec<Link>>> = Vec::new();
+    let mut runs: Vec<Vec<(u64, u32)>> = Vec::new();
     for (key, leftovers) in by_test {
         let mut batch = Vec::new();
         let mut chain_of = HashMap::new();
+        let mut run_of = Vec::new();
         for leftover in leftovers {
             if let Some(id) = leftover.record.id {
                 chain_of.insert(id, leftover.chain);
+                run_of.push((id, leftover.run));
             }
             batch.push(leftover.record);
         }
         keys.push(key);
         records.push(batch);
         chains.push(chain_of);
+        runs.push(run_of);
     }
     let capture = Grouper::group_records(GroupOptions::default(), tables, &records);
     let tables = capture.tables;
     let mut tests = Vec::new();
-    for (((test, finished), snapshot), mut chain_of) in
-        keys.into_iter().zip(capture.snapshots).zip(chains)
+    for ((((test, finished), snapshot), mut chain_of), run_of) in keys
+        .into_iter()
+        .zip(capture.snapshots)
+        .zip(chains)
+        .zip(runs)
     {
+        // Which runs of the test each group's goroutines came from.
+        let mut group_runs: Vec<Vec<u32>> = vec![Vec::new(); snapshot.groups.len()];
+        for (id, run) in run_of {
+            if let Some((group, _)) = snapshot.goroutines.get(id) {
+                group_runs[group].push(run);
+            }
+        }
+        for runs in &mut group_runs {
+            runs.sort_unstable();
+            runs.dedup();
+        }
         let moment = if test.is_some() {
             Moment::TestEnded
         } else {
@@ -58,7 +76,8 @@ pub fn group_and_judge(
         let judged = snapshot
             .groups
             .iter()
-            .map(|group| {
+            .zip(group_runs)
+            .map(|(group, runs)| {
                 let assessment =
                     classify::assess(&tables, &snapshot, group, None, &options, source);
                 let (outcome, suppressed_because) = if finished {
@@ -77,6 +96,7 @@ pub fn group_and_judge(
                     outcome,
                     suppressed_because,
                     chain,
+                    runs,
                 }
             })
             .collect();

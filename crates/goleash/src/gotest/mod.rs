@@ -8,6 +8,8 @@
 //!   dump) and what its binary left (with [`goleash_core::trace`]), into a [`report`];
 //!   [`failures`] says which tests failed and how, [`judging`] groups and judges what was
 //!   left over.
+//! - [`settle`]: the last test added to every binary, which lets what the tests left reach
+//!   where it ends up before the trace stops.
 
 pub mod document;
 pub mod exec;
@@ -16,3 +18,4 @@ pub mod judging;
 pub mod package;
 pub mod report;
 pub mod run;
+pub mod settle;

@@ -10,6 +10,7 @@
 //! goes, and the dump's `created by` lines say which test started them. How each goroutine
 //! is settled without waiting is [`goleash_core::trace::leftovers`]'s to say.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use goleash_core::Tables;
@@ -21,6 +22,7 @@ use super::failures::failures;
 use super::judging::group_and_judge;
 use super::report::{Failure, PackageReport, TestRun};
 use super::run::{PackageRun, TestResult};
+use super::settle;
 use crate::analysis::FileSource;
 use crate::gate::Gate;
 use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind};
@@ -53,6 +55,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         unjudged: Vec::new(),
         warnings: Vec::new(),
         runs: test_runs(run),
+        earlier_runs: 0,
     };
     let Some(n) = run.trace else {
         // No binary ran: it did not build, or there is nothing to test.
@@ -69,6 +72,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
                 test: None,
                 kind: FailureKind::BuildFailed,
                 message: None,
+                failed_runs: Vec::new(),
                 at: None,
             });
             BinaryOutcome::BuildFailed
@@ -152,6 +156,12 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
             }
         }
     };
+    // The settle test is goleash's: a timeout that caught it is no test's failure.
+    let mut found = found;
+    let settling = |test: &Option<String>| test.as_deref() == Some(settle::TEST);
+    found.goroutines.retain(|l| !settling(&l.test));
+    found.unjudged.retain(|u| !settling(&u.test));
+    found.stuck.remove(settle::TEST);
     report.failures = failures(run, crash.as_ref(), panicked_in, &tables, &found.stuck);
     report.unjudged = found.unjudged;
     warnings.extend(found.warnings);
@@ -168,17 +178,27 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     report
 }
 
-/// Every test that started, with what `go test` said of it.
+/// Every run of every test that started, with what `go test` said of it.
 fn test_runs(run: &PackageRun) -> Vec<TestRun> {
-    let of = |test: &str, result: Option<TestResult>| TestRun {
+    let of = |test: &str, result: Option<TestResult>, n: u32| TestRun {
         test: test.to_string(),
         result,
         elapsed: run.test_elapsed.get(test).copied(),
-        log: run.logs.get(test).cloned().unwrap_or_default(),
+        log: run.log(test, n).unwrap_or_default().to_string(),
     };
-    run.results
+    let mut ended: HashMap<&str, u32> = HashMap::new();
+    let mut runs: Vec<TestRun> = run
+        .results
         .iter()
-        .map(|(test, result)| of(test, Some(*result)))
-        .chain(run.unfinished.iter().map(|test| of(test, None)))
-        .collect()
+        .map(|(test, result)| {
+            let n = ended.entry(test.as_str()).or_default();
+            *n += 1;
+            of(test, Some(*result), *n)
+        })
+        .collect();
+    for test in &run.unfinished {
+        let n = run.logs.get(test).map_or(1, |logs| logs.len() as u32);
+        runs.push(of(test, None, n));
+    }
+    runs
 }

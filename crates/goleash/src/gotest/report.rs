@@ -35,9 +35,23 @@ pub struct PackageReport {
     pub warnings: Vec<String>,
     /// Every test that started, in the order they ended (those that never did last).
     pub runs: Vec<TestRun>,
+    /// Runs of every test before this binary's (`--until-leak` runs batches): its runs are
+    /// numbered after them.
+    pub earlier_runs: u32,
 }
 
-/// One test as `go test` reported it.
+impl PackageReport {
+    /// Whether it fails the run: a test leaked, or the package failed.
+    pub fn fails(&self) -> bool {
+        self.status.failed()
+            || self
+                .tests
+                .iter()
+                .any(|t| t.judged.iter().any(Judged::fails))
+    }
+}
+
+/// One run of a test as `go test` reported it.
 #[derive(Clone, Debug)]
 pub struct TestRun {
     /// The test (`TestX/sub`).
@@ -46,7 +60,7 @@ pub struct TestRun {
     pub result: Option<TestResult>,
     /// Seconds it took.
     pub elapsed: Option<f64>,
-    /// What it logged.
+    /// What it logged in this run.
     pub log: String,
 }
 
@@ -57,8 +71,10 @@ pub struct Failure {
     pub test: Option<String>,
     /// How.
     pub kind: FailureKind,
-    /// The panic or fatal error, the timeout.
+    /// The panic or fatal error, the timeout, or what the first failing run logged.
     pub message: Option<String>,
+    /// The runs (from 1) that failed so.
+    pub failed_runs: Vec<u32>,
     /// Where it was: the panic's line, or where a timed-out test was stuck.
     pub at: Option<Site>,
 }
@@ -86,6 +102,8 @@ pub struct Judged {
     pub suppressed_because: Option<String>,
     /// Who started the group's first goroutine, and who started that one, up to the test.
     pub chain: Vec<Link>,
+    /// The runs of the test (from 1) that started its goroutines, ascending.
+    pub runs: Vec<u32>,
 }
 
 impl Judged {

@@ -17,6 +17,7 @@ use goleash_core::trace::{TestAction, TestEvent};
 use serde::Deserialize;
 
 use super::exec::MARKER;
+use super::settle;
 
 /// How to show the output of `go test`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,8 +83,9 @@ pub struct PackageRun {
     pub test_elapsed: HashMap<String, f64>,
     /// Tests that started and never ended (a timeout or a crash stopped them).
     pub unfinished: Vec<String>,
-    /// What each test logged (`t.Log`, `t.Error`, `t.Fatal`), without the framing lines.
-    pub logs: HashMap<String, String>,
+    /// What each test logged (`t.Log`, `t.Error`, `t.Fatal`), without the framing lines:
+    /// one entry per run of the test (`-count=N` runs it N times), in order.
+    pub logs: HashMap<String, Vec<String>>,
     /// The test whose output held the first line starting `panic: `, if any.
     pub panicked_in: Option<String>,
     /// The binary printed the testing package's own last line, `PASS` or `FAIL`: it went
@@ -128,6 +130,14 @@ struct Building {
     order: Vec<String>,
 }
 
+impl PackageRun {
+    /// What `test` logged in its run `run` (from 1).
+    pub fn log(&self, test: &str, run: u32) -> Option<&str> {
+        let logs = self.logs.get(test)?;
+        logs.get((run as usize).checked_sub(1)?).map(String::as_str)
+    }
+}
+
 /// How the `go test` run ended.
 pub struct Finished {
     /// `go test`'s own exit code; `None` when a signal ended it.
@@ -164,12 +174,15 @@ pub struct UserFlags {
     pub json: bool,
     /// `-count` was given (otherwise goleash adds `-count=1`: a cached result runs nothing).
     pub count: bool,
+    /// `-timeout 0`: no timeout, so a deadlock, which the runtime cannot see while a trace
+    /// runs, never ends.
+    pub no_timeout: bool,
 }
 
 /// Reads the user's flags up to `-args` (after it, everything is the binary's).
 pub fn inspect_flags(flags: &[String]) -> Result<UserFlags> {
     let mut found = UserFlags::default();
-    for flag in flags {
+    for (i, flag) in flags.iter().enumerate() {
         if flag == "-args" || flag == "--args" {
             break;
         }
@@ -180,12 +193,21 @@ pub fn inspect_flags(flags: &[String]) -> Result<UserFlags> {
             Some((n, v)) => (n, Some(v)),
             None => (name, None),
         };
+        let value = value.or_else(|| {
+            // `-timeout 0`: the value is the next argument.
+            (name.trim_start_matches("test.") == "timeout")
+                .then(|| flags.get(i + 1).map(String::as_str))
+                .flatten()
+        });
         let name = name.strip_prefix("test.").unwrap_or(name);
         let on = value.is_none_or(|v| v != "false");
         match name {
             "v" => found.verbose = on,
             "json" => found.json = on,
             "count" => found.count = true,
+            "timeout" => {
+                found.no_timeout = value.is_some_and(|v| v.trim_end_matches(['s', 'm', 'h']) == "0")
+            }
             _ => {}
         }
         if let Some((_, why)) = REFUSED.iter().find(|(n, _)| *n == name) {
@@ -440,8 +462,8 @@ fn follow_stream(
                 ..Building::default()
             }
         });
-        let is_marker = follow(entry, &event);
-        if echo == Echo::Json && !is_marker {
+        let hidden = follow(entry, &event);
+        if echo == Echo::Json && !hidden {
             show(format!("{line}\n").as_bytes());
         }
         if event.test.is_none() && matches!(event.action.as_str(), "pass" | "fail" | "skip") {
@@ -458,10 +480,29 @@ fn follow_stream(
     Ok(rest)
 }
 
-/// Folds one event into its package; true when it is the exec wrapper's marker.
+/// Folds one event into its package; true when it is goleash's own (the exec wrapper's
+/// marker, the settle test's events), which the user does not see.
 fn follow(entry: &mut Building, event: &Event) -> bool {
     let run = &mut entry.run;
     let test = event.test.clone();
+    if test.as_deref() == Some(settle::TEST) {
+        // Only its place among the tests matters: the trace's test goroutines are named in
+        // the order the tests ran.
+        let action = match event.action.as_str() {
+            "run" => Some(TestAction::Run),
+            "pass" => Some(TestAction::Pass),
+            "fail" => Some(TestAction::Fail),
+            "skip" => Some(TestAction::Skip),
+            _ => None,
+        };
+        if let Some(action) = action {
+            run.test_events.push(TestEvent {
+                action,
+                name: settle::TEST.to_string(),
+            });
+        }
+        return true;
+    }
     match event.action.as_str() {
         "output" => {
             let text = event.output.as_deref().unwrap_or_default();
@@ -490,6 +531,14 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
             if run.panicked_in.is_none() && text.starts_with("panic: ") {
                 run.panicked_in = Some(test.clone().unwrap_or_default());
             }
+            // A line belongs to the run of its test that started last.
+            if let Some(test) = &test
+                && !is_framing(text)
+                && !text.trim_start().starts_with("--- ")
+                && let Some(log) = run.logs.get_mut(test).and_then(|runs| runs.last_mut())
+            {
+                log.push_str(text);
+            }
             entry.lines.push((test, text.to_string()));
         }
         "run" | "pass" | "fail" | "skip" if test.is_some() => {
@@ -506,6 +555,10 @@ fn follow(entry: &mut Building, event: &Event) -> bool {
             });
             match result {
                 None => {
+                    run.logs
+                        .entry(name.clone())
+                        .or_default()
+                        .push(String::new());
                     entry.running.insert(name.clone());
                     entry.order.push(name);
                 }
@@ -536,17 +589,8 @@ fn finish(entry: Building) -> PackageRun {
         mut run,
         running,
         order,
-        lines,
         ..
     } = entry;
-    for (test, line) in lines {
-        if let Some(test) = test
-            && !is_framing(&line)
-            && !line.trim_start().starts_with("--- ")
-        {
-            run.logs.entry(test).or_default().push_str(&line);
-        }
-    }
     run.unfinished = order
         .into_iter()
         .filter(|t| running.contains(t))
@@ -652,11 +696,27 @@ mod tests {
             UserFlags {
                 verbose: true,
                 json: false,
-                count: true
+                count: true,
+                no_timeout: false,
             }
         );
         let f = inspect_flags(&strings(&["--test.v=false", "-json"])).unwrap();
         assert!(!f.verbose && f.json && !f.count);
+        assert!(
+            inspect_flags(&strings(&["-timeout", "0"]))
+                .unwrap()
+                .no_timeout
+        );
+        assert!(
+            inspect_flags(&strings(&["-test.timeout=0s"]))
+                .unwrap()
+                .no_timeout
+        );
+        assert!(
+            !inspect_flags(&strings(&["-timeout=10s"]))
+                .unwrap()
+                .no_timeout
+        );
         // After -args everything is the binary's.
         let f = inspect_flags(&strings(&["-args", "-v", "-exec", "x"])).unwrap();
         assert_eq!(f, UserFlags::default());
@@ -725,5 +785,40 @@ mod tests {
         }
         let shown = String::from_utf8(shown_output(&passing, Echo::Summary)).unwrap();
         assert_eq!(shown, "ok  \tq\t0.01s\n");
+    }
+
+    #[test]
+    fn each_run_keeps_its_own_log_and_the_settle_test_is_hidden() {
+        let mut building = Building::default();
+        for line in [
+            r#"{"Action":"run","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"=== RUN   TestA\n"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"    a_test.go:5: first\n"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"--- PASS: TestA (0.00s)\n"}"#,
+            r#"{"Action":"pass","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"run","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"    a_test.go:5: second\n"}"#,
+            r#"{"Action":"output","Package":"p","Test":"TestA","Output":"--- FAIL: TestA (0.00s)\n"}"#,
+            r#"{"Action":"fail","Package":"p","Test":"TestA"}"#,
+            r#"{"Action":"run","Package":"p","Test":"Test_goleash_settle"}"#,
+            r#"{"Action":"output","Package":"p","Test":"Test_goleash_settle","Output":"=== RUN   Test_goleash_settle\n"}"#,
+            r#"{"Action":"pass","Package":"p","Test":"Test_goleash_settle"}"#,
+        ] {
+            let hidden = follow(&mut building, &event(line));
+            assert_eq!(hidden, line.contains("settle"), "{line}");
+        }
+        let run = finish(building);
+        assert_eq!(run.log("TestA", 1), Some("    a_test.go:5: first\n"));
+        assert_eq!(run.log("TestA", 2), Some("    a_test.go:5: second\n"));
+        assert_eq!(run.log("TestA", 3), None);
+        assert_eq!(run.results.len(), 2);
+        // Still among the events the trace's test goroutines are named from.
+        assert_eq!(
+            run.test_events
+                .iter()
+                .filter(|e| e.name == settle::TEST)
+                .count(),
+            2
+        );
     }
 }

@@ -29,10 +29,12 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc) -> io::Result<()> {
     let (mut all_tests, mut all_failures, mut all_errors, mut all_time) = (0, 0, 0, 0.0);
     for package in &doc.packages {
         let name = &package.package;
+        // One testcase per test, its first run: its failures say in which runs it failed.
+        let mut seen = std::collections::HashSet::new();
         let mut cases: Vec<Case> = doc
             .cases
             .iter()
-            .filter(|c| &c.package == name)
+            .filter(|c| &c.package == name && seen.insert(c.test.as_str()))
             .map(|c| Case {
                 name: c.test.clone(),
                 time: c.elapsed,
@@ -73,13 +75,8 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc) -> io::Result<()> {
                 }
             }
             let message = failure
-                .message
-                .as_deref()
-                .and_then(|m| m.lines().next())
-                .map_or_else(
-                    || kind.to_string(),
-                    |first| format!("{kind}: {}", first.trim()),
-                );
+                .headline()
+                .map_or_else(|| kind.to_string(), |line| format!("{kind}: {line}"));
             cases[i].outcomes.push((element, kind, message, text));
         }
         if package.status.failed()

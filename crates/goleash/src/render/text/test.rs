@@ -133,13 +133,24 @@ fn write_test(
     all: bool,
 ) -> io::Result<()> {
     let goroutines = test.leaked();
+    // Over all its runs (-count=N): in how many it leaked at all.
+    let mut leaked_in: Vec<u32> = test
+        .failing()
+        .flat_map(|g| g.leaked_in_runs.iter().copied())
+        .collect();
+    leaked_in.sort_unstable();
+    leaked_in.dedup();
+    let runs = test.failing().map(|g| g.runs).max().unwrap_or(1);
+    let in_runs = crate::doc::test::in_runs("", &leaked_in, runs)
+        .map(|r| format!(",{r}"))
+        .unwrap_or_default();
     writeln!(
         out,
         "{}  {}  {}",
         style.red(test.name()),
         package,
         style.dim(&format!(
-            "· leaked {}",
+            "· leaked {}{in_runs}",
             plural(goroutines, "goroutine", "goroutines")
         )),
     )?;
@@ -221,6 +232,9 @@ fn write_group(
         style.yellow(&group.state),
     )?;
     writeln!(out, "{INDENT}{}", style.dim(&group.why))?;
+    if let Some(runs) = group.in_runs() {
+        writeln!(out, "{INDENT}{}", style.dim(&runs))?;
+    }
     write_stack(out, &group.shown, paths, style, INDENT, false)?;
     write_exits(
         out,
@@ -307,12 +321,15 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
             };
             let test = failure.test.as_deref().unwrap_or("(package)");
             let message = match (&failure.message, failure.kind) {
-                // A summary line: the first line of a test's log, the rest is above.
+                // A summary line: the failing check, the whole log is above.
                 (Some(m), _) => {
-                    let mut lines = m.lines();
-                    let first = lines.next().unwrap_or_default().trim();
-                    let more = if lines.next().is_some() { " …" } else { "" };
-                    format!(": {first}{more}")
+                    let line = failure.headline().unwrap_or_default();
+                    let more = if m.lines().nth(1).is_some() {
+                        " …"
+                    } else {
+                        ""
+                    };
+                    format!(": {line}{more}")
                 }
                 (None, FailureKind::Interrupted) => {
                     ": still running when the test binary ended".to_string()
@@ -327,8 +344,28 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
                 style.bold(test),
                 package.package,
             )?;
+            if let Some(runs) = failure.in_runs() {
+                writeln!(out, "             {runs}")?;
+            }
             if let Some(at) = &failure.at {
                 writeln!(out, "             {}", describe_at(at, failure.kind))?;
+            }
+            if let Some(stuck) = &failure.stuck {
+                writeln!(
+                    out,
+                    "  {}{}",
+                    verdict_label(stuck.verdict, style),
+                    style.dim(&stuck.why)
+                )?;
+                let paths = Paths::of_groups(std::iter::once(&stuck.shown));
+                write_stack(out, &stuck.shown, &paths, style, INDENT, false)?;
+                write_exits(
+                    out,
+                    stuck.shown.source_mismatch.as_deref(),
+                    stuck.shown.exit_conditions.as_deref(),
+                    style,
+                    INDENT,
+                )?;
             }
             // What a test that never ended had started: context, not judged.
             for group in doc.groups.iter().filter(|g| {
@@ -426,19 +463,49 @@ fn write_notes(out: &mut dyn Write, doc: &TestDoc, style: &Style, all: bool) -> 
     }
     let unjudged: u64 = doc.unjudged.iter().map(|u| u.count).sum();
     if unjudged > 0 {
-        let (it, its, them) = if unjudged == 1 {
-            ("goroutine was", "its", "it")
+        let settled = doc
+            .settle_ms
+            .map(|ms| format!(" (after up to {ms} ms to settle)"))
+            .unwrap_or_default();
+        let listed: Vec<String> = if all {
+            Vec::new()
         } else {
-            ("goroutines were", "their", "them")
+            doc.unjudged
+                .iter()
+                .map(|u| {
+                    let at = u
+                        .frames
+                        .iter()
+                        .find(|f| !f.function.starts_with("runtime."))
+                        .map(|f| {
+                            let file = f.file.rsplit('/').next().unwrap_or(&f.file);
+                            format!(" at {file}:{}", f.line)
+                        })
+                        .unwrap_or_default();
+                    // Not a finding: the tests are not named here (-v shows them in full).
+                    format!(
+                        "\n  {} {} in {}{at}",
+                        thousands(u.count),
+                        u.state,
+                        u.function
+                    )
+                })
+                .collect()
         };
-        let listed = if all {
-            "listed above".to_string()
+        let (their, them, stacks) = if unjudged == 1 {
+            ("its", "it", "stack")
         } else {
-            format!("-v lists {them}")
+            ("their", "them", "stacks")
+        };
+        let shown = if all {
+            " (listed above)".to_string()
+        } else {
+            format!(" (-v lists {them} with {their} {stacks}):")
         };
         notes.push(format!(
-            "{} {it} still running, or not yet started, when {its} test binary ended: on {its} way out or never seen blocking, so not judged ({listed})",
-            thousands(unjudged),
+            "{} still running, or not yet started, when the tests ended{settled}: on {their} way out or never seen blocking, so not judged{shown}{}",
+            plural(unjudged, "goroutine was", "goroutines were"),
+            listed.concat()
         ));
     }
     if notes.is_empty() {
