@@ -6,6 +6,7 @@ mod exits;
 mod golden;
 mod gotest;
 mod output;
+mod realworld;
 mod support;
 mod verdicts;
 mod watch;
