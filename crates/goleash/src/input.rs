@@ -260,3 +260,37 @@ impl<R: io::Read> io::Read for GoTestSniffer<'_, R> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn sniff(text: &[u8]) -> GoTestOutput {
+        let mut output = GoTestOutput::default();
+        let mut copy = Vec::new();
+        // A small buffer, so that lines are split across reads.
+        let mut reader = io::BufReader::with_capacity(3, GoTestSniffer::new(text, &mut output));
+        reader.read_to_end(&mut copy).expect("read");
+        assert_eq!(copy, text, "the bytes pass unchanged");
+        drop(reader);
+        output
+    }
+
+    #[test]
+    fn go_test_result_lines_are_recognised_and_failures_told_apart() {
+        let stored = include_bytes!("../../../tests/data/go1.27/realworld/go_test_v_passing.txt");
+        let passing = sniff(stored);
+        assert!(passing.seen && !passing.failed);
+
+        let failing = sniff(b"=== RUN   TestX\n--- FAIL: TestX (0.00s)\nFAIL\nFAIL\tpkg\t0.01s");
+        assert!(failing.seen && failing.failed);
+
+        // A log line that merely mentions a result is not one, however long the line.
+        let mut log = b"2026/12/02 level=info msg=\"ok  \tpkg\" FAIL ".to_vec();
+        log.extend(std::iter::repeat_n(b'x', 10_000));
+        let other = sniff(&log);
+        assert!(!other.seen && !other.failed);
+    }
+}
