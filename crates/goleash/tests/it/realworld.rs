@@ -263,3 +263,52 @@ fn test_suite_go_1_27() {
 fn test_suite_go_1_22() {
     test_suite("1.22");
 }
+
+/// Two types with a `done` field, each closed by its own `close` method: the way out of a
+/// wait on one is that type's method only, not every `close(x.done)` of the package.
+#[test]
+fn a_field_is_its_own_types_not_every_field_of_that_name() {
+    let workspace = crate::support::go::workspace();
+    let capture = workspace.join("tests/data/go1.27/realworld/before_debug2.txt");
+    let source = workspace.join("fixtures/go");
+    let (code, doc) = goleash(&[
+        "inspect",
+        "--source",
+        source.to_str().expect("a UTF-8 path"),
+        "--format",
+        "json",
+        capture.to_str().expect("a UTF-8 path"),
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    let markers = Markers::read(&source, "realworld");
+    for (site, waited, owner, other) in [
+        (
+            "rw-refill",
+            "<-l.done",
+            "(*limiter).close",
+            "(*cache).close",
+        ),
+        (
+            "rw-janitor",
+            "<-c.done",
+            "(*cache).close",
+            "(*limiter).close",
+        ),
+    ] {
+        let group = doc["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| site_of(g, &markers) == Some(site))
+            .unwrap_or_else(|| panic!("no group at {site}: {doc}"));
+        let condition = group["exit_conditions"]
+            .as_array()
+            .expect("exit conditions")
+            .iter()
+            .find(|c| c["code"] == waited)
+            .unwrap_or_else(|| panic!("{site}: no way out through {waited}: {group}"));
+        let why = condition["why"].as_str().expect("why");
+        assert!(why.contains(owner), "{site}: {why}");
+        assert!(!why.contains(other), "{site}: {why}");
+    }
+}
