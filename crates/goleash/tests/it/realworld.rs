@@ -312,3 +312,44 @@ fn a_field_is_its_own_types_not_every_field_of_that_name() {
         assert!(!why.contains(other), "{site}: {why}");
     }
 }
+
+/// `go test ./... 2>&1 | goleash check` on tests that pass: go test prints no dump, and
+/// the gate passes with go test's output passed through, instead of an input error.
+#[test]
+fn piped_go_test_output_without_a_dump_passes_the_gate() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let fixtures = toolchain("1.27").fixtures();
+    let go_test = fixtures.go_test("realworld", &["-count=1", "-v"], &[]);
+    assert_eq!(
+        go_test.code(),
+        0,
+        "{}",
+        String::from_utf8_lossy(&go_test.stdout)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_goleash"))
+        .env("NO_COLOR", "1")
+        .arg("check")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start goleash");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&go_test.stdout)
+        .expect("feed goleash");
+    let output = child.wait_with_output().expect("goleash ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ok  \tgoleashfixtures/realworld\t"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("passed"), "{stdout}");
+    assert!(stderr.contains("no goroutine dump"), "{stderr}");
+}
