@@ -55,7 +55,8 @@ pub struct WatchArgs {
     /// The history database; a later watch on it continues the history.
     #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
     pub db: PathBuf,
-    /// Exit with status 1 when a leak was found.
+    /// Exit with status 1 when a leak was found. Refused with a --duration too short to
+    /// call one.
     #[arg(long)]
     pub fail_on_leak: bool,
     /// Ignore this long after each process starts (default 2m).
