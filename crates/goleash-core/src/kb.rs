@@ -114,7 +114,9 @@ pub const PATTERNS: &[Pattern] = &[
                 "runtime/debug.Stack",
                 "runtime.Stack",
             ],
-            blocking: &[B::Running, B::Runnable, B::Unknown],
+            // A debug=1 profile states no wait: the writer, parked while the runtime
+            // collects the stacks, reads as a channel operation there.
+            blocking: &[B::Running, B::Runnable, B::Unknown, B::ChanOp],
             ..ANY
         },
         hint: "",

@@ -111,6 +111,15 @@ fn strip_range(part: &str) -> &str {
 }
 
 /// The receiver type's name of a method declaration: `T` for `(s *T)`, `(T)`, `(l *L[E])`.
+/// The receiver's name and type of a method declaration: `("l", "limiter")` for
+/// `func (l *limiter[T]) refill()`.
+pub fn receiver<'t>(file: &'t GoFile, method: Node<'t>) -> Option<(&'t str, &'t str)> {
+    let receiver = method.child_by_field_name("receiver")?;
+    let param = children(receiver).find(|c| c.kind() == "parameter_declaration")?;
+    let name = file.text(param.child_by_field_name("name")?);
+    Some((name, receiver_type(file, method)?))
+}
+
 fn receiver_type<'t>(file: &'t GoFile, method: Node<'t>) -> Option<&'t str> {
     let receiver = method.child_by_field_name("receiver")?;
     let param = children(receiver).find(|c| c.kind() == "parameter_declaration")?;

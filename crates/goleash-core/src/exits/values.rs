@@ -11,6 +11,7 @@ use tree_sitter::Node;
 
 use super::analysis::{Cx, Place, top_declaration};
 use super::duration;
+use super::names;
 use super::scope::{Binding, declared_type, resolve};
 use super::syntax::{
     GoFile, arguments, children, enclosing_function, expressions, line_of, method_call,
@@ -296,7 +297,8 @@ fn uses_of<'c>(cx: &'c Cx<'_>, place: &Place<'c>, expr: Node<'c>, depth: u32) ->
                         file.text(operand)
                     ));
                 } else {
-                    field_uses(cx, place, field, &mut uses);
+                    let owner_type = receiver_type_of(file, operand);
+                    field_uses(cx, place, field, owner_type, &mut uses);
                 }
             }
             uses
@@ -696,13 +698,40 @@ fn package_variable<'c>(
 }
 
 /// Uses of field `name` (`x.name` on any `x`) anywhere in the package.
-fn field_uses<'c>(cx: &'c Cx<'_>, place: &Place<'c>, name: &str, uses: &mut Uses<'c>) {
+/// The type of `operand` when it is the receiver of the method it is in (`l` in
+/// `func (l *limiter) refill()`: `limiter`).
+fn receiver_type_of<'t>(file: &'t GoFile, operand: Node<'t>) -> Option<&'t str> {
+    if operand.kind() != "identifier" {
+        return None;
+    }
+    let method = top_declaration(operand).filter(|d| d.kind() == "method_declaration")?;
+    let (name, ty) = names::receiver(file, method)?;
+    (name == file.text(operand)).then_some(ty)
+}
+
+/// Every `x.name` of the package. A field is known by its name alone, except that when
+/// both the waited-on field and a use are reached through a method's receiver
+/// (`owner_type`), a receiver of another type holds another field: `c.done` in a method of
+/// `cache` is not `l.done` of `limiter`.
+fn field_uses<'c>(
+    cx: &'c Cx<'_>,
+    place: &Place<'c>,
+    name: &str,
+    owner_type: Option<&str>,
+    uses: &mut Uses<'c>,
+) {
     uses.package_wide = Some(place.file.package_name().to_string());
     for file in files_of_package(cx, place) {
         visit(file.root(), &mut |n| {
+            let other_type = || {
+                let operand = n.child_by_field_name("operand")?;
+                let theirs = receiver_type_of(file, operand)?;
+                owner_type.filter(|ours| *ours != theirs)
+            };
             if n.kind() == "selector_expression"
                 && n.child_by_field_name("field")
                     .is_some_and(|f| file.text(f) == name)
+                && other_type().is_none()
                 && let Some(function) = enclosing_function(n)
             {
                 let here = Place {

@@ -13,6 +13,7 @@ use crate::cmd::event_sink;
 use crate::collect::{self, HttpOptions};
 use crate::doc::watch::EventSink;
 use crate::render::style::ColorChoice;
+use crate::render::text::watch::duration_text;
 use crate::store::Store;
 use crate::watch::{self, Timeouts, WatchOptions, metrics_listen, stop_on_signals};
 
@@ -56,7 +57,8 @@ pub struct WatchArgs {
     /// write their own targets.
     #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
     pub db: PathBuf,
-    /// Exit with status 1 when a leak was found.
+    /// Exit with status 1 when a leak was found. Refused with a --duration too short to
+    /// call one.
     #[arg(long)]
     pub fail_on_leak: bool,
     /// Ignore this long after each process starts (default 2m).
@@ -148,6 +150,35 @@ impl WatchArgs {
     }
 }
 
+/// A watch calls a leak only after the warm-up, then `min_windows` cool-down windows and
+/// `min_samples` samples; one that stops sooner passes whatever the service does, which a
+/// gate must not.
+fn refuse_a_gate_that_cannot_fail(
+    duration: Duration,
+    interval: Duration,
+    trend: &TrendOptions,
+) -> Result<()> {
+    let windows = trend.min_windows as f64 * trend.cooldown_secs;
+    let samples = trend.min_samples as f64 * interval.as_secs_f64();
+    let earliest = trend.warmup_secs + windows.max(samples);
+    if duration.as_secs_f64() >= earliest {
+        return Ok(());
+    }
+    bail!(
+        "--fail-on-leak with --duration {} can never fail: a leak is called at the earliest after \
+         {} ({} warm-up, then {} cool-down windows of {} and {} samples every {})\n  hint: watch \
+         for longer than that, or, in a test, shorten the timing on less evidence with \
+         --warmup, --cooldown, --min-windows and --interval",
+        duration_text(duration.as_secs_f64()),
+        duration_text(earliest),
+        duration_text(trend.warmup_secs),
+        trend.min_windows,
+        duration_text(trend.cooldown_secs),
+        trend.min_samples,
+        duration_text(interval.as_secs_f64()),
+    )
+}
+
 pub fn run(args: &WatchArgs) -> Result<Outcome> {
     let bases = args.bases()?;
     if args.interval < Duration::from_millis(10) {
@@ -167,6 +198,11 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         simulated: false,
     };
     options.trend.validate().context("trend options")?;
+    if args.fail_on_leak
+        && let Some(duration) = args.duration
+    {
+        refuse_a_gate_that_cannot_fail(duration, args.interval, &options.trend)?;
+    }
     let mut store = Store::open_for_writing(&args.db)?;
     let http = HttpOptions {
         timeout: args.timeout * 2,
@@ -196,4 +232,31 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watch_gate_too_short_to_call_a_leak_is_refused() {
+        let defaults = TrendOptions::default();
+        let secs = Duration::from_secs;
+        let refused = refuse_a_gate_that_cannot_fail(secs(40), secs(5), &defaults)
+            .expect_err("40 s cannot reach a verdict with the defaults");
+        let message = refused.to_string();
+        assert!(message.contains("can never fail"), "{message}");
+        assert!(message.contains("after 32m"), "{message}");
+        assert!(refuse_a_gate_that_cannot_fail(secs(32 * 60), secs(5), &defaults).is_ok());
+
+        let compressed = TrendOptions {
+            warmup_secs: 5.0,
+            cooldown_secs: 5.0,
+            min_windows: 3,
+            ..TrendOptions::default()
+        };
+        // Ten samples at 5 s take longer than the windows: the samples bound the verdict.
+        assert!(refuse_a_gate_that_cannot_fail(secs(40), secs(5), &compressed).is_err());
+        assert!(refuse_a_gate_that_cannot_fail(secs(40), secs(1), &compressed).is_ok());
+    }
 }

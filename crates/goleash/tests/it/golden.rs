@@ -167,7 +167,7 @@ fn check_of_every_stored_capture() {
 }
 
 /// Pairs of snapshots of the same programs: across releases, formats and profiles.
-pub const PAIRS: [(&str, &str, &str); 5] = [
+pub const PAIRS: [(&str, &str, &str); 7] = [
     (
         "go1_21_to_go1_27",
         "tests/data/go1.21/leakysvc/goroutine_debug2.txt",
@@ -187,6 +187,17 @@ pub const PAIRS: [(&str, &str, &str); 5] = [
         "watchsvc_burst",
         "tests/data/go1.27/watchsvc/goroutine_debug0.pb.gz",
         "tests/data/go1.27/watchsvc/goroutineleak_debug2.txt",
+    ),
+    (
+        "realworld_under_load",
+        "tests/data/go1.27/realworld/before_debug2.txt",
+        "tests/data/go1.27/realworld/after_debug2.txt",
+    ),
+    // The idle service's profile holds a goroutine with no frames (not yet started).
+    (
+        "realworld_debug1_to_debug0",
+        "tests/data/go1.27/realworld/before_debug1.txt",
+        "tests/data/go1.27/realworld/after_debug0.pb.gz",
     ),
     (
         "profiler_notes",

@@ -7,6 +7,7 @@ mod fleet;
 mod golden;
 mod gotest;
 mod output;
+mod realworld;
 mod shared_history;
 mod support;
 mod verdicts;

@@ -57,12 +57,12 @@ pub fn write(
         writeln!(out)?;
         writeln!(out, "  {}", style.dim("gone:"))?;
         for g in gone {
-            let name = g
-                .group
-                .leak_site
-                .as_ref()
-                .map(|s| s.function.as_str())
-                .unwrap_or_default();
+            // A goroutine not yet started has no frame but goexit's, which profiles drop.
+            let name = match (&g.group.leak_site, g.group.frames.first()) {
+                (Some(site), _) => site.function.clone(),
+                (None, Some(frame)) => frame.function.clone(),
+                (None, None) => "(a goroutine with no frames in the dump)".to_string(),
+            };
             writeln!(out, "  {:>8}  {name}", format!("{:+}", g.delta))?;
         }
     }

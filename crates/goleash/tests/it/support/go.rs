@@ -19,6 +19,7 @@ const PROGRAMS: &[&str] = &[
     "watch/watchsvc",
     "exits",
     "acceptsvc",
+    "realworld",
 ];
 
 /// How long any fixture process may take before it counts as hung.

@@ -81,7 +81,9 @@ impl Connection {
             }
         }
         let mut body = Vec::new();
-        if chunked {
+        // 204 and 304 never have a body, whatever the headers say.
+        if status == 204 || status == 304 {
+        } else if chunked {
             loop {
                 let size_line = self.line()?;
                 let size = size_line.split(';').next().unwrap_or_default().trim();
