@@ -171,16 +171,22 @@ fn settle(
             .with_context(|| format!("reading {url}"))?;
         let assessed = analysis::assess_capture(&capture, quiescent, source);
         let mut failing: Vec<(goleash_core::Signature, u64)> = Vec::new();
+        let mut proven = false;
         for (s, a) in capture.snapshots.iter().zip(&assessed) {
             for (i, x) in a.iter().enumerate() {
                 if gate.outcome(&capture.tables, &s.groups[i], x).0 == GateOutcome::Fail {
                     failing.push((s.groups[i].signature, s.groups[i].count));
+                    proven |= s.groups[i].leaked > 0;
                 }
             }
         }
         failing.sort();
-        let settled =
-            failing.is_empty() || previous.as_ref() == Some(&failing) || attempt == attempts;
+        // A goroutine the runtime marked (leaked) can never run again: no later sample can
+        // take it back, so there is nothing to wait for.
+        let settled = failing.is_empty()
+            || proven
+            || previous.as_ref() == Some(&failing)
+            || attempt == attempts;
         if settled {
             if attempt > 1 {
                 eprintln!("goleash: {url}: judged after {attempt} samples");

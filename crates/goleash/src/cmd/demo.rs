@@ -160,6 +160,7 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
         interval: Duration::from_millis(250),
         duration: Some(args.duration.unwrap_or(Duration::from_secs(45))),
         trend,
+        fitted: false,
         concurrency: 2,
         leak_profile: true,
         timeouts: Timeouts {

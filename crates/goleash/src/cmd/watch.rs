@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
 use crate::analysis::FileSource;
@@ -13,7 +12,9 @@ use crate::cli::{StreamFormat, parse_duration};
 use crate::cmd::event_sink;
 use crate::collect::{self, HttpOptions};
 use crate::render::style::ColorChoice;
+use crate::render::text::watch as text;
 use crate::store::Store;
+use crate::watch::plan::{Asked, Plan};
 use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
 
 /// Watch live Go services: sample their goroutines, keep the history, and report the stacks
@@ -35,9 +36,13 @@ use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
     goleash report --db goleash-watch.db -o report.html          draw the history
 
 TIMING:
-    The defaults are calibrated for production: 2m warm-up, then six 5m cool-down windows,
-    so a leak is called after about 32 minutes at the earliest. --warmup, --cooldown and
-    --min-windows shorten that for tests, on less evidence; the output says so.")]
+    Goroutines the runtime proves leaked (Go 1.26+, the goroutineleak profile) are reported
+    at once. Trends need time: the defaults are calibrated for production (2m warm-up, then
+    six 5m cool-down windows, a verdict after about 32 minutes at the earliest). With a
+    shorter --duration the windows are fitted to it (down to 3s windows) and the output says
+    what was chosen; below about 20s no trend verdict is possible, and --fail-on-leak then
+    exits 2 unless the runtime's proof was at hand. --warmup, --cooldown and --min-windows
+    set the windows by hand.")]
 pub struct WatchArgs {
     /// Services to watch: `http://host:port` (their /debug/pprof is assumed) or the URL of
     /// their pprof base.
@@ -45,9 +50,9 @@ pub struct WatchArgs {
     /// A file with more service URLs, one per line (`#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
-    /// How often to sample the goroutine count.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub interval: Duration,
+    /// How often to sample the goroutine count (default 5s, or less to fit --duration).
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
@@ -57,11 +62,11 @@ pub struct WatchArgs {
     /// Exit with status 1 when a leak was found.
     #[arg(long)]
     pub fail_on_leak: bool,
-    /// Ignore this long after each process starts (default 2m).
+    /// Ignore this long after each process starts (default 2m, or less to fit --duration).
     #[arg(long, value_parser = parse_duration)]
     pub warmup: Option<Duration>,
     /// How long a healthy count may take to come back after load; also the width of the
-    /// windows whose floors must rise (default 5m).
+    /// windows whose floors must rise (default 5m, or less to fit --duration).
     #[arg(long, value_parser = parse_duration)]
     pub cooldown: Option<Duration>,
     /// Cool-down windows a verdict needs (default 6, at least 3).
@@ -92,24 +97,17 @@ pub struct WatchArgs {
 }
 
 impl WatchArgs {
-    /// The trend thresholds: the defaults, with what was given on the command line.
-    pub fn trend(&self) -> TrendOptions {
-        let mut trend = TrendOptions::default();
-        if let Some(w) = self.warmup {
-            trend.warmup_secs = w.as_secs_f64();
-        }
-        if let Some(c) = self.cooldown {
-            trend.cooldown_secs = c.as_secs_f64();
-            // The baseline before a load phase scales with the windows (60 s of 300 s).
-            trend.baseline_secs = trend.cooldown_secs / 5.0;
-        }
-        if let Some(n) = self.min_windows {
-            trend.min_windows = n;
-        }
-        if let Some(r) = self.min_rise {
-            trend.min_rise = r;
-        }
-        trend
+    /// The interval and trend thresholds: the defaults, or windows fitted to `--duration`,
+    /// with what was given on the command line.
+    pub fn plan(&self) -> Plan {
+        Plan::for_run(&Asked {
+            duration: self.duration,
+            interval: self.interval,
+            warmup: self.warmup,
+            cooldown: self.cooldown,
+            min_windows: self.min_windows,
+            min_rise: self.min_rise,
+        })
     }
 
     fn bases(&self) -> Result<Vec<String>> {
@@ -145,13 +143,15 @@ impl WatchArgs {
 
 pub fn run(args: &WatchArgs) -> Result<Outcome> {
     let bases = args.bases()?;
-    if args.interval < Duration::from_millis(10) {
+    let plan = args.plan();
+    if plan.interval < Duration::from_millis(10) {
         bail!("--interval must be at least 10ms");
     }
     let options = WatchOptions {
-        interval: args.interval,
+        interval: plan.interval,
         duration: args.duration,
-        trend: args.trend(),
+        trend: plan.trend,
+        fitted: plan.fitted,
         concurrency: args.concurrency,
         leak_profile: !args.no_leak_profile,
         timeouts: Timeouts {
@@ -184,9 +184,25 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         eprintln!("goleash: no service answered; nothing was recorded");
         return Ok(Outcome::InputError);
     }
-    Ok(if args.fail_on_leak && ended.summary.leaks > 0 {
-        Outcome::Leaks
-    } else {
-        Outcome::Ok
-    })
+    let summary = &ended.summary;
+    if args.fail_on_leak && summary.leaks > 0 {
+        return Ok(Outcome::Leaks);
+    }
+    let unproven: Vec<&str> = summary
+        .targets
+        .iter()
+        .filter(|t| !t.proof_available)
+        .map(|t| t.target.as_str())
+        .collect();
+    if args.fail_on_leak && !summary.plan.trend_verdict_possible && !unproven.is_empty() {
+        // Neither evidence could have failed the gate for these: passing would say nothing.
+        eprintln!(
+            "goleash: --fail-on-leak could not fail: {} leaves no room for a trend verdict, and {} served no goroutineleak profile (Go 1.26+) to prove leaks with\n  hint: give --duration {} or more, or watch a Go 1.26+ build",
+            text::duration_text(summary.plan.duration_secs.unwrap_or(0.0)),
+            unproven.join(", "),
+            text::duration_text(summary.plan.shortest_duration_secs.ceil()),
+        );
+        return Ok(Outcome::InputError);
+    }
+    Ok(Outcome::Ok)
 }

@@ -82,6 +82,24 @@ impl From<&history::Settings> for Settings {
     }
 }
 
+/// What a watch of its duration can tell: whether the trend windows fit in it, and how.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    /// `--duration`, seconds; null: until interrupted.
+    pub duration_secs: Option<f64>,
+    /// The windows (and the interval, unless given) were scaled down to fit the duration.
+    pub fitted: bool,
+    /// The earliest a trend verdict can come after a process is first seen, seconds: the
+    /// warm-up, then the cool-down windows a verdict needs.
+    pub earliest_trend_verdict_secs: f64,
+    /// Whether a trend verdict can come within the duration; when not, only leaks the
+    /// runtime proves can be found.
+    pub trend_verdict_possible: bool,
+    /// The shortest duration that leaves room for a trend verdict with these settings (or,
+    /// with fitted windows, with the narrowest windows fitted), seconds.
+    pub shortest_duration_secs: f64,
+}
+
 /// `start`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Start {
@@ -93,6 +111,8 @@ pub struct Start {
     pub db: String,
     /// The settings.
     pub settings: Settings,
+    /// What the duration leaves room for.
+    pub plan: Plan,
     /// The targets are simulated (`goleash demo`).
     pub simulated: bool,
 }
@@ -205,6 +225,13 @@ pub struct Alert {
     /// What usually fixes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Goroutines of the stack the runtime marked `(leaked)`: set when the alert is raised
+    /// on that proof, at once and without a trend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proven_leaked: Option<u64>,
+    /// The stack, innermost frame first (`function file:line`), for an alert on one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<String>,
 }
 
 impl Alert {
@@ -234,6 +261,8 @@ impl Alert {
             leak_site: group.and_then(|g| g.site.as_ref()).map(Site::from),
             pattern: group.and_then(|g| g.pattern.clone()),
             hint: group.and_then(|g| g.hint.clone()),
+            proven_leaked: alert.proven_leaked,
+            stack: alert.stack.clone(),
         }
     }
 }
@@ -330,6 +359,9 @@ pub struct TargetSummary {
     pub trend: TrendState,
     /// The alerts of this watch.
     pub alerts: Vec<Alert>,
+    /// The target served the goroutineleak profile (Go 1.26+) in this watch: any goroutine
+    /// the runtime could prove leaked was seen, whatever the trends could tell.
+    pub proof_available: bool,
     /// Sampling on time.
     pub schedule: Schedule,
 }
@@ -343,6 +375,8 @@ pub struct Summary {
     pub duration_secs: f64,
     /// The settings.
     pub settings: Settings,
+    /// What the duration left room for.
+    pub plan: Plan,
     /// Alerts with the verdict `leak`.
     pub leaks: u64,
     /// Per target.
@@ -351,11 +385,17 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of targets watched for `duration_secs` with `settings`.
-    pub fn new(duration_secs: f64, settings: Settings, targets: Vec<TargetSummary>) -> Summary {
+    pub fn new(
+        duration_secs: f64,
+        settings: Settings,
+        plan: Plan,
+        targets: Vec<TargetSummary>,
+    ) -> Summary {
         Summary {
             schema_version: super::SCHEMA_VERSION,
             duration_secs,
             settings,
+            plan,
             leaks: targets
                 .iter()
                 .flat_map(|t| &t.alerts)

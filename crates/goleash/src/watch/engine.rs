@@ -20,17 +20,17 @@ use anyhow::{Context, Result, bail};
 use goleash_core::classify::SourceLookup;
 use goleash_core::trend::TrendOptions;
 
-use self::observe::Observed;
+use self::observe::{DumpTaken, Observed};
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
-use super::live;
 use super::sources::CountSource;
 use super::target::{Probe, Target};
+use super::{live, plan};
 use crate::collect::HttpOptions;
 use crate::doc::SCHEMA_VERSION;
 use crate::doc::watch::{
     self, EventSink, Failure, Schedule, Start, Summary, TargetSummary, WatchEvent,
 };
-use crate::history::{SampleSource, Settings};
+use crate::history::{Profile, SampleSource, Settings};
 use crate::store::Store;
 
 /// Requests may cost a target this fraction of what the watch waits between them: the next
@@ -38,6 +38,12 @@ use crate::store::Store;
 /// 0.5 % of one core of the target whatever its size (a `debug=0` profile of 100k goroutines
 /// costs about 170 ms: one every 34 s).
 pub const COST_FACTOR: f64 = 200.0;
+
+/// The goroutineleak profile is asked for no sooner than this many times what the last one
+/// took. It runs a GC that marks what every goroutine can reach (about 1 s of CPU at 100k
+/// goroutines), and a GC works on a quarter of the cores and more: twice the gap of a
+/// profile keeps it under 0.5 % of a core, and with the profiles the whole watch under 1 %.
+pub const PROOF_COST_FACTOR: f64 = 2.0 * COST_FACTOR;
 
 /// The longest pause between attempts at an unreachable target.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -51,6 +57,8 @@ pub struct WatchOptions {
     pub duration: Option<Duration>,
     /// The trend thresholds.
     pub trend: TrendOptions,
+    /// The windows were fitted to `duration`.
+    pub fitted: bool,
     /// Requests in flight at once, over all targets.
     pub concurrency: usize,
     /// Ask for the goroutineleak profile for evidence dumps.
@@ -62,6 +70,11 @@ pub struct WatchOptions {
 }
 
 impl WatchOptions {
+    /// What the duration leaves room for.
+    pub fn plan(&self) -> watch::Plan {
+        plan::describe(self.duration, self.interval, &self.trend, self.fitted)
+    }
+
     /// The settings as the history and the output record them.
     pub fn settings(&self) -> Settings {
         let defaults = TrendOptions::default();
@@ -126,6 +139,7 @@ pub fn run(
         targets: bases.to_vec(),
         db: store.path().display().to_string(),
         settings: watch::Settings::from(&settings),
+        plan: options.plan(),
         simulated: options.simulated,
     }))?;
 
@@ -242,6 +256,10 @@ impl Engine<'_> {
         } else {
             t.next_sample
         };
+        let regular = match t.next_proof {
+            Some(proof) => regular.min(proof),
+            None => regular,
+        };
         match &t.pending_dump {
             Some(_) => regular.min(t.dump_not_before.max(now)),
             None => regular,
@@ -284,6 +302,10 @@ impl Engine<'_> {
             JobKind::Dump {
                 reason: target.pending_dump.take().unwrap_or_default(),
             }
+        } else if target.next_proof.is_some_and(|proof| now >= proof) {
+            // Taken again when it comes back: a dump still in flight is no reason to wait.
+            target.next_proof = None;
+            JobKind::Proof
         } else if now >= regular_due {
             let lag = now - regular_due;
             target.stats.due += 1;
@@ -382,22 +404,37 @@ impl Engine<'_> {
                     },
                 )?;
             }
+            Fetched::NoLeakProfile => {
+                let target = &mut self.targets[i];
+                target.leak_profile = false;
+                target.next_proof = None;
+            }
             Fetched::Dump {
                 body,
                 capture,
                 profile,
                 reason,
                 no_leak_profile,
+                proof,
             } => {
                 let target = &mut self.targets[i];
                 if no_leak_profile {
                     target.leak_profile = false;
+                    target.next_proof = None;
                 }
-                target.dump_not_before = now
-                    + done.cost.mul_f64(COST_FACTOR).max(Duration::from_secs_f64(
-                        2.0 * self.options.trend.cooldown_secs,
-                    ));
-                target.stats.dumps += 1;
+                if profile == Profile::GoroutineLeak {
+                    target.proof_served = true;
+                    // The leak profile runs a GC that marks what is unreachable: its own
+                    // budget, spread over the cores a GC uses.
+                    target.next_proof =
+                        Some(now + done.cost.mul_f64(PROOF_COST_FACTOR).max(interval));
+                }
+                if !proof {
+                    target.dump_not_before = now
+                        + done.cost.mul_f64(COST_FACTOR).max(Duration::from_secs_f64(
+                            2.0 * self.options.trend.cooldown_secs,
+                        ));
+                }
                 let goroutines = capture.snapshots.last().map_or(0, |s| s.total);
                 self.observe(
                     i,
@@ -408,7 +445,11 @@ impl Engine<'_> {
                         cost: done.cost,
                         start_time: None,
                         capture: Some((&capture, &body)),
-                        dump: Some((profile, reason)),
+                        dump: Some(DumpTaken {
+                            profile,
+                            reason,
+                            proof,
+                        }),
                     },
                 )?;
             }
@@ -474,6 +515,7 @@ impl Engine<'_> {
                 profile_interval_secs: t.profile_gap.as_secs_f64(),
                 trend: t.total,
                 alerts: t.alerts.clone(),
+                proof_available: t.proof_served,
                 schedule: Schedule {
                     due: t.stats.due,
                     late: t.stats.late,
@@ -484,6 +526,7 @@ impl Engine<'_> {
         Summary::new(
             duration_secs,
             watch::Settings::from(&self.settings),
+            self.options.plan(),
             targets,
         )
     }
@@ -497,7 +540,6 @@ mod tests {
     use goleash_core::classify::NoSource;
 
     use super::*;
-    use crate::history::Profile;
     use crate::watch::sources::CountReading;
 
     /// Keeps the events.
@@ -515,6 +557,7 @@ mod tests {
             interval: Duration::from_secs(1),
             duration: None,
             trend: TrendOptions::default(),
+            fitted: false,
             concurrency: 1,
             leak_profile: true,
             timeouts: Timeouts {
@@ -737,6 +780,7 @@ mod tests {
                             profile: Profile::GoroutineLeak,
                             reason,
                             no_leak_profile: false,
+                            proof: false,
                         },
                     })
                     .unwrap();

@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod fetch;
 mod live;
+pub mod plan;
 pub mod sources;
 pub mod target;
 

@@ -121,6 +121,15 @@ pub struct Target {
     pub probe: Probe,
     /// Ask for the goroutineleak profile (turned off after a 404).
     pub leak_profile: bool,
+    /// When the next look for the runtime's proof is due; `None` when the target has no
+    /// goroutineleak profile or the watch may not ask for it.
+    pub next_proof: Option<Instant>,
+    /// The target answered a goroutineleak profile in this watch: proven leaks would have
+    /// been seen, whatever the trends could tell.
+    pub proof_served: bool,
+    /// Stacks the runtime proved leaked, alerted on by this watch (a verdict a history
+    /// resumed from does not carry over: each watch reports the proof it saw).
+    pub proven: HashSet<Signature>,
     /// Failed requests in a row.
     pub failures: u32,
     /// The last failure message, so that repeats are not printed again.
@@ -186,6 +195,9 @@ impl Target {
             pending_dump: None,
             probe: Probe::Unknown,
             leak_profile,
+            next_proof: leak_profile.then_some(now),
+            proof_served: false,
+            proven: HashSet::new(),
             failures: 0,
             last_error: None,
             refused: false,
