@@ -9,7 +9,7 @@ use clap::Args;
 use crate::Outcome;
 use crate::analysis::FileSource;
 use crate::cli::{StreamFormat, parse_duration};
-use crate::cmd::event_sink;
+use crate::cmd::{event_sink, history_db};
 use crate::collect::{self, HttpOptions};
 use crate::render::style::ColorChoice;
 use crate::render::text::watch as text;
@@ -33,7 +33,7 @@ use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
     goleash watch http://127.0.0.1:6060                       until Ctrl-C
     goleash watch --duration 30m --fail-on-leak http://svc:6060   a load test's CI gate
     goleash watch --format json http://a:6060 http://b:6060 | jq 'select(.event == \"alert\")'
-    goleash report --db goleash-watch.db -o report.html          draw the history
+    goleash report -o report.html                                 draw the history
 
 TIMING:
     Goroutines the runtime proves leaked (Go 1.26+, the goroutineleak profile) are reported
@@ -56,9 +56,10 @@ pub struct WatchArgs {
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// The history database; a later watch on it continues the history.
-    #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
-    pub db: PathBuf,
+    /// The history database; a later watch on it continues the history (default:
+    /// goleash/watch.db under $XDG_STATE_HOME, or ~/.local/state).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Exit with status 1 when a leak was found.
     #[arg(long)]
     pub fail_on_leak: bool,
@@ -154,6 +155,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         fitted: plan.fitted,
         concurrency: args.concurrency,
         leak_profile: !args.no_leak_profile,
+        proof_looks: true,
         timeouts: Timeouts {
             count: args.timeout.min(Duration::from_secs(5)),
             profile: args.timeout,
@@ -162,7 +164,12 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         simulated: false,
     };
     options.trend.validate().context("trend options")?;
-    let mut store = Store::open_for_writing(&args.db)?;
+    let db = history_db(args.db.as_deref())?;
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {} for the history", dir.display()))?;
+    }
+    let mut store = Store::open_for_writing(&db)?;
     let http = HttpOptions {
         timeout: args.timeout * 2,
         ..HttpOptions::default()

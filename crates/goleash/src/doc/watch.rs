@@ -341,6 +341,9 @@ pub struct TargetSummary {
     pub profiles: u64,
     /// Dumps stored as evidence.
     pub dumps: u64,
+    /// Looks for the runtime's proof answered (goroutineleak profiles; each is also a
+    /// sample, and kept as a dump only when it proved something new).
+    pub proof_looks: u64,
     /// Restarts seen.
     pub restarts: u64,
     /// Failed requests.

@@ -63,6 +63,9 @@ pub struct WatchOptions {
     pub concurrency: usize,
     /// Ask for the goroutineleak profile for evidence dumps.
     pub leak_profile: bool,
+    /// Look for the runtime's proof at the start and as its cost allows (with
+    /// `leak_profile`), rather than only when a trend asks for evidence.
+    pub proof_looks: bool,
     /// Request timeouts.
     pub timeouts: Timeouts,
     /// The targets are simulated (`goleash demo`).
@@ -131,6 +134,9 @@ pub fn run(
             options.interval,
             options.leak_profile,
         );
+        if !options.proof_looks {
+            target.next_proof = None;
+        }
         resume::resume(store, &mut target)?;
         targets.push(target);
     }
@@ -256,7 +262,7 @@ impl Engine<'_> {
         } else {
             t.next_sample
         };
-        let regular = match t.next_proof {
+        let regular = match t.proof_due() {
             Some(proof) => regular.min(proof),
             None => regular,
         };
@@ -302,7 +308,7 @@ impl Engine<'_> {
             JobKind::Dump {
                 reason: target.pending_dump.take().unwrap_or_default(),
             }
-        } else if target.next_proof.is_some_and(|proof| now >= proof) {
+        } else if target.proof_due().is_some_and(|proof| now >= proof) {
             // Taken again when it comes back: a dump still in flight is no reason to wait.
             target.next_proof = None;
             JobKind::Proof
@@ -418,12 +424,17 @@ impl Engine<'_> {
                 proof,
             } => {
                 let target = &mut self.targets[i];
+                if proof {
+                    target.stats.proof_looks += 1;
+                }
                 if no_leak_profile {
                     target.leak_profile = false;
                     target.next_proof = None;
                 }
                 if profile == Profile::GoroutineLeak {
                     target.proof_served = true;
+                }
+                if profile == Profile::GoroutineLeak && self.options.proof_looks {
                     // The leak profile runs a GC that marks what is unreachable: its own
                     // budget, spread over the cores a GC uses.
                     target.next_proof =
@@ -504,6 +515,7 @@ impl Engine<'_> {
                 samples: t.stats.samples,
                 profiles: t.stats.profiles,
                 dumps: t.stats.dumps,
+                proof_looks: t.stats.proof_looks,
                 restarts: t.stats.restarts,
                 errors: t.stats.errors,
                 count_source: match t.probe {
@@ -560,6 +572,7 @@ mod tests {
             fitted: false,
             concurrency: 1,
             leak_profile: true,
+            proof_looks: true,
             timeouts: Timeouts {
                 count: Duration::from_secs(1),
                 profile: Duration::from_secs(1),

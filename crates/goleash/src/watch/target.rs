@@ -76,6 +76,8 @@ pub struct Stats {
     pub profiles: u64,
     /// Evidence dumps.
     pub dumps: u64,
+    /// Looks for the runtime's proof answered (a goroutineleak profile each).
+    pub proof_looks: u64,
     /// Restarts seen.
     pub restarts: u64,
     /// Failed requests.
@@ -217,6 +219,13 @@ impl Target {
             latest_stored_t: f64::NEG_INFINITY,
             stats: Stats::default(),
         }
+    }
+
+    /// When a look for the runtime's proof is due: only once the target answers (a target
+    /// down is told by its count requests, not by more failing ones).
+    pub fn proof_due(&self) -> Option<Instant> {
+        self.next_proof
+            .filter(|_| self.process.is_some() && self.failures == 0)
     }
 
     /// The last count.
