@@ -6,13 +6,29 @@ use std::io::{self, Write};
 use goleash_core::classify::Verdict;
 
 use super::{TextOptions, plural, write_groups};
-use crate::doc::check::CheckDoc;
+use crate::doc::check::{CheckDoc, Settled};
 use crate::gate::GateOutcome;
 use crate::render::style::Style;
 
 /// Writes the gate's report.
 pub fn write(out: &mut dyn Write, doc: &CheckDoc, style: &Style) -> io::Result<()> {
     let options = TextOptions::default();
+    if let Some(load) = &doc.load {
+        writeln!(
+            out,
+            "{} {} goroutines idle → {} under load ({:.1}s) → {} after it, {}",
+            style.bold("load:"),
+            load.goroutines_idle,
+            load.goroutines_peak,
+            load.load_secs,
+            load.goroutines_after,
+            match load.settled {
+                Settled::Back => format!("back within {:.1}s", load.settle_secs),
+                Settled::Steady => format!("steady for {:.1}s", load.settle_secs),
+                Settled::Timeout => format!("still falling after {:.1}s", load.settle_secs),
+            }
+        )?;
+    }
     let (mut fails, mut suspects, mut suppressed, mut baselined) = (0u64, 0u64, Vec::new(), 0u64);
     for (dump, snapshot) in doc.snapshots.iter().enumerate() {
         let mut failing = Vec::new();

@@ -266,3 +266,92 @@ fn fifty_seconds_of_bursty_healthy_load_with_default_settings_are_never_flagged(
         assert!(high - low >= 100, "{base} was not bursty: {low}..{high}");
     }
 }
+
+/// `goleash check --format json --load CMD URL`: the exit code and the document.
+fn check_load(url: &str, command: &str) -> (i32, Value, String) {
+    let output = super::goleash()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--settle-timeout",
+            "10s",
+            "--load",
+            command,
+            url,
+        ])
+        .output()
+        .expect("run goleash check --load");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let doc = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {stderr}"));
+    (output.status.code().unwrap_or(-1), doc, stderr)
+}
+
+/// The three looks of a load test: idle, the load, after it settles. A burst of healthy
+/// fan-out requests passes; one load run of requests that leak their backend's goroutine
+/// fails, on Go 1.27 by the runtime's proof and on Go 1.25 by the growth of the stack.
+#[test]
+fn check_with_a_load_passes_a_clean_run_and_catches_a_leak_from_one_run() {
+    for release in ["1.27", "1.25"] {
+        let service = watchsvc_with(release, &[]);
+        let url = format!("http://{}", service.addr);
+        let healthy = format!(
+            "for i in $(seq 10); do curl -sf '{url}/fanout?n=20&ms=200' >/dev/null & done; wait"
+        );
+        let (code, doc, stderr) = check_load(&url, &healthy);
+        assert_eq!(code, 0, "Go {release}: {doc:#}\n{stderr}");
+        let load = &doc["load"];
+        assert_eq!(load["settled"], "back", "Go {release}: {load:#}");
+        assert!(
+            load["goroutines_peak"].as_u64() > load["goroutines_idle"].as_u64(),
+            "Go {release}: the load was not seen: {load:#}"
+        );
+
+        let leaking =
+            format!("for i in $(seq 25); do curl -s '{url}/search?slow=1' >/dev/null; done");
+        let (code, doc, stderr) = check_load(&url, &leaking);
+        assert_eq!(code, 1, "Go {release}: {doc:#}\n{stderr}");
+        let load = &doc["load"];
+        assert_eq!(load["settled"], "steady", "Go {release}: {load:#}");
+        assert!(
+            load["goroutines_after"].as_u64()
+                >= Some(load["goroutines_idle"].as_u64().unwrap() + 25)
+        );
+        let failing: Vec<&Value> = doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["outcome"] == "fail")
+            .collect();
+        assert_eq!(failing.len(), 1, "Go {release}: {failing:#?}");
+        let leak = failing[0];
+        assert_eq!(leak["leak_site"]["function"], "main.search.func1");
+        assert_eq!(leak["count"], 25, "Go {release}: {leak:#}");
+        assert_eq!(leak["count_before"], 0, "Go {release}: {leak:#}");
+        let proven = leak["leaked"].as_u64().unwrap_or(0);
+        if release == "1.27" {
+            assert_eq!(proven, 25, "the runtime proves them: {leak:#}");
+        } else {
+            assert_eq!(proven, 0, "Go 1.25 proves nothing: {leak:#}");
+        }
+    }
+
+    let service = watchsvc_with("1.27", &[]);
+    let output = super::goleash()
+        .args([
+            "check",
+            "--load",
+            "exit 3",
+            &format!("http://{}", service.addr),
+        ])
+        .output()
+        .expect("run goleash check --load");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a load that failed judges nothing: {stderr}"
+    );
+    assert!(stderr.contains("the load command failed"), "{stderr}");
+}
