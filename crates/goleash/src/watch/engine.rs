@@ -309,8 +309,9 @@ impl Engine<'_> {
                 reason: target.pending_dump.take().unwrap_or_default(),
             }
         } else if target.proof_due().is_some_and(|proof| now >= proof) {
-            // Taken again when it comes back: a dump still in flight is no reason to wait.
-            target.next_proof = None;
+            // Its answer sets the next one by what it cost; should it fail, the target
+            // answers again before another is due.
+            target.next_proof = Some(now + interval);
             JobKind::Proof
         } else if now >= regular_due {
             let lag = now - regular_due;

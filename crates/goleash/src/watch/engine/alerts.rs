@@ -195,12 +195,18 @@ impl Engine<'_> {
             if !target.proven.insert(signature) {
                 continue;
             }
-            // A trend already called it a leak: the proof adds no alert, only the dump.
-            let called = target.alerted.contains(&Some(signature))
-                && target
-                    .groups
-                    .get(&signature)
-                    .is_some_and(|g| g.info.verdict == Verdict::Leak);
+            // This watch already called it a leak by its trend: the proof adds no alert,
+            // only the dump. (An alert of a watch this one continues does not count: each
+            // watch's gate fails on what it saw.)
+            let leak = AlertVerdict::Group(Verdict::Leak);
+            let called = target
+                .alerts
+                .iter()
+                .any(|a| a.signature == Some(signature) && a.verdict == leak)
+                || pending
+                    .alerts
+                    .iter()
+                    .any(|a| a.record.signature == Some(signature) && a.record.verdict == leak);
             if !called {
                 signatures.push((signature, leaked));
             }

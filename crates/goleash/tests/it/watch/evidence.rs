@@ -97,6 +97,14 @@ fn a_short_watch_fails_at_once_on_proven_leaks_and_will_not_pass_without_proof()
     assert_eq!(done["targets"][0]["proof_available"], true);
     // Proven once, not again at every later look.
     assert_eq!(group_alerts(&events, "main.lookup.func1").len(), 1);
+    // A watch that continues this history sees the proof again: its gate fails too.
+    let again = Watch::start(
+        &dir.join("proven.db"),
+        &["--duration", "3s", "--fail-on-leak", &proven_args[3]],
+    );
+    let (code, events) = again.finish(Duration::from_secs(30));
+    assert_eq!(code, 1, "{:#?}", shown(&events));
+    assert_eq!(group_alerts(&events, "main.lookup.func1").len(), 1);
 
     let stderr = unproven.stderr();
     let (code, events) = unproven.finish(Duration::from_secs(30));
