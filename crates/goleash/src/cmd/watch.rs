@@ -192,7 +192,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         return Ok(Outcome::InputError);
     }
     let summary = &ended.summary;
-    if args.fail_on_leak && summary.leaks > 0 {
+    if args.fail_on_leak && summary.leaks + summary.earlier_leaks > 0 {
         return Ok(Outcome::Leaks);
     }
     let unproven: Vec<&str> = summary

@@ -362,6 +362,9 @@ pub struct TargetSummary {
     pub trend: TrendState,
     /// The alerts of this watch.
     pub alerts: Vec<Alert>,
+    /// Stacks of the current process that an earlier watch of this history called leaks,
+    /// still there: not alerted on again, but they fail `--fail-on-leak` as this watch's own.
+    pub earlier_leaks: u64,
     /// The target served the goroutineleak profile (Go 1.26+) in this watch: any goroutine
     /// the runtime could prove leaked was seen, whatever the trends could tell.
     pub proof_available: bool,
@@ -382,6 +385,9 @@ pub struct Summary {
     pub plan: Plan,
     /// Alerts with the verdict `leak`.
     pub leaks: u64,
+    /// Leaks an earlier watch of this history found in processes still running, still
+    /// there (the targets' `earlier_leaks`).
+    pub earlier_leaks: u64,
     /// Per target.
     pub targets: Vec<TargetSummary>,
 }
@@ -404,6 +410,7 @@ impl Summary {
                 .flat_map(|t| &t.alerts)
                 .filter(|a| a.verdict == AlertVerdict::Group(Verdict::Leak))
                 .count() as u64,
+            earlier_leaks: targets.iter().map(|t| t.earlier_leaks).sum(),
             targets,
         }
     }

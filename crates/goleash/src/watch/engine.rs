@@ -529,6 +529,7 @@ impl Engine<'_> {
                 trend: t.total,
                 alerts: t.alerts.clone(),
                 proof_available: t.proof_served,
+                earlier_leaks: t.earlier_leaks(),
                 schedule: Schedule {
                     due: t.stats.due,
                     late: t.stats.late,

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use goleash_core::Signature;
+use goleash_core::classify::Verdict;
 use goleash_core::trend::{Sample, SegmentStart, TrendOptions, TrendState, segments};
 
 use super::sources::CountSource;
@@ -164,6 +165,9 @@ pub struct Target {
     pub alerted: HashSet<Option<Signature>>,
     /// The alerts of this watch.
     pub alerts: Vec<Alert>,
+    /// Stacks of the current process an earlier watch of this history alerted on: not
+    /// alerted on again, but still a leak for this watch's gate while they are there.
+    pub carried: HashSet<Signature>,
     /// The latest profile: its sample id, time and body, to store at the end.
     pub latest_profile: Option<(i64, f64, Vec<u8>)>,
     /// When a profile was last stored as the latest.
@@ -215,6 +219,7 @@ impl Target {
             groups_judged_at: f64::NEG_INFINITY,
             alerted: HashSet::new(),
             alerts: Vec::new(),
+            carried: HashSet::new(),
             latest_profile: None,
             latest_stored_t: f64::NEG_INFINITY,
             stats: Stats::default(),
@@ -226,6 +231,20 @@ impl Target {
     pub fn proof_due(&self) -> Option<Instant> {
         self.next_proof
             .filter(|_| self.process.is_some() && self.failures == 0)
+    }
+
+    /// Stacks an earlier watch of the current process called leaks that are still there,
+    /// and that this watch did not alert on again.
+    pub fn earlier_leaks(&self) -> u64 {
+        self.carried
+            .iter()
+            .filter(|s| {
+                self.groups
+                    .get(s)
+                    .is_some_and(|g| g.info.verdict == Verdict::Leak && g.current() > 0)
+                    && !self.alerts.iter().any(|a| a.signature == Some(**s))
+            })
+            .count() as u64
     }
 
     /// The last count.
@@ -264,6 +283,7 @@ impl Target {
         self.total_judged_at = f64::NEG_INFINITY;
         self.groups_judged_at = f64::NEG_INFINITY;
         self.alerted.clear();
+        self.carried.clear();
         self.first_profile_stored = false;
     }
 

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use goleash_core::classify::Verdict;
 use goleash_core::trend::{TrendOptions, TrendState};
 
-use super::{site_line, thousands};
+use super::{plural, site_line, thousands};
 use crate::doc::watch::{
     Alert, EventSink, LiveDoc, LiveTarget, Plan, Settings, Summary, WatchEvent,
 };
@@ -524,7 +524,18 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
             }
         }
     }
+    if summary.earlier_leaks > 0 {
+        writeln!(
+            out,
+            "{}",
+            style.red(&format!(
+                "{} found by an earlier watch of the same processes still there (see goleash report)",
+                plural(summary.earlier_leaks, "leak", "leaks")
+            ))
+        )?;
+    }
     match summary.leaks {
+        0 if summary.earlier_leaks > 0 => writeln!(out, "no new leak found")?,
         0 => writeln!(out, "no leak found")?,
         1 => writeln!(out, "{}", style.red("1 leak found"))?,
         n => writeln!(out, "{}", style.red(&format!("{n} leaks found")))?,

@@ -125,6 +125,26 @@ fn a_slow_leak_under_steady_load_is_found_at_its_line() {
     }
     eprintln!("leak found after {found_after:?}");
 
+    // A second watch continues the history of the same process: it does not alert on the
+    // leak again, and its gate still fails on it.
+    let again = Watch::start(
+        &db,
+        &[
+            "--duration",
+            "3s",
+            "--fail-on-leak",
+            "--no-leak-profile",
+            &address,
+        ],
+    );
+    let (code, events) = again.finish(Duration::from_secs(30));
+    let later = of_kind(&events, "summary")
+        .pop()
+        .expect("the second watch printed its summary");
+    assert_eq!(code, 1, "{later:#}");
+    assert_eq!(later["leaks"], 0, "{later:#}");
+    assert_eq!(later["earlier_leaks"], 1, "{later:#}");
+
     let report = report_json(&db);
     let target = &report["targets"][0];
     assert_eq!(target["verdict"], "leak");
