@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use goleash_core::trend::TrendState;
 
 use crate::Outcome;
 use crate::analysis::FileSource;
@@ -195,21 +196,34 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
     if args.fail_on_leak && summary.leaks + summary.earlier_leaks > 0 {
         return Ok(Outcome::Leaks);
     }
-    let unproven: Vec<&str> = summary
+    if !args.fail_on_leak {
+        return Ok(Outcome::Ok);
+    }
+    // Targets for which neither kind of evidence could have failed the gate: no proof to
+    // ask for, and no trend verdict reached (the duration left no room for one, or the
+    // target answered too slowly or too late to fill the windows). Passing would say
+    // nothing about them.
+    let unjudged: Vec<&str> = summary
         .targets
         .iter()
-        .filter(|t| !t.proof_available)
+        .filter(|t| !t.proof_available && !matches!(t.trend, TrendState::Judged { .. }))
         .map(|t| t.target.as_str())
         .collect();
-    if args.fail_on_leak && !summary.plan.trend_verdict_possible && !unproven.is_empty() {
-        // Neither evidence could have failed the gate for these: passing would say nothing.
-        eprintln!(
-            "goleash: --fail-on-leak could not fail: {} leaves no room for a trend verdict, and {} served no goroutineleak profile (Go 1.26+) to prove leaks with\n  hint: give --duration {} or more, or watch a Go 1.26+ build",
-            text::duration_text(summary.plan.duration_secs.unwrap_or(0.0)),
-            unproven.join(", "),
-            text::duration_text(summary.plan.shortest_duration_secs.ceil()),
-        );
-        return Ok(Outcome::InputError);
+    if unjudged.is_empty() {
+        return Ok(Outcome::Ok);
     }
-    Ok(Outcome::Ok)
+    let why = if summary.plan.trend_verdict_possible {
+        "no trend verdict was reached".to_string()
+    } else {
+        format!(
+            "{} leaves no room for a trend verdict",
+            text::duration_text(summary.plan.duration_secs.unwrap_or(0.0))
+        )
+    };
+    eprintln!(
+        "goleash: --fail-on-leak could not fail: {why} for {}, which served no goroutineleak profile (Go 1.26+) to prove leaks with\n  hint: watch for {} or more, or a Go 1.26+ build",
+        unjudged.join(", "),
+        text::duration_text(summary.plan.shortest_duration_secs.ceil()),
+    );
+    Ok(Outcome::InputError)
 }

@@ -138,6 +138,10 @@ pub struct Sample {
     pub t: f64,
     /// Goroutines.
     pub goroutines: u64,
+    /// Goroutines created since the process started, where the count source says (Go
+    /// 1.26+ through client_golang: `go_sched_goroutines_created_goroutines_total`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<u64>,
     /// `metrics`, `vars`, `index`, `profile` or `dump`.
     #[serde(serialize_with = "names::sample_source")]
     pub source: SampleSource,
@@ -362,6 +366,9 @@ pub struct TargetSummary {
     pub trend: TrendState,
     /// The alerts of this watch.
     pub alerts: Vec<Alert>,
+    /// Goroutines created and exited a minute in the current process, where the count
+    /// source says how many were created; null where it does not.
+    pub churn: Option<Churn>,
     /// Stacks of the current process that an earlier watch of this history called leaks,
     /// still there: not alerted on again, but they fail `--fail-on-leak` as this watch's own.
     pub earlier_leaks: u64,
@@ -370,6 +377,18 @@ pub struct TargetSummary {
     pub proof_available: bool,
     /// Sampling on time.
     pub schedule: Schedule,
+}
+
+/// How many goroutines a target created and ended: a busy healthy service ends about as
+/// many as it creates; a leaking one ends fewer, whatever its traffic.
+#[derive(Clone, Debug, Serialize)]
+pub struct Churn {
+    /// Created a minute.
+    pub created_per_minute: f64,
+    /// Exited a minute: created minus the rise of the live count.
+    pub exited_per_minute: f64,
+    /// Over how many seconds.
+    pub over_secs: f64,
 }
 
 /// `summary`.

@@ -380,6 +380,7 @@ impl Engine<'_> {
                         source: source.into(),
                         cost: done.cost,
                         start_time: reading.start_time,
+                        created: reading.created,
                         capture: None,
                         dump: None,
                     },
@@ -389,6 +390,7 @@ impl Engine<'_> {
                 body,
                 capture,
                 start_time,
+                created,
             } => {
                 let target = &mut self.targets[i];
                 target.profile_gap = factor(target.profile_costs.push(done.cost));
@@ -406,6 +408,7 @@ impl Engine<'_> {
                         source: SampleSource::Profile,
                         cost: done.cost,
                         start_time,
+                        created,
                         capture: Some((&capture, &body)),
                         dump: None,
                     },
@@ -456,6 +459,7 @@ impl Engine<'_> {
                         source: SampleSource::Dump,
                         cost: done.cost,
                         start_time: None,
+                        created: None,
                         capture: Some((&capture, &body)),
                         dump: Some(DumpTaken {
                             profile,
@@ -530,6 +534,13 @@ impl Engine<'_> {
                 alerts: t.alerts.clone(),
                 proof_available: t.proof_served,
                 earlier_leaks: t.earlier_leaks(),
+                churn: t
+                    .churn_per_minute()
+                    .map(|(created, exited, secs)| watch::Churn {
+                        created_per_minute: created,
+                        exited_per_minute: exited,
+                        over_secs: secs,
+                    }),
                 schedule: Schedule {
                     due: t.stats.due,
                     late: t.stats.late,
@@ -594,6 +605,7 @@ mod tests {
                 reading: CountReading {
                     goroutines,
                     start_time: Some(start_time),
+                    created: None,
                 },
             },
         }
@@ -656,6 +668,7 @@ mod tests {
                     body: dump.as_bytes().to_vec(),
                     capture,
                     start_time: None,
+                    created: None,
                 },
             })
             .unwrap();
@@ -763,6 +776,7 @@ mod tests {
                     body,
                     capture,
                     start_time,
+                    created: None,
                 }
             } else {
                 Fetched::Count {
@@ -770,6 +784,7 @@ mod tests {
                     reading: CountReading {
                         goroutines: total,
                         start_time,
+                        created: None,
                     },
                 }
             };

@@ -79,6 +79,8 @@ pub enum Fetched {
         capture: Capture,
         /// `process_start_time_seconds`, when asked for and served.
         start_time: Option<f64>,
+        /// Goroutines created since the process started, when /metrics was asked and says.
+        created: Option<u64>,
     },
     /// A full dump.
     Dump {
@@ -292,7 +294,7 @@ fn read(body: &[u8], url: &str) -> Result<Capture, String> {
 }
 
 fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str, start_time: bool) -> Fetched {
-    let start_time = if start_time {
+    let metrics = if start_time {
         let limits = Limits {
             timeout: Some(timeouts.count),
             html: false,
@@ -301,10 +303,11 @@ fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str, start_time: boo
         http.get(&CountSource::Metrics.url(base), limits)
             .ok()
             .and_then(|body| CountSource::Metrics.read(&body))
-            .and_then(|reading| reading.start_time)
     } else {
         None
     };
+    let start_time = metrics.and_then(|m| m.start_time);
+    let created = metrics.and_then(|m| m.created);
     let url = collect::profile_url(base, "goroutine", 0);
     let limits = Limits {
         timeout: Some(timeouts.profile),
@@ -316,6 +319,7 @@ fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str, start_time: boo
                 body,
                 capture,
                 start_time,
+                created,
             },
             Err(message) => Fetched::Failed {
                 message,

@@ -38,6 +38,9 @@ impl Cost {
     }
 }
 
+/// When, how many goroutines were created since the process started, and how many lived.
+pub type ChurnReading = (f64, u64, u64);
+
 /// Which count source a target has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
@@ -147,6 +150,9 @@ pub struct Target {
     /// Whether the first profile of the current process has been stored.
     pub first_profile_stored: bool,
 
+    /// The first and the latest reading of the current process that told how many
+    /// goroutines were created.
+    pub churn: (Option<ChurnReading>, Option<ChurnReading>),
     /// The current process's samples: time, count.
     pub samples: VecDeque<(f64, u32)>,
     /// Times of the current process's profiles.
@@ -210,6 +216,7 @@ impl Target {
             process: None,
             start_time: None,
             first_profile_stored: false,
+            churn: (None, None),
             samples: VecDeque::new(),
             profile_t: VecDeque::new(),
             groups: HashMap::new(),
@@ -245,6 +252,20 @@ impl Target {
                     && !self.alerts.iter().any(|a| a.signature == Some(**s))
             })
             .count() as u64
+    }
+
+    /// Goroutines created and exited a minute in the current process, over the samples
+    /// that said how many were created: a busy service creates and ends many, a leaking
+    /// one ends fewer than it creates. `None` without two such samples a second apart.
+    pub fn churn_per_minute(&self) -> Option<(f64, f64, f64)> {
+        let ((t0, created0, live0), (t1, created1, live1)) = (self.churn.0?, self.churn.1?);
+        let secs = t1 - t0;
+        if secs < 1.0 || created1 < created0 {
+            return None;
+        }
+        let created = (created1 - created0) as f64;
+        let exited = created - (live1 as f64 - live0 as f64);
+        Some((created * 60.0 / secs, exited.max(0.0) * 60.0 / secs, secs))
     }
 
     /// The last count.
@@ -284,6 +305,7 @@ impl Target {
         self.groups_judged_at = f64::NEG_INFINITY;
         self.alerted.clear();
         self.carried.clear();
+        self.churn = (None, None);
         self.first_profile_stored = false;
     }
 

@@ -496,6 +496,13 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
         if target.errors > 0 {
             facts.push(style.red(&format!("{} failed requests", target.errors)));
         }
+        if let Some(churn) = &target.churn {
+            facts.push(format!(
+                "{} created and {} ended a minute",
+                thousands(churn.created_per_minute.round() as u64),
+                thousands(churn.exited_per_minute.round() as u64)
+            ));
+        }
         writeln!(
             out,
             "{}: {} goroutines ({trend}) · {}",

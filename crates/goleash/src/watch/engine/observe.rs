@@ -27,6 +27,8 @@ pub(super) struct Observed<'c> {
     pub(super) source: SampleSource,
     pub(super) cost: Duration,
     pub(super) start_time: Option<f64>,
+    /// Goroutines created since the process started, where the count source says.
+    pub(super) created: Option<u64>,
     /// The parsed profile or dump, with its body.
     pub(super) capture: Option<(&'c Capture, &'c [u8])>,
     /// For dumps: which profile, and why it was taken.
@@ -96,6 +98,11 @@ impl Engine<'_> {
         target.last_error = None;
         target.push_sample(t, o.goroutines);
         target.stats.samples += 1;
+        if let Some(created) = o.created {
+            let reading = (t, created, o.goroutines);
+            target.churn.0.get_or_insert(reading);
+            target.churn.1 = Some(reading);
+        }
 
         let mut pending = Pending::default();
         if let Some((capture, body)) = o.capture
@@ -152,6 +159,7 @@ impl Engine<'_> {
             target: target.base.clone(),
             t,
             goroutines: o.goroutines,
+            created: o.created,
             source: o.source,
             process: written.process,
             cost_ms: o.cost.as_secs_f64() * 1e3,

@@ -114,7 +114,7 @@ fn a_short_watch_fails_at_once_on_proven_leaks_and_will_not_pass_without_proof()
     assert_eq!(done["plan"]["trend_verdict_possible"], false);
     assert_eq!(done["targets"][0]["proof_available"], false);
     assert!(
-        done["targets"][0]["samples"].as_u64() > Some(10),
+        done["targets"][0]["samples"].as_u64() >= Some(5),
         "the target was watched: {done:#}"
     );
 }
@@ -205,7 +205,15 @@ fn fifty_seconds_with_default_settings_catch_a_proven_leak_and_a_growing_ticker_
             );
         }
     }
-    assert!(summary(&events)["leaks"].as_u64() >= Some(2));
+    let done = summary(&events);
+    assert!(done["leaks"].as_u64() >= Some(2));
+    // Go 1.27 counts the goroutines it creates: fewer ended than were created.
+    let churn = &done["targets"][0]["churn"];
+    let (created, ended) = (
+        churn["created_per_minute"].as_f64().unwrap(),
+        churn["exited_per_minute"].as_f64().unwrap(),
+    );
+    assert!(ended < created, "{churn:#}");
 }
 
 /// 50 s of bursts that rise and fall, with the default settings, on two services whose
@@ -261,6 +269,18 @@ fn fifty_seconds_of_bursty_healthy_load_with_default_settings_are_never_flagged(
             matches!(status, "flat" | "falling"),
             "the trend was not judged: {target:#}"
         );
+    }
+    // Busy and healthy: about as many goroutines ended as were created (Go 1.27 counts
+    // them; Go 1.25 cannot say).
+    for target in done["targets"].as_array().unwrap() {
+        let churn = &target["churn"];
+        if target["target"] == format!("http://{}/debug/pprof", fast.addr).as_str() {
+            let created = churn["created_per_minute"].as_f64().unwrap();
+            let ended = churn["exited_per_minute"].as_f64().unwrap();
+            assert!(created > 1000.0 && ended > 0.9 * created, "{churn:#}");
+        } else {
+            assert!(churn.is_null(), "{target:#}");
+        }
     }
     // Worth something only if the counts did swing.
     for target in [&fast, &slow] {
