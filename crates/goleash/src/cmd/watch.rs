@@ -24,11 +24,12 @@ use crate::watch::{self, Timeouts, WatchOptions, stop_on_signals};
 /// Each service is sampled on a ladder of sources, cheapest first: the goroutine count
 /// alone (Prometheus `go_goroutines` on /metrics, an expvar, or the /debug/pprof/ index) at
 /// the interval; the per-stack `debug=0` profile no more often than 200 times what the last
-/// one took, so that watching costs the service under 1% of a core; and a full `debug=2`
-/// dump (the goroutineleak one where served) only when a stack rises, kept as evidence.
-/// A stack is called a leak when its count rises and the level it falls back to after
-/// bursts rises with it, over several cool-down windows after a warm-up; restarts cut the
-/// series and are never read as a leak ending.
+/// one took, so that watching costs the service under 1% of a core; on Go 1.26+ the
+/// goroutineleak profile at the start and then no more often than its cost allows, whose
+/// `(leaked)` goroutines are leaks at once; and a full `debug=2` dump only when a stack
+/// rises, kept as evidence. A stack is also called a leak when its count rises and the
+/// level it falls back to after bursts rises with it, over several cool-down windows after
+/// a warm-up; restarts cut the series and are never read as a leak ending.
 #[derive(Args, Debug)]
 #[command(after_help = "EXAMPLES:
     goleash watch http://127.0.0.1:6060                       until Ctrl-C
