@@ -14,15 +14,13 @@
 //! scans every stack) and whatever the watch asks of it.
 
 mod support;
+#[path = "support/watchsvc.rs"]
+mod watchsvc;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Clock ticks a second, for /proc/PID/stat.
 fn ticks_per_second() -> f64 {
@@ -39,31 +37,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / ticks_per_second()
-}
-
-fn build_service() -> PathBuf {
-    let root = workspace();
-    let go = root.join(".toolchains/go-1.27.3/bin/go");
-    assert!(
-        go.is_file(),
-        "Go 1.27.3 is not installed: run scripts/toolchains.sh"
-    );
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("watchsvc-bench");
-    let status = Command::new(&go)
-        .current_dir(root.join("fixtures/go"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOCACHE", root.join(".toolchains/gocache"))
-        .env("GOPATH", root.join(".toolchains/gopath"))
-        .env("CGO_ENABLED", "0")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg("./watch/watchsvc")
-        .status()
-        .expect("run go build");
-    assert!(status.success(), "go build of watchsvc failed");
-    out
 }
 
 struct Service {
@@ -122,7 +95,7 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
-    let service_binary = build_service();
+    let service_binary = watchsvc::build("watchsvc-bench");
     let goleash = env!("CARGO_BIN_EXE_goleash");
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("watch-overhead");
     let _ = std::fs::remove_dir_all(&scratch);

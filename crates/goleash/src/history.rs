@@ -318,6 +318,12 @@ pub struct Alert {
     pub record: AlertRecord,
     /// The stack, for an alert on one.
     pub group: Option<GroupInfo>,
+    /// Goroutines of the stack the runtime marked `(leaked)`, for an alert raised on that
+    /// proof.
+    pub proven_leaked: Option<u64>,
+    /// The stack's frames, innermost first, as `function file:line`; empty when not at
+    /// hand.
+    pub stack: Vec<String>,
 }
 
 /// Which pprof profile a body is.

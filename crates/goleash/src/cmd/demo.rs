@@ -160,8 +160,12 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
         interval: Duration::from_millis(250),
         duration: Some(args.duration.unwrap_or(Duration::from_secs(45))),
         trend,
+        fitted: false,
         concurrency: 2,
         leak_profile: true,
+        // The demo shows the trend find its leak; the runtime's proof comes as the evidence
+        // the trend asks for.
+        proof_looks: false,
         timeouts: Timeouts {
             count: Duration::from_secs(2),
             profile: Duration::from_secs(10),

@@ -10,6 +10,7 @@ pub mod test;
 pub mod watch;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use goleash_core::code::Origin;
@@ -26,6 +27,29 @@ use crate::repo;
 
 /// Where a watch's events go for the chosen format: JSON lines, a live view on a terminal,
 /// a log elsewhere.
+/// The history database: the one given with `--db`, or `watch.db` in goleash's directory
+/// under the user's state directory (`$XDG_STATE_HOME`, else `~/.local/state`), never the
+/// working directory, where it would be committed by accident.
+pub fn history_db(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.to_path_buf());
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        // The XDG spec: a relative path is invalid and is ignored.
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".local/state"))
+        })
+        .context(
+            "no state directory for the history: neither XDG_STATE_HOME nor HOME is set\n  hint: give one with --db PATH",
+        )?;
+    Ok(state.join("goleash").join("watch.db"))
+}
+
 pub fn event_sink(format: StreamFormat, color: ColorChoice) -> Box<dyn EventSink> {
     let stdout = io::stdout();
     match format {

@@ -31,13 +31,15 @@ pub enum ReportFormat {
 /// fixes, and the first and last snapshots compared.
 #[derive(Args, Debug)]
 #[command(after_help = "EXAMPLES:
-    goleash report --db goleash-watch.db -o report.html
-    goleash report --db goleash-watch.db --format text
+    goleash report -o report.html                   the history of the last watches
+    goleash report --db ci-watch.db --format text
     goleash report --format json | jq '.targets[] | {target, verdict}'")]
 pub struct ReportArgs {
-    /// The history database a watch wrote: a file, or a `postgres://` URL.
-    #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
-    pub db: PathBuf,
+    /// The history database a watch wrote: a file, or a `postgres://` URL (default: the one
+    /// `goleash watch` writes without --db, goleash/watch.db under $XDG_STATE_HOME or
+    /// ~/.local/state).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
     pub format: ReportFormat,
@@ -56,11 +58,12 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs) -> Result<Outcome> {
-    let store = Store::open_existing(&args.db)?;
+    let db = super::history_db(args.db.as_deref())?;
+    let store = Store::open_existing(&db)?;
     let source = args.source.files();
     let doc = report::build(
         &store,
-        // Not `args.db`: a PostgreSQL URL's password stays out of the report.
+        // Not `db`: a PostgreSQL URL's password stays out of the report.
         &store.path().display().to_string(),
         args.target.as_deref(),
         &source,

@@ -5,16 +5,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use goleash_core::trend::TrendOptions;
+use goleash_core::trend::TrendState;
 
 use crate::Outcome;
 use crate::cli::{SourceArgs, StreamFormat, parse_duration};
-use crate::cmd::event_sink;
+use crate::cmd::{event_sink, history_db};
 use crate::collect::{self, HttpOptions};
 use crate::doc::watch::EventSink;
 use crate::render::style::ColorChoice;
-use crate::render::text::watch::duration_text;
+use crate::render::text::watch as text;
 use crate::store::Store;
+use crate::watch::plan::{Asked, Plan};
 use crate::watch::{self, Timeouts, WatchOptions, metrics_listen, stop_on_signals};
 
 /// Watch live Go services: sample their goroutines, keep the history, and report the stacks
@@ -23,22 +24,27 @@ use crate::watch::{self, Timeouts, WatchOptions, metrics_listen, stop_on_signals
 /// Each service is sampled on a ladder of sources, cheapest first: the goroutine count
 /// alone (Prometheus `go_goroutines` on /metrics, an expvar, or the /debug/pprof/ index) at
 /// the interval; the per-stack `debug=0` profile no more often than 200 times what the last
-/// one took, so that watching costs the service under 1% of a core; and a full `debug=2`
-/// dump (the goroutineleak one where served) only when a stack rises, kept as evidence.
-/// A stack is called a leak when its count rises and the level it falls back to after
-/// bursts rises with it, over several cool-down windows after a warm-up; restarts cut the
-/// series and are never read as a leak ending.
+/// one took, so that watching costs the service under 1% of a core; on Go 1.26+ the
+/// goroutineleak profile at the start and then no more often than its cost allows, whose
+/// `(leaked)` goroutines are leaks at once; and a full `debug=2` dump only when a stack
+/// rises, kept as evidence. A stack is also called a leak when its count rises and the
+/// level it falls back to after bursts rises with it, over several cool-down windows after
+/// a warm-up; restarts cut the series and are never read as a leak ending.
 #[derive(Args, Debug)]
 #[command(after_help = "EXAMPLES:
     goleash watch http://127.0.0.1:6060                       until Ctrl-C
     goleash watch --duration 30m --fail-on-leak http://svc:6060   a load test's CI gate
     goleash watch --format json http://a:6060 http://b:6060 | jq 'select(.event == \"alert\")'
-    goleash report --db goleash-watch.db -o report.html          draw the history
+    goleash report -o report.html                                 draw the history
 
 TIMING:
-    The defaults are calibrated for production: 2m warm-up, then six 5m cool-down windows,
-    so a leak is called after about 32 minutes at the earliest. --warmup, --cooldown and
-    --min-windows shorten that for tests, on less evidence; the output says so.")]
+    Goroutines the runtime proves leaked (Go 1.26+, the goroutineleak profile) are reported
+    at once. Trends need time: the defaults are calibrated for production (2m warm-up, then
+    six 5m cool-down windows, a verdict after about 32 minutes at the earliest). With a
+    shorter --duration the windows are fitted to it (down to 3s windows) and the output says
+    what was chosen; below about 20s no trend verdict is possible, and --fail-on-leak then
+    exits 2 unless the runtime's proof was at hand. --warmup, --cooldown and --min-windows
+    set the windows by hand.")]
 pub struct WatchArgs {
     /// Services to watch: `http://host:port` (their /debug/pprof is assumed) or the URL of
     /// their pprof base.
@@ -46,26 +52,27 @@ pub struct WatchArgs {
     /// A file with more service URLs, one per line (`#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
-    /// How often to sample the goroutine count.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub interval: Duration,
+    /// How often to sample the goroutine count (default 5s, or less to fit --duration).
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// The history database; a later watch on it continues the history. A
+    /// The history database; a later watch on it continues the history (default:
+    /// goleash/watch.db under $XDG_STATE_HOME, or ~/.local/state). A
     /// `postgres://user@host/db` URL keeps it in PostgreSQL, where several watches can each
     /// write their own targets.
-    #[arg(long, default_value = "goleash-watch.db", value_name = "PATH")]
-    pub db: PathBuf,
-    /// Exit with status 1 when a leak was found. Refused with a --duration too short to
-    /// call one.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Exit with status 1 when a leak was found; exit 2 when neither proof nor a trend
+    /// verdict could have failed it.
     #[arg(long)]
     pub fail_on_leak: bool,
-    /// Ignore this long after each process starts (default 2m).
+    /// Ignore this long after each process starts (default 2m, or less to fit --duration).
     #[arg(long, value_parser = parse_duration)]
     pub warmup: Option<Duration>,
     /// How long a healthy count may take to come back after load; also the width of the
-    /// windows whose floors must rise (default 5m).
+    /// windows whose floors must rise (default 5m, or less to fit --duration).
     #[arg(long, value_parser = parse_duration)]
     pub cooldown: Option<Duration>,
     /// Cool-down windows a verdict needs (default 6, at least 3).
@@ -99,24 +106,17 @@ pub struct WatchArgs {
 }
 
 impl WatchArgs {
-    /// The trend thresholds: the defaults, with what was given on the command line.
-    pub fn trend(&self) -> TrendOptions {
-        let mut trend = TrendOptions::default();
-        if let Some(w) = self.warmup {
-            trend.warmup_secs = w.as_secs_f64();
-        }
-        if let Some(c) = self.cooldown {
-            trend.cooldown_secs = c.as_secs_f64();
-            // The baseline before a load phase scales with the windows (60 s of 300 s).
-            trend.baseline_secs = trend.cooldown_secs / 5.0;
-        }
-        if let Some(n) = self.min_windows {
-            trend.min_windows = n;
-        }
-        if let Some(r) = self.min_rise {
-            trend.min_rise = r;
-        }
-        trend
+    /// The interval and trend thresholds: the defaults, or windows fitted to `--duration`,
+    /// with what was given on the command line.
+    pub fn plan(&self) -> Plan {
+        Plan::for_run(&Asked {
+            duration: self.duration,
+            interval: self.interval,
+            warmup: self.warmup,
+            cooldown: self.cooldown,
+            min_windows: self.min_windows,
+            min_rise: self.min_rise,
+        })
     }
 
     fn bases(&self) -> Result<Vec<String>> {
@@ -150,46 +150,20 @@ impl WatchArgs {
     }
 }
 
-/// A watch calls a leak only after the warm-up, then `min_windows` cool-down windows and
-/// `min_samples` samples; one that stops sooner passes whatever the service does, which a
-/// gate must not.
-fn refuse_a_gate_that_cannot_fail(
-    duration: Duration,
-    interval: Duration,
-    trend: &TrendOptions,
-) -> Result<()> {
-    let windows = trend.min_windows as f64 * trend.cooldown_secs;
-    let samples = trend.min_samples as f64 * interval.as_secs_f64();
-    let earliest = trend.warmup_secs + windows.max(samples);
-    if duration.as_secs_f64() >= earliest {
-        return Ok(());
-    }
-    bail!(
-        "--fail-on-leak with --duration {} can never fail: a leak is called at the earliest after \
-         {} ({} warm-up, then {} cool-down windows of {} and {} samples every {})\n  hint: watch \
-         for longer than that, or, in a test, shorten the timing on less evidence with \
-         --warmup, --cooldown, --min-windows and --interval",
-        duration_text(duration.as_secs_f64()),
-        duration_text(earliest),
-        duration_text(trend.warmup_secs),
-        trend.min_windows,
-        duration_text(trend.cooldown_secs),
-        trend.min_samples,
-        duration_text(interval.as_secs_f64()),
-    )
-}
-
 pub fn run(args: &WatchArgs) -> Result<Outcome> {
     let bases = args.bases()?;
-    if args.interval < Duration::from_millis(10) {
+    let plan = args.plan();
+    if plan.interval < Duration::from_millis(10) {
         bail!("--interval must be at least 10ms");
     }
     let options = WatchOptions {
-        interval: args.interval,
+        interval: plan.interval,
         duration: args.duration,
-        trend: args.trend(),
+        trend: plan.trend,
+        fitted: plan.fitted,
         concurrency: args.concurrency,
         leak_profile: !args.no_leak_profile,
+        proof_looks: true,
         timeouts: Timeouts {
             count: args.timeout.min(Duration::from_secs(5)),
             profile: args.timeout,
@@ -198,12 +172,14 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         simulated: false,
     };
     options.trend.validate().context("trend options")?;
-    if args.fail_on_leak
-        && let Some(duration) = args.duration
+    let db = history_db(args.db.as_deref())?;
+    if args.db.is_none()
+        && let Some(dir) = db.parent()
     {
-        refuse_a_gate_that_cannot_fail(duration, args.interval, &options.trend)?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {} for the history", dir.display()))?;
     }
-    let mut store = Store::open_for_writing(&args.db)?;
+    let mut store = Store::open_for_writing(&db)?;
     let http = HttpOptions {
         timeout: args.timeout * 2,
         ..HttpOptions::default()
@@ -227,36 +203,38 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         eprintln!("goleash: no service answered; nothing was recorded");
         return Ok(Outcome::InputError);
     }
-    Ok(if args.fail_on_leak && ended.summary.leaks > 0 {
-        Outcome::Leaks
-    } else {
-        Outcome::Ok
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_watch_gate_too_short_to_call_a_leak_is_refused() {
-        let defaults = TrendOptions::default();
-        let secs = Duration::from_secs;
-        let refused = refuse_a_gate_that_cannot_fail(secs(40), secs(5), &defaults)
-            .expect_err("40 s cannot reach a verdict with the defaults");
-        let message = refused.to_string();
-        assert!(message.contains("can never fail"), "{message}");
-        assert!(message.contains("after 32m"), "{message}");
-        assert!(refuse_a_gate_that_cannot_fail(secs(32 * 60), secs(5), &defaults).is_ok());
-
-        let compressed = TrendOptions {
-            warmup_secs: 5.0,
-            cooldown_secs: 5.0,
-            min_windows: 3,
-            ..TrendOptions::default()
-        };
-        // Ten samples at 5 s take longer than the windows: the samples bound the verdict.
-        assert!(refuse_a_gate_that_cannot_fail(secs(40), secs(5), &compressed).is_err());
-        assert!(refuse_a_gate_that_cannot_fail(secs(40), secs(1), &compressed).is_ok());
+    let summary = &ended.summary;
+    if args.fail_on_leak && summary.leaks + summary.earlier_leaks > 0 {
+        return Ok(Outcome::Leaks);
     }
+    if !args.fail_on_leak {
+        return Ok(Outcome::Ok);
+    }
+    // Targets for which neither kind of evidence could have failed the gate: no proof to
+    // ask for, and no trend verdict reached (the duration left no room for one, or the
+    // target answered too slowly or too late to fill the windows). Passing would say
+    // nothing about them.
+    let unjudged: Vec<&str> = summary
+        .targets
+        .iter()
+        .filter(|t| !t.proof_available && !matches!(t.trend, TrendState::Judged { .. }))
+        .map(|t| t.target.as_str())
+        .collect();
+    if unjudged.is_empty() {
+        return Ok(Outcome::Ok);
+    }
+    let why = if summary.plan.trend_verdict_possible {
+        "no trend verdict was reached".to_string()
+    } else {
+        format!(
+            "{} leaves no room for a trend verdict",
+            text::duration_text(summary.plan.duration_secs.unwrap_or(0.0))
+        )
+    };
+    eprintln!(
+        "goleash: --fail-on-leak could not fail: {why} for {}, which served no goroutineleak profile (Go 1.26+) to prove leaks with\n  hint: watch for {} or more, or a Go 1.26+ build",
+        unjudged.join(", "),
+        text::duration_text(summary.plan.shortest_duration_secs.ceil()),
+    );
+    Ok(Outcome::InputError)
 }

@@ -26,6 +26,41 @@ pub struct CheckDoc {
     /// The configuration whose rules suppressed groups, when one was read.
     #[serde(skip)]
     pub config: Option<String>,
+    /// `--load`: the load run between the idle and the after snapshots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadRun>,
+}
+
+/// `check URL --load CMD`: what the load did to the goroutine count.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadRun {
+    /// The command, as given.
+    pub command: String,
+    /// Goroutines in the idle snapshot, before the load.
+    pub goroutines_idle: u64,
+    /// The most goroutines counted while the load ran.
+    pub goroutines_peak: u64,
+    /// Goroutines in the snapshot judged, after the load.
+    pub goroutines_after: u64,
+    /// Seconds the load took.
+    pub load_secs: f64,
+    /// Seconds waited after it for the count to come back.
+    pub settle_secs: f64,
+    /// How the wait ended: `back` (the count came back to the idle level), `steady` (it
+    /// stopped falling, above it) or `timeout` (`--settle-timeout` passed).
+    pub settled: Settled,
+}
+
+/// How the wait after a load ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settled {
+    /// The count came back to the idle level.
+    Back,
+    /// It stopped falling, above the idle level.
+    Steady,
+    /// The wait's bound passed while it still fell.
+    Timeout,
 }
 
 /// A snapshot the gate judged.
@@ -88,6 +123,7 @@ impl CheckDoc {
             groups: Vec::new(),
             snapshots: Vec::new(),
             config: gate.config.path.as_ref().map(|p| p.display().to_string()),
+            load: None,
         };
         for j in judged {
             let tables = &j.capture.tables;

@@ -82,6 +82,24 @@ impl From<&history::Settings> for Settings {
     }
 }
 
+/// What a watch of its duration can tell: whether the trend windows fit in it, and how.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    /// `--duration`, seconds; null: until interrupted.
+    pub duration_secs: Option<f64>,
+    /// The windows (and the interval, unless given) were scaled down to fit the duration.
+    pub fitted: bool,
+    /// The earliest a trend verdict can come after a process is first seen, seconds: the
+    /// warm-up, then the cool-down windows a verdict needs.
+    pub earliest_trend_verdict_secs: f64,
+    /// Whether a trend verdict can come within the duration; when not, only leaks the
+    /// runtime proves can be found.
+    pub trend_verdict_possible: bool,
+    /// The shortest duration that leaves room for a trend verdict with these settings (or,
+    /// with fitted windows, with the narrowest windows fitted), seconds.
+    pub shortest_duration_secs: f64,
+}
+
 /// `start`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Start {
@@ -93,6 +111,8 @@ pub struct Start {
     pub db: String,
     /// The settings.
     pub settings: Settings,
+    /// What the duration leaves room for.
+    pub plan: Plan,
     /// The targets are simulated (`goleash demo`).
     pub simulated: bool,
 }
@@ -118,6 +138,10 @@ pub struct Sample {
     pub t: f64,
     /// Goroutines.
     pub goroutines: u64,
+    /// Goroutines created since the process started, where the count source says (Go
+    /// 1.26+ through client_golang: `go_sched_goroutines_created_goroutines_total`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<u64>,
     /// `metrics`, `vars`, `index`, `profile` or `dump`.
     #[serde(serialize_with = "names::sample_source")]
     pub source: SampleSource,
@@ -205,6 +229,13 @@ pub struct Alert {
     /// What usually fixes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Goroutines of the stack the runtime marked `(leaked)`: set when the alert is raised
+    /// on that proof, at once and without a trend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proven_leaked: Option<u64>,
+    /// The stack, innermost frame first (`function file:line`), for an alert on one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<String>,
 }
 
 impl Alert {
@@ -234,6 +265,8 @@ impl Alert {
             leak_site: group.and_then(|g| g.site.as_ref()).map(Site::from),
             pattern: group.and_then(|g| g.pattern.clone()),
             hint: group.and_then(|g| g.hint.clone()),
+            proven_leaked: alert.proven_leaked,
+            stack: alert.stack.clone(),
         }
     }
 }
@@ -312,6 +345,9 @@ pub struct TargetSummary {
     pub profiles: u64,
     /// Dumps stored as evidence.
     pub dumps: u64,
+    /// Looks for the runtime's proof answered (goroutineleak profiles; each is also a
+    /// sample, and kept as a dump only when it proved something new).
+    pub proof_looks: u64,
     /// Restarts seen.
     pub restarts: u64,
     /// Failed requests.
@@ -330,8 +366,29 @@ pub struct TargetSummary {
     pub trend: TrendState,
     /// The alerts of this watch.
     pub alerts: Vec<Alert>,
+    /// Goroutines created and exited a minute in the current process, where the count
+    /// source says how many were created; null where it does not.
+    pub churn: Option<Churn>,
+    /// Stacks of the current process that an earlier watch of this history called leaks,
+    /// still there: not alerted on again, but they fail `--fail-on-leak` as this watch's own.
+    pub earlier_leaks: u64,
+    /// The target served the goroutineleak profile (Go 1.26+) in this watch: any goroutine
+    /// the runtime could prove leaked was seen, whatever the trends could tell.
+    pub proof_available: bool,
     /// Sampling on time.
     pub schedule: Schedule,
+}
+
+/// How many goroutines a target created and ended: a busy healthy service ends about as
+/// many as it creates; a leaking one ends fewer, whatever its traffic.
+#[derive(Clone, Debug, Serialize)]
+pub struct Churn {
+    /// Created a minute.
+    pub created_per_minute: f64,
+    /// Exited a minute: created minus the rise of the live count.
+    pub exited_per_minute: f64,
+    /// Over how many seconds.
+    pub over_secs: f64,
 }
 
 /// `summary`.
@@ -343,24 +400,36 @@ pub struct Summary {
     pub duration_secs: f64,
     /// The settings.
     pub settings: Settings,
+    /// What the duration left room for.
+    pub plan: Plan,
     /// Alerts with the verdict `leak`.
     pub leaks: u64,
+    /// Leaks an earlier watch of this history found in processes still running, still
+    /// there (the targets' `earlier_leaks`).
+    pub earlier_leaks: u64,
     /// Per target.
     pub targets: Vec<TargetSummary>,
 }
 
 impl Summary {
     /// The summary of targets watched for `duration_secs` with `settings`.
-    pub fn new(duration_secs: f64, settings: Settings, targets: Vec<TargetSummary>) -> Summary {
+    pub fn new(
+        duration_secs: f64,
+        settings: Settings,
+        plan: Plan,
+        targets: Vec<TargetSummary>,
+    ) -> Summary {
         Summary {
             schema_version: super::SCHEMA_VERSION,
             duration_secs,
             settings,
+            plan,
             leaks: targets
                 .iter()
                 .flat_map(|t| &t.alerts)
                 .filter(|a| a.verdict == AlertVerdict::Group(Verdict::Leak))
                 .count() as u64,
+            earlier_leaks: targets.iter().map(|t| t.earlier_leaks).sum(),
             targets,
         }
     }

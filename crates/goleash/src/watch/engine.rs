@@ -20,17 +20,17 @@ use anyhow::{Context, Result, bail};
 use goleash_core::classify::SourceLookup;
 use goleash_core::trend::TrendOptions;
 
-use self::observe::Observed;
+use self::observe::{DumpTaken, Observed};
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
-use super::live;
 use super::sources::CountSource;
 use super::target::{Probe, Target};
+use super::{live, plan};
 use crate::collect::HttpOptions;
 use crate::doc::SCHEMA_VERSION;
 use crate::doc::watch::{
     self, EventSink, Failure, Schedule, Start, Summary, TargetSummary, WatchEvent,
 };
-use crate::history::{SampleSource, Settings};
+use crate::history::{Profile, SampleSource, Settings};
 use crate::store::Store;
 
 /// Requests may cost a target this fraction of what the watch waits between them: the next
@@ -38,6 +38,12 @@ use crate::store::Store;
 /// 0.5 % of one core of the target whatever its size (a `debug=0` profile of 100k goroutines
 /// costs about 170 ms: one every 34 s).
 pub const COST_FACTOR: f64 = 200.0;
+
+/// The goroutineleak profile is asked for no sooner than this many times what the last one
+/// took. It runs a GC that marks what every goroutine can reach (about 1 s of CPU at 100k
+/// goroutines), and a GC works on a quarter of the cores and more: twice the gap of a
+/// profile keeps it under 0.5 % of a core, and with the profiles the whole watch under 1 %.
+pub const PROOF_COST_FACTOR: f64 = 2.0 * COST_FACTOR;
 
 /// The longest pause between attempts at an unreachable target.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -51,10 +57,15 @@ pub struct WatchOptions {
     pub duration: Option<Duration>,
     /// The trend thresholds.
     pub trend: TrendOptions,
+    /// The windows were fitted to `duration`.
+    pub fitted: bool,
     /// Requests in flight at once, over all targets.
     pub concurrency: usize,
     /// Ask for the goroutineleak profile for evidence dumps.
     pub leak_profile: bool,
+    /// Look for the runtime's proof at the start and as its cost allows (with
+    /// `leak_profile`), rather than only when a trend asks for evidence.
+    pub proof_looks: bool,
     /// Request timeouts.
     pub timeouts: Timeouts,
     /// The targets are simulated (`goleash demo`).
@@ -62,6 +73,11 @@ pub struct WatchOptions {
 }
 
 impl WatchOptions {
+    /// What the duration leaves room for.
+    pub fn plan(&self) -> watch::Plan {
+        plan::describe(self.duration, self.interval, &self.trend, self.fitted)
+    }
+
     /// The settings as the history and the output record them.
     pub fn settings(&self) -> Settings {
         let defaults = TrendOptions::default();
@@ -118,6 +134,9 @@ pub fn run(
             options.interval,
             options.leak_profile,
         );
+        if !options.proof_looks {
+            target.next_proof = None;
+        }
         resume::resume(store, &mut target)?;
         targets.push(target);
     }
@@ -126,6 +145,7 @@ pub fn run(
         targets: bases.to_vec(),
         db: store.path().display().to_string(),
         settings: watch::Settings::from(&settings),
+        plan: options.plan(),
         simulated: options.simulated,
     }))?;
 
@@ -242,6 +262,10 @@ impl Engine<'_> {
         } else {
             t.next_sample
         };
+        let regular = match t.proof_due() {
+            Some(proof) => regular.min(proof),
+            None => regular,
+        };
         match &t.pending_dump {
             Some(_) => regular.min(t.dump_not_before.max(now)),
             None => regular,
@@ -284,6 +308,11 @@ impl Engine<'_> {
             JobKind::Dump {
                 reason: target.pending_dump.take().unwrap_or_default(),
             }
+        } else if target.proof_due().is_some_and(|proof| now >= proof) {
+            // Its answer sets the next one by what it cost; should it fail, the target
+            // answers again before another is due.
+            target.next_proof = Some(now + interval);
+            JobKind::Proof
         } else if now >= regular_due {
             let lag = now - regular_due;
             target.stats.due += 1;
@@ -351,6 +380,7 @@ impl Engine<'_> {
                         source: source.into(),
                         cost: done.cost,
                         start_time: reading.start_time,
+                        created: reading.created,
                         capture: None,
                         dump: None,
                     },
@@ -360,6 +390,7 @@ impl Engine<'_> {
                 body,
                 capture,
                 start_time,
+                created,
             } => {
                 let target = &mut self.targets[i];
                 target.profile_gap = factor(target.profile_costs.push(done.cost));
@@ -377,10 +408,16 @@ impl Engine<'_> {
                         source: SampleSource::Profile,
                         cost: done.cost,
                         start_time,
+                        created,
                         capture: Some((&capture, &body)),
                         dump: None,
                     },
                 )?;
+            }
+            Fetched::NoLeakProfile => {
+                let target = &mut self.targets[i];
+                target.leak_profile = false;
+                target.next_proof = None;
             }
             Fetched::Dump {
                 body,
@@ -388,16 +425,31 @@ impl Engine<'_> {
                 profile,
                 reason,
                 no_leak_profile,
+                proof,
             } => {
                 let target = &mut self.targets[i];
+                if proof {
+                    target.stats.proof_looks += 1;
+                }
                 if no_leak_profile {
                     target.leak_profile = false;
+                    target.next_proof = None;
                 }
-                target.dump_not_before = now
-                    + done.cost.mul_f64(COST_FACTOR).max(Duration::from_secs_f64(
-                        2.0 * self.options.trend.cooldown_secs,
-                    ));
-                target.stats.dumps += 1;
+                if profile == Profile::GoroutineLeak {
+                    target.proof_served = true;
+                }
+                if profile == Profile::GoroutineLeak && self.options.proof_looks {
+                    // The leak profile runs a GC that marks what is unreachable: its own
+                    // budget, spread over the cores a GC uses.
+                    target.next_proof =
+                        Some(now + done.cost.mul_f64(PROOF_COST_FACTOR).max(interval));
+                }
+                if !proof {
+                    target.dump_not_before = now
+                        + done.cost.mul_f64(COST_FACTOR).max(Duration::from_secs_f64(
+                            2.0 * self.options.trend.cooldown_secs,
+                        ));
+                }
                 let goroutines = capture.snapshots.last().map_or(0, |s| s.total);
                 self.observe(
                     i,
@@ -407,8 +459,13 @@ impl Engine<'_> {
                         source: SampleSource::Dump,
                         cost: done.cost,
                         start_time: None,
+                        created: None,
                         capture: Some((&capture, &body)),
-                        dump: Some((profile, reason)),
+                        dump: Some(DumpTaken {
+                            profile,
+                            reason,
+                            proof,
+                        }),
                     },
                 )?;
             }
@@ -463,6 +520,7 @@ impl Engine<'_> {
                 samples: t.stats.samples,
                 profiles: t.stats.profiles,
                 dumps: t.stats.dumps,
+                proof_looks: t.stats.proof_looks,
                 restarts: t.stats.restarts,
                 errors: t.stats.errors,
                 count_source: match t.probe {
@@ -474,6 +532,15 @@ impl Engine<'_> {
                 profile_interval_secs: t.profile_gap.as_secs_f64(),
                 trend: t.total,
                 alerts: t.alerts.clone(),
+                proof_available: t.proof_served,
+                earlier_leaks: t.earlier_leaks(),
+                churn: t
+                    .churn_per_minute()
+                    .map(|(created, exited, secs)| watch::Churn {
+                        created_per_minute: created,
+                        exited_per_minute: exited,
+                        over_secs: secs,
+                    }),
                 schedule: Schedule {
                     due: t.stats.due,
                     late: t.stats.late,
@@ -484,6 +551,7 @@ impl Engine<'_> {
         Summary::new(
             duration_secs,
             watch::Settings::from(&self.settings),
+            self.options.plan(),
             targets,
         )
     }
@@ -497,7 +565,6 @@ mod tests {
     use goleash_core::classify::NoSource;
 
     use super::*;
-    use crate::history::Profile;
     use crate::watch::sources::CountReading;
 
     /// Keeps the events.
@@ -515,8 +582,10 @@ mod tests {
             interval: Duration::from_secs(1),
             duration: None,
             trend: TrendOptions::default(),
+            fitted: false,
             concurrency: 1,
             leak_profile: true,
+            proof_looks: true,
             timeouts: Timeouts {
                 count: Duration::from_secs(1),
                 profile: Duration::from_secs(1),
@@ -536,6 +605,7 @@ mod tests {
                 reading: CountReading {
                     goroutines,
                     start_time: Some(start_time),
+                    created: None,
                 },
             },
         }
@@ -598,6 +668,7 @@ mod tests {
                     body: dump.as_bytes().to_vec(),
                     capture,
                     start_time: None,
+                    created: None,
                 },
             })
             .unwrap();
@@ -706,6 +777,7 @@ mod tests {
                         body,
                         capture,
                         start_time: Some(T0 - 100.0),
+                        created: None,
                     },
                 })
                 .unwrap();
@@ -817,6 +889,7 @@ mod tests {
                     body,
                     capture,
                     start_time,
+                    created: None,
                 }
             } else {
                 Fetched::Count {
@@ -824,6 +897,7 @@ mod tests {
                     reading: CountReading {
                         goroutines: total,
                         start_time,
+                        created: None,
                     },
                 }
             };
@@ -849,6 +923,7 @@ mod tests {
                             profile: Profile::GoroutineLeak,
                             reason,
                             no_leak_profile: false,
+                            proof: false,
                         },
                     })
                     .unwrap();

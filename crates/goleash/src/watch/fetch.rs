@@ -28,6 +28,10 @@ pub enum JobKind {
         /// Why it is taken.
         reason: String,
     },
+    /// The goroutineleak profile alone (`?debug=2`): a look for goroutines the runtime can
+    /// prove leaked, which are a verdict by themselves. No fallback to the plain dump: a
+    /// target without the profile has no proof to give.
+    Proof,
 }
 
 /// One request for one target.
@@ -75,6 +79,8 @@ pub enum Fetched {
         capture: Capture,
         /// `process_start_time_seconds`, when asked for and served.
         start_time: Option<f64>,
+        /// Goroutines created since the process started, when /metrics was asked and says.
+        created: Option<u64>,
     },
     /// A full dump.
     Dump {
@@ -88,7 +94,11 @@ pub enum Fetched {
         reason: String,
         /// The goroutineleak profile answered 404: do not ask again.
         no_leak_profile: bool,
+        /// A look for proof ([`JobKind::Proof`]), not evidence asked for by a trend.
+        proof: bool,
     },
+    /// The target serves no goroutineleak profile (before Go 1.26): it has no proof to give.
+    NoLeakProfile,
     /// The request failed.
     Failed {
         /// What went wrong, with the hint.
@@ -178,6 +188,7 @@ fn run(client: &Client, timeouts: &Timeouts, job: Job) -> Done {
         JobKind::Count(source) => count(&mut http, timeouts, &job.base, *source),
         JobKind::Profile { start_time } => profile(&mut http, timeouts, &job.base, *start_time),
         JobKind::Dump { reason } => dump(&mut http, timeouts, &job.base, job.leak_profile, reason),
+        JobKind::Proof => proof(&mut http, timeouts, &job.base),
     };
     Done {
         target: job.target,
@@ -283,7 +294,7 @@ fn read(body: &[u8], url: &str) -> Result<Capture, String> {
 }
 
 fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str, start_time: bool) -> Fetched {
-    let start_time = if start_time {
+    let metrics = if start_time {
         let limits = Limits {
             timeout: Some(timeouts.count),
             html: false,
@@ -292,10 +303,11 @@ fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str, start_time: boo
         http.get(&CountSource::Metrics.url(base), limits)
             .ok()
             .and_then(|body| CountSource::Metrics.read(&body))
-            .and_then(|reading| reading.start_time)
     } else {
         None
     };
+    let start_time = metrics.and_then(|m| m.start_time);
+    let created = metrics.and_then(|m| m.created);
     let url = collect::profile_url(base, "goroutine", 0);
     let limits = Limits {
         timeout: Some(timeouts.profile),
@@ -307,6 +319,7 @@ fn profile(http: &mut Http<'_>, timeouts: &Timeouts, base: &str, start_time: boo
                 body,
                 capture,
                 start_time,
+                created,
             },
             Err(message) => Fetched::Failed {
                 message,
@@ -336,6 +349,7 @@ fn dump(
             profile,
             reason: reason.to_string(),
             no_leak_profile,
+            proof: false,
         },
         Err(message) => Fetched::Failed {
             message,
@@ -356,6 +370,36 @@ fn dump(
     let url = collect::profile_url(base, Profile::Goroutine.name(), 2);
     match http.get(&url, limits) {
         Ok(body) => finish(body, &url, Profile::Goroutine, no_leak_profile),
+        Err(e) => failed(e),
+    }
+}
+
+/// Why a proof look is taken, as its dump records it when it is kept.
+pub const PROOF_REASON: &str = "the runtime's proof: goroutines marked (leaked)";
+
+fn proof(http: &mut Http<'_>, timeouts: &Timeouts, base: &str) -> Fetched {
+    let url = collect::profile_url(base, Profile::GoroutineLeak.name(), 2);
+    let limits = Limits {
+        timeout: Some(timeouts.dump),
+        html: false,
+    };
+    match http.get(&url, limits) {
+        Ok(body) => match read(&body, &url) {
+            Ok(capture) => Fetched::Dump {
+                body,
+                capture,
+                profile: Profile::GoroutineLeak,
+                reason: PROOF_REASON.to_string(),
+                no_leak_profile: false,
+                proof: true,
+            },
+            Err(message) => Fetched::Failed {
+                message,
+                refused: false,
+                reprobe: false,
+            },
+        },
+        Err(e) if matches!(e.kind, FetchErrorKind::Status(404)) => Fetched::NoLeakProfile,
         Err(e) => failed(e),
     }
 }

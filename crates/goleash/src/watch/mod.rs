@@ -4,12 +4,15 @@
 //! bounded pool of workers ([`fetch`]) does the HTTP requests, at most one per target at a
 //! time. Each target is sampled on a ladder of sources, cheapest first ([`sources`]): the
 //! count alone at the base interval, the `debug=0` profile (per-stack counts) no more often
-//! than its measured cost allows, and `debug=2` dumps only when a stack rises.
+//! than its measured cost allows, the goroutineleak profile (Go 1.26+) for the runtime's
+//! proof at the start and as its cost allows, and `debug=2` dumps only when a stack rises.
+//! [`plan`] fits the trend windows to a `--duration`.
 
 pub mod engine;
 pub mod fetch;
 mod live;
 pub mod metrics_listen;
+pub mod plan;
 pub mod sources;
 pub mod target;
 

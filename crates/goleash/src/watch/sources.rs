@@ -64,12 +64,17 @@ pub struct CountReading {
     pub goroutines: u64,
     /// `process_start_time_seconds`: when the process started, unix seconds.
     pub start_time: Option<f64>,
+    /// Goroutines created since the process started (Go 1.26+ runtime/metrics
+    /// `/sched/goroutines-created:goroutines`, as client_golang exports it): with the live
+    /// count, how many exited, which tells a busy service from one whose goroutines stay.
+    pub created: Option<u64>,
 }
 
 /// The Prometheus text format: `name{labels} value [timestamp]`, comments start with `#`.
 fn read_metrics(text: &str) -> Option<CountReading> {
     let mut goroutines = None;
     let mut start_time = None;
+    let mut created = None;
     for line in text.lines() {
         let line = line.trim();
         if line.starts_with('#') {
@@ -97,12 +102,18 @@ fn read_metrics(text: &str) -> Option<CountReading> {
             "process_start_time_seconds" if start_time.is_none() && value.is_finite() => {
                 start_time = Some(value)
             }
+            "go_sched_goroutines_created_goroutines_total"
+                if created.is_none() && value.is_finite() && value >= 0.0 =>
+            {
+                created = Some(value as u64)
+            }
             _ => {}
         }
     }
     Some(CountReading {
         goroutines: goroutines?,
         start_time,
+        created,
     })
 }
 
@@ -116,6 +127,7 @@ fn read_vars(text: &str) -> Option<CountReading> {
     Some(CountReading {
         goroutines,
         start_time: None,
+        created: None,
     })
 }
 
@@ -127,6 +139,7 @@ fn read_index(text: &str) -> Option<CountReading> {
     Some(CountReading {
         goroutines: count.trim().parse().ok()?,
         start_time: None,
+        created: None,
     })
 }
 
@@ -149,8 +162,17 @@ mod tests {
             CountSource::Metrics.read(labelled.as_bytes()).unwrap(),
             CountReading {
                 goroutines: 7,
-                start_time: None
+                start_time: None,
+                created: None,
             }
+        );
+        // Go 1.26+ through client_golang's runtime/metrics collector.
+        let churn = "go_goroutines 40\n\
+                     # TYPE go_sched_goroutines_created_goroutines_total counter\n\
+                     go_sched_goroutines_created_goroutines_total 123456\n";
+        assert_eq!(
+            CountSource::Metrics.read(churn.as_bytes()).unwrap().created,
+            Some(123_456)
         );
         assert_eq!(CountSource::Metrics.read(b"http_requests_total 3\n"), None);
     }

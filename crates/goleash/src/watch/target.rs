@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use goleash_core::Signature;
+use goleash_core::classify::Verdict;
 use goleash_core::trend::{Sample, SegmentStart, TrendOptions, TrendState, segments};
 
 use super::sources::CountSource;
@@ -36,6 +37,9 @@ impl Cost {
         sorted[(sorted.len() - 1) / 2]
     }
 }
+
+/// When, how many goroutines were created since the process started, and how many lived.
+pub type ChurnReading = (f64, u64, u64);
 
 /// Which count source a target has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +80,8 @@ pub struct Stats {
     pub profiles: u64,
     /// Evidence dumps.
     pub dumps: u64,
+    /// Looks for the runtime's proof answered (a goroutineleak profile each).
+    pub proof_looks: u64,
     /// Restarts seen.
     pub restarts: u64,
     /// Failed requests.
@@ -121,6 +127,15 @@ pub struct Target {
     pub probe: Probe,
     /// Ask for the goroutineleak profile (turned off after a 404).
     pub leak_profile: bool,
+    /// When the next look for the runtime's proof is due; `None` when the target has no
+    /// goroutineleak profile or the watch may not ask for it.
+    pub next_proof: Option<Instant>,
+    /// The target answered a goroutineleak profile in this watch: proven leaks would have
+    /// been seen, whatever the trends could tell.
+    pub proof_served: bool,
+    /// Stacks the runtime proved leaked, alerted on by this watch (a verdict a history
+    /// resumed from does not carry over: each watch reports the proof it saw).
+    pub proven: HashSet<Signature>,
     /// Failed requests in a row.
     pub failures: u32,
     /// The last failure message, so that repeats are not printed again.
@@ -135,6 +150,9 @@ pub struct Target {
     /// Whether the first profile of the current process has been stored.
     pub first_profile_stored: bool,
 
+    /// The first and the latest reading of the current process that told how many
+    /// goroutines were created.
+    pub churn: (Option<ChurnReading>, Option<ChurnReading>),
     /// The current process's samples: time, count.
     pub samples: VecDeque<(f64, u32)>,
     /// Times of the current process's profiles.
@@ -153,6 +171,9 @@ pub struct Target {
     pub alerted: HashSet<Option<Signature>>,
     /// The alerts of this watch.
     pub alerts: Vec<Alert>,
+    /// Stacks of the current process an earlier watch of this history alerted on: not
+    /// alerted on again, but still a leak for this watch's gate while they are there.
+    pub carried: HashSet<Signature>,
     /// The latest profile: its sample id, time and body, to store at the end.
     pub latest_profile: Option<(i64, f64, Vec<u8>)>,
     /// When a profile was last stored as the latest.
@@ -186,12 +207,16 @@ impl Target {
             pending_dump: None,
             probe: Probe::Unknown,
             leak_profile,
+            next_proof: leak_profile.then_some(now),
+            proof_served: false,
+            proven: HashSet::new(),
             failures: 0,
             last_error: None,
             refused: false,
             process: None,
             start_time: None,
             first_profile_stored: false,
+            churn: (None, None),
             samples: VecDeque::new(),
             profile_t: VecDeque::new(),
             groups: HashMap::new(),
@@ -201,10 +226,46 @@ impl Target {
             groups_judged_at: f64::NEG_INFINITY,
             alerted: HashSet::new(),
             alerts: Vec::new(),
+            carried: HashSet::new(),
             latest_profile: None,
             latest_stored_t: f64::NEG_INFINITY,
             stats: Stats::default(),
         }
+    }
+
+    /// When a look for the runtime's proof is due: only once the target answers (a target
+    /// down is told by its count requests, not by more failing ones).
+    pub fn proof_due(&self) -> Option<Instant> {
+        self.next_proof
+            .filter(|_| self.process.is_some() && self.failures == 0)
+    }
+
+    /// Stacks an earlier watch of the current process called leaks that are still there,
+    /// and that this watch did not alert on again.
+    pub fn earlier_leaks(&self) -> u64 {
+        self.carried
+            .iter()
+            .filter(|s| {
+                self.groups
+                    .get(s)
+                    .is_some_and(|g| g.info.verdict == Verdict::Leak && g.current() > 0)
+                    && !self.alerts.iter().any(|a| a.signature == Some(**s))
+            })
+            .count() as u64
+    }
+
+    /// Goroutines created and exited a minute in the current process, over the samples
+    /// that said how many were created: a busy service creates and ends many, a leaking
+    /// one ends fewer than it creates. `None` without two such samples a second apart.
+    pub fn churn_per_minute(&self) -> Option<(f64, f64, f64)> {
+        let ((t0, created0, live0), (t1, created1, live1)) = (self.churn.0?, self.churn.1?);
+        let secs = t1 - t0;
+        if secs < 1.0 || created1 < created0 {
+            return None;
+        }
+        let created = (created1 - created0) as f64;
+        let exited = created - (live1 as f64 - live0 as f64);
+        Some((created * 60.0 / secs, exited.max(0.0) * 60.0 / secs, secs))
     }
 
     /// The last count.
@@ -243,6 +304,8 @@ impl Target {
         self.total_judged_at = f64::NEG_INFINITY;
         self.groups_judged_at = f64::NEG_INFINITY;
         self.alerted.clear();
+        self.carried.clear();
+        self.churn = (None, None);
         self.first_profile_stored = false;
     }
 

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use goleash_core::classify::Verdict;
 
 use super::{TextOptions, plural, write_groups};
-use crate::doc::check::CheckDoc;
+use crate::doc::check::{CheckDoc, Settled};
 use crate::gate::GateOutcome;
 use crate::render::style::Style;
 
@@ -18,6 +18,22 @@ pub fn write(
     style: &Style,
     options: &TextOptions,
 ) -> io::Result<()> {
+    if let Some(load) = &doc.load {
+        writeln!(
+            out,
+            "{} {} goroutines idle → {} under load ({:.1}s) → {} after it, {}",
+            style.bold("load:"),
+            load.goroutines_idle,
+            load.goroutines_peak,
+            load.load_secs,
+            load.goroutines_after,
+            match load.settled {
+                Settled::Back => format!("back within {:.1}s", load.settle_secs),
+                Settled::Steady => format!("steady for {:.1}s", load.settle_secs),
+                Settled::Timeout => format!("still falling after {:.1}s", load.settle_secs),
+            }
+        )?;
+    }
     let (mut fails, mut suspects, mut suppressed, mut baselined) = (0u64, 0u64, Vec::new(), 0u64);
     let mut fine = 0u64;
     for (dump, snapshot) in doc.snapshots.iter().enumerate() {

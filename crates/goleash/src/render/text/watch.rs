@@ -7,8 +7,10 @@ use std::io::{self, Write};
 use goleash_core::classify::Verdict;
 use goleash_core::trend::{TrendOptions, TrendState};
 
-use super::{site_line, thousands};
-use crate::doc::watch::{Alert, EventSink, LiveDoc, LiveTarget, Settings, Summary, WatchEvent};
+use super::{plural, site_line, thousands};
+use crate::doc::watch::{
+    Alert, EventSink, LiveDoc, LiveTarget, Plan, Settings, Summary, WatchEvent,
+};
 use crate::history::AlertVerdict;
 use crate::render::style::Style;
 
@@ -36,7 +38,7 @@ impl<W: Write> EventSink for Log<W> {
                     start.db,
                     duration_text(start.settings.interval_secs)
                 )?;
-                if let Some(note) = compression_note(&start.settings) {
+                for note in plan_notes(&start.settings, &start.plan) {
                     writeln!(self.out, "  {}", self.style.yellow(&note))?;
                 }
                 if start.simulated {
@@ -67,6 +69,8 @@ pub struct Live<W: Write> {
     recent: VecDeque<String>,
     db: String,
     simulated: bool,
+    /// What the watch's duration leaves room for, from its start.
+    notes: Vec<String>,
 }
 
 impl<W: Write> Live<W> {
@@ -78,6 +82,7 @@ impl<W: Write> Live<W> {
             recent: VecDeque::new(),
             db: String::new(),
             simulated: false,
+            notes: Vec::new(),
         }
     }
 }
@@ -134,6 +139,7 @@ impl<W: Write> EventSink for Live<W> {
             WatchEvent::Start(start) => {
                 self.db = start.db.clone();
                 self.simulated = start.simulated;
+                self.notes = plan_notes(&start.settings, &start.plan);
                 // The view redraws from the top-left corner: start it on a clean screen.
                 write!(self.out, "\x1b[2J")?;
             }
@@ -169,8 +175,8 @@ impl<W: Write> EventSink for Live<W> {
             duration_text(settings.interval_secs),
             self.db
         )));
-        if let Some(note) = compression_note(settings) {
-            lines.push(self.style.yellow(&note));
+        for note in &self.notes {
+            lines.push(self.style.yellow(note));
         }
         if self.simulated {
             lines.push(
@@ -250,6 +256,41 @@ pub fn compression_note(settings: &Settings) -> Option<String> {
     ))
 }
 
+/// What a watch's settings and duration leave room for: windows fitted to the run, said
+/// with what was chosen; windows compressed by hand; no trend verdict at all.
+pub fn plan_notes(settings: &Settings, plan: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    match plan.duration_secs {
+        Some(duration) if plan.fitted => notes.push(format!(
+            "trend windows fitted to {}: warm-up {}, cool-down {} × {} windows, every {}, rise ≥ {} (production defaults need {}): faster verdicts on less evidence",
+            duration_text(duration),
+            duration_text(settings.warmup_secs),
+            duration_text(settings.cooldown_secs),
+            settings.min_windows,
+            duration_text(settings.interval_secs),
+            settings.min_rise,
+            duration_text(earliest_default())
+        )),
+        _ => notes.extend(compression_note(settings)),
+    }
+    if let Some(duration) = plan.duration_secs
+        && !plan.trend_verdict_possible
+    {
+        notes.push(format!(
+            "no trend verdict possible in {}; proven leaks only (a trend verdict needs {} or more)",
+            duration_text(duration),
+            duration_text(plan.shortest_duration_secs.ceil())
+        ));
+    }
+    notes
+}
+
+/// The earliest trend verdict with the production defaults.
+fn earliest_default() -> f64 {
+    let d = TrendOptions::default();
+    d.warmup_secs + d.min_windows as f64 * d.cooldown_secs
+}
+
 fn short_time(t: f64) -> String {
     let s = t.rem_euclid(86_400.0) as u64;
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -314,6 +355,13 @@ fn alert_text(a: &Alert, style: &Style) -> String {
             format!(" {} {file}:{}", style.cyan(&s.function), s.line)
         })
         .unwrap_or_default();
+    if let Some(leaked) = a.proven_leaked {
+        return format!(
+            "{label}{site} {} of {} goroutines proven leaked by the runtime",
+            thousands(leaked),
+            thousands(a.count_after)
+        );
+    }
     format!(
         "{label}{site} {} → {} ({:+.1}/min, p = {:.1e})",
         thousands(a.count_before),
@@ -404,6 +452,9 @@ fn target_lines(target: &LiveTarget, style: &Style) -> Vec<String> {
     lines
 }
 
+/// Frames of a proven leak's stack the summary prints.
+const STACK_LINES: usize = 8;
+
 /// The end of a watch in text.
 pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> io::Result<()> {
     writeln!(out)?;
@@ -416,7 +467,7 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
             duration_text(summary.duration_secs)
         ))
     )?;
-    if let Some(note) = compression_note(&summary.settings) {
+    for note in plan_notes(&summary.settings, &summary.plan) {
         writeln!(out, "  {}", style.yellow(&note))?;
     }
     for target in &summary.targets {
@@ -445,6 +496,13 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
         if target.errors > 0 {
             facts.push(style.red(&format!("{} failed requests", target.errors)));
         }
+        if let Some(churn) = &target.churn {
+            facts.push(format!(
+                "{} created and {} ended a minute",
+                thousands(churn.created_per_minute.round() as u64),
+                thousands(churn.exited_per_minute.round() as u64)
+            ));
+        }
         writeln!(
             out,
             "{}: {} goroutines ({trend}) · {}",
@@ -458,9 +516,33 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
             if let Some(hint) = &alert.hint {
                 writeln!(out, "      {} {hint}", style.bold("fix:"))?;
             }
+            for frame in alert.stack.iter().take(STACK_LINES) {
+                writeln!(out, "        {}", style.dim(frame))?;
+            }
+            if alert.stack.len() > STACK_LINES {
+                writeln!(
+                    out,
+                    "        {}",
+                    style.dim(&format!(
+                        "… {} more frames",
+                        alert.stack.len() - STACK_LINES
+                    ))
+                )?;
+            }
         }
     }
+    if summary.earlier_leaks > 0 {
+        writeln!(
+            out,
+            "{}",
+            style.red(&format!(
+                "{} found by an earlier watch of the same processes still there (see goleash report)",
+                plural(summary.earlier_leaks, "leak", "leaks")
+            ))
+        )?;
+    }
     match summary.leaks {
+        0 if summary.earlier_leaks > 0 => writeln!(out, "no new leak found")?,
         0 => writeln!(out, "no leak found")?,
         1 => writeln!(out, "{}", style.red("1 leak found"))?,
         n => writeln!(out, "{}", style.red(&format!("{n} leaks found")))?,

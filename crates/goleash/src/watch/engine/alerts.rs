@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use goleash_core::classify::{self, AssessOptions, Assessment, Growth, Verdict};
 use goleash_core::trend::{self, TrendState, first_floor, last_floor};
-use goleash_core::{Capture, Signature, Snapshot};
+use goleash_core::{Capture, Group, Signature, Snapshot, Tables};
 
 use super::Engine;
 use super::observe::Pending;
-use crate::history::{Alert, AlertRecord, AlertVerdict, GroupInfo, VerdictUpdate};
+use crate::history::{Alert, AlertRecord, AlertVerdict, Frame, GroupInfo, VerdictUpdate};
 
 impl Engine<'_> {
     /// How often trends are computed again: no more often than the interval, nor than a
@@ -61,6 +61,8 @@ impl Engine<'_> {
                 count_after: Some(after),
             },
             group: None,
+            proven_leaked: None,
+            stack: Vec::new(),
         });
         target.next_profile = Instant::now();
         if target.pending_dump.is_none() {
@@ -176,6 +178,80 @@ impl Engine<'_> {
         Some((growth, group.status, assessment, info))
     }
 
+    /// Every stack the runtime marked `(leaked)` in a goroutineleak dump is a leak at once:
+    /// nothing that could wake those goroutines is reachable, so no trend needs to confirm
+    /// it. Alerted on once per watch, with the count the runtime proved.
+    pub(super) fn alert_proven(
+        &mut self,
+        i: usize,
+        t: f64,
+        capture: &Capture,
+        snapshot: &Snapshot,
+        largest: &HashMap<Signature, usize>,
+        pending: &mut Pending,
+    ) {
+        let mut proven: HashMap<Signature, u64> = HashMap::new();
+        for group in snapshot.groups.iter().filter(|g| g.leaked > 0) {
+            *proven.entry(group.signature).or_default() += group.leaked;
+        }
+        let target = &mut self.targets[i];
+        let mut signatures: Vec<(Signature, u64)> = Vec::new();
+        for (signature, leaked) in proven {
+            if !target.proven.insert(signature) {
+                continue;
+            }
+            // This watch already called it a leak by its trend: the proof adds no alert,
+            // only the dump. (An alert of a watch this one continues does not count: each
+            // watch's gate fails on what it saw.)
+            let leak = AlertVerdict::Group(Verdict::Leak);
+            let called = target
+                .alerts
+                .iter()
+                .any(|a| a.signature == Some(signature) && a.verdict == leak)
+                || pending
+                    .alerts
+                    .iter()
+                    .any(|a| a.record.signature == Some(signature) && a.record.verdict == leak);
+            if !called {
+                signatures.push((signature, leaked));
+            }
+        }
+        signatures.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (signature, leaked) in signatures {
+            let Some(&gi) = largest.get(&signature) else {
+                continue;
+            };
+            // The stack was described from a profile, without the runtime's marks: judged
+            // again with them.
+            let Some((_, _, _, info)) = self.assess_growth(i, signature, capture, snapshot, gi)
+            else {
+                continue;
+            };
+            let target = &mut self.targets[i];
+            target.alerted.insert(Some(signature));
+            if let Some(g) = target.groups.get_mut(&signature) {
+                g.info = info.clone();
+            }
+            let count = snapshot.groups[gi].count;
+            pending.verdicts.push(VerdictUpdate::of(signature, &info));
+            pending.alerts.push(Alert {
+                t,
+                record: AlertRecord {
+                    signature: Some(signature),
+                    verdict: AlertVerdict::Group(info.verdict),
+                    why: info.why.clone(),
+                    slope_per_minute: None,
+                    p_value: None,
+                    count_before: None,
+                    count_after: Some(count),
+                },
+                group: Some(info),
+                proven_leaked: Some(leaked),
+                stack: stack_lines(&capture.tables, &snapshot.groups[gi]),
+            });
+        }
+    }
+
     /// A dump has states, creators and, from the goroutineleak profile, the runtime's proof:
     /// the stacks already alerted on are judged again with it, and one newly proven a leak
     /// is alerted on again.
@@ -245,5 +321,19 @@ fn group_alert(
             count_after: Some(growth.after),
         },
         group: Some(info.clone()),
+        proven_leaked: None,
+        stack: Vec::new(),
     }
+}
+
+/// A group's stack, innermost frame first, as `function file:line`.
+fn stack_lines(tables: &Tables, group: &Group) -> Vec<String> {
+    tables
+        .frames(group.stack)
+        .iter()
+        .map(|&id| {
+            let frame = Frame::of(tables, id);
+            format!("{} {}:{}", frame.function, frame.file, frame.line)
+        })
+        .collect()
 }

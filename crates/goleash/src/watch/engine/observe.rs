@@ -27,10 +27,20 @@ pub(super) struct Observed<'c> {
     pub(super) source: SampleSource,
     pub(super) cost: Duration,
     pub(super) start_time: Option<f64>,
+    /// Goroutines created since the process started, where the count source says.
+    pub(super) created: Option<u64>,
     /// The parsed profile or dump, with its body.
     pub(super) capture: Option<(&'c Capture, &'c [u8])>,
     /// For dumps: which profile, and why it was taken.
-    pub(super) dump: Option<(Profile, String)>,
+    pub(super) dump: Option<DumpTaken>,
+}
+
+/// A dump, as it was asked for.
+pub(super) struct DumpTaken {
+    pub(super) profile: Profile,
+    pub(super) reason: String,
+    /// A look for the runtime's proof: its body is kept only when it proves something new.
+    pub(super) proof: bool,
 }
 
 /// Everything one observation writes, built before the transaction.
@@ -88,6 +98,11 @@ impl Engine<'_> {
         target.last_error = None;
         target.push_sample(t, o.goroutines);
         target.stats.samples += 1;
+        if let Some(created) = o.created {
+            let reading = (t, created, o.goroutines);
+            target.churn.0.get_or_insert(reading);
+            target.churn.1 = Some(reading);
+        }
 
         let mut pending = Pending::default();
         if let Some((capture, body)) = o.capture
@@ -97,6 +112,7 @@ impl Engine<'_> {
             self.targets[i].stats.profiles += 1;
             self.follow_groups(i, t, capture, snapshot, &largest, &mut pending);
             if o.dump.is_some() {
+                self.alert_proven(i, t, capture, snapshot, &largest, &mut pending);
                 self.reassess_from_dump(i, t, capture, snapshot, &largest, &mut pending);
             }
             self.keep_body(i, t, &o, body, snapshot, &mut pending);
@@ -143,6 +159,7 @@ impl Engine<'_> {
             target: target.base.clone(),
             t,
             goroutines: o.goroutines,
+            created: o.created,
             source: o.source,
             process: written.process,
             cost_ms: o.cost.as_secs_f64() * 1e3,
@@ -181,23 +198,28 @@ impl Engine<'_> {
         pending: &mut Pending,
     ) {
         let target = &mut self.targets[i];
-        if let Some((profile, reason)) = &o.dump {
+        if let Some(dump) = &o.dump {
+            let proves_something_new = pending.alerts.iter().any(|a| a.proven_leaked.is_some());
+            if dump.proof && !proves_something_new {
+                return;
+            }
+            target.stats.dumps += 1;
             pending.dumps.push(DumpRecord {
-                profile: *profile,
+                profile: dump.profile,
                 debug: 2,
                 role: DumpRole::Evidence,
-                reason: reason.clone(),
+                reason: dump.reason.clone(),
                 body: body.to_vec(),
             });
             pending.dump_event = Some(DumpEvent {
                 schema_version: SCHEMA_VERSION,
                 target: target.base.clone(),
                 t,
-                profile: *profile,
+                profile: dump.profile,
                 bytes: body.len() as u64,
                 goroutines: o.goroutines,
                 proven_leaked: snapshot.groups.iter().map(|g| g.leaked).sum(),
-                reason: reason.clone(),
+                reason: dump.reason.clone(),
             });
             return;
         }

@@ -50,6 +50,7 @@ pub(super) fn resume(store: &mut Store, target: &mut Target) -> Result<()> {
             },
         );
     }
+    target.carried = resume.alerted.iter().flatten().copied().collect();
     target.alerted = resume.alerted.into_iter().collect();
     Ok(())
 }

@@ -106,3 +106,74 @@ fn a_history_written_by_0_1_0_reports_the_same_and_continues() {
     );
     assert_eq!(after["from"], before["from"]);
 }
+
+/// Without --db the history goes under the user's state directory, never the working
+/// directory, and `goleash report` finds it there; --db keeps an explicit path.
+#[test]
+fn the_default_history_lives_in_the_state_directory() {
+    let dir = workdir("watch-default-db");
+    let (cwd, state, home) = (dir.join("repo"), dir.join("state"), dir.join("home"));
+    for d in [&cwd, &state, &home] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let service = super::watchsvc(&["-load", "none"]);
+    let url = format!("http://{}", service.addr);
+    let watch = |env: &[(&str, &Path)], unset: &[&str]| {
+        let mut command = goleash();
+        command
+            .current_dir(&cwd)
+            .args(["watch", "--format", "json", "--duration", "1s", &url]);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        for k in unset {
+            command.env_remove(k);
+        }
+        let output = command.output().expect("run goleash watch");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let start: Value = serde_json::from_slice(
+            output
+                .stdout
+                .split(|&b| b == b'\n')
+                .next()
+                .unwrap_or_default(),
+        )
+        .expect("the start event");
+        start["db"].as_str().unwrap().to_string()
+    };
+    let xdg = watch(&[("XDG_STATE_HOME", &state), ("HOME", &home)], &[]);
+    assert_eq!(Path::new(&xdg), state.join("goleash/watch.db"));
+    assert!(state.join("goleash/watch.db").is_file());
+    let fallback = watch(&[("HOME", &home)], &["XDG_STATE_HOME"]);
+    assert_eq!(
+        Path::new(&fallback),
+        home.join(".local/state/goleash/watch.db")
+    );
+    assert!(
+        std::fs::read_dir(&cwd).unwrap().next().is_none(),
+        "the watch wrote into the working directory"
+    );
+    let report = goleash()
+        .current_dir(&cwd)
+        .env("XDG_STATE_HOME", &state)
+        .args(["report", "--no-source", "--format", "json"])
+        .output()
+        .expect("run goleash report");
+    let doc: Value = serde_json::from_slice(&report.stdout).expect("the report is JSON");
+    assert_eq!(doc["db"], xdg);
+    assert_eq!(doc["targets"][0]["target"], format!("{url}/debug/pprof"));
+    // An explicit --db is kept as given, relative to the working directory.
+    let explicit = goleash()
+        .current_dir(&cwd)
+        .env("XDG_STATE_HOME", &state)
+        .args(["watch", "--duration", "1s", "--db", "mine.db", &url])
+        .output()
+        .expect("run goleash watch");
+    assert_eq!(explicit.status.code(), Some(0));
+    assert!(cwd.join("mine.db").is_file());
+}

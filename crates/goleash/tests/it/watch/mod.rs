@@ -2,6 +2,7 @@
 //! services (fixtures/go/watch/watchsvc) and against its own simulated ones.
 
 mod browser;
+mod evidence;
 mod history;
 mod kill;
 mod live;
@@ -162,7 +163,14 @@ pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 /// The line of `fixtures/go/watch/watchsvc/main.go` that carries `marker`.
 pub fn watchsvc_line(marker: &str) -> u64 {
-    let source = crate::support::go::fixtures_dir().join("watch/watchsvc/main.go");
+    watchsvc_line_in("main.go", marker)
+}
+
+/// The line of `file` of `fixtures/go/watch/watchsvc` that carries `marker`.
+pub fn watchsvc_line_in(file: &str, marker: &str) -> u64 {
+    let source = crate::support::go::fixtures_dir()
+        .join("watch/watchsvc")
+        .join(file);
     let text = std::fs::read_to_string(&source).expect("read watchsvc's source");
     text.lines()
         .position(|l| l.contains(marker))
