@@ -335,6 +335,14 @@ impl TracebackDump {
                 }
                 return Ok(Step::Taken);
             }
+            sink.warning(Warning {
+                offset: line.offset,
+                line: Some(line.number),
+                message: format!(
+                    "`{}` has no file line before this line; kept it without its position",
+                    String::from_utf8_lossy(&self.function)
+                ),
+            })?;
         }
         if text.is_empty() {
             if dump.record_open {
@@ -348,11 +356,12 @@ impl TracebackDump {
         {
             // Go separates records with a blank line, and lists each goroutine once: a
             // header straight after a record, or of a goroutine already listed, starts
-            // another dump (two `runtime.Stack` outputs appended to one file). So does a
-            // header without thread facts among the thread sections of a crash.
+            // another dump (two `runtime.Stack` outputs appended to one file). Among the
+            // thread sections of a crash, each section's one header follows its `-----` and
+            // signal lines; any other header starts another dump.
             let next_dump = dump.record_open && !self.saw_blank
                 || if self.thread_sections {
-                    header.thread.is_none()
+                    !self.section_opened
                 } else {
                     self.ids.contains(&header.id)
                 };
