@@ -81,7 +81,12 @@ pub fn replicate(capture: &Path, target_bytes: u64, out: &Path) -> (u64, u64) {
         .max()
         .unwrap();
     let id_of = |record: &[String]| -> Option<u64> {
-        record[0].strip_prefix("goroutine ")?.split(' ').next()?.parse().ok()
+        record[0]
+            .strip_prefix("goroutine ")?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
     };
     let mut seen = std::collections::HashSet::new();
     let records: Vec<&Vec<String>> = records
