@@ -243,3 +243,68 @@ fn a_gzip_bomb_is_refused_without_expanding_it() {
     );
     assert!(peak < 8 << 20, "peak {peak} bytes");
 }
+
+/// A stored capture: its path, its bytes and the totals of its dumps.
+type StoredDump = (String, Vec<u8>, Vec<u64>);
+
+/// Every stored text capture that reads as dumps, but for the garbled ones (whose dumps are
+/// broken on purpose).
+fn stored_text_dumps() -> &'static [StoredDump] {
+    static DUMPS: std::sync::OnceLock<Vec<StoredDump>> = std::sync::OnceLock::new();
+    DUMPS.get_or_init(|| {
+        fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "txt")
+                    && !path.to_string_lossy().contains("interleaved")
+                {
+                    out.push(path);
+                }
+            }
+        }
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
+        let mut paths = Vec::new();
+        walk(&data, &mut paths);
+        paths.sort();
+        let dumps: Vec<_> = paths
+            .into_iter()
+            .filter_map(|path| {
+                let bytes = std::fs::read(&path).unwrap();
+                let totals = totals(&bytes)?;
+                Some((path.to_string_lossy().into_owned(), bytes, totals))
+            })
+            .collect();
+        assert!(dumps.len() > 90, "{} stored dumps", dumps.len());
+        dumps
+    })
+}
+
+fn totals(bytes: &[u8]) -> Option<Vec<u64>> {
+    goleash_core::read(bytes, &ReadOptions::default(), None)
+        .ok()
+        .map(|c| c.snapshots.iter().map(|s| s.total).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Two dumps appended to one file, with nothing between them (two `?debug=2` fetches,
+    /// two crashes in one log), read as the two dumps they are: none double counted, none
+    /// merged into the other.
+    #[test]
+    fn two_stored_dumps_back_to_back_are_read_as_both(a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>()) {
+        let dumps = stored_text_dumps();
+        let (name_a, bytes_a, totals_a) = &dumps[a.index(dumps.len())];
+        let (name_b, bytes_b, totals_b) = &dumps[b.index(dumps.len())];
+        let mut both = bytes_a.clone();
+        if !both.ends_with(b"\n") {
+            both.push(b'\n');
+        }
+        both.extend_from_slice(bytes_b);
+        let mut expected = totals_a.clone();
+        expected.extend(totals_b);
+        prop_assert_eq!(totals(&both), Some(expected), "{} then {}", name_a, name_b);
+    }
+}

@@ -1,5 +1,8 @@
 //! Large dumps for the benches, made from real captures: their goroutine records repeated
 //! with fresh goroutine ids (and creator ids shifted with them) until a size is reached.
+//! What would make the copies read as several dumps is left out of them, as one real dump
+//! has it once: a goroutine listed again (the thread sections of a crash) and, after the
+//! first copy, the running goroutine that wrote the dump.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -77,16 +80,32 @@ pub fn replicate(capture: &Path, target_bytes: u64, out: &Path) -> (u64, u64) {
         })
         .max()
         .unwrap();
+    let id_of = |record: &[String]| -> Option<u64> {
+        record[0]
+            .strip_prefix("goroutine ")?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    };
+    let mut seen = std::collections::HashSet::new();
+    let records: Vec<&Vec<String>> = records
+        .iter()
+        .filter(|r| id_of(r).is_none_or(|id| seen.insert(id)))
+        .collect();
     let mut w = BufWriter::with_capacity(1 << 20, File::create(out).unwrap());
     let (mut written, mut goroutines, mut copy) = (0u64, 0u64, 0u64);
     'outer: loop {
         let shift = copy * (max_id + 1);
         for record in &records {
+            if copy > 0 && record[0].contains(" [running") {
+                continue;
+            }
             let mut block = String::new();
             if goroutines > 0 {
                 block.push('\n');
             }
-            for line in record {
+            for line in record.iter() {
                 block.push_str(&renumber(line, shift));
                 block.push('\n');
             }

@@ -483,6 +483,53 @@ created by time.goFunc\n\
     }
 
     #[test]
+    fn a_cause_under_another_prefix_is_not_the_dump_s() {
+        // A test's log line that quotes a panic, then a dump printed without a prefix: the
+        // line is text, in its place, and the dump has no cause.
+        let input = "    handler_test.go:12: panic: boom\n\
+goroutine 1 [running]:\n\
+main.main()\n\
+\t/src/main.go:10 +0x1d\n";
+        let mut tables = Tables::new();
+        let mut records = crate::parse::Records::default();
+        TextParser::new(ParseOptions::default())
+            .parse(&mut input.as_bytes(), &mut tables, &mut records)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&records.text),
+            "    handler_test.go:12: panic: boom\n"
+        );
+        assert_eq!(records.dumps.len(), 1);
+        assert_eq!(records.dumps[0].0.cause.kind, CauseKind::Dump);
+    }
+
+    #[test]
+    fn a_prefixed_panic_value_runs_to_the_blank_line() {
+        let input = "2024-01-01T00:00:00Z panic: not a crash\n\
+2024-01-01T00:00:01Z more text\n\
+\n\
+2024-01-01T00:00:02Z goroutine 1 [running]:\n\
+2024-01-01T00:00:02Z main.main()\n\
+2024-01-01T00:00:02Z \t/src/main.go:10 +0x1d\n";
+        let mut tables = Tables::new();
+        let mut records = crate::parse::Records::default();
+        TextParser::new(ParseOptions::default())
+            .parse(&mut input.as_bytes(), &mut tables, &mut records)
+            .unwrap();
+        // The panic line's value runs to the blank line, then the dump follows: it is the
+        // cause, with the line after it as a detail.
+        let cause = &records.dumps[0].0.cause;
+        assert_eq!(cause.kind, CauseKind::Panic);
+        assert_eq!(cause.message, "not a crash");
+        assert_eq!(cause.details, vec!["more text".to_string()]);
+        assert!(records.text.is_empty());
+        assert_eq!(
+            records.dumps[0].0.prefix.as_deref(),
+            Some("2024-01-01T00:00:02Z ")
+        );
+    }
+
+    #[test]
     fn a_suspect_line_keeps_its_place_when_the_prefix_ends() {
         // `LOG some text` is not a frame; whether it ends the dump is decided on the next
         // line, which lacks the prefix. It used to be held until the end of the input and

@@ -43,6 +43,12 @@ impl RaceReader {
         if text == race::RULE {
             return Step::Last;
         }
+        // A report that lacks its closing rule ends where a goroutine dump begins.
+        if memchr::memmem::find_iter(line, b"goroutine ")
+            .any(|at| traceback::parse_header(&line[at..]).is_some())
+        {
+            return Step::Ended;
+        }
         if text.is_empty() {
             self.finish_section(tables);
             return Step::Taken;

@@ -140,6 +140,11 @@ pub(super) struct TracebackDump {
     /// Past the first `-----` of a GOTRACEBACK=crash signal dump: each thread's section
     /// repeats the goroutine it runs, already listed, or shows its g0. Not counted again.
     thread_sections: bool,
+    /// A `-----` was read and no header since: the thread's signal lines may follow.
+    section_opened: bool,
+    /// The record just started is of a running goroutine after the dump's first: if its
+    /// stack follows, it starts the next dump.
+    running_after_first: bool,
     /// The goroutine ids the dump listed: a process lists each once, so one seen again
     /// starts the next dump (two `?debug=2` outputs appended with nothing between them).
     ids: FxHashSet<u64>,
@@ -160,6 +165,8 @@ impl TracebackDump {
             saw_blank: false,
             last_attached: None,
             thread_sections: false,
+            running_after_first: false,
+            section_opened: false,
             ids: FxHashSet::default(),
             headers: HeaderCache::default(),
         }
@@ -170,6 +177,7 @@ impl TracebackDump {
         self.cause_kind = cause.kind;
         self.saw_blank = false;
         self.thread_sections = false;
+        self.section_opened = false;
         self.ids.clear();
         let info = DumpInfo {
             format: Format::Traceback,
@@ -293,6 +301,12 @@ impl TracebackDump {
                 && let Some(frame) =
                     traceback::frame_for(tables, &self.function, self.function_hash, inlined, &raw)
             {
+                if std::mem::take(&mut self.running_after_first)
+                    && pending == Pending::Frame
+                    && dump.record.frames.is_empty()
+                {
+                    self.split_before_record(dump, tables, sink)?;
+                }
                 let regs = raw.regs.and_then(traceback::parse_regs);
                 self.attach(dump, pending, frame, regs);
                 self.last_attached = Some(frame);
@@ -321,6 +335,14 @@ impl TracebackDump {
                 }
                 return Ok(Step::Taken);
             }
+            sink.warning(Warning {
+                offset: line.offset,
+                line: Some(line.number),
+                message: format!(
+                    "`{}` has no file line before this line; kept it without its position",
+                    String::from_utf8_lossy(&self.function)
+                ),
+            })?;
         }
         if text.is_empty() {
             if dump.record_open {
@@ -334,15 +356,27 @@ impl TracebackDump {
         {
             // Go separates records with a blank line, and lists each goroutine once: a
             // header straight after a record, or of a goroutine already listed, starts
-            // another dump (two `runtime.Stack` outputs appended to one file).
+            // another dump (two `runtime.Stack` outputs appended to one file). Among the
+            // thread sections of a crash, each section's one header follows its `-----` and
+            // signal lines; any other header starts another dump.
             let next_dump = dump.record_open && !self.saw_blank
-                || !self.thread_sections && self.ids.contains(&header.id);
+                || if self.thread_sections {
+                    !self.section_opened
+                } else {
+                    self.ids.contains(&header.id)
+                };
             self.finish_record(dump, tables, sink)?;
             if next_dump {
                 let prefix = std::mem::take(&mut dump.prefix.bytes);
                 self.end(dump, line.offset, tables, sink)?;
                 self.begin(dump, prefix, line.offset, Cause::default());
             }
+            // A dump lists first the goroutine that writes it, the only one running whose
+            // stack it can print: another such goroutine after it starts the next dump.
+            self.running_after_first = !self.thread_sections
+                && !self.ids.is_empty()
+                && (header.state == b"running" || header.state.starts_with(b"running,"));
+            self.section_opened = false;
             self.start_record(dump, &header, line, tables);
             self.saw_blank = false;
             return Ok(Step::Taken);
@@ -373,11 +407,12 @@ impl TracebackDump {
                 }
                 self.frame_line(dump, text)
                     // A register dump follows the last record of a signal dump directly.
-                    || (is_interstitial(text) && {
+                    || (self.is_interstitial(text) && {
                         self.finish_record(dump, tables, sink)?;
                         true
                     })
-                    || {
+                    // A header at the end of a log message starts the next dump.
+                    || !has_header(text) && {
                         self.suspect = Some(Box::new(Suspect {
                             raw: line.raw.to_vec(),
                             prefix_len: line.text.len() - text.len(),
@@ -388,7 +423,9 @@ impl TracebackDump {
                     }
             }
             Tb::Between => {
-                is_interstitial(text) || {
+                self.is_interstitial(text)
+                    // A header at the end of a log message starts the next dump.
+                    || !has_header(text) && {
                     // Whether this ends the dump or broke a header is told by the next line.
                     self.suspect = Some(Box::new(Suspect {
                         raw: line.raw.to_vec(),
@@ -403,6 +440,7 @@ impl TracebackDump {
         };
         if taken && text == b"-----" {
             self.thread_sections = true;
+            self.section_opened = true;
         }
         if taken {
             return Ok(Step::Taken);
@@ -534,6 +572,7 @@ impl TracebackDump {
             dump.record.truncated = true;
         }
         self.tb = Tb::Between;
+        self.running_after_first = false;
         // Before Go 1.21 `created by` does not name the parent, but with
         // GODEBUG=tracebackancestors the first ancestor section is the goroutine that
         // started this one.
@@ -544,6 +583,27 @@ impl TracebackDump {
             creator.parent = record.ancestors.first().map(|ancestor| ancestor.id);
         }
         dump.finish_record(self.thread_sections, tables, sink)
+    }
+
+    /// Ends the dump before the record just started, which opens the next one.
+    fn split_before_record(
+        &mut self,
+        dump: &mut Dump,
+        tables: &mut Tables,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let offset = dump.record.offset;
+        let id = dump.record.id;
+        // The record and the function line read for it stay as they are.
+        let tb = std::mem::replace(&mut self.tb, Tb::Between);
+        dump.record_open = false;
+        let prefix = std::mem::take(&mut dump.prefix.bytes);
+        self.end(dump, offset, tables, sink)?;
+        self.begin(dump, prefix, offset, Cause::default());
+        dump.record_open = true;
+        self.ids.extend(id);
+        self.tb = tb;
+        Ok(())
     }
 
     /// Warns of the frames dropped since a garbled header.
@@ -627,15 +687,25 @@ fn is_stack_line(text: &[u8]) -> bool {
         || traceback::parse_elision(text).is_some()
 }
 
-/// Lines the runtime prints between the records of one dump.
-fn is_interstitial(text: &[u8]) -> bool {
-    preamble::is_goleak_element(text)
-        || is_register_line(text)
-        || text == b"-----"
-        || text.starts_with(b"PC=")
-        || text.starts_with(b"signal arrived during")
-        // GOTRACEBACK=crash repeats the signal line for every thread.
-        || (text.starts_with(b"SIG") && preamble::message(text).is_some())
+/// Whether a line holds a goroutine header after other text.
+fn has_header(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"goroutine ")
+        .any(|at| traceback::parse_header(&text[at..]).is_some())
+}
+
+impl TracebackDump {
+    /// Lines the runtime prints between the records of one dump.
+    fn is_interstitial(&self, text: &[u8]) -> bool {
+        preamble::is_goleak_element(text)
+            || is_register_line(text)
+            || text == b"-----"
+            // GOTRACEBACK=crash repeats the signal's lines for every thread after a
+            // `-----`; anywhere else they start another dump.
+            || self.section_opened
+                && (text.starts_with(b"PC=")
+                    || text.starts_with(b"signal arrived during")
+                    || (text.starts_with(b"SIG") && preamble::message(text).is_some()))
+    }
 }
 
 /// A line of a register dump: `rax    0xca`, `r8     0x0`, `rflags 0x246`.
