@@ -1,7 +1,7 @@
 //! `goleash scan --prometheus URL`: find the leaking services of a fleet from the counts
 //! Prometheus already keeps, and read profiles from those only.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 use clap::Args;
@@ -11,7 +11,7 @@ use crate::Outcome;
 use crate::cli::{GroupingArgs, OutputFormat, SourceArgs, parse_duration};
 use crate::collect::{Client, HttpOptions};
 use crate::doc::SCHEMA_VERSION;
-use crate::doc::scan::{Direction, ScanDoc};
+use crate::doc::scan::{Direction, ScanDoc, Timings};
 use crate::prometheus::Prometheus;
 use crate::render::style::{ColorChoice, Style};
 use crate::render::text::{self, TextOptions};
@@ -165,8 +165,12 @@ pub fn run(args: &ScanArgs) -> Result<Outcome> {
     });
     let prometheus = Prometheus::new(&args.prometheus, client.clone());
     let fleet = scan::read(&prometheus, &query)?;
+    let judging = Instant::now();
     let mut instances = scan::judge(&fleet, &query, &trend);
+    let judge_secs = judging.elapsed().as_secs_f64();
+    let (waited, decoded) = prometheus.spent();
     let source = args.source.files();
+    let naming = Instant::now();
     if !args.no_stacks {
         let read = args.grouping.read_options();
         let fetching = stacks::Fetching {
@@ -179,6 +183,7 @@ pub fn run(args: &ScanArgs) -> Result<Outcome> {
         };
         stacks::name_all(&mut instances, args.max_suspects, &fetching);
     }
+    let stacks_secs = naming.elapsed().as_secs_f64();
     source.report_warnings();
     let mut problems = fleet.problems;
     for i in &instances {
@@ -216,6 +221,12 @@ pub fn run(args: &ScanArgs) -> Result<Outcome> {
         rising,
         problems,
         instances,
+        timings: Timings {
+            prometheus_secs: waited.as_secs_f64(),
+            decode_secs: decoded.as_secs_f64(),
+            judge_secs,
+            stacks_secs,
+        },
     };
     let format = match args.format {
         ScanFormat::Text => OutputFormat::Text,

@@ -35,6 +35,21 @@ pub struct ScanDoc {
     pub problems: Vec<String>,
     /// Every series, most evidence of a leak first.
     pub instances: Vec<Instance>,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Seconds spent, by whom.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timings {
+    /// Waiting for Prometheus's answers: its query time and the transfer.
+    pub prometheus_secs: f64,
+    /// Decoding them into series.
+    pub decode_secs: f64,
+    /// Judging every series with the trend engine.
+    pub judge_secs: f64,
+    /// Reading and judging the suspects' profiles (waits between two profiles included).
+    pub stacks_secs: f64,
 }
 
 /// Where one series stands.
