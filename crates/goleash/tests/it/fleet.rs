@@ -416,6 +416,23 @@ fn scan_says_what_is_wrong_with_prometheus() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot reach Prometheus"), "{stderr}");
 
+    // Slow: it takes the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let began = Instant::now();
+    let out = goleash()
+        .args(["scan", "--prometheus", &silent_url, "--timeout", "1s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Prometheus did not answer"), "{stderr}");
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "the timeout was not kept"
+    );
+    drop(silent);
+
     let prometheus = Prometheus::start("none", &[], "15s", None);
     let cases: [(&[&str], &str); 4] = [
         (&["--match", "no_such_metric"], "matches no series"),
