@@ -1,9 +1,10 @@
 //! `goleash scan --prometheus URL`: find the leaking services of a fleet from the counts
 //! Prometheus already keeps, and read profiles from those only.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use goleash_core::trend::TrendOptions;
 
@@ -93,6 +94,9 @@ pub struct ScanArgs {
     /// Smallest rise of the floor, in goroutines, that counts (default 5).
     #[arg(long, value_name = "N")]
     pub min_rise: Option<f64>,
+    /// Also write the scan as a self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Show every series in the ranking and every group in full.
     #[arg(long)]
     pub all: bool,
@@ -247,6 +251,15 @@ pub fn run(args: &ScanArgs) -> Result<Outcome> {
         full: false,
         all: args.all,
     };
+    if let Some(path) = &args.html {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        );
+        crate::render::scan_html::write(&mut file, &doc)?;
+        std::io::Write::flush(&mut file)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     super::print(format, "scan", &doc, Vec::new, &source, |out| {
         text::scan::write(out, &doc, &style, &options)
     })?;

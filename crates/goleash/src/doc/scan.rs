@@ -103,6 +103,18 @@ pub struct Instance {
     pub stacks: Option<Stacks>,
 }
 
+impl Instance {
+    /// `instance="10.0.0.7:6060" job="api"`: its labels without the metric name.
+    pub fn series_name(&self) -> String {
+        self.labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != "__name__")
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// How the leaking stacks of a suspect were named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -101,7 +101,7 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     let old_go = toolchain("1.25").fixtures().binary("watch/watchsvc");
     let replicated = Service::start_with(
         &old_go,
-        &["-load", "mixed", "-rps", "20", "-leak-every", "8"],
+        &["-load", "mixed", "-rps", "20", "-leak-every", "4", "-burst-max", "30"],
         &[],
     );
     let bursty = watchsvc(&[
@@ -130,12 +130,12 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     drop(restarting);
     let restarted = watchsvc(&["-load", "steady", "-hold", "60", "-addr", &restart_addr]);
     assert_eq!(restarted.addr, restart_addr);
-    wait_for_history(&prometheus, addrs.len(), 38);
+    wait_for_history(&prometheus, addrs.len(), 48);
 
     let (code, doc, stderr) = scan(
         &prometheus.url,
         &[
-            &["--range", "40s", "--step", "1s", "--recheck", "1s"][..],
+            &["--range", "50s", "--step", "1s", "--recheck", "1s"][..],
             &COMPRESSED,
         ]
         .concat(),
@@ -181,20 +181,23 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
         assert!(instance(&doc, addr).get("stacks").is_none());
     }
 
-    // The text names the same stacks.
+    // The text and the page name the same stacks.
+    let page = scratch("scan.html");
     let text = goleash()
         .args([
             "scan",
             "--prometheus",
             &prometheus.url,
             "--range",
-            "40s",
+            "50s",
             "--step",
             "1s",
             "--recheck",
             "1s",
         ])
         .args(COMPRESSED)
+        .arg("--html")
+        .arg(&page)
         .output()
         .expect("run goleash scan");
     let text = String::from_utf8_lossy(&text.stdout);
@@ -204,6 +207,13 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
         text.contains("proven leaked by the goroutineleak profile"),
         "{text}"
     );
+    let page = std::fs::read_to_string(&page).expect("scan --html wrote its page");
+    assert!(page.starts_with("<!DOCTYPE html>") && !page.contains("<script"));
+    assert!(page.contains("main.search.func1"), "{page}");
+    assert!(page.contains(&format!("main.go:{site_line}")), "{page}");
+    assert!(page.contains("<svg"), "the suspects' counts are drawn");
+    let rank = instance(&doc, &proven.addr)["rank"].clone();
+    assert!(page.contains(&format!("id=\"rank-{rank}\"")), "{page}");
 
     // A metric that is not a goroutine count: watchsvc declares it a counter.
     let out = goleash()
@@ -224,7 +234,7 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     let (code, doc, _) = scan(
         &prometheus.url,
         &[
-            &["--range", "40s", "--step", "1s", "--recheck", "1s"][..],
+            &["--range", "50s", "--step", "1s", "--recheck", "1s"][..],
             &COMPRESSED,
         ]
         .concat(),
@@ -257,7 +267,7 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
         &[
             &[
                 "--range",
-                "40s",
+                "50s",
                 "--step",
                 "1s",
                 "--pprof",
