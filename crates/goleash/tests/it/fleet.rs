@@ -101,7 +101,16 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     let old_go = toolchain("1.25").fixtures().binary("watch/watchsvc");
     let replicated = Service::start_with(
         &old_go,
-        &["-load", "mixed", "-rps", "20", "-leak-every", "4", "-burst-max", "30"],
+        &[
+            "-load",
+            "mixed",
+            "-rps",
+            "20",
+            "-leak-every",
+            "4",
+            "-burst-max",
+            "30",
+        ],
         &[],
     );
     let bursty = watchsvc(&[
@@ -408,6 +417,31 @@ fn scan_reads_a_backfilled_week_in_chunks_with_the_production_defaults() {
     assert_eq!(doc["queries"], 2);
     assert_eq!(rising(&doc), vec!["127.0.0.1:1".to_string()]);
     assert!(doc["instances"][0].get("stacks").is_none());
+
+    // A Prometheus that refuses every range query (it may load only 1,000 samples per
+    // query): exit 2, with its own explanation.
+    drop(prometheus);
+    let strict = Prometheus::start_with_flags(
+        "none",
+        &[],
+        "15s",
+        Some(&data),
+        None,
+        &["--query.max-samples=1000"],
+    );
+    let out = goleash()
+        .args(["scan", "--prometheus", &strict.url, "--range", "7d"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no range query of go_goroutines succeeded"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("too many samples"), "{stderr}");
+    drop(strict);
+    let prometheus = Prometheus::start("none", &[], "15s", Some(&data));
 
     // The last day only: the restarted instance is flat, the leak still shows.
     let (_, doc, _) = scan(&prometheus.url, &["--range", "24h", "--no-stacks"]);
