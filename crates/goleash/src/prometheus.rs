@@ -5,8 +5,10 @@
 //! down, slow, refusing the query (with its own explanation), or answering something that is
 //! not its API.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -23,6 +25,10 @@ pub const MAX_POINTS_PER_SERIES: usize = 11_000;
 pub struct Prometheus {
     base: String,
     client: Client,
+    /// Time spent waiting for answers: Prometheus's share.
+    waited: Cell<Duration>,
+    /// Time spent decoding them: goleash's.
+    decoded: Cell<Duration>,
 }
 
 /// Why a request to Prometheus failed.
@@ -136,7 +142,15 @@ impl Prometheus {
         Prometheus {
             base: url.trim_end_matches('/').to_string(),
             client,
+            waited: Cell::new(Duration::ZERO),
+            decoded: Cell::new(Duration::ZERO),
         }
+    }
+
+    /// Time spent so far waiting for Prometheus (its query time and the transfer), and
+    /// decoding its answers.
+    pub fn spent(&self) -> (Duration, Duration) {
+        (self.waited.get(), self.decoded.get())
     }
 
     /// Its base URL.
@@ -227,11 +241,14 @@ impl Prometheus {
     }
 
     fn get<T: for<'de> Deserialize<'de>>(&self, url: &str) -> Result<Envelope<T>, ApiError> {
-        let (status, body) = self
-            .client
-            .get_any_status(url, Limits::default())
-            .map_err(ApiError::Fetch)?;
-        let envelope: Envelope<T> = serde_json::from_slice(&body).map_err(|e| {
+        let asked = Instant::now();
+        let answer = self.client.get_any_status(url, Limits::default());
+        let answered = Instant::now();
+        self.waited.set(self.waited.get() + (answered - asked));
+        let (status, body) = answer.map_err(ApiError::Fetch)?;
+        let decoded = serde_json::from_slice(&body);
+        self.decoded.set(self.decoded.get() + answered.elapsed());
+        let envelope: Envelope<T> = decoded.map_err(|e| {
             let reason = if status == 200 {
                 format!("not its JSON ({e})")
             } else {

@@ -153,3 +153,105 @@ impl MetricsDoc {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use goleash_core::classify::Blocking;
+
+    use super::*;
+    use crate::doc::Site;
+    use crate::doc::watch::{Alert, Failure, GroupCount, Restart, Sample};
+    use crate::history::SampleSource;
+
+    const TARGET: &str = "http://a:6060/debug/pprof";
+
+    fn sample(groups: Option<Vec<GroupCount>>) -> WatchEvent {
+        WatchEvent::Sample(Sample {
+            schema_version: 1,
+            target: TARGET.into(),
+            t: 1.0,
+            goroutines: 50,
+            source: SampleSource::Profile,
+            process: 1,
+            cost_ms: 1.0,
+            groups,
+            created: None,
+        })
+    }
+
+    fn alert(verdict: AlertVerdict, signature: Option<Signature>) -> WatchEvent {
+        WatchEvent::Alert(Box::new(Alert {
+            schema_version: 1,
+            target: TARGET.into(),
+            t: 2.0,
+            process: 1,
+            scope: if signature.is_some() {
+                AlertScope::Group
+            } else {
+                AlertScope::Total
+            },
+            verdict,
+            why: "grew".into(),
+            signature,
+            count_before: 5,
+            count_after: 30,
+            slope_per_minute: 1.0,
+            p_value: 0.001,
+            confidence: 0.999,
+            proven_leaked: None,
+            stack: Vec::new(),
+            blocking: signature.map(|_| Blocking::ChanSend),
+            leak_site: signature.map(|_| Site {
+                function: "main.f".into(),
+                file: "/src/main.go".into(),
+                line: 12,
+                source: None,
+            }),
+            pattern: None,
+            hint: None,
+        }))
+    }
+
+    #[test]
+    fn verdicts_rise_stacks_follow_the_profiles_and_a_restart_clears_them() {
+        let stack = Signature(0xabc);
+        let mut doc = MetricsDoc::default();
+        doc.observe(&sample(None));
+        assert_eq!(doc.targets[TARGET].verdict, Some(TargetVerdict::None));
+        doc.observe(&alert(AlertVerdict::Rising, None));
+        doc.observe(&alert(AlertVerdict::Group(Verdict::Leak), Some(stack)));
+        // A later, weaker alert does not lower the verdict.
+        doc.observe(&alert(AlertVerdict::Rising, None));
+        let target = &doc.targets[TARGET];
+        assert_eq!(target.verdict, Some(TargetVerdict::Leak));
+        assert_eq!(target.stacks[&stack].goroutines, 30);
+        assert_eq!(target.stacks[&stack].line, 12);
+        doc.observe(&sample(Some(vec![GroupCount {
+            signature: stack,
+            count: 44,
+        }])));
+        assert_eq!(doc.targets[TARGET].stacks[&stack].goroutines, 44);
+        doc.observe(&WatchEvent::Error(Failure {
+            schema_version: 1,
+            target: TARGET.into(),
+            t: 3.0,
+            message: "refused".into(),
+            failures: 1,
+            retry_in_secs: 5.0,
+        }));
+        doc.observe(&WatchEvent::Restart(Restart {
+            schema_version: 1,
+            target: TARGET.into(),
+            t: 4.0,
+            process: 2,
+            reason: "process_start_time_seconds changed".into(),
+        }));
+        let target = &doc.targets[TARGET];
+        assert_eq!(target.verdict, Some(TargetVerdict::None));
+        assert!(target.stacks.is_empty());
+        assert_eq!(
+            (target.samples, target.fetch_errors, target.restarts),
+            (2, 1, 1)
+        );
+    }
+}

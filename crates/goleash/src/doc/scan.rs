@@ -35,6 +35,21 @@ pub struct ScanDoc {
     pub problems: Vec<String>,
     /// Every series, most evidence of a leak first.
     pub instances: Vec<Instance>,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Seconds spent, by whom.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timings {
+    /// Waiting for Prometheus's answers: its query time and the transfer.
+    pub prometheus_secs: f64,
+    /// Decoding them into series.
+    pub decode_secs: f64,
+    /// Judging every series with the trend engine.
+    pub judge_secs: f64,
+    /// Reading and judging the suspects' profiles (waits between two profiles included).
+    pub stacks_secs: f64,
 }
 
 /// Where one series stands.
@@ -86,6 +101,18 @@ pub struct Instance {
     /// For the suspects whose stacks were looked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stacks: Option<Stacks>,
+}
+
+impl Instance {
+    /// `instance="10.0.0.7:6060" job="api"`: its labels without the metric name.
+    pub fn series_name(&self) -> String {
+        self.labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != "__name__")
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// How the leaking stacks of a suspect were named.

@@ -16,7 +16,7 @@ use super::text::watch::{compression_note, duration_text};
 use crate::doc::report::{GroupReport, HistoryAlert, Process, ReportDoc, TargetReport};
 use crate::history::AlertVerdict;
 
-const STYLE: &str = r#"
+pub const STYLE: &str = r#"
 :root { --fg:#1d232b; --dim:#66707c; --line:#d9dee4; --leak:#c62828; --warn:#b26a00; --ok:#2e7d32; --accent:#1f5fa8; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); margin: 0; background: #f6f7f9; }

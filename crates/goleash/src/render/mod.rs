@@ -7,6 +7,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod sarif;
+pub mod scan_html;
 pub mod short;
 pub mod style;
 pub mod svg;

@@ -57,6 +57,18 @@ pub struct Series {
     not_a_count: Option<(f64, f64)>,
 }
 
+impl Series {
+    /// A series with no point yet, on a grid of `len` times.
+    fn empty(labels: Labels, len: usize) -> Series {
+        Series {
+            labels,
+            values: vec![f32::NAN; len],
+            starts: Vec::new(),
+            not_a_count: None,
+        }
+    }
+}
+
 impl Query<'_> {
     fn grid_len(&self) -> usize {
         ((self.end - self.start) / self.step).floor() as usize + 1
@@ -146,12 +158,7 @@ pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
     let mut series: Vec<Series> = Vec::with_capacity(labels.len());
     for l in labels {
         index.insert(l.clone(), series.len());
-        series.push(Series {
-            labels: l,
-            values: vec![f32::NAN; len],
-            starts: Vec::new(),
-            not_a_count: None,
-        });
+        series.push(Series::empty(l, len));
     }
     let chunks = query.chunks(series.len());
     let mut queries = 0;
@@ -173,12 +180,7 @@ pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
                         // A series that appeared after the listing.
                         None => {
                             index.insert(s.labels.clone(), series.len());
-                            series.push(Series {
-                                labels: s.labels.clone(),
-                                values: vec![f32::NAN; len],
-                                starts: Vec::new(),
-                                not_a_count: None,
-                            });
+                            series.push(Series::empty(s.labels.clone(), len));
                             series.len() - 1
                         }
                     };

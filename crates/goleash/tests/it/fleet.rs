@@ -101,7 +101,16 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     let old_go = toolchain("1.25").fixtures().binary("watch/watchsvc");
     let replicated = Service::start_with(
         &old_go,
-        &["-load", "mixed", "-rps", "20", "-leak-every", "8"],
+        &[
+            "-load",
+            "mixed",
+            "-rps",
+            "20",
+            "-leak-every",
+            "4",
+            "-burst-max",
+            "30",
+        ],
         &[],
     );
     let bursty = watchsvc(&[
@@ -130,12 +139,12 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     drop(restarting);
     let restarted = watchsvc(&["-load", "steady", "-hold", "60", "-addr", &restart_addr]);
     assert_eq!(restarted.addr, restart_addr);
-    wait_for_history(&prometheus, addrs.len(), 38);
+    wait_for_history(&prometheus, addrs.len(), 48);
 
     let (code, doc, stderr) = scan(
         &prometheus.url,
         &[
-            &["--range", "40s", "--step", "1s", "--recheck", "1s"][..],
+            &["--range", "50s", "--step", "1s", "--recheck", "1s"][..],
             &COMPRESSED,
         ]
         .concat(),
@@ -181,20 +190,23 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
         assert!(instance(&doc, addr).get("stacks").is_none());
     }
 
-    // The text names the same stacks.
+    // The text and the page name the same stacks.
+    let page = scratch("scan.html");
     let text = goleash()
         .args([
             "scan",
             "--prometheus",
             &prometheus.url,
             "--range",
-            "40s",
+            "50s",
             "--step",
             "1s",
             "--recheck",
             "1s",
         ])
         .args(COMPRESSED)
+        .arg("--html")
+        .arg(&page)
         .output()
         .expect("run goleash scan");
     let text = String::from_utf8_lossy(&text.stdout);
@@ -204,6 +216,13 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
         text.contains("proven leaked by the goroutineleak profile"),
         "{text}"
     );
+    let page = std::fs::read_to_string(&page).expect("scan --html wrote its page");
+    assert!(page.starts_with("<!DOCTYPE html>") && !page.contains("<script"));
+    assert!(page.contains("main.search.func1"), "{page}");
+    assert!(page.contains(&format!("main.go:{site_line}")), "{page}");
+    assert!(page.contains("<svg"), "the suspects' counts are drawn");
+    let rank = instance(&doc, &proven.addr)["rank"].clone();
+    assert!(page.contains(&format!("id=\"rank-{rank}\"")), "{page}");
 
     // A metric that is not a goroutine count: watchsvc declares it a counter.
     let out = goleash()
@@ -224,7 +243,7 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     let (code, doc, _) = scan(
         &prometheus.url,
         &[
-            &["--range", "40s", "--step", "1s", "--recheck", "1s"][..],
+            &["--range", "50s", "--step", "1s", "--recheck", "1s"][..],
             &COMPRESSED,
         ]
         .concat(),
@@ -257,7 +276,7 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
         &[
             &[
                 "--range",
-                "40s",
+                "50s",
                 "--step",
                 "1s",
                 "--pprof",
@@ -399,6 +418,31 @@ fn scan_reads_a_backfilled_week_in_chunks_with_the_production_defaults() {
     assert_eq!(rising(&doc), vec!["127.0.0.1:1".to_string()]);
     assert!(doc["instances"][0].get("stacks").is_none());
 
+    // A Prometheus that refuses every range query (it may load only 1,000 samples per
+    // query): exit 2, with its own explanation.
+    drop(prometheus);
+    let strict = Prometheus::start_with_flags(
+        "none",
+        &[],
+        "15s",
+        Some(&data),
+        None,
+        &["--query.max-samples=1000"],
+    );
+    let out = goleash()
+        .args(["scan", "--prometheus", &strict.url, "--range", "7d"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no range query of go_goroutines succeeded"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("too many samples"), "{stderr}");
+    drop(strict);
+    let prometheus = Prometheus::start("none", &[], "15s", Some(&data));
+
     // The last day only: the restarted instance is flat, the leak still shows.
     let (_, doc, _) = scan(&prometheus.url, &["--range", "24h", "--no-stacks"]);
     assert_eq!(rising(&doc), vec!["127.0.0.1:1".to_string()], "{doc:#}");
@@ -415,6 +459,23 @@ fn scan_says_what_is_wrong_with_prometheus() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot reach Prometheus"), "{stderr}");
+
+    // Slow: it takes the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let began = Instant::now();
+    let out = goleash()
+        .args(["scan", "--prometheus", &silent_url, "--timeout", "1s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Prometheus did not answer"), "{stderr}");
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "the timeout was not kept"
+    );
+    drop(silent);
 
     let prometheus = Prometheus::start("none", &[], "15s", None);
     let cases: [(&[&str], &str); 4] = [

@@ -78,7 +78,7 @@ pub fn write(
             i.slope_per_hour.map_or("-".into(), |s| format!("{s:+.1}")),
             i.last.map_or("-".into(), |v| format!("{v}")),
             i.restarts,
-            series_name(i),
+            i.series_name(),
         )?;
     }
     let hidden = doc.instances.len() - shown.len();
@@ -92,7 +92,7 @@ pub fn write(
             out,
             "#{} {}: rising {:+.1} goroutines/hour, now {}",
             i.rank,
-            style.bold(&series_name(i)),
+            style.bold(&i.series_name()),
             i.slope_per_hour.unwrap_or(0.0),
             i.last.unwrap_or(0.0)
         )?;
@@ -132,14 +132,4 @@ pub fn write(
         }
     }
     Ok(())
-}
-
-/// `job="api" instance="10.0.0.7:6060"`: the labels without the metric name.
-fn series_name(i: &Instance) -> String {
-    i.labels
-        .iter()
-        .filter(|(k, _)| k.as_str() != "__name__")
-        .map(|(k, v)| format!("{k}={v:?}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -52,6 +52,18 @@ impl Prometheus {
         data: Option<&Path>,
         rules: Option<&Path>,
     ) -> Prometheus {
+        Prometheus::start_with_flags(job, targets, interval, data, rules, &[])
+    }
+
+    /// [`Prometheus::start_with_rules`] with more command-line flags.
+    pub fn start_with_flags(
+        job: &str,
+        targets: &[&str],
+        interval: &str,
+        data: Option<&Path>,
+        rules: Option<&Path>,
+        flags: &[&str],
+    ) -> Prometheus {
         let dir = scratch("prometheus");
         std::fs::create_dir_all(&dir).expect("create the Prometheus dir");
         let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
@@ -73,6 +85,7 @@ impl Prometheus {
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg("--storage.tsdb.retention.time=3650d")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("stderr")).expect("create the stderr file"))
