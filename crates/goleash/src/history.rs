@@ -6,6 +6,7 @@
 //! public JSON and the database can each change without the other.
 
 use goleash_core::classify::{Assessment, Blocking, Verdict};
+use goleash_core::exits::ExitCondition;
 use goleash_core::trend::TrendOptions;
 use goleash_core::{FrameId, Group, Signature, Tables};
 
@@ -324,6 +325,9 @@ pub struct Alert {
     /// The stack's frames, innermost first, as `function file:line`; empty when not at
     /// hand.
     pub stack: Vec<String>,
+    /// The ways out of the stack's wait, read from the source when the alert was raised;
+    /// empty without source. Not recorded: a report reads them again where it is made.
+    pub exits: Vec<ExitCondition>,
 }
 
 /// Which pprof profile a body is.

@@ -200,6 +200,7 @@ mod tests {
             confidence: 0.999,
             proven_leaked: None,
             stack: Vec::new(),
+            exit_conditions: Vec::new(),
             blocking: signature.map(|_| Blocking::ChanSend),
             leak_site: signature.map(|_| Site {
                 function: "main.f".into(),

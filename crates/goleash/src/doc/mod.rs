@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 use goleash_core::classify::{Assessment, Blocking, Verdict};
 use goleash_core::code::{Origin, origin, origin_of};
-use goleash_core::exits::{ExitKind, Possibility};
+use goleash_core::exits::{self, ExitKind, Possibility};
 use goleash_core::group::{Group as CoreGroup, ParentRef};
 use goleash_core::model::{CauseKind, Elision, Format, Profile, RaceReport, RaceSectionKind};
 use goleash_core::{Capture, FrameId, Signature, Snapshot, Tables};
@@ -273,22 +273,7 @@ impl ExitCondition {
     /// The ways out an assessment read from the source, when it read it.
     pub fn all_of(assessment: &Assessment) -> Option<Vec<ExitCondition>> {
         let exits = assessment.exits.as_ref()?;
-        Some(
-            exits
-                .conditions
-                .iter()
-                .map(|c| ExitCondition {
-                    kind: c.kind,
-                    file: c.file.clone(),
-                    line: c.line,
-                    code: c.code.clone(),
-                    can_happen: c.can_happen,
-                    why: c.why.clone(),
-                    after_secs: c.deadline.map(|d| d.after_secs),
-                    left_secs: c.deadline.and_then(|d| d.left_secs),
-                })
-                .collect(),
-        )
+        Some(exits.conditions.iter().map(ExitCondition::from).collect())
     }
 
     /// Why the source at hand was not used for the assessment, said as the user reads it.
@@ -297,6 +282,21 @@ impl ExitCondition {
             .source_mismatch
             .as_ref()
             .map(|why| format!("source does not match the binary: {why}"))
+    }
+}
+
+impl From<&exits::ExitCondition> for ExitCondition {
+    fn from(c: &exits::ExitCondition) -> Self {
+        ExitCondition {
+            kind: c.kind,
+            file: c.file.clone(),
+            line: c.line,
+            code: c.code.clone(),
+            can_happen: c.can_happen,
+            why: c.why.clone(),
+            after_secs: c.deadline.map(|d| d.after_secs),
+            left_secs: c.deadline.and_then(|d| d.left_secs),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use goleash_core::classify::{Blocking, Verdict};
 use goleash_core::trend::TrendState;
 use serde::Serialize;
 
-use super::{Site, names};
+use super::{ExitCondition, Site, names};
 use crate::history::{self, AlertVerdict, Profile, SampleSource};
 
 /// Where a watch's events go.
@@ -236,6 +236,10 @@ pub struct Alert {
     /// The stack, innermost frame first (`function file:line`), for an alert on one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stack: Vec<String>,
+    /// Every way out of the stack's wait, read from the source at the leak site (as in
+    /// `goleash inspect`); absent without source.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exit_conditions: Vec<ExitCondition>,
 }
 
 impl Alert {
@@ -267,6 +271,7 @@ impl Alert {
             hint: group.and_then(|g| g.hint.clone()),
             proven_leaked: alert.proven_leaked,
             stack: alert.stack.clone(),
+            exit_conditions: alert.exits.iter().map(ExitCondition::from).collect(),
         }
     }
 }

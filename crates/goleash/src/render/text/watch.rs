@@ -513,6 +513,7 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
         for alert in &target.alerts {
             writeln!(out, "  {}", alert_text(alert, style))?;
             writeln!(out, "      {}", style.dim(&alert.why))?;
+            super::write_exits(out, None, Some(&alert.exit_conditions), style, "      ")?;
             if let Some(hint) = &alert.hint {
                 writeln!(out, "      {} {hint}", style.bold("fix:"))?;
             }

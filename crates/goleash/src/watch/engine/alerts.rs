@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use goleash_core::classify::{self, AssessOptions, Assessment, Growth, Verdict};
+use goleash_core::exits::ExitCondition;
 use goleash_core::trend::{self, TrendState, first_floor, last_floor};
 use goleash_core::{Capture, Group, Signature, Snapshot, Tables};
 
@@ -63,6 +64,7 @@ impl Engine<'_> {
             group: None,
             proven_leaked: None,
             stack: Vec::new(),
+            exits: Vec::new(),
         });
         target.next_profile = Instant::now();
         if target.pending_dump.is_none() {
@@ -130,9 +132,14 @@ impl Engine<'_> {
             {
                 continue;
             }
-            pending
-                .alerts
-                .push(group_alert(t, signature, &info, growth, &status));
+            pending.alerts.push(group_alert(
+                t,
+                signature,
+                &info,
+                &assessment,
+                growth,
+                &status,
+            ));
             if target.pending_dump.is_none() {
                 target.pending_dump = Some(format!(
                     "{} grew from {} to {}",
@@ -223,7 +230,8 @@ impl Engine<'_> {
             };
             // The stack was described from a profile, without the runtime's marks: judged
             // again with them.
-            let Some((_, _, _, info)) = self.assess_growth(i, signature, capture, snapshot, gi)
+            let Some((_, _, assessment, info)) =
+                self.assess_growth(i, signature, capture, snapshot, gi)
             else {
                 continue;
             };
@@ -248,6 +256,7 @@ impl Engine<'_> {
                 group: Some(info),
                 proven_leaked: Some(leaked),
                 stack: stack_lines(&capture.tables, &snapshot.groups[gi]),
+                exits: exits_of(&assessment),
             });
         }
     }
@@ -285,9 +294,14 @@ impl Engine<'_> {
             }
             let escalated = assessment.verdict == Verdict::Leak && before.verdict != Verdict::Leak;
             if escalated && !reported_elsewhere(&assessment, gi) {
-                pending
-                    .alerts
-                    .push(group_alert(t, signature, &info, growth, &status));
+                pending.alerts.push(group_alert(
+                    t,
+                    signature,
+                    &info,
+                    &assessment,
+                    growth,
+                    &status,
+                ));
             }
         }
     }
@@ -301,11 +315,12 @@ fn reported_elsewhere(assessment: &Assessment, gi: usize) -> bool {
         .is_some_and(|h| h.write_loops == gi && h.whole_write_group)
 }
 
-/// The alert on a stack judged `info` with the growth and trend seen.
+/// The alert on a stack judged `info` (from `assessment`) with the growth and trend seen.
 fn group_alert(
     t: f64,
     signature: Signature,
     info: &GroupInfo,
+    assessment: &Assessment,
     growth: Growth,
     status: &TrendState,
 ) -> Alert {
@@ -323,7 +338,16 @@ fn group_alert(
         group: Some(info.clone()),
         proven_leaked: None,
         stack: Vec::new(),
+        exits: exits_of(assessment),
     }
+}
+
+/// The ways out an assessment read from the source, when it read it.
+fn exits_of(assessment: &Assessment) -> Vec<ExitCondition> {
+    assessment
+        .exits
+        .as_ref()
+        .map_or_else(Vec::new, |e| e.conditions.clone())
 }
 
 /// A group's stack, innermost frame first, as `function file:line`.

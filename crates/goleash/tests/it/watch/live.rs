@@ -102,6 +102,14 @@ fn a_slow_leak_under_steady_load_is_found_at_its_line() {
     );
     assert_eq!(alert["blocking"], "chan send");
     assert!(alert["hint"].as_str().is_some_and(|h| !h.is_empty()));
+    // The source is at the paths in the dump: the alert says why the send cannot end.
+    let exits = alert["exit_conditions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no exit conditions in the alert: {alert:#}"));
+    assert!(
+        !exits.is_empty() && exits.iter().all(|c| c["can_happen"] != true),
+        "{exits:#?}"
+    );
     // One leaked goroutine in ten requests at 20 a second: 120 a minute.
     let slope = alert["slope_per_minute"].as_f64().unwrap();
     assert!((60.0..=200.0).contains(&slope), "slope {slope}");
