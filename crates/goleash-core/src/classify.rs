@@ -338,6 +338,7 @@ struct Facts<'a> {
     exits: Option<&'a Exits>,
     several_per_parent: bool,
     test_ended: bool,
+    new_server: bool,
 }
 
 fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
@@ -364,7 +365,33 @@ fn matches(pattern: &Pattern, facts: &Facts<'_>) -> bool {
 pub struct AssessOptions {
     /// What the moment of the dump says.
     pub moment: Moment,
+    /// Goroutines of servers between connections ([`server_goroutines`]) in the baseline
+    /// the snapshot is compared with, when it is: a server is long-lived by design only if
+    /// it was there all along.
+    pub baseline_servers: Option<u64>,
 }
+
+/// Goroutines of a snapshot that are servers between connections: blocked in a listener's
+/// Accept, whatever loop calls it.
+pub fn server_goroutines(tables: &Tables, snapshot: &Snapshot) -> u64 {
+    snapshot
+        .groups
+        .iter()
+        .filter(|g| is_server(tables, g))
+        .map(|g| g.count)
+        .sum()
+}
+
+fn is_server(tables: &Tables, group: &Group) -> bool {
+    blocking_of(tables, group) == Blocking::IoWait
+        && tables.frames(group.stack).iter().any(|&f| {
+            let function = tables.bytes(tables.get_frame(f).function);
+            ACCEPTS.iter().any(|a| function.starts_with(a.as_bytes()))
+        })
+}
+
+/// Where a listener's Accept waits for the network.
+const ACCEPTS: [&str; 2] = ["internal/poll.(*FD).Accept", "net.(*netFD).accept"];
 
 /// Classifies one group of a snapshot. `growth` is how the group changed since an earlier
 /// snapshot of the same program, when there is one.
@@ -414,6 +441,12 @@ pub fn assess(
         exits: analysis.exits.as_ref(),
         several_per_parent: shared_parent && started_in_loop == Some(true),
         test_ended: options.moment == Moment::TestEnded,
+        // New since the baseline, and more servers than there were: not the same servers
+        // moved to other lines by a new build.
+        new_server: growth.is_some_and(|g| g.before == 0 && g.after > 0)
+            && options.baseline_servers.is_some_and(|before| {
+                is_server(tables, group) && server_goroutines(tables, snapshot) > before
+            }),
     };
     let pattern = PATTERNS.iter().find(|p| matches(p, &facts));
     let (verdict, why) = decide(snapshot, group, &facts, pattern, growth, options.moment);
@@ -619,6 +652,17 @@ fn decide(
             format!(
                 "{}: still accepting connections after its test ended",
                 p.title
+            ),
+        );
+    }
+    if facts.new_server
+        && let Some(g) = growth
+    {
+        return (
+            Verdict::Suspect,
+            format!(
+                "a server accepting connections, new since the baseline ({} now, none before, and more servers than then): started since and not closed",
+                g.after
             ),
         );
     }
@@ -923,7 +967,10 @@ mod tests {
     fn verdicts(dump: &str, moment: Moment) -> Vec<(String, Verdict)> {
         let capture = crate::read(dump.as_bytes(), &Default::default(), None).unwrap();
         let snapshot = &capture.snapshots[0];
-        let options = AssessOptions { moment };
+        let options = AssessOptions {
+            moment,
+            ..AssessOptions::default()
+        };
         let mut out: Vec<_> = snapshot
             .groups
             .iter()
@@ -1085,6 +1132,7 @@ created by main.main in goroutine 1
         let (tables, snapshot) = (&capture.tables, &capture.snapshots[0]);
         let options = AssessOptions {
             moment: Moment::Quiescent,
+            ..AssessOptions::default()
         };
         let all = assess_all(tables, snapshot, &|_| None, &options, &NoSource);
         let index_of = |count: u64, pattern: &str| {
@@ -1180,7 +1228,10 @@ created by main.main in goroutine 1
                 snapshot,
                 group,
                 None,
-                &AssessOptions { moment },
+                &AssessOptions {
+                    moment,
+                    ..AssessOptions::default()
+                },
                 &source,
             )
         };

@@ -129,6 +129,7 @@ pub fn assess_snapshot(
 ) -> Vec<Assessment> {
     let options = AssessOptions {
         moment: moment_of(snapshot, quiescent),
+        baseline_servers: None,
     };
     classify::assess_all(&capture.tables, snapshot, growth, &options, source)
 }
@@ -136,8 +137,8 @@ pub fn assess_snapshot(
 /// Assessments for the groups of `snapshot`, the later of two that `rows` compare, each
 /// judged with the growth of its stack.
 pub fn assess_growth(
-    capture: &Capture,
-    snapshot: &Snapshot,
+    (capture, snapshot): (&Capture, &Snapshot),
+    baseline: (&Capture, &Snapshot),
     rows: &[Row],
     quiescent: bool,
     source: &FileSource,
@@ -148,10 +149,20 @@ pub fn assess_growth(
             growth_of[i] = Some(row.growth());
         }
     }
-    assess_snapshot(capture, snapshot, &|i| growth_of[i], quiescent, source)
-        .into_iter()
-        .zip(growth_of)
-        .collect()
+    let options = AssessOptions {
+        moment: moment_of(snapshot, quiescent),
+        baseline_servers: Some(classify::server_goroutines(&baseline.0.tables, baseline.1)),
+    };
+    classify::assess_all(
+        &capture.tables,
+        snapshot,
+        &|i| growth_of[i],
+        &options,
+        source,
+    )
+    .into_iter()
+    .zip(growth_of)
+    .collect()
 }
 
 /// Assessments for every snapshot of a capture, each judged on its own.

@@ -177,7 +177,7 @@ fn judge_series(
     let last = input::read_snapshot(last_input, options, &args.http)?;
     let (b, a) = (input::last(&first), input::last(&last));
     let rows = goleash_core::diff::diff((&first.tables, b), (&last.tables, a));
-    let judged = analysis::assess_growth(&last, a, &rows, quiescent, source);
+    let judged = analysis::assess_growth((&last, a), (&first, b), &rows, quiescent, source);
     // Only the judged (last) snapshot is kept.
     let mut capture = last;
     let keep = capture.snapshots.len() - 1;
@@ -250,7 +250,13 @@ fn judge_load(
         (&idle.tables, input::last(&idle)),
         (&after.tables, input::last(&after)),
     );
-    let judged = analysis::assess_growth(&after, input::last(&after), &rows, quiescent, source);
+    let judged = analysis::assess_growth(
+        (&after, input::last(&after)),
+        (&idle, input::last(&idle)),
+        &rows,
+        quiescent,
+        source,
+    );
     let mut capture = after;
     let keep = capture.snapshots.len() - 1;
     capture.snapshots.drain(..keep);

@@ -57,11 +57,16 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
     let source = args.judge.source.files();
     let (b, a) = (input::last(&before), input::last(&after));
     let rows = diff::diff((&before.tables, b), (&after.tables, a));
-    let after_assessed: Vec<Assessment> =
-        analysis::assess_growth(&after, a, &rows, args.judge.quiescent, &source)
-            .into_iter()
-            .map(|(assessment, _)| assessment)
-            .collect();
+    let after_assessed: Vec<Assessment> = analysis::assess_growth(
+        (&after, a),
+        (&before, b),
+        &rows,
+        args.judge.quiescent,
+        &source,
+    )
+    .into_iter()
+    .map(|(assessment, _)| assessment)
+    .collect();
     let before_assessed =
         analysis::assess_snapshot(&before, b, &|_| None, args.judge.quiescent, &source);
     source.report_warnings();

@@ -72,7 +72,10 @@ pub fn group_and_judge(
         } else {
             Moment::Quiescent
         };
-        let options = AssessOptions { moment };
+        let options = AssessOptions {
+            moment,
+            ..AssessOptions::default()
+        };
         let judged = snapshot
             .groups
             .iter()

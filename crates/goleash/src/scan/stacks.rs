@@ -188,7 +188,8 @@ fn name(instance: &Instance, replica: Option<String>, fetching: &Fetching<'_>) -
     stacks.method = Some(method);
     let (b, a) = (input::last(&before), input::last(&after));
     let rows = diff::diff((&before.tables, b), (&after.tables, a));
-    let assessed = analysis::assess_growth(&after, a, &rows, false, fetching.source);
+    let assessed =
+        analysis::assess_growth((&after, a), (&before, b), &rows, false, fetching.source);
     let mut before_of = vec![0; a.groups.len()];
     for row in &rows {
         for &i in &row.after {

@@ -560,3 +560,50 @@ fn verbose_text_lists_every_group() {
         );
     }
 }
+
+/// A server is long-lived by design only if it was there all along: compared with a
+/// baseline taken before acceptsvc started its servers, both are new, so `check` calls them
+/// suspects (which `--strict` fails on), while the same dump alone passes them. A diff of
+/// two builds, whose server moved to other lines, stays quiet (the stored go1.21 → go1.27
+/// pair, pinned by the golden tests).
+#[test]
+fn servers_started_since_the_baseline_are_suspects() {
+    let binary = toolchain("1.27").fixtures().binary("acceptsvc");
+    let dir = scratch("acceptsvc-baseline");
+    std::fs::create_dir_all(&dir).unwrap();
+    let before = dir.join("before.txt");
+    let output = Command::new(&binary)
+        .env("ACCEPTSVC_BEFORE", &before)
+        .output()
+        .expect("run acceptsvc");
+    assert!(output.status.success(), "acceptsvc failed");
+    let after = dir.join("after.txt");
+    std::fs::write(&after, &output.stdout).unwrap();
+    let (before, after) = (before.to_str().unwrap(), after.to_str().unwrap());
+
+    let (code, out) = run(&["check", "--format", "json", before, after]);
+    assert_eq!(code, 0, "suspects alone do not fail the gate: {out}");
+    let doc: Value = serde_json::from_str(&out).expect("check JSON");
+    let servers: Vec<&Value> = doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["pattern"] == "accept-loop")
+        .collect();
+    assert_eq!(servers.len(), 2, "{doc:#}");
+    for g in &servers {
+        assert_eq!(g["verdict"], "suspect", "{g:#}");
+        assert!(
+            g["why"]
+                .as_str()
+                .unwrap()
+                .contains("new since the baseline (1 now, none before"),
+            "{}",
+            g["why"]
+        );
+    }
+    let (code, _) = run(&["check", "--strict", before, after]);
+    assert_eq!(code, 1, "--strict fails on servers started since the baseline");
+    let (code, _) = run(&["check", after]);
+    assert_eq!(code, 0, "without a baseline the servers are long-lived by design");
+}
