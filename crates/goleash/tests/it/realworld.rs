@@ -160,6 +160,15 @@ fn service(release: &str) {
         std::fs::write(&path, body).expect("write a capture");
         path.to_string_lossy().into_owned()
     };
+    // The baseline is the idle service: its workers, broker and janitor in their waits, not
+    // still runnable from its start (a loaded machine caught them so).
+    for _ in 0..100 {
+        let body = get(&addr, "/debug/pprof/goroutine?debug=2").body;
+        if !String::from_utf8_lossy(&body).contains("[runnable]") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let before = save("before.txt");
     drive(&addr);
     let after = save("after.txt");

@@ -112,7 +112,16 @@ fn watches_write_their_shards_of_one_postgres_history_and_report_reads_it() {
         .find(|g| g["verdict"] == "leak")
         .expect("the leaking stack in the report");
     assert_eq!(leak["leak_site"]["function"], "main.search.func1");
-    assert!(leak["frames"].as_array().unwrap().len() > 1);
+    // The stack as the profile that first showed it has it: a debug=0 profile keeps the
+    // runtime's frames, a goroutineleak traceback (the proof, often first) elides them.
+    assert!(
+        leak["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["function"] == "main.search.func1"),
+        "{leak:#}"
+    );
     assert!(!of(&leaky.addr)["dumps"].as_array().unwrap().is_empty());
 
     // A history written by a newer goleash is refused, not misread.

@@ -603,7 +603,13 @@ fn servers_started_since_the_baseline_are_suspects() {
         );
     }
     let (code, _) = run(&["check", "--strict", before, after]);
-    assert_eq!(code, 1, "--strict fails on servers started since the baseline");
+    assert_eq!(
+        code, 1,
+        "--strict fails on servers started since the baseline"
+    );
     let (code, _) = run(&["check", after]);
-    assert_eq!(code, 0, "without a baseline the servers are long-lived by design");
+    assert_eq!(
+        code, 0,
+        "without a baseline the servers are long-lived by design"
+    );
 }
