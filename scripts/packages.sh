@@ -2,9 +2,10 @@
 # Installs the Debian packages the tests use, in one apt-get run, skipping those already
 # there: Chromium for the report's browser test, xmllint to validate the JUnit report
 # against its schema, Prometheus (with promtool) for the fleet scan and the alerting rule,
-# PostgreSQL for the shared watch history. The tests start their own Prometheus and
-# PostgreSQL on loopback, so the packages' own services are kept from starting. Idempotent;
-# GOLEASH_CHROMIUM names another Chromium binary.
+# PostgreSQL for the shared watch history, curl for the load commands of `check --load`'s
+# test. The tests start their own Prometheus and PostgreSQL on loopback, so the packages'
+# own services are kept from starting. Idempotent; GOLEASH_CHROMIUM names another Chromium
+# binary.
 set -euo pipefail
 wanted=()
 if [ -z "${GOLEASH_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
@@ -17,6 +18,7 @@ fi
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   wanted+=(postgresql)
 fi
+command -v curl >/dev/null 2>&1 || wanted+=(curl)
 if [ ${#wanted[@]} -eq 0 ]; then
   exit 0
 fi

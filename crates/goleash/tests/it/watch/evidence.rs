@@ -324,11 +324,10 @@ fn check_with_a_load_passes_a_clean_run_and_catches_a_leak_from_one_run() {
     for release in ["1.27", "1.25"] {
         let service = watchsvc_with(release, &[]);
         let url = format!("http://{}", service.addr);
-        // Requests that hold their goroutines for 1.5 s: long enough for the count to be
-        // seen up on a loaded machine, whose first count of a Go 1.25 service (a profile) can
-        // take a quarter of a second.
+        // Three waves of a second or so: long enough for the counts sampled every 250 ms to
+        // see them on a busy machine.
         let healthy = format!(
-            "for i in $(seq 10); do curl -sf '{url}/fanout?n=20&ms=1500' >/dev/null & done; wait"
+            "for w in 1 2 3; do for i in $(seq 10); do curl -sf '{url}/fanout?n=20&ms=800' >/dev/null & done; wait; done"
         );
         let (code, doc, stderr) = check_load(&url, &healthy);
         assert_eq!(code, 0, "Go {release}: {doc:#}\n{stderr}");
