@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use goleash_core::trend::TrendState;
 
 use crate::Outcome;
 use crate::cli::{SourceArgs, StreamFormat, parse_duration};
@@ -214,12 +213,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
     // ask for, and no trend verdict reached (the duration left no room for one, or the
     // target answered too slowly or too late to fill the windows). Passing would say
     // nothing about them.
-    let unjudged: Vec<&str> = summary
-        .targets
-        .iter()
-        .filter(|t| !t.proof_available && !matches!(t.trend, TrendState::Judged { .. }))
-        .map(|t| t.target.as_str())
-        .collect();
+    let unjudged: Vec<&str> = summary.unjudged().map(|t| t.target.as_str()).collect();
     if unjudged.is_empty() {
         return Ok(Outcome::Ok);
     }

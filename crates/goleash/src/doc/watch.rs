@@ -438,6 +438,15 @@ impl Summary {
             targets,
         }
     }
+
+    /// The targets nothing could have called a leak in: no goroutineleak profile to prove
+    /// one with, and no trend verdict reached (the run too short for one, or the target
+    /// sampled too rarely). "No leak found" says nothing about them.
+    pub fn unjudged(&self) -> impl Iterator<Item = &TargetSummary> {
+        self.targets
+            .iter()
+            .filter(|t| !t.proof_available && !matches!(t.trend, TrendState::Judged { .. }))
+    }
 }
 
 /// What the live view shows, now.

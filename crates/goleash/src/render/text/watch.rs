@@ -544,7 +544,18 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
     }
     match summary.leaks {
         0 if summary.earlier_leaks > 0 => writeln!(out, "no new leak found")?,
-        0 => writeln!(out, "no leak found")?,
+        0 => match summary.unjudged().count() {
+            0 => writeln!(out, "no leak found")?,
+            n if n == summary.targets.len() => writeln!(
+                out,
+                "no leak found, but nothing was judged yet: no proof was served and no trend verdict was reached"
+            )?,
+            n => writeln!(
+                out,
+                "no leak found; {} not judged yet: no proof was served and no trend verdict was reached",
+                plural(n as u64, "target", "targets")
+            )?,
+        },
         1 => writeln!(out, "{}", style.red("1 leak found"))?,
         n => writeln!(out, "{}", style.red(&format!("{n} leaks found")))?,
     }

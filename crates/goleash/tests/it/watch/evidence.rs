@@ -135,6 +135,11 @@ fn a_watch_too_short_for_a_trend_says_so_at_the_start_and_in_the_summary() {
     assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
     let note = "no trend verdict possible in 3s; proven leaks only";
     assert_eq!(stdout.matches(note).count(), 2, "{stdout}");
+    // Not a plain "no leak found": nothing could have found one.
+    assert!(
+        stdout.contains("no leak found, but nothing was judged yet"),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("--fail-on-leak could not fail") && stderr.contains("hint:"),
         "{stderr}"
