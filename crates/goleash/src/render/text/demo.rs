@@ -71,6 +71,6 @@ pub fn write_outcome(
     writeln!(
         out,
         "\n{}",
-        style.yellow("This was a simulation: no real service was watched, and the trend windows were compressed to seconds (a real watch waits about half an hour before it calls a leak). Point `goleash watch` at your service's pprof port to watch it for real.")
+        style.yellow("This was a simulation: no real service was watched, and the trend windows were compressed to seconds (a real watch's trend takes about half an hour to call a leak, or fits its windows to --duration; leaks a Go 1.26+ runtime proves are called at once). Point `goleash watch` at your service's pprof port to watch it for real.")
     )
 }
