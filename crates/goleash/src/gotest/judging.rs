@@ -76,13 +76,15 @@ pub fn group_and_judge(
             moment,
             ..AssessOptions::default()
         };
+        // Judged together: the writeLoops of connections an unclosed body holds are part of
+        // their readLoops' leak.
+        let assessments = classify::assess_all(&tables, &snapshot, &|_| None, &options, source);
         let judged = snapshot
             .groups
             .iter()
+            .zip(assessments)
             .zip(group_runs)
-            .map(|(group, runs)| {
-                let assessment =
-                    classify::assess(&tables, &snapshot, group, None, &options, source);
+            .map(|((group, assessment), runs)| {
                 let (outcome, suppressed_because) = if finished {
                     let (o, r) = gate.outcome(&tables, group, &assessment);
                     (Some(o), r)
