@@ -859,6 +859,7 @@ pub(super) fn condition_at(
             after_secs,
             left_secs: None,
         }),
+        peers: traced.peers,
     }
 }
 

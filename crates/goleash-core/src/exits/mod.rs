@@ -157,6 +157,59 @@ pub struct ExitCondition {
     pub why: String,
     /// When it happens by itself (timers, sleeps, context deadlines).
     pub deadline: Option<Deadline>,
+    /// Where in the code a goroutine would have to be to end the wait: the holders of a
+    /// lock, who sends, receives or closes a channel, who calls `Done`. A dump of every
+    /// goroutine says which goroutines are there.
+    pub peers: Vec<Peer>,
+}
+
+/// A place in the code from which a goroutine can end another's wait.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// What a goroutine there does to the value waited for.
+    pub role: PeerRole,
+    /// The function, as tracebacks name it.
+    pub function: String,
+    /// Its file's name, without the directory.
+    pub file: String,
+    /// The line of the use (for [`PeerRole::Holds`], of the `Lock`).
+    pub line: u32,
+    /// For [`PeerRole::Holds`]: the line of the `Unlock` that ends the hold, when it is
+    /// not deferred (a deferred one holds until the function returns).
+    pub until: Option<u32>,
+    /// The code of the use.
+    pub code: String,
+}
+
+/// What a goroutine at a [`Peer`] does to the value another goroutine waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeerRole {
+    /// Locks the lock: a goroutine past the `Lock` and not yet at its `Unlock` holds it.
+    Holds,
+    /// Unlocks a lock it did not lock here.
+    Unlocks,
+    /// Sends on the channel.
+    Sends,
+    /// Receives from the channel.
+    Receives,
+    /// Closes the channel.
+    Closes,
+    /// Calls the `WaitGroup`'s `Done`.
+    Done,
+}
+
+impl PeerRole {
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerRole::Holds => "holds",
+            PeerRole::Unlocks => "unlocks",
+            PeerRole::Sends => "sends",
+            PeerRole::Receives => "receives",
+            PeerRole::Closes => "closes",
+            PeerRole::Done => "done",
+        }
+    }
 }
 
 /// What blocks.

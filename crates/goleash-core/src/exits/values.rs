@@ -17,7 +17,7 @@ use super::syntax::{
     GoFile, arguments, children, enclosing_function, expressions, line_of, method_call,
     qualified_call, unparen, visit, within,
 };
-use super::{ExitKind, Possibility};
+use super::{ExitKind, Peer, PeerRole, Possibility};
 
 /// How far calls are followed from one place to another.
 const DEPTH: u32 = 6;
@@ -32,6 +32,8 @@ pub struct Traced {
     /// The channel is registered with `signal.Notify`: the runtime sends on it for each
     /// signal, for as long as the program runs.
     pub os_signal: bool,
+    /// The places in the code that can end the wait.
+    pub peers: Vec<Peer>,
 }
 
 impl Traced {
@@ -41,6 +43,7 @@ impl Traced {
             why: why.to_string(),
             deadline: None,
             os_signal: false,
+            peers: Vec::new(),
         }
     }
 
@@ -50,6 +53,7 @@ impl Traced {
             why: why.to_string(),
             deadline: None,
             os_signal: false,
+            peers: Vec::new(),
         }
     }
 
@@ -63,6 +67,7 @@ impl Traced {
             why: why.to_string(),
             deadline: None,
             os_signal: false,
+            peers: Vec::new(),
         }
     }
 
@@ -809,7 +814,20 @@ fn judge(
     } else {
         String::new()
     };
-    match can {
+    let peers = wanted
+        .iter()
+        .filter_map(|u| {
+            let role = match &u.how {
+                How::Send => PeerRole::Sends,
+                How::Close => PeerRole::Closes,
+                How::Receive | How::Range => PeerRole::Receives,
+                How::Method(m) if m == "Done" => PeerRole::Done,
+                _ => return None,
+            };
+            Some(peer(u, role, None))
+        })
+        .collect();
+    let traced = match can {
         Possibility::No => Traced::no(&format!(
             "only {}{more} {} `{name}`, and no goroutine is there any more{made}",
             listed.join(", "),
@@ -820,6 +838,19 @@ fn judge(
             listed.join(", "),
             doing.1
         )),
+    };
+    Traced { peers, ..traced }
+}
+
+/// A use as a place a goroutine would have to be to end the wait.
+fn peer(u: &Use<'_>, role: PeerRole, until: Option<u32>) -> Peer {
+    Peer {
+        role,
+        function: u.place.name_of(u.place.function),
+        file: u.place.short_file().to_string(),
+        line: line_of(u.node),
+        until,
+        code: u.place.file.quote(u.node),
     }
 }
 
@@ -1378,6 +1409,7 @@ fn derived<'c>(
     }
     Traced {
         os_signal: false,
+        peers: Vec::new(),
         can,
         why,
         deadline: deadline.or(by_parent
@@ -1477,6 +1509,7 @@ fn cancel_calls<'c>(cx: &'c Cx<'_>, place: &Place<'c>, cancel: Node<'_>) -> Trac
     }
     Traced {
         os_signal: false,
+        peers: Vec::new(),
         can,
         why: said.join("; "),
         deadline: None,
@@ -1765,6 +1798,7 @@ pub fn lock<'c>(
         &["Lock", "RLock"][..]
     };
     let mut said = Vec::new();
+    let mut peers = Vec::new();
     let mut can = Possibility::No;
     let mut holder_seen = false;
     for site in uses
@@ -1784,6 +1818,16 @@ pub fn lock<'c>(
                 && (u.deferred || u.node.start_byte() > site.node.start_byte())
         });
         let who = where_is(site);
+        let skipped = balanced
+            .filter(|u| !u.deferred)
+            .and_then(|u| between_return(site.place.function, site.node, u.node));
+        peers.push(peer(
+            site,
+            PeerRole::Holds,
+            balanced
+                .filter(|u| !u.deferred && skipped.is_none())
+                .map(|u| line_of(u.node)),
+        ));
         match balanced {
             Some(u) if u.deferred => {
                 said.push(format!("{who} locks it and unlocks it (deferred)"));
@@ -1815,6 +1859,7 @@ pub fn lock<'c>(
             })
     }) {
         said.push(format!("{} unlocks it", where_is(u)));
+        peers.push(peer(u, PeerRole::Unlocks, None));
         can = can.or(runs(cx, &uses, u, owner));
     }
     if !holder_seen && said.is_empty() {
@@ -1833,6 +1878,7 @@ pub fn lock<'c>(
     };
     Traced {
         os_signal: false,
+        peers,
         can,
         why: format!(
             "ends when `{name}` is unlocked{verdict}: {}{made}",

@@ -3,6 +3,7 @@
 
 use goleash_core::Signature;
 use goleash_core::classify::{Blocking, Verdict};
+use goleash_core::exits::PeerRole;
 use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind};
 use serde::Serialize;
 
@@ -174,9 +175,111 @@ pub struct Stuck {
     /// The ways out the source shows, when it was at hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_conditions: Option<Vec<ExitCondition>>,
+    /// Per way out only another goroutine can open: the places in the code it takes, and
+    /// the goroutines that were there when the binary was stopped. Empty without the source.
+    pub waits_on: Vec<WaitsOn>,
+    /// The goroutines that wait on each other in a ring through the test's own, the test's
+    /// first, when there is one: each waits for what only the next (the last for the
+    /// first) can do from where it is. A lock-order inversion is one.
+    pub cycle: Vec<CycleStep>,
     /// The stack as the text shows it.
     #[serde(skip)]
     pub shown: Group,
+}
+
+/// One way out of a stuck test's wait that only another goroutine can open.
+#[derive(Clone, Debug, Serialize)]
+pub struct WaitsOn {
+    /// The way out's kind, as in `exit_conditions`: `unlock`, `channel`, `close`,
+    /// `wait_group`.
+    pub kind: &'static str,
+    /// The statement it waits in.
+    pub code: String,
+    /// Its file.
+    pub file: String,
+    /// Its line.
+    pub line: u32,
+    /// The places that can open it.
+    pub peers: Vec<PeerAt>,
+}
+
+/// A place in the code that can end a wait, and the goroutines there.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerAt {
+    /// What a goroutine there does: `holds` (the lock: past its `Lock`, before its
+    /// `Unlock`), `unlocks`, `sends`, `receives`, `closes`, `done`.
+    #[serde(serialize_with = "peer_role")]
+    pub role: PeerRole,
+    /// The function.
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line of the use (the `Lock`, for `holds`).
+    pub line: u32,
+    /// The code there.
+    pub code: String,
+    /// The goroutines in that function when the binary was stopped (for `holds`: inside
+    /// the locked section). Empty: none was; it had returned or never started.
+    pub goroutines: Vec<PeerGoroutine>,
+}
+
+/// Goroutines at a [`PeerAt`] with one stack, and where they were themselves.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerGoroutine {
+    /// The id of one of them (the stuck test's own, when it is one).
+    pub goroutine: u64,
+    /// How many there were with that stack.
+    pub count: u64,
+    /// It is the own goroutine of this test (for the stuck test itself, its name).
+    pub test_goroutine_of: Option<String>,
+    /// The test that started it, for a goroutine a test started.
+    pub test: Option<String>,
+    /// The `go` statement that started it.
+    pub created_at: Option<Place>,
+    /// What it was doing: its wait reason, `running` …
+    pub state: String,
+    /// Its innermost frame of the program's own code.
+    pub at: Option<Place>,
+    /// The statement it waits in, when the source shows it.
+    pub waits_in: Option<String>,
+}
+
+/// One goroutine of a [`Stuck::cycle`].
+#[derive(Clone, Debug, Serialize)]
+pub struct CycleStep {
+    /// Its id.
+    pub goroutine: u64,
+    /// It is this test's own goroutine.
+    pub test_goroutine_of: Option<String>,
+    /// The `go` statement that started it.
+    pub created_at: Option<Place>,
+    /// What, from where it is, it would do to end the previous step's wait (the last
+    /// step's, for the first): `holds` a lock, `sends`, `closes` …
+    #[serde(serialize_with = "peer_role")]
+    pub role: PeerRole,
+    /// Where it does that: the code, function, file and line of the use.
+    pub ends_wait_at: Place,
+    /// The code there.
+    pub ends_wait_code: String,
+    /// Where it waits itself: its innermost frame of the program's own code.
+    pub waits_at: Option<Place>,
+    /// The statement it waits in, when the source shows it.
+    pub waits_in: Option<String>,
+}
+
+fn peer_role<S: serde::Serializer>(role: &PeerRole, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(role.name())
+}
+
+/// A function, a file and a line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// The function.
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line.
+    pub line: u32,
 }
 
 /// A place, and what the goroutine there was doing.

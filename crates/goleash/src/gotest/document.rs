@@ -5,6 +5,7 @@ use goleash_core::trace::{FailureKind, GoState};
 
 use super::report::PackageReport;
 use super::run::TestResult;
+use super::waits;
 use crate::doc::test::{
     At, CaseResult, Failure, Leftover, Link, NO_TEST, Package, PackageWarning, Stuck, Summary,
     TestCase, TestDoc, Unjudged,
@@ -55,11 +56,14 @@ fn unjudged_state(state: GoState) -> &'static str {
 /// The goroutine of a test that never ended, judged: a wait only another goroutine can
 /// end, still there when the binary was stopped, is the deadlock that stopped it.
 fn stuck_test(
-    tables: &goleash_core::Tables,
+    report: &PackageReport,
     snapshot: &goleash_core::Snapshot,
     group: &goleash_core::Group,
     a: &classify::Assessment,
+    goroutine: u64,
 ) -> Stuck {
+    let tables = &report.tables;
+    let (waits_on, cycle) = waits::waits_of(report, goroutine);
     let (verdict, why) = if a.blocking.is_forever() || a.blocking.needs_another_goroutine() {
         (
             Verdict::Leak,
@@ -76,6 +80,8 @@ fn stuck_test(
         why,
         frames: doc::Frame::stack(tables, tables.frames(group.stack)),
         exit_conditions: ExitCondition::all_of(a),
+        waits_on,
+        cycle,
         shown: Group::of(tables, snapshot, group, a, 0, &|_| None),
     }
 }
@@ -108,11 +114,11 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
             for (group, judged) in test.snapshot.groups.iter().zip(&test.judged) {
                 let a = &judged.assessment;
                 if !test.finished
-                    && let Some((name, _)) = stuck_goroutines.iter().find(|(name, id)| {
+                    && let Some(&(name, id)) = stuck_goroutines.iter().find(|(name, id)| {
                         test.test.as_deref() == Some(*name) && group.ids.contains(id)
                     })
                 {
-                    stuck.push((name, stuck_test(tables, &test.snapshot, group, a)));
+                    stuck.push((name, stuck_test(report, &test.snapshot, group, a, id)));
                     continue;
                 }
                 if a.verdict == Verdict::Expected {

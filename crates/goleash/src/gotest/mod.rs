@@ -8,6 +8,7 @@
 //!   dump) and what its binary left (with [`goleash_core::trace`]), into a [`report`];
 //!   [`failures`] says which tests failed and how, [`judging`] groups and judges what was
 //!   left over.
+//! - [`waits`]: what a stuck test waits on, who could end it and where they were.
 //! - [`settle`]: the last test added to every binary, which lets what the tests left reach
 //!   where it ends up before the trace stops.
 
@@ -19,3 +20,4 @@ pub mod package;
 pub mod report;
 pub mod run;
 pub mod settle;
+pub mod waits;

@@ -770,6 +770,37 @@ fn stuck_test(release: &str) {
         .find(|c| c["kind"] == "unlock")
         .unwrap_or_else(|| panic!("no unlock: {failure}"));
     assert_eq!(unlock["code"], "to.mu.Lock()", "{unlock}");
+    // Who holds what it waits for: every goroutine inside `from.mu.Lock()`'s section of
+    // transfer, the test's own and the one it started, each blocked on `to.mu.Lock()`.
+    let waits = stuck["waits_on"].as_array().unwrap();
+    assert_eq!(waits.len(), 1, "{failure}");
+    assert_eq!(waits[0]["kind"], "unlock");
+    let peers = waits[0]["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 1, "{failure}");
+    assert_eq!(peers[0]["role"], "holds");
+    assert_eq!(peers[0]["code"], "from.mu.Lock()");
+    assert_eq!(peers[0]["line"], 20);
+    let holders = peers[0]["goroutines"].as_array().unwrap();
+    assert_eq!(holders.len(), 2, "{failure}");
+    assert!(holders.iter().all(|g| g["state"] == "sync.Mutex.Lock"
+        && g["waits_in"] == "to.mu.Lock()"
+        && g["at"]["line"] == 24));
+    assert_eq!(holders[0]["test_goroutine_of"], "TestTransfersDeadlock");
+    assert_eq!(holders[1]["test_goroutine_of"], Value::Null);
+    assert_eq!(holders[1]["created_at"]["line"], 37);
+    // The inversion, as a ring: the test holds from.mu and waits in to.mu.Lock(); the
+    // goroutine it started (line 37) likewise.
+    let cycle = stuck["cycle"].as_array().unwrap();
+    assert_eq!(cycle.len(), 2, "{failure}");
+    assert_eq!(cycle[0]["test_goroutine_of"], "TestTransfersDeadlock");
+    assert_eq!(cycle[0]["goroutine"], holders[0]["goroutine"]);
+    assert_eq!(cycle[1]["goroutine"], holders[1]["goroutine"]);
+    assert_eq!(cycle[1]["created_at"]["line"], 37);
+    for step in cycle {
+        assert_eq!(step["role"], "holds", "{step}");
+        assert_eq!(step["ends_wait_code"], "from.mu.Lock()", "{step}");
+        assert_eq!(step["waits_in"], "to.mu.Lock()", "{step}");
+    }
     // The other side: the goroutine it started, blocked on the lock the test holds; the
     // test's own goroutine is not listed again.
     let leaks = doc["leaks"].as_array().unwrap();

@@ -7,13 +7,14 @@ use std::io::{self, Write};
 
 use goleash_core::classify::Verdict;
 use goleash_core::code::origin_of;
+use goleash_core::exits::PeerRole;
 use goleash_core::trace::FailureKind;
 
 use super::{
-    INDENT, Paths, TextOptions, plural, thousands, verdict_label, write_exits, write_hint,
+    INDENT, Paths, TextOptions, plural, thousands, verdict_label, wrap, write_exits, write_hint,
     write_stack,
 };
-use crate::doc::test::{At, Leftover, Link, NO_TEST, TestDoc};
+use crate::doc::test::{At, Leftover, Link, NO_TEST, Place, Stuck, TestDoc};
 use crate::gate::GateOutcome;
 use crate::render::style::Style;
 
@@ -366,6 +367,7 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
                     style,
                     INDENT,
                 )?;
+                write_waits(out, stuck, style)?;
             }
             // What a test that never ended had started: context, not judged.
             for group in doc.groups.iter().filter(|g| {
@@ -398,6 +400,120 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
                 package.package
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `pkg.(*T).m` as `(*T).m`: the file names the package.
+fn short_function(function: &str) -> &str {
+    let tail = function.rsplit('/').next().unwrap_or(function);
+    tail.split_once('.').map_or(tail, |(_, f)| f)
+}
+
+/// What a stuck test waits on, who could end it and where they are; then the ring of
+/// goroutines waiting on each other, when there is one.
+fn write_waits(out: &mut dyn Write, stuck: &Stuck, style: &Style) -> io::Result<()> {
+    let place = |p: &Place| format!("{}, {}:{}", short_function(&p.function), p.file, p.line);
+    let who = |goroutine: u64, test_goroutine_of: &Option<String>, created: &Option<Place>| match (
+        test_goroutine_of,
+        created,
+    ) {
+        (Some(test), _) => format!("{test}'s own goroutine"),
+        (None, Some(c)) => format!("goroutine {goroutine} (created at {}:{})", c.file, c.line),
+        (None, None) => format!("goroutine {goroutine}"),
+    };
+    if !stuck.waits_on.is_empty() {
+        writeln!(out, "{INDENT}{}", style.bold("waits on"))?;
+    }
+    for wait in &stuck.waits_on {
+        let file = wait.file.rsplit('/').next().unwrap_or(&wait.file);
+        for peer in &wait.peers {
+            let done = match peer.role {
+                PeerRole::Holds => "held past",
+                PeerRole::Unlocks => "unlocked at",
+                PeerRole::Sends => "sent to at",
+                PeerRole::Receives => "received from at",
+                PeerRole::Closes => "closed at",
+                PeerRole::Done => "`Done` called at",
+            };
+            let text = format!(
+                "`{}` ({file}:{}): {done} `{}` ({}, {}:{}) by",
+                wait.code,
+                wait.line,
+                peer.code,
+                short_function(&peer.function),
+                peer.file,
+                peer.line
+            );
+            if peer.goroutines.is_empty() {
+                writeln!(
+                    out,
+                    "{INDENT}  {}",
+                    style.dim(&format!(
+                        "{text} no goroutine: none was there (it had returned, or never started)"
+                    ))
+                )?;
+                continue;
+            }
+            writeln!(out, "{INDENT}  {text}")?;
+            for g in &peer.goroutines {
+                let more = if g.count > 1 {
+                    format!(" and {} more like it", g.count - 1)
+                } else {
+                    String::new()
+                };
+                let r#where =
+                    g.at.as_ref()
+                        .map(|p| format!(" at {}", place(p)))
+                        .unwrap_or_default();
+                let waits = g
+                    .waits_in
+                    .as_ref()
+                    .map(|w| format!(": `{w}`"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{INDENT}    {}{more}, in {}{where}{waits}",
+                    who(g.goroutine, &g.test_goroutine_of, &g.created_at),
+                    g.state,
+                )?;
+            }
+        }
+    }
+    if stuck.cycle.is_empty() {
+        return Ok(());
+    }
+    let steps: Vec<String> = stuck
+        .cycle
+        .iter()
+        .map(|step| {
+            let name = match &step.test_goroutine_of {
+                Some(test) => test.clone(),
+                None => who(step.goroutine, &None, &step.created_at),
+            };
+            let doing = match step.role {
+                PeerRole::Holds => "holds",
+                PeerRole::Unlocks => "would unlock at",
+                PeerRole::Sends => "would send at",
+                PeerRole::Receives => "would receive at",
+                PeerRole::Closes => "would close at",
+                PeerRole::Done => "would call Done at",
+            };
+            let waits = match (&step.waits_in, &step.waits_at) {
+                (Some(code), Some(at)) => format!(", waits in `{code}` ({}:{})", at.file, at.line),
+                (None, Some(at)) => format!(", waits at {}", place(at)),
+                _ => String::new(),
+            };
+            format!(
+                "{name} {doing} `{}` ({}:{}){waits}",
+                step.ends_wait_code, step.ends_wait_at.file, step.ends_wait_at.line
+            )
+        })
+        .collect();
+    let text = format!("deadlock: {}", steps.join("; "));
+    for (n, line) in wrap(&text, 96).iter().enumerate() {
+        let lead = if n == 0 { "" } else { "  " };
+        writeln!(out, "{INDENT}{lead}{}", style.red(line))?;
     }
     Ok(())
 }
