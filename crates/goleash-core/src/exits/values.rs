@@ -850,8 +850,30 @@ fn peer(u: &Use<'_>, role: PeerRole, until: Option<u32>) -> Peer {
         file: u.place.short_file().to_string(),
         line: line_of(u.node),
         until,
-        code: u.place.file.quote(u.node),
+        code: u.place.file.quote(simple_statement(u.node)),
     }
+}
+
+/// The simple statement a use is in (`replies <- n * 2`, `n := <-requests`, `defer
+/// close(done)`), or the use itself when it sits in a compound one's header (an `if`'s
+/// condition, a `for` loop's `range`).
+fn simple_statement(node: Node<'_>) -> Node<'_> {
+    let mut at = Some(node);
+    while let Some(n) = at {
+        match n.kind() {
+            "short_var_declaration" | "range_clause" => return n,
+            "for_statement"
+            | "if_statement"
+            | "select_statement"
+            | "expression_switch_statement"
+            | "type_switch_statement"
+            | "block"
+            | "func_literal" => return node,
+            kind if kind.ends_with("_statement") => return n,
+            _ => at = n.parent(),
+        }
+    }
+    node
 }
 
 fn owner_of_use<'c>(u: &Use<'c>, owner: Option<Node<'c>>) -> Option<Node<'c>> {

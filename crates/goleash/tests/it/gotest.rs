@@ -260,6 +260,8 @@ fn whole_module(release: &str) {
     let want: BTreeSet<(String, String)> = [
         ("TestAssertionFails", "failed"),
         ("TestTransfersDeadlock", "timed_out"),
+        // The first test of failing/channels; the timeout stops its binary there.
+        ("TestReplyBeforeRequest", "timed_out"),
         ("TestExits", "interrupted"),
         ("TestHangs", "timed_out"),
         ("TestPanics", "panicked"),
@@ -812,6 +814,96 @@ fn stuck_test(release: &str) {
         short(leaks[0]["leak_site"]["function"].as_str().unwrap()),
         "transfer"
     );
+}
+
+/// `goleash test --format json` of one test of `failing/channels`, which `-timeout` stops:
+/// its failure's `stuck`.
+fn stuck_on_channel(toolchain: &'static Toolchain, test: &str) -> Value {
+    let dir = module(toolchain);
+    let run = format!("^{test}$");
+    let result = goleash_test(
+        toolchain,
+        &dir,
+        &[
+            "--format",
+            "json",
+            "./failing/channels",
+            "--",
+            "-timeout",
+            "2s",
+            "-run",
+            &run,
+        ],
+        &[("TESTLEAKS_FAIL", "1")],
+    );
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let failures = doc["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{out}");
+    assert_eq!(failures[0]["test"], test, "{out}");
+    assert_eq!(failures[0]["kind"], "timed_out", "{out}");
+    let stuck = failures[0]["stuck"].clone();
+    assert_eq!(stuck["verdict"], "leak", "{out}");
+    stuck
+}
+
+/// A test stuck on a channel names who could end the wait and where they are: the server
+/// that would reply, itself waiting for the request the test sends only after the reply (a
+/// ring); the same server waiting on a channel nobody sends on (no ring); a sender that
+/// has already returned (nobody there).
+fn stuck_on_channels(release: &str) {
+    let toolchain = toolchain(release);
+    let only = |stuck: &Value| {
+        let waits = stuck["waits_on"].as_array().unwrap();
+        assert_eq!(waits.len(), 1, "{stuck}");
+        let peers = waits[0]["peers"].as_array().unwrap();
+        assert_eq!(peers.len(), 1, "{stuck}");
+        peers[0].clone()
+    };
+
+    let stuck = stuck_on_channel(toolchain, "TestReplyBeforeRequest");
+    let peer = only(&stuck);
+    assert_eq!(peer["role"], "sends", "{peer}");
+    assert_eq!(peer["code"], "replies <- n * 2", "{peer}");
+    assert_eq!(short(peer["function"].as_str().unwrap()), "serve");
+    let there = peer["goroutines"].as_array().unwrap();
+    assert_eq!(there.len(), 1, "{peer}");
+    assert_eq!(there[0]["state"], "chan receive", "{peer}");
+    assert_eq!(there[0]["waits_in"], "n := <-requests", "{peer}");
+    assert_eq!(there[0]["created_at"]["line"], 28, "{peer}");
+    let cycle = stuck["cycle"].as_array().unwrap();
+    assert_eq!(cycle.len(), 2, "{stuck}");
+    assert_eq!(cycle[0]["test_goroutine_of"], "TestReplyBeforeRequest");
+    assert_eq!(cycle[0]["role"], "sends");
+    assert_eq!(cycle[0]["ends_wait_code"], "requests <- 1");
+    assert_eq!(cycle[0]["waits_in"], "<-replies");
+    assert_eq!(cycle[1]["goroutine"], there[0]["goroutine"]);
+    assert_eq!(cycle[1]["ends_wait_code"], "replies <- n * 2");
+    assert_eq!(cycle[1]["waits_in"], "n := <-requests");
+
+    let stuck = stuck_on_channel(toolchain, "TestRequestLost");
+    let peer = only(&stuck);
+    let there = peer["goroutines"].as_array().unwrap();
+    assert_eq!(there.len(), 1, "{peer}");
+    assert_eq!(there[0]["waits_in"], "n := <-requests", "{peer}");
+    assert_eq!(stuck["cycle"], Value::Array(Vec::new()), "{stuck}");
+
+    let stuck = stuck_on_channel(toolchain, "TestProducerReturned");
+    let peer = only(&stuck);
+    assert_eq!(peer["code"], "results <- 1", "{peer}");
+    assert_eq!(peer["goroutines"], Value::Array(Vec::new()), "{peer}");
+    assert_eq!(stuck["cycle"], Value::Array(Vec::new()), "{stuck}");
+}
+
+#[test]
+fn stuck_on_channels_go1_22() {
+    stuck_on_channels("1.22");
+}
+
+#[test]
+fn stuck_on_channels_go1_27() {
+    stuck_on_channels("1.27");
 }
 
 #[test]

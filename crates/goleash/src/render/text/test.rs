@@ -428,33 +428,27 @@ fn write_waits(out: &mut dyn Write, stuck: &Stuck, style: &Style) -> io::Result<
     for wait in &stuck.waits_on {
         let file = wait.file.rsplit('/').next().unwrap_or(&wait.file);
         for peer in &wait.peers {
-            let done = match peer.role {
-                PeerRole::Holds => "held past",
-                PeerRole::Unlocks => "unlocked at",
-                PeerRole::Sends => "sent to at",
-                PeerRole::Receives => "received from at",
-                PeerRole::Closes => "closed at",
-                PeerRole::Done => "`Done` called at",
+            let function = short_function(&peer.function);
+            let at = format!("`{}` ({function}, {}:{})", peer.code, peer.file, peer.line);
+            let (ends, there) = match peer.role {
+                PeerRole::Holds => (
+                    format!("ends when whoever is past {at} unlocks"),
+                    "inside it",
+                ),
+                _ => (format!("ends when {at} runs"), "in it"),
             };
-            let text = format!(
-                "`{}` ({file}:{}): {done} `{}` ({}, {}:{}) by",
-                wait.code,
-                wait.line,
-                peer.code,
-                short_function(&peer.function),
-                peer.file,
-                peer.line
-            );
+            let text = format!("`{}` ({file}:{}) {ends}", wait.code, wait.line);
             if peer.goroutines.is_empty() {
                 writeln!(
                     out,
                     "{INDENT}  {}",
                     style.dim(&format!(
-                        "{text} no goroutine: none was there (it had returned, or never started)"
+                        "{text}: no goroutine was {there} (it had returned, or never started)"
                     ))
                 )?;
                 continue;
             }
+            let text = format!("{text}; {there}:");
             writeln!(out, "{INDENT}  {text}")?;
             for g in &peer.goroutines {
                 let more = if g.count > 1 {
