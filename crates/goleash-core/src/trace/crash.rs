@@ -28,6 +28,8 @@ pub(super) struct DumpGoroutine {
     pub(super) created_by: Option<FrameId>,
     pub(super) stack: StackId,
     reason: Option<Sym>,
+    /// The runtime marked it `(leaked)`: blocked forever.
+    leaked: bool,
 }
 
 /// The goroutine dump a crash printed.
@@ -68,6 +70,12 @@ impl Crash {
             state: None,
             goroutine: None,
         })
+    }
+
+    /// Whether the dump shows goroutine `id` marked `(leaked)`: the runtime proved it
+    /// blocked forever.
+    pub fn leaked(&self, id: u64) -> bool {
+        self.goroutines.iter().any(|g| g.id == id && g.leaked)
     }
 
     /// What the dump says the binary left behind: every goroutine a `go` statement
@@ -198,6 +206,7 @@ impl Sink for CrashSink {
             created_by: record.created_by.map(|c| c.frame),
             stack: tables.stack(&record.frames),
             reason: record.state.as_ref().and_then(|s| s.reason),
+            leaked: record.state.as_ref().is_some_and(|s| s.leaked),
         });
         Ok(())
     }
@@ -234,6 +243,35 @@ mod tests {
             read_crash(&html[..], &mut tables),
             Err(ParseError::Html)
         ));
+    }
+
+    #[test]
+    fn the_dump_says_which_goroutines_the_runtime_proved_leaked() {
+        let output =
+            b"panic: goleash: deadlock: the runtime proved a test's goroutine blocked forever
+
+goroutine 17 [running]:
+example.com/p_test.goleash_deadlock_watch()
+\t/src/p/zzzz_goleash_settle_test.go:41 +0x14f
+created by time.goFunc
+\t/usr/local/go/src/time/sleep.go:182 +0x2d
+
+goroutine 9 [sync.Mutex.Lock (leaked)]:
+sync.(*Mutex).Lock(...)
+\t/usr/local/go/src/sync/mutex.go:46
+example.com/p.TestX(0xc000010000)
+\t/src/p/p_test.go:12 +0x1d
+testing.tRunner(0xc000010000, 0x1)
+\t/usr/local/go/src/testing/testing.go:1690 +0xf4
+created by testing.(*T).Run in goroutine 1
+\t/usr/local/go/src/testing/testing.go:1743 +0x390
+";
+        let mut tables = Tables::new();
+        let crash = read_crash(&output[..], &mut tables).unwrap().unwrap();
+        assert_eq!(crash.cause.kind, CauseKind::Panic);
+        assert!(crash.leaked(9));
+        assert!(!crash.leaked(17));
+        assert!(!crash.leaked(3), "a goroutine the dump does not hold");
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub enum BinaryOutcome {
     Failed,
     /// `-test.timeout` stopped it.
     TimedOut,
+    /// `goleash test`'s deadlock watch stopped it: the runtime proved a running test's
+    /// goroutine blocked forever.
+    Deadlocked,
     /// It panicked or hit a fatal error.
     Crashed,
     /// It ended without finishing its tests and without a crash report (`os.Exit` in a
@@ -28,6 +31,7 @@ impl BinaryOutcome {
             BinaryOutcome::Passed => "passed",
             BinaryOutcome::Failed => "failed",
             BinaryOutcome::TimedOut => "timed_out",
+            BinaryOutcome::Deadlocked => "deadlocked",
             BinaryOutcome::Crashed => "crashed",
             BinaryOutcome::Exited => "exited",
             BinaryOutcome::BuildFailed => "build_failed",
@@ -72,6 +76,9 @@ pub enum FailureKind {
     Panicked,
     /// It was running when `-test.timeout` stopped the binary.
     TimedOut,
+    /// Its own goroutine was proven blocked forever by the runtime (the goroutineleak
+    /// profile), and the binary was stopped for it.
+    Deadlocked,
     /// It was running when the binary crashed or exited.
     Interrupted,
     /// The package did not build.
@@ -85,6 +92,7 @@ impl FailureKind {
             FailureKind::Failed => "failed",
             FailureKind::Panicked => "panicked",
             FailureKind::TimedOut => "timed_out",
+            FailureKind::Deadlocked => "deadlocked",
             FailureKind::Interrupted => "interrupted",
             FailureKind::BuildFailed => "build_failed",
         }

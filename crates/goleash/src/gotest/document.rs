@@ -61,10 +61,19 @@ fn stuck_test(
     group: &goleash_core::Group,
     a: &classify::Assessment,
     goroutine: u64,
+    proven: bool,
 ) -> Stuck {
     let tables = &report.tables;
     let (waits_on, cycle) = waits::waits_of(report, goroutine);
-    let (verdict, why) = if a.blocking.is_forever() || a.blocking.needs_another_goroutine() {
+    let (verdict, why) = if proven {
+        (
+            Verdict::Leak,
+            format!(
+                "the test's own goroutine was blocked in {} and the runtime proved it blocked forever (the goroutineleak profile): nothing left could reach what it waited for",
+                a.blocking.name()
+            ),
+        )
+    } else if a.blocking.is_forever() || a.blocking.needs_another_goroutine() {
         (
             Verdict::Leak,
             format!(
@@ -118,7 +127,13 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                         test.test.as_deref() == Some(*name) && group.ids.contains(id)
                     })
                 {
-                    stuck.push((name, stuck_test(report, &test.snapshot, group, a, id)));
+                    let proven = report.failures.iter().any(|f| {
+                        f.test.as_deref() == Some(name) && f.kind == FailureKind::Deadlocked
+                    });
+                    stuck.push((
+                        name,
+                        stuck_test(report, &test.snapshot, group, a, id, proven),
+                    ));
                     continue;
                 }
                 if a.verdict == Verdict::Expected {

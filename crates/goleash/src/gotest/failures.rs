@@ -9,6 +9,7 @@ use goleash_core::trace::{Crash, Site};
 
 use super::report::Failure;
 use super::run::{PackageRun, TestResult};
+use super::settle;
 use goleash_core::trace::FailureKind;
 
 /// Which tests failed and how, from the test events and the crash.
@@ -40,11 +41,11 @@ pub fn failures(
         })
     };
     let mut out = Vec::new();
-    let crash_kind = crash.map(|c| c.cause.kind);
+    // A timeout or the deadlock watch stopped the binary: its panic is no test's.
+    let stopped = crash.is_some_and(|c| c.cause.kind == CauseKind::TestTimeout || deadlock(c));
     for (test, runs) in failed.iter().filter(|(t, _)| leaf(t)) {
         let test = *test;
-        let panicked =
-            panicked_in == Some(test) && crash_kind.is_some_and(|k| k != CauseKind::TestTimeout);
+        let panicked = panicked_in == Some(test) && crash.is_some() && !stopped;
         let message = if panicked {
             crash.map(|c| c.cause.message.clone())
         } else if run.tracing_conflicts.iter().any(|t| t == test) {
@@ -75,7 +76,7 @@ pub fn failures(
         });
     }
     if let (Some(test), Some(c)) = (panicked_in, crash)
-        && c.cause.kind != CauseKind::TestTimeout
+        && !stopped
         && !failed.iter().any(|(t, _)| *t == test)
     {
         out.push(Failure {
@@ -103,8 +104,15 @@ pub fn failures(
         if parent_of_other {
             continue;
         }
+        let at = stuck.get(test);
+        // The runtime's proof is of the test's own goroutine, as the dump marks it.
+        let proven = crash.is_some_and(|c| {
+            deadlock(c) && at.and_then(|s| s.goroutine).is_some_and(|g| c.leaked(g))
+        });
         let kind = if timed_out.contains(&test.as_str()) {
             FailureKind::TimedOut
+        } else if proven {
+            FailureKind::Deadlocked
         } else {
             FailureKind::Interrupted
         };
@@ -113,13 +121,21 @@ pub fn failures(
             kind,
             message: match (kind, crash) {
                 (FailureKind::TimedOut, Some(c)) => Some(c.cause.message.clone()),
+                (FailureKind::Deadlocked, _) => Some(
+                    "deadlocked: the runtime proved its goroutine blocked forever (the goroutineleak profile), so goleash test ended the binary instead of waiting for -timeout".to_string(),
+                ),
                 _ => None,
             },
             failed_runs: vec![last_run(run, test)],
-            at: stuck.get(test).cloned(),
+            at: at.cloned(),
         });
     }
     out
+}
+
+/// Whether `crash` is the deadlock watch's: it ended the binary on the runtime's proof.
+pub fn deadlock(crash: &Crash) -> bool {
+    crash.cause.kind == CauseKind::Panic && crash.cause.message.starts_with(settle::DEADLOCK)
 }
 
 /// The run of `test` that started last: the one a crash or a timeout cut short.

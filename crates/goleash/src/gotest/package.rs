@@ -18,7 +18,7 @@ use goleash_core::model::CauseKind;
 use goleash_core::trace::{self, Leftovers};
 
 use super::exec::{self, Exit};
-use super::failures::failures;
+use super::failures::{deadlock, failures};
 use super::judging::group_and_judge;
 use super::report::{Failure, PackageReport, TestRun};
 use super::run::{PackageRun, TestResult};
@@ -94,12 +94,16 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     let timed_out = crash
         .as_ref()
         .is_some_and(|c| c.cause.kind == CauseKind::TestTimeout);
+    // The deadlock watch stops the trace before it panics, as a timeout does.
+    let deadlocked = crash.as_ref().is_some_and(deadlock);
     report.status = if run.finished_normally && run.result == Some(TestResult::Pass) {
         BinaryOutcome::Passed
     } else if run.finished_normally {
         BinaryOutcome::Failed
     } else if timed_out {
         BinaryOutcome::TimedOut
+    } else if deadlocked {
+        BinaryOutcome::Deadlocked
     } else if crash.is_some() {
         BinaryOutcome::Crashed
     } else {
@@ -112,7 +116,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         .and_then(|f| trace::read(f, &trace::TraceOptions::default(), &mut tables));
     // The test whose output holds the panic, when a test's does.
     let panicked_in = run.panicked_in.as_deref().filter(|t| !t.is_empty());
-    let found = match (&parsed, run.finished_normally || timed_out) {
+    let found = match (&parsed, run.finished_normally || timed_out || deadlocked) {
         (Ok(trace), true) => {
             report.evidence = Evidence::Trace;
             if let Some(why) = &trace.incomplete {
@@ -159,8 +163,21 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     // The settle test is goleash's: a timeout that caught it is no test's failure.
     let mut found = found;
     let settling = |test: &Option<String>| test.as_deref() == Some(settle::TEST);
-    found.goroutines.retain(|l| !settling(&l.test));
-    found.unjudged.retain(|u| !settling(&u.test));
+    // So is the deadlock watch, a timer's callback while it looks.
+    let watching = |frames: &[goleash_core::FrameId]| {
+        frames.iter().any(|&f| {
+            let function = tables.str(tables.get_frame(f).function);
+            function.rsplit('.').next() == Some(settle::WATCH)
+        })
+    };
+    found
+        .goroutines
+        .retain(|l| !settling(&l.test) && !watching(&l.record.frames));
+    found.unjudged.retain(|u| {
+        !settling(&u.test)
+            && u.function.rsplit('.').next() != Some(settle::WATCH)
+            && !u.stack.is_some_and(|s| watching(tables.frames(s)))
+    });
     found.stuck.remove(settle::TEST);
     report.failures = failures(run, crash.as_ref(), panicked_in, &tables, &found.stuck);
     report.unjudged = found.unjudged;

@@ -50,6 +50,20 @@ pub const TEST: &str = "Test_goleash_settle";
 /// The longest the settle waits, in milliseconds.
 pub const BOUND_MS: u32 = 200;
 
+/// How a panic of the deadlock watch starts: the runtime proved a running test's goroutine
+/// blocked forever, and the binary was ended for it.
+pub const DEADLOCK: &str = "goleash: deadlock";
+
+/// The deadlock watch's function, whose goroutine (while it looks) is goleash's, not a
+/// test's.
+pub const WATCH: &str = "goleash_deadlock_watch";
+
+/// When the deadlock watch first looks, and how often at most, in milliseconds.
+const WATCH_FIRST_MS: u32 = 1000;
+
+/// The deadlock watch waits this many times what its last look took before the next.
+const WATCH_COST: u32 = 800;
+
 /// The file the overlay adds to each package's directory.
 const FILE: &str = "zzzz_goleash_settle_test.go";
 
@@ -72,13 +86,48 @@ fn source(name: &str) -> String {
 package {name}_test
 
 import (
+	goleash_bytes "bytes"
 	goleash_flag "flag"
-	goleash_metrics "runtime/metrics"
 	goleash_runtime "runtime"
+	goleash_debug "runtime/debug"
+	goleash_metrics "runtime/metrics"
+	goleash_pprof "runtime/pprof"
+	goleash_trace "runtime/trace"
 	goleash_strconv "strconv"
 	goleash_testing "testing"
 	goleash_time "time"
 )
+
+// The deadlock watch: when the runtime proves that a test's own goroutine can never run
+// again (the goroutineleak profile, where the release has it), nothing can end that test
+// but -timeout, so the binary ends now the way -timeout ends it: the trace stopped, every
+// goroutine's stack printed. It keeps no goroutine between looks (a timer's callback looks
+// and arms the next), so tests that count goroutines see none of it.
+func init() {{
+	if goleash_pprof.Lookup("goroutineleak") != nil {{
+		goleash_time.AfterFunc({WATCH_FIRST_MS} * goleash_time.Millisecond, {WATCH})
+	}}
+}}
+
+func {WATCH}() {{
+	var profile goleash_bytes.Buffer
+	start := goleash_time.Now()
+	if goleash_pprof.Lookup("goroutineleak").WriteTo(&profile, 1) != nil {{
+		return
+	}}
+	took := goleash_time.Since(start)
+	if goleash_bytes.Contains(profile.Bytes(), []byte("\ttesting.tRunner+0x")) {{
+		goleash_trace.Stop()
+		goleash_debug.SetTraceback("all")
+		panic("{DEADLOCK}: the runtime proved a test's goroutine blocked forever (its goroutineleak profile); goleash test ended the binary instead of waiting for -timeout")
+	}}
+	// Each look is a garbage collection: at most one in {WATCH_COST} of the binary's time.
+	next := {WATCH_COST} * took
+	if next < {WATCH_FIRST_MS}*goleash_time.Millisecond {{
+		next = {WATCH_FIRST_MS} * goleash_time.Millisecond
+	}}
+	goleash_time.AfterFunc(next, {WATCH})
+}}
 
 var goleash_settle_rounds int
 

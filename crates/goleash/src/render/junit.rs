@@ -65,6 +65,7 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc) -> io::Result<()> {
                 FailureKind::Failed => ("failure", "failed"),
                 FailureKind::Panicked => ("failure", "panicked"),
                 FailureKind::TimedOut => ("failure", "timed out"),
+                FailureKind::Deadlocked => ("failure", "deadlocked"),
                 FailureKind::Interrupted => ("failure", "interrupted"),
             };
             let mut text = failure.message.clone().unwrap_or_default();

@@ -90,6 +90,17 @@ const CLEAN: [&str; 13] = [
     "TestCache/nested/deeper",
 ];
 
+/// What a test that deadlocks comes to with `release`: Go 1.27's runtime proves it (the
+/// goroutineleak profile) and goleash's deadlock watch ends the binary at once; before,
+/// `-timeout` does.
+fn stopped_as(toolchain: &Toolchain) -> &'static str {
+    if toolchain.minor >= 27 {
+        "deadlocked"
+    } else {
+        "timed_out"
+    }
+}
+
 /// The module's sources for `toolchain`: the paths the traces name.
 fn module(toolchain: &'static Toolchain) -> PathBuf {
     toolchain.fixtures().src().join("testleaks")
@@ -162,10 +173,11 @@ fn whole_module(release: &str) {
             "no ok line for {package}:\n{stderr}"
         );
     }
-    assert!(
-        stderr.contains("panic: test timed out after 3s"),
-        "{stderr}"
-    );
+    let stop = match stopped_as(toolchain) {
+        "timed_out" => "panic: test timed out after 3s",
+        _ => "panic: goleash: deadlock: the runtime proved",
+    };
+    assert!(stderr.contains(stop), "{stderr}");
 
     let failing: BTreeSet<(String, String, String, String)> = doc["leaks"]
         .as_array()
@@ -259,11 +271,11 @@ fn whole_module(release: &str) {
         .collect();
     let want: BTreeSet<(String, String)> = [
         ("TestAssertionFails", "failed"),
-        ("TestTransfersDeadlock", "timed_out"),
-        // The first test of failing/channels; the timeout stops its binary there.
-        ("TestReplyBeforeRequest", "timed_out"),
+        ("TestTransfersDeadlock", stopped_as(toolchain)),
+        // The first test of failing/channels; its binary is stopped there.
+        ("TestReplyBeforeRequest", stopped_as(toolchain)),
         ("TestExits", "interrupted"),
-        ("TestHangs", "timed_out"),
+        ("TestHangs", stopped_as(toolchain)),
         ("TestPanics", "panicked"),
         ("TestStartsTrace", "failed"),
     ]
@@ -327,7 +339,7 @@ fn whole_module(release: &str) {
     };
     assert_eq!(status("failing/panics")["status"], "crashed");
     assert_eq!(status("failing/panics")["evidence"], "crash_dump");
-    assert_eq!(status("failing/hangs")["status"], "timed_out");
+    assert_eq!(status("failing/hangs")["status"], stopped_as(toolchain));
     assert_eq!(status("failing/hangs")["evidence"], "trace");
     assert_eq!(status("failing/errors")["status"], "failed");
     // os.Exit in a test: no stopped trace, no dump; the report says leaks were not checked.
@@ -707,6 +719,12 @@ fn self_ending(release: &str) {
     for leak in leaks {
         assert!(lingering.iter().any(|(t, ..)| leak["test"] == *t), "{leak}");
     }
+    // TestOutlivesTheWatch waits on timers past the deadlock watch's first look (Go 1.27),
+    // and its binary passes: the runtime proves nothing of a wait a timer ends.
+    let package = &doc["packages"][0];
+    assert_eq!(package["status"], "passed", "{out}");
+    assert!(package["elapsed"].as_f64().unwrap() > 1.5, "{package}");
+    assert!(doc["failures"].as_array().unwrap().is_empty(), "{out}");
 }
 
 #[test]
@@ -722,32 +740,43 @@ fn self_ending_go1_27() {
 /// A test whose own goroutine deadlocks (a lock order inversion with a goroutine it
 /// started) is the finding: timed out, its goroutine a `leak` with its stack and the lock
 /// it waits for, the other side of the inversion shown with it, and the run fails.
-fn stuck_test(release: &str) {
+fn stuck_test(release: &str, settle: bool) {
     let toolchain = toolchain(release);
     let dir = module(toolchain);
-    let result = goleash_test(
-        toolchain,
-        &dir,
-        &[
-            "--format",
-            "json",
-            "./failing/deadlocks",
-            "--",
-            "-timeout",
-            "2s",
-        ],
-        &[("TESTLEAKS_FAIL", "1")],
-    );
+    let stopped = if settle {
+        stopped_as(toolchain)
+    } else {
+        "timed_out"
+    };
+    // The deadlock watch looks after a second: a timeout well past that, on a loaded
+    // machine too, shows it was the watch that stopped the binary.
+    let timeout = if stopped == "deadlocked" { "20s" } else { "2s" };
+    let mut args = vec!["--format", "json"];
+    if !settle {
+        args.push("--no-settle");
+    }
+    args.extend(["./failing/deadlocks", "--", "-timeout", timeout]);
+    let result = goleash_test(toolchain, &dir, &args, &[("TESTLEAKS_FAIL", "1")]);
     let out = text(&result.stdout);
     assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
     let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
-    assert_eq!(doc["packages"][0]["status"], "timed_out", "{out}");
+    assert_eq!(doc["packages"][0]["status"], stopped, "{out}");
     let failures = doc["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{out}");
     let failure = &failures[0];
     assert_eq!(failure["test"], "TestTransfersDeadlock");
-    assert_eq!(failure["kind"], "timed_out");
-    assert_eq!(failure["message"], "test timed out after 2s");
+    assert_eq!(failure["kind"], stopped);
+    let message = failure["message"].as_str().unwrap();
+    if stopped == "deadlocked" {
+        assert!(
+            message.starts_with("deadlocked: the runtime proved its goroutine blocked forever"),
+            "{message}"
+        );
+        let elapsed = doc["packages"][0]["elapsed"].as_f64().unwrap();
+        assert!(elapsed < 15.0, "the watch took {elapsed} s");
+    } else {
+        assert_eq!(message, "test timed out after 2s");
+    }
     assert_eq!(
         short(failure["at"]["function"].as_str().unwrap()),
         "transfer"
@@ -821,6 +850,10 @@ fn stuck_test(release: &str) {
 fn stuck_on_channel(toolchain: &'static Toolchain, test: &str) -> Value {
     let dir = module(toolchain);
     let run = format!("^{test}$");
+    let timeout = match stopped_as(toolchain) {
+        "deadlocked" => "20s",
+        _ => "2s",
+    };
     let result = goleash_test(
         toolchain,
         &dir,
@@ -830,7 +863,7 @@ fn stuck_on_channel(toolchain: &'static Toolchain, test: &str) -> Value {
             "./failing/channels",
             "--",
             "-timeout",
-            "2s",
+            timeout,
             "-run",
             &run,
         ],
@@ -842,7 +875,7 @@ fn stuck_on_channel(toolchain: &'static Toolchain, test: &str) -> Value {
     let failures = doc["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{out}");
     assert_eq!(failures[0]["test"], test, "{out}");
-    assert_eq!(failures[0]["kind"], "timed_out", "{out}");
+    assert_eq!(failures[0]["kind"], stopped_as(toolchain), "{out}");
     let stuck = failures[0]["stuck"].clone();
     assert_eq!(stuck["verdict"], "leak", "{out}");
     stuck
@@ -908,12 +941,18 @@ fn stuck_on_channels_go1_27() {
 
 #[test]
 fn stuck_test_go1_22() {
-    stuck_test("1.22");
+    stuck_test("1.22", true);
 }
 
 #[test]
 fn stuck_test_go1_27() {
-    stuck_test("1.27");
+    stuck_test("1.27", true);
+}
+
+/// `--no-settle` leaves the deadlock watch out too: the timeout stops the binary.
+#[test]
+fn stuck_test_go1_27_no_settle() {
+    stuck_test("1.27", false);
 }
 
 /// `--count N` (or `-- -count=N`) runs every test N times in one binary: a leak is

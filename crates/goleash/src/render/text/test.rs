@@ -317,6 +317,7 @@ fn write_failures(out: &mut dyn Write, doc: &TestDoc, style: &Style) -> io::Resu
                 FailureKind::Failed => "FAIL",
                 FailureKind::Panicked => "PANIC",
                 FailureKind::TimedOut => "TIMEOUT",
+                FailureKind::Deadlocked => "DEADLOCK",
                 FailureKind::Interrupted => "CUT OFF",
                 FailureKind::BuildFailed => "BUILD",
             };
