@@ -58,6 +58,10 @@ pub struct TestArgs {
     /// Judge what the tests left as the binary's last test leaves it, without first letting
     /// goroutines that were not started, runnable or running settle (up to 200 ms per
     /// binary, through a test added with go test -overlay; see docs/architecture.md).
+    /// Also leaves out the deadlock watch the same file adds: with Go 1.27, a test whose
+    /// goroutine the runtime proves blocked forever (its goroutineleak profile) ends its
+    /// binary within about a second, reported as deadlocked; without the watch, and with
+    /// older Go, such a test runs until -timeout (10 minutes unless set).
     #[arg(long)]
     pub no_settle: bool,
     /// With --count N: run in batches of 1, 2, 4 … runs, and stop after the first batch
