@@ -601,6 +601,10 @@ fn wakes<'c>(
                 .parent()
                 .is_some_and(|p| p.kind() != "expression_statement");
             let (kind, traced) = values::receive(cx, place, channel, bound);
+            let traced = match kind {
+                ExitKind::Timer => then_blocks(cx, place, statement, traced),
+                _ => traced,
+            };
             vec![one(kind, statement, traced, false)]
         }
         Statement::Send => {
@@ -620,6 +624,7 @@ fn wakes<'c>(
                     .with_deadline(s),
                 None => Traced::yes("the sleep ends by itself"),
             };
+            let traced = then_blocks(cx, place, statement, traced);
             vec![one(ExitKind::Sleep, statement, traced, false)]
         }
         Statement::Wait => {
@@ -638,6 +643,31 @@ fn wakes<'c>(
             vec![one(ExitKind::Unlock, statement, traced, false)]
         }
         Statement::Other => Vec::new(),
+    }
+}
+
+/// A timer's end that only leads the goroutine to a channel operation that can never
+/// complete is no way out: it blocks for ever once the timer fires.
+fn then_blocks<'c>(
+    cx: &'c Cx<'_>,
+    place: &Place<'c>,
+    statement: Node<'c>,
+    timer: Traced,
+) -> Traced {
+    if timer.can != Possibility::Yes {
+        return timer;
+    }
+    match super::after::blocks_after(cx, cx.group, place, statement) {
+        Some((code, at, then)) => Traced {
+            can: Possibility::No,
+            why: format!(
+                "{}, but then it runs on to `{code}` ({at}), which blocks for ever: {}",
+                timer.why, then.why
+            ),
+            deadline: None,
+            ..timer
+        },
+        None => timer,
     }
 }
 

@@ -13,6 +13,7 @@
 //! The core reads nothing itself: a [`SourceFiles`] gives it bytes, [`Sources`] parses each
 //! file once with tree-sitter-go and keeps the trees.
 
+mod after;
 mod analysis;
 mod duration;
 mod names;

@@ -14,7 +14,10 @@ use crate::support::go::{Run, Toolchain, run, scratch, toolchain};
 const MODULE: &str = "goleash.test/testleaks";
 
 /// The leaks of the module: (package, test, function the goroutine waits in, state).
-const LEAKS: [(&str, &str, &str, &str); 18] = [
+const LEAKS: [(&str, &str, &str, &str); 20] = [
+    // A timer whose end leads to a send nobody can receive: blocked for ever after it.
+    ("aftertimer", "TestAfterThenSend", "func1", "chan receive"),
+    ("aftertimer", "TestSleepThenSend", "fetch", "sleep"),
     ("deep", "TestTwoDeep", "consume", "chan receive"),
     // An example runs on the main goroutine; what it starts is still its own.
     ("examples", "ExampleNewCache", "refresh", "chan receive"),
@@ -725,6 +728,91 @@ fn self_ending(release: &str) {
     assert_eq!(package["status"], "passed", "{out}");
     assert!(package["elapsed"].as_f64().unwrap() > 1.5, "{package}");
     assert!(doc["failures"].as_array().unwrap().is_empty(), "{out}");
+}
+
+/// A goroutine waiting on a timer (`time.Sleep`, `<-time.After`) whose end only leads it
+/// on to a send nobody can receive any more is a leak, the timer's way out judged by what
+/// it leads to; one whose send a live receiver (TestMain's) takes is lingering.
+fn timer_then_blocks(release: &str) {
+    let toolchain = toolchain(release);
+    let dir = module(toolchain);
+    let result = goleash_test(toolchain, &dir, &["--format", "json", "./aftertimer"], &[]);
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let leaks = doc["leaks"].as_array().unwrap();
+    let group = |test: &str| {
+        leaks
+            .iter()
+            .find(|l| l["test"] == test)
+            .unwrap_or_else(|| panic!("{test} is not reported: {out}"))
+    };
+    // (test, verdict, state, leak site, the timer's kind, can it end the wait, the send)
+    let expected = [
+        (
+            "TestSleepThenSend",
+            "leak",
+            "sleep",
+            "fetch",
+            "sleep",
+            false,
+            Some("`result <- v`"),
+        ),
+        (
+            "TestAfterThenSend",
+            "leak",
+            "chan receive",
+            "func1",
+            "timer",
+            false,
+            Some("`done <- struct{}{}`"),
+        ),
+        (
+            "TestSleepThenSendToShared",
+            "lingering",
+            "sleep",
+            "fetch",
+            "sleep",
+            true,
+            None,
+        ),
+    ];
+    for (test, verdict, state, site, kind, can, send) in expected {
+        let g = group(test);
+        assert_eq!(g["verdict"], verdict, "{g}");
+        assert_eq!(g["state"], state, "{g}");
+        assert_eq!(
+            short(g["leak_site"]["function"].as_str().unwrap()),
+            site,
+            "{g}"
+        );
+        let timer = g["exit_conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} way out: {g}"));
+        assert_eq!(timer["can_happen"], can, "{g}");
+        let why = timer["why"].as_str().unwrap();
+        match send {
+            Some(send) => assert!(
+                why.contains(&format!("runs on to {send}")) && why.contains("blocks for ever"),
+                "{why}"
+            ),
+            None => assert!(!why.contains("runs on to"), "{why}"),
+        }
+    }
+    assert_eq!(leaks.len(), 3, "{out}");
+}
+
+#[test]
+fn timer_then_blocks_go1_22() {
+    timer_then_blocks("1.22");
+}
+
+#[test]
+fn timer_then_blocks_go1_27() {
+    timer_then_blocks("1.27");
 }
 
 #[test]
