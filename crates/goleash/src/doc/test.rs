@@ -187,6 +187,52 @@ pub struct Stuck {
     pub shown: Group,
 }
 
+impl Stuck {
+    /// The ring in a sentence, when there is one: `TestX holds \`from.mu.Lock()\` (a.go:20),
+    /// waits in \`to.mu.Lock()\` (a.go:24); goroutine 10 (created at a.go:37) holds …`.
+    pub fn ring(&self) -> Option<String> {
+        if self.cycle.is_empty() {
+            return None;
+        }
+        let steps: Vec<String> = self
+            .cycle
+            .iter()
+            .map(|step| {
+                let name = match (&step.test_goroutine_of, &step.created_at) {
+                    (Some(test), _) => test.clone(),
+                    (None, Some(c)) => {
+                        format!(
+                            "goroutine {} (created at {}:{})",
+                            step.goroutine, c.file, c.line
+                        )
+                    }
+                    (None, None) => format!("goroutine {}", step.goroutine),
+                };
+                let doing = match step.role {
+                    PeerRole::Holds => "holds",
+                    PeerRole::Unlocks => "would unlock at",
+                    PeerRole::Sends => "would send at",
+                    PeerRole::Receives => "would receive at",
+                    PeerRole::Closes => "would close at",
+                    PeerRole::Done => "would call Done at",
+                };
+                let waits = match (&step.waits_in, &step.waits_at) {
+                    (Some(code), Some(at)) => {
+                        format!(", waits in `{code}` ({}:{})", at.file, at.line)
+                    }
+                    (None, Some(at)) => format!(", waits at {}:{}", at.file, at.line),
+                    _ => String::new(),
+                };
+                format!(
+                    "{name} {doing} `{}` ({}:{}){waits}",
+                    step.ends_wait_code, step.ends_wait_at.file, step.ends_wait_at.line
+                )
+            })
+            .collect();
+        Some(steps.join("; "))
+    }
+}
+
 /// One way out of a stuck test's wait that only another goroutine can open.
 #[derive(Clone, Debug, Serialize)]
 pub struct WaitsOn {

@@ -122,7 +122,7 @@ pub fn failures(
             message: match (kind, crash) {
                 (FailureKind::TimedOut, Some(c)) => Some(c.cause.message.clone()),
                 (FailureKind::Deadlocked, _) => Some(
-                    "deadlocked: the runtime proved its goroutine blocked forever (the goroutineleak profile), so goleash test ended the binary instead of waiting for -timeout".to_string(),
+                    "the runtime proved its goroutine blocked forever (the goroutineleak profile), so goleash test ended the binary instead of waiting for -timeout".to_string(),
                 ),
                 _ => None,
             },

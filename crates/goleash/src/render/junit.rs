@@ -75,6 +75,9 @@ pub fn write(out: &mut dyn Write, doc: &TestDoc) -> io::Result<()> {
                     let _ = write!(text, ": stuck in {state}");
                 }
             }
+            if let Some(ring) = failure.stuck.as_ref().and_then(|s| s.ring()) {
+                let _ = write!(text, "\ndeadlock: {ring}");
+            }
             let message = failure
                 .headline()
                 .map_or_else(|| kind.to_string(), |line| format!("{kind}: {line}"));

@@ -839,7 +839,13 @@ fn stuck_test(release: &str, settle: bool) {
     // The deadlock watch looks after a second: a timeout well past that, on a loaded
     // machine too, shows it was the watch that stopped the binary.
     let timeout = if stopped == "deadlocked" { "20s" } else { "2s" };
-    let mut args = vec!["--format", "json"];
+    let junit = scratch("stuck-junit.xml");
+    let mut args = vec![
+        "--format",
+        "json",
+        "--junit",
+        junit.to_str().expect("a UTF-8 path"),
+    ];
     if !settle {
         args.push("--no-settle");
     }
@@ -857,7 +863,7 @@ fn stuck_test(release: &str, settle: bool) {
     let message = failure["message"].as_str().unwrap();
     if stopped == "deadlocked" {
         assert!(
-            message.starts_with("deadlocked: the runtime proved its goroutine blocked forever"),
+            message.starts_with("the runtime proved its goroutine blocked forever"),
             "{message}"
         );
         let elapsed = doc["packages"][0]["elapsed"].as_f64().unwrap();
@@ -920,6 +926,12 @@ fn stuck_test(release: &str, settle: bool) {
         assert_eq!(step["ends_wait_code"], "from.mu.Lock()", "{step}");
         assert_eq!(step["waits_in"], "to.mu.Lock()", "{step}");
     }
+    // The JUnit failure says the ring too.
+    let junit = std::fs::read_to_string(&junit).expect("the JUnit report");
+    assert!(
+        junit.contains("deadlock: TestTransfersDeadlock holds `from.mu.Lock()` (deadlocks_test.go:20), waits in `to.mu.Lock()` (deadlocks_test.go:24); goroutine "),
+        "{junit}"
+    );
     // The other side: the goroutine it started, blocked on the lock the test holds; the
     // test's own goroutine is not listed again.
     let leaks = doc["leaks"].as_array().unwrap();

@@ -475,37 +475,10 @@ fn write_waits(out: &mut dyn Write, stuck: &Stuck, style: &Style) -> io::Result<
             }
         }
     }
-    if stuck.cycle.is_empty() {
+    let Some(ring) = stuck.ring() else {
         return Ok(());
-    }
-    let steps: Vec<String> = stuck
-        .cycle
-        .iter()
-        .map(|step| {
-            let name = match &step.test_goroutine_of {
-                Some(test) => test.clone(),
-                None => who(step.goroutine, &None, &step.created_at),
-            };
-            let doing = match step.role {
-                PeerRole::Holds => "holds",
-                PeerRole::Unlocks => "would unlock at",
-                PeerRole::Sends => "would send at",
-                PeerRole::Receives => "would receive at",
-                PeerRole::Closes => "would close at",
-                PeerRole::Done => "would call Done at",
-            };
-            let waits = match (&step.waits_in, &step.waits_at) {
-                (Some(code), Some(at)) => format!(", waits in `{code}` ({}:{})", at.file, at.line),
-                (None, Some(at)) => format!(", waits at {}", place(at)),
-                _ => String::new(),
-            };
-            format!(
-                "{name} {doing} `{}` ({}:{}){waits}",
-                step.ends_wait_code, step.ends_wait_at.file, step.ends_wait_at.line
-            )
-        })
-        .collect();
-    let text = format!("deadlock: {}", steps.join("; "));
+    };
+    let text = format!("deadlock: {ring}");
     for (n, line) in wrap(&text, 96).iter().enumerate() {
         let lead = if n == 0 { "" } else { "  " };
         writeln!(out, "{INDENT}{lead}{}", style.red(line))?;
