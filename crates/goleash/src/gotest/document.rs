@@ -118,7 +118,8 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
             .iter()
             .filter_map(|f| Some((f.test.as_deref()?, f.at.as_ref()?.goroutine?)))
             .collect();
-        let mut stuck: Vec<(&str, Stuck)> = Vec::new();
+        // With its state as the group names it (`sync.Mutex.Lock`, not the trace's `sync`).
+        let mut stuck: Vec<(&str, Stuck, String)> = Vec::new();
         for test in &report.tests {
             for (group, judged) in test.snapshot.groups.iter().zip(&test.judged) {
                 let a = &judged.assessment;
@@ -133,6 +134,7 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                     stuck.push((
                         name,
                         stuck_test(report, &test.snapshot, group, a, id, proven),
+                        classify::state_name(tables, group, a).into_owned(),
                     ));
                     continue;
                 }
@@ -185,6 +187,9 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
             expected_goroutines: expected,
         });
         for failure in &report.failures {
+            let judged = stuck
+                .iter()
+                .find(|(name, ..)| failure.test.as_deref() == Some(*name));
             doc.failures.push(Failure {
                 package: report.package.clone(),
                 test: failure.test.clone(),
@@ -196,12 +201,11 @@ pub fn build(reports: &[PackageReport], strict: bool) -> TestDoc {
                     function: s.function.clone(),
                     file: s.file.clone(),
                     line: s.line,
-                    state: s.state.clone(),
+                    state: judged
+                        .map(|(_, _, state)| state.clone())
+                        .or_else(|| s.state.clone()),
                 }),
-                stuck: stuck
-                    .iter()
-                    .find(|(name, _)| failure.test.as_deref() == Some(*name))
-                    .map(|(_, s)| s.clone()),
+                stuck: judged.map(|(_, s, _)| s.clone()),
             });
         }
         for u in &report.unjudged {
