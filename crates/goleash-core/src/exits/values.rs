@@ -814,19 +814,21 @@ fn judge(
     } else {
         String::new()
     };
-    let peers = wanted
-        .iter()
-        .filter_map(|u| {
-            let role = match &u.how {
-                How::Send => PeerRole::Sends,
-                How::Close => PeerRole::Closes,
-                How::Receive | How::Range => PeerRole::Receives,
-                How::Method(m) if m == "Done" => PeerRole::Done,
-                _ => return None,
-            };
-            Some(peer(u, role, None))
-        })
-        .collect();
+    // A use reached along two ways (the value handed to two calls) is one place.
+    let mut peers: Vec<Peer> = Vec::new();
+    for u in wanted {
+        let role = match &u.how {
+            How::Send => PeerRole::Sends,
+            How::Close => PeerRole::Closes,
+            How::Receive | How::Range => PeerRole::Receives,
+            How::Method(m) if m == "Done" => PeerRole::Done,
+            _ => continue,
+        };
+        let p = peer(u, role, None);
+        if !peers.contains(&p) {
+            peers.push(p);
+        }
+    }
     let traced = match can {
         Possibility::No => Traced::no(&format!(
             "only {}{more} {} `{name}`, and no goroutine is there any more{made}",
@@ -1843,13 +1845,16 @@ pub fn lock<'c>(
         let skipped = balanced
             .filter(|u| !u.deferred)
             .and_then(|u| between_return(site.place.function, site.node, u.node));
-        peers.push(peer(
+        let held = peer(
             site,
             PeerRole::Holds,
             balanced
                 .filter(|u| !u.deferred && skipped.is_none())
                 .map(|u| line_of(u.node)),
-        ));
+        );
+        if !peers.contains(&held) {
+            peers.push(held);
+        }
         match balanced {
             Some(u) if u.deferred => {
                 said.push(format!("{who} locks it and unlocks it (deferred)"));
@@ -1881,7 +1886,10 @@ pub fn lock<'c>(
             })
     }) {
         said.push(format!("{} unlocks it", where_is(u)));
-        peers.push(peer(u, PeerRole::Unlocks, None));
+        let unlocks = peer(u, PeerRole::Unlocks, None);
+        if !peers.contains(&unlocks) {
+            peers.push(unlocks);
+        }
         can = can.or(runs(cx, &uses, u, owner));
     }
     if !holder_seen && said.is_empty() {

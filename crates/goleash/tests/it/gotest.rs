@@ -993,7 +993,7 @@ fn stuck_on_channel(toolchain: &'static Toolchain, test: &str) -> Value {
 /// A test stuck on a channel names who could end the wait and where they are: the server
 /// that would reply, itself waiting for the request the test sends only after the reply (a
 /// ring); the same server waiting on a channel nobody sends on (no ring); a sender that
-/// has already returned (nobody there).
+/// has already returned (nobody there); a WaitGroup whose Done callers have returned.
 fn stuck_on_channels(release: &str) {
     let toolchain = toolchain(release);
     let only = |stuck: &Value| {
@@ -1013,7 +1013,7 @@ fn stuck_on_channels(release: &str) {
     assert_eq!(there.len(), 1, "{peer}");
     assert_eq!(there[0]["state"], "chan receive", "{peer}");
     assert_eq!(there[0]["waits_in"], "n := <-requests", "{peer}");
-    assert_eq!(there[0]["created_at"]["line"], 28, "{peer}");
+    assert_eq!(there[0]["created_at"]["line"], 29, "{peer}");
     let cycle = stuck["cycle"].as_array().unwrap();
     assert_eq!(cycle.len(), 2, "{stuck}");
     assert_eq!(cycle[0]["test_goroutine_of"], "TestReplyBeforeRequest");
@@ -1030,6 +1030,15 @@ fn stuck_on_channels(release: &str) {
     assert_eq!(there.len(), 1, "{peer}");
     assert_eq!(there[0]["waits_in"], "n := <-requests", "{peer}");
     assert_eq!(stuck["cycle"], Value::Array(Vec::new()), "{stuck}");
+
+    // One Done too few: the only place that calls Done is in check, and both checks have
+    // returned.
+    let stuck = stuck_on_channel(toolchain, "TestOneDoneShort");
+    let peer = only(&stuck);
+    assert_eq!(peer["role"], "done", "{peer}");
+    assert_eq!(peer["code"], "wg.Done()", "{peer}");
+    assert_eq!(short(peer["function"].as_str().unwrap()), "check");
+    assert_eq!(peer["goroutines"], Value::Array(Vec::new()), "{peer}");
 
     let stuck = stuck_on_channel(toolchain, "TestProducerReturned");
     let peer = only(&stuck);
