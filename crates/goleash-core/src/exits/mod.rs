@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 pub use analysis::{Analysis, analyse, started_in_loop};
-pub use names::Mismatch;
+pub use names::{Mismatch, without_type_args};
 pub use stop::how_to_stop;
 pub use syntax::{GoFile, NotGo};
 

@@ -72,6 +72,11 @@ impl Crash {
         })
     }
 
+    /// Every goroutine of the dump: its id, its stack and its wait reason.
+    pub fn stacks(&self) -> impl Iterator<Item = (u64, StackId, Option<Sym>)> + '_ {
+        self.goroutines.iter().map(|g| (g.id, g.stack, g.reason))
+    }
+
     /// Whether the dump shows goroutine `id` marked `(leaked)`: the runtime proved it
     /// blocked forever.
     pub fn leaked(&self, id: u64) -> bool {

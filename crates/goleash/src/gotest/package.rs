@@ -55,6 +55,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         unjudged: Vec::new(),
         warnings: Vec::new(),
         runs: test_runs(run),
+        dumped: Vec::new(),
         earlier_runs: 0,
     };
     let Some(n) = run.trace else {
@@ -180,6 +181,11 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
     });
     found.stuck.remove(settle::TEST);
     report.failures = failures(run, crash.as_ref(), panicked_in, &tables, &found.stuck);
+    report.dumped = crash
+        .iter()
+        .flat_map(|c| c.stacks())
+        .map(|(id, stack, reason)| (id, stack, reason.map(|r| tables.str(r).into_owned())))
+        .collect();
     report.unjudged = found.unjudged;
     warnings.extend(found.warnings);
     report.warnings = warnings;

@@ -3,7 +3,7 @@
 
 use goleash_core::classify::Assessment;
 use goleash_core::trace::{BinaryOutcome, Evidence, FailureKind, Link, Site, Unjudged};
-use goleash_core::{Snapshot, Tables};
+use goleash_core::{Snapshot, StackId, Tables};
 
 use super::run::TestResult;
 use crate::gate::GateOutcome;
@@ -35,6 +35,9 @@ pub struct PackageReport {
     pub warnings: Vec<String>,
     /// Every test that started, in the order they ended (those that never did last).
     pub runs: Vec<TestRun>,
+    /// Every goroutine the crash's dump printed (a timeout's, the deadlock watch's): id,
+    /// stack, wait reason. Those the tests did not start are among them.
+    pub dumped: Vec<(u64, StackId, Option<String>)>,
     /// Runs of every test before this binary's (`--until-leak` runs batches): its runs are
     /// numbered after them.
     pub earlier_runs: u32,

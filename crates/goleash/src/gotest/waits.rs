@@ -14,8 +14,8 @@ use std::collections::HashSet;
 
 use goleash_core::classify::{self, Assessment};
 use goleash_core::code::{Origin, origin};
-use goleash_core::exits::{ExitCondition, Peer, PeerRole, Possibility};
-use goleash_core::{Group, Tables};
+use goleash_core::exits::{ExitCondition, Peer, PeerRole, Possibility, without_type_args};
+use goleash_core::{Group, StackId, Tables};
 
 use super::report::{Judged, PackageReport};
 use crate::doc::test::{CycleStep, PeerAt, PeerGoroutine, Place, WaitsOn};
@@ -88,9 +88,15 @@ fn short(file: &str) -> &str {
 
 /// Whether a goroutine with `group`'s stack is at `peer`.
 fn is_at(tables: &Tables, group: &Group, peer: &Peer) -> bool {
-    tables.frames(group.stack).iter().any(|&f| {
+    stack_is_at(tables, group.stack, peer)
+}
+
+/// Whether a goroutine with stack `stack` is at `peer`.
+fn stack_is_at(tables: &Tables, stack: StackId, peer: &Peer) -> bool {
+    tables.frames(stack).iter().any(|&f| {
         let frame = tables.get_frame(f);
-        if tables.str(frame.function) != peer.function
+        // A generic function's frames say `F[...]`; the source names it `F`.
+        if without_type_args(&tables.str(frame.function)) != peer.function
             || short(&tables.str(frame.file)) != peer.file
         {
             return false;
@@ -106,8 +112,12 @@ fn is_at(tables: &Tables, group: &Group, peer: &Peer) -> bool {
 
 /// The innermost frame of the program's own code.
 fn own_frame(tables: &Tables, group: &Group) -> Option<Place> {
+    own_frame_of(tables, group.stack)
+}
+
+fn own_frame_of(tables: &Tables, stack: StackId) -> Option<Place> {
     let &f = tables
-        .frames(group.stack)
+        .frames(stack)
         .iter()
         .find(|&&f| origin(tables, f) == Origin::User)?;
     let frame = tables.get_frame(f);
@@ -178,6 +188,26 @@ pub fn waits_of(report: &PackageReport, stuck: u64) -> (Vec<WaitsOn>, Vec<CycleS
                             at: own_frame(tables, g.group),
                             waits_in: g.assessment().exits.as_ref().map(|e| e.text.clone()),
                         })
+                        // The dump holds every goroutine, those no test started too.
+                        .chain(
+                            report
+                                .dumped
+                                .iter()
+                                .filter(|(id, stack, _)| {
+                                    !all.iter().any(|g| g.ids.contains(id))
+                                        && stack_is_at(tables, *stack, p)
+                                })
+                                .map(|(id, stack, reason)| PeerGoroutine {
+                                    goroutine: *id,
+                                    count: 1,
+                                    test_goroutine_of: None,
+                                    test: None,
+                                    created_at: None,
+                                    state: reason.clone().unwrap_or_default(),
+                                    at: own_frame_of(tables, *stack),
+                                    waits_in: None,
+                                }),
+                        )
                         .collect(),
                 })
                 .collect(),

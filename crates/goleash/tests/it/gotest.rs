@@ -277,6 +277,8 @@ fn whole_module(release: &str) {
         ("TestTransfersDeadlock", stopped_as(toolchain)),
         // The first test of failing/channels; its binary is stopped there.
         ("TestReplyBeforeRequest", stopped_as(toolchain)),
+        // A lock a package variable holds: the runtime proves nothing, the timeout stops it.
+        ("TestAddWhileRefreshing", "timed_out"),
         ("TestExits", "interrupted"),
         ("TestHangs", stopped_as(toolchain)),
         ("TestPanics", "panicked"),
@@ -1045,6 +1047,56 @@ fn stuck_on_channels(release: &str) {
     assert_eq!(peer["code"], "results <- 1", "{peer}");
     assert_eq!(peer["goroutines"], Value::Array(Vec::new()), "{peer}");
     assert_eq!(stuck["cycle"], Value::Array(Vec::new()), "{stuck}");
+}
+
+/// A test stuck on a lock that a goroutine TestMain started holds: no test started the
+/// holder, and the dump the timeout printed names it, blocked where it holds the lock. The
+/// lock is a package variable's, so the runtime cannot prove the wait endless: the deadlock
+/// watch leaves it to the timeout, with Go 1.27 too.
+fn stuck_on_a_lock_main_holds(release: &str) {
+    let toolchain = toolchain(release);
+    let dir = module(toolchain);
+    let result = goleash_test(
+        toolchain,
+        &dir,
+        &[
+            "--format",
+            "json",
+            "./failing/mainholder",
+            "--",
+            "-timeout",
+            "3s",
+        ],
+        &[("TESTLEAKS_FAIL", "1")],
+    );
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let failures = doc["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{out}");
+    assert_eq!(failures[0]["test"], "TestAddWhileRefreshing");
+    assert_eq!(failures[0]["kind"], "timed_out", "{out}");
+    let waits = failures[0]["stuck"]["waits_on"].as_array().unwrap();
+    assert_eq!(waits.len(), 1, "{out}");
+    let peers = waits[0]["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 1, "{out}");
+    assert_eq!(peers[0]["role"], "holds");
+    assert_eq!(short(peers[0]["function"].as_str().unwrap()), "refresh");
+    let holders = peers[0]["goroutines"].as_array().unwrap();
+    assert_eq!(holders.len(), 1, "{out}");
+    assert_eq!(holders[0]["state"], "chan receive", "{out}");
+    assert_eq!(holders[0]["at"]["line"], 23, "{out}");
+    assert_eq!(holders[0]["test"], Value::Null, "{out}");
+}
+
+#[test]
+fn stuck_on_a_lock_main_holds_go1_22() {
+    stuck_on_a_lock_main_holds("1.22");
+}
+
+#[test]
+fn stuck_on_a_lock_main_holds_go1_27() {
+    stuck_on_a_lock_main_holds("1.27");
 }
 
 #[test]
