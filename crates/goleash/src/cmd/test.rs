@@ -58,12 +58,16 @@ pub struct TestArgs {
     /// Judge what the tests left as the binary's last test leaves it, without first letting
     /// goroutines that were not started, runnable or running settle (up to 200 ms per
     /// binary, through a test added with go test -overlay; see docs/architecture.md).
-    /// Also leaves out the deadlock watch the same file adds: with Go 1.27, a test whose
-    /// goroutine the runtime proves blocked forever (its goroutineleak profile) ends its
-    /// binary within about a second, reported as deadlocked; without the watch, and with
-    /// older Go, such a test runs until -timeout (10 minutes unless set).
+    /// Also leaves out the deadlock watch the same file adds (see --no-deadlock-watch).
     #[arg(long)]
     pub no_settle: bool,
+    /// Leave out the deadlock watch: with Go 1.27, a test whose goroutine the runtime
+    /// proves blocked forever (its goroutineleak profile, read from the first second on at
+    /// most once per 800 times its cost) ends its binary at once and is reported as
+    /// deadlocked. Without the watch, and before Go 1.27, such a test runs until -timeout
+    /// (10 minutes unless set).
+    #[arg(long)]
+    pub no_deadlock_watch: bool,
     /// With --count N: run in batches of 1, 2, 4 … runs, and stop after the first batch
     /// in which a test leaked or failed (at most N runs in all); that batch is reported.
     #[arg(long, requires = "count")]
@@ -172,7 +176,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
     }
     if user_flags.no_timeout {
         eprintln!(
-            "goleash test: warning: with -timeout 0 a deadlocked test binary never ends: the runtime cannot see a deadlock while a trace runs; give a timeout, and goleash reports the stuck test"
+            "goleash test: warning: with -timeout 0 a deadlocked test binary may never end: the runtime reports no deadlock while a trace runs, and the deadlock watch (Go 1.27) ends only those the runtime proves; give a timeout, and goleash reports the stuck test"
         );
     }
     let version = check_go(&args.go)?;
@@ -186,6 +190,7 @@ pub fn run(args: &TestArgs) -> Result<Outcome> {
             &args.packages,
             &go_flags,
             &dir.path,
+            !args.no_deadlock_watch,
         )?
     {
         go_flags = settle.user_flags;

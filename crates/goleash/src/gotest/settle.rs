@@ -77,7 +77,7 @@ pub struct Settle {
 }
 
 /// The test file for a package named `name`.
-fn source(name: &str) -> String {
+fn source(name: &str, watch: bool) -> String {
     format!(
         r#"// Added by goleash test through go test -overlay: the binary's last test, which gives
 // the goroutines the other tests left a bounded chance to block or exit before the trace
@@ -103,8 +103,10 @@ import (
 // but -timeout, so the binary ends now the way -timeout ends it: the trace stopped, every
 // goroutine's stack printed. It keeps no goroutine between looks (a timer's callback looks
 // and arms the next), so tests that count goroutines see none of it.
+const goleash_watch = {watch}
+
 func init() {{
-	if goleash_pprof.Lookup("goroutineleak") != nil {{
+	if goleash_watch && goleash_pprof.Lookup("goroutineleak") != nil {{
 		goleash_time.AfterFunc({WATCH_FIRST_MS} * goleash_time.Millisecond, {WATCH})
 	}}
 }}
@@ -194,14 +196,15 @@ fn default_vet_flags(minor: u32) -> Vec<&'static str> {
 }
 
 /// Prepares the settle for a `go test` of `packages` with the user's `flags`, by a `go` of
-/// minor release `minor` (`None`: a development build): writes the test file and the
-/// overlay into `dir`. `None` when it must be left out.
+/// minor release `minor` (`None`: a development build): writes the test file, with the
+/// deadlock watch when `watch`, and the overlay into `dir`. `None` when it must be left out.
 pub fn prepare(
     go: &Path,
     minor: Option<u32>,
     packages: &[String],
     flags: &[String],
     dir: &Path,
+    watch: bool,
 ) -> Result<Option<Settle>> {
     let user = Flags::of(flags);
     if user.overlay || user.list {
@@ -236,7 +239,7 @@ pub fn prepare(
     let mut replace = serde_json::Map::new();
     for (i, (package_dir, name)) in listed.iter().enumerate() {
         let file = dir.join(format!("settle-{i}.go"));
-        std::fs::write(&file, source(name))
+        std::fs::write(&file, source(name, watch))
             .with_context(|| format!("writing {}", file.display()))?;
         replace.insert(
             package_dir.join(FILE).to_string_lossy().into_owned(),

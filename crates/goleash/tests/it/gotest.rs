@@ -839,13 +839,12 @@ fn self_ending_go1_27() {
 /// A test whose own goroutine deadlocks (a lock order inversion with a goroutine it
 /// started) is the finding: timed out, its goroutine a `leak` with its stack and the lock
 /// it waits for, the other side of the inversion shown with it, and the run fails.
-fn stuck_test(release: &str, settle: bool) {
+fn stuck_test(release: &str, without_watch: Option<&str>) {
     let toolchain = toolchain(release);
     let dir = module(toolchain);
-    let stopped = if settle {
-        stopped_as(toolchain)
-    } else {
-        "timed_out"
+    let stopped = match without_watch {
+        None => stopped_as(toolchain),
+        Some(_) => "timed_out",
     };
     // The deadlock watch looks after a second: a timeout well past that, on a loaded
     // machine too, shows it was the watch that stopped the binary.
@@ -857,9 +856,7 @@ fn stuck_test(release: &str, settle: bool) {
         "--junit",
         junit.to_str().expect("a UTF-8 path"),
     ];
-    if !settle {
-        args.push("--no-settle");
-    }
+    args.extend(without_watch);
     args.extend(["./failing/deadlocks", "--", "-timeout", timeout]);
     let result = goleash_test(toolchain, &dir, &args, &[("TESTLEAKS_FAIL", "1")]);
     let out = text(&result.stdout);
@@ -1111,18 +1108,24 @@ fn stuck_on_channels_go1_27() {
 
 #[test]
 fn stuck_test_go1_22() {
-    stuck_test("1.22", true);
+    stuck_test("1.22", None);
 }
 
 #[test]
 fn stuck_test_go1_27() {
-    stuck_test("1.27", true);
+    stuck_test("1.27", None);
 }
 
 /// `--no-settle` leaves the deadlock watch out too: the timeout stops the binary.
 #[test]
 fn stuck_test_go1_27_no_settle() {
-    stuck_test("1.27", false);
+    stuck_test("1.27", Some("--no-settle"));
+}
+
+/// So does `--no-deadlock-watch`, which keeps the settle.
+#[test]
+fn stuck_test_go1_27_no_deadlock_watch() {
+    stuck_test("1.27", Some("--no-deadlock-watch"));
 }
 
 /// `--count N` (or `-- -count=N`) runs every test N times in one binary: a leak is
