@@ -77,6 +77,12 @@ impl Crash {
         self.goroutines.iter().map(|g| (g.id, g.stack, g.reason))
     }
 
+    /// Whether the runtime marked any goroutine of the dump `(leaked)`: its goroutineleak
+    /// detection ran, and every goroutine not marked could still run.
+    pub fn has_leak_proof(&self) -> bool {
+        self.goroutines.iter().any(|g| g.leaked)
+    }
+
     /// Whether the dump shows goroutine `id` marked `(leaked)`: the runtime proved it
     /// blocked forever.
     pub fn leaked(&self, id: u64) -> bool {
@@ -275,6 +281,7 @@ created by testing.(*T).Run in goroutine 1
         let crash = read_crash(&output[..], &mut tables).unwrap().unwrap();
         assert_eq!(crash.cause.kind, CauseKind::Panic);
         assert!(crash.leaked(9));
+        assert!(crash.has_leak_proof());
         assert!(!crash.leaked(17));
         assert!(!crash.leaked(3), "a goroutine the dump does not hold");
     }

@@ -56,6 +56,7 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         warnings: Vec::new(),
         runs: test_runs(run),
         dumped: Vec::new(),
+        proven_leaked: None,
         earlier_runs: 0,
     };
     let Some(n) = run.trace else {
@@ -186,6 +187,14 @@ pub fn analyse(run: &PackageRun, cx: &Context<'_>) -> PackageReport {
         .flat_map(|c| c.stacks())
         .map(|(id, stack, reason)| (id, stack, reason.map(|r| tables.str(r).into_owned())))
         .collect();
+    report.proven_leaked = crash.as_ref().filter(|c| c.has_leak_proof()).map(|c| {
+        report
+            .dumped
+            .iter()
+            .map(|(id, ..)| *id)
+            .filter(|&id| c.leaked(id))
+            .collect()
+    });
     report.unjudged = found.unjudged;
     warnings.extend(found.warnings);
     report.warnings = warnings;

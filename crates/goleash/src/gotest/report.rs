@@ -38,6 +38,9 @@ pub struct PackageReport {
     /// Every goroutine the crash's dump printed (a timeout's, the deadlock watch's): id,
     /// stack, wait reason. Those the tests did not start are among them.
     pub dumped: Vec<(u64, StackId, Option<String>)>,
+    /// The goroutines the dump marks `(leaked)`, when the runtime's leak detection ran
+    /// (the deadlock watch's): `None` when it did not, and nothing is proven either way.
+    pub proven_leaked: Option<Vec<u64>>,
     /// Runs of every test before this binary's (`--until-leak` runs batches): its runs are
     /// numbered after them.
     pub earlier_runs: u32,

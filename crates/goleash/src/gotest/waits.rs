@@ -213,13 +213,50 @@ pub fn waits_of(report: &PackageReport, stuck: u64) -> (Vec<WaitsOn>, Vec<CycleS
                 .collect(),
         })
         .collect();
-    (waits, ring(tables, &all, start, stuck))
+    let leaked = report.proven_leaked.as_deref();
+    let mut cycle = ring(tables, &all, start, stuck, leaked);
+    // Names alike are no proof: when another goroutine that can still run on its own (one
+    // asleep, in I/O, running), or one goleash has not judged, is at a place that ends a
+    // wait of the ring, it may be the one that holds what is waited for.
+    let members: Vec<u64> = cycle.iter().map(|s| s.goroutine).collect();
+    let ring_groups: Vec<&Live<'_>> = all
+        .iter()
+        .filter(|g| g.ids.iter().any(|id| members.contains(id)))
+        .collect();
+    let open = ring_groups.iter().any(|g| {
+        g.waits_on_others().iter().flat_map(|c| &c.peers).any(|p| {
+            all.iter().any(|other| {
+                !ring_groups.iter().any(|r| std::ptr::eq(*r, other))
+                    && is_at(tables, other.group, p)
+                    && !other.assessment().blocking.needs_another_goroutine()
+            }) || report.dumped.iter().any(|(id, stack, _)| {
+                !all.iter().any(|g| g.ids.contains(id)) && stack_is_at(tables, *stack, p)
+            })
+        })
+    });
+    if open {
+        cycle.clear();
+    }
+    // With the runtime's proof at hand, a goroutine it did not mark leaked can still run,
+    // and can still end the wait it is in the ring for: that ring is only names alike.
+    if let Some(leaked) = leaked
+        && !cycle.iter().all(|step| leaked.contains(&step.goroutine))
+    {
+        cycle.clear();
+    }
+    (waits, cycle)
 }
 
 /// The shortest ring through `test` of goroutines each at a peer of the previous one's
 /// wait. One through other goroutines comes before the test waiting on itself (a lock it
 /// holds again), which the lock's name alone cannot tell from holding another of its kind.
-fn ring(tables: &Tables, all: &[Live<'_>], start: usize, stuck: u64) -> Vec<CycleStep> {
+fn ring(
+    tables: &Tables,
+    all: &[Live<'_>],
+    start: usize,
+    stuck: u64,
+    leaked: Option<&[u64]>,
+) -> Vec<CycleStep> {
     // (goroutine, (condition, peer) of the previous goroutine's wait it is at)
     type Step = (usize, Option<(usize, usize)>);
     let next = |g: &Live<'_>| -> Vec<(usize, (usize, usize))> {
@@ -276,7 +313,16 @@ fn ring(tables: &Tables, all: &[Live<'_>], start: usize, stuck: u64) -> Vec<Cycl
             let peer = &before.waits_on_others()[ci].peers[pi];
             let g = &all[gi];
             Some(CycleStep {
-                goroutine: if gi == start { stuck } else { g.ids[0] },
+                goroutine: if gi == start {
+                    stuck
+                } else {
+                    // One the runtime proved leaked, when it looked.
+                    g.ids
+                        .iter()
+                        .copied()
+                        .find(|id| leaked.is_some_and(|l| l.contains(id)))
+                        .unwrap_or(g.ids[0])
+                },
                 test_goroutine_of: test_goroutine_of(g),
                 created_at: if g.runs_test { None } else { created_at(g) },
                 role: peer.role,

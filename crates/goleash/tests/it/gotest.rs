@@ -909,26 +909,36 @@ fn stuck_test(release: &str, without_watch: Option<&str>) {
     assert_eq!(waits.len(), 1, "{failure}");
     assert_eq!(waits[0]["kind"], "unlock");
     let peers = waits[0]["peers"].as_array().unwrap();
-    assert_eq!(peers.len(), 1, "{failure}");
+    // The package's other locker of a ledger, holdForAnHour, never ran in this test.
+    assert_eq!(peers.len(), 2, "{failure}");
+    assert_eq!(
+        short(peers[1]["function"].as_str().unwrap()),
+        "holdForAnHour"
+    );
+    assert_eq!(
+        peers[1]["goroutines"],
+        Value::Array(Vec::new()),
+        "{failure}"
+    );
     assert_eq!(peers[0]["role"], "holds");
     assert_eq!(peers[0]["code"], "from.mu.Lock()");
-    assert_eq!(peers[0]["line"], 20);
+    assert_eq!(peers[0]["line"], 21);
     let holders = peers[0]["goroutines"].as_array().unwrap();
     assert_eq!(holders.len(), 2, "{failure}");
     assert!(holders.iter().all(|g| g["state"] == "sync.Mutex.Lock"
         && g["waits_in"] == "to.mu.Lock()"
-        && g["at"]["line"] == 24));
+        && g["at"]["line"] == 25));
     assert_eq!(holders[0]["test_goroutine_of"], "TestTransfersDeadlock");
     assert_eq!(holders[1]["test_goroutine_of"], Value::Null);
-    assert_eq!(holders[1]["created_at"]["line"], 37);
+    assert_eq!(holders[1]["created_at"]["line"], 38);
     // The inversion, as a ring: the test holds from.mu and waits in to.mu.Lock(); the
-    // goroutine it started (line 37) likewise.
+    // goroutine it started (line 38) likewise.
     let cycle = stuck["cycle"].as_array().unwrap();
     assert_eq!(cycle.len(), 2, "{failure}");
     assert_eq!(cycle[0]["test_goroutine_of"], "TestTransfersDeadlock");
     assert_eq!(cycle[0]["goroutine"], holders[0]["goroutine"]);
     assert_eq!(cycle[1]["goroutine"], holders[1]["goroutine"]);
-    assert_eq!(cycle[1]["created_at"]["line"], 37);
+    assert_eq!(cycle[1]["created_at"]["line"], 38);
     for step in cycle {
         assert_eq!(step["role"], "holds", "{step}");
         assert_eq!(step["ends_wait_code"], "from.mu.Lock()", "{step}");
@@ -937,7 +947,7 @@ fn stuck_test(release: &str, without_watch: Option<&str>) {
     // The JUnit failure says the ring too.
     let junit = std::fs::read_to_string(&junit).expect("the JUnit report");
     assert!(
-        junit.contains("deadlock: TestTransfersDeadlock holds `from.mu.Lock()` (deadlocks_test.go:20), waits in `to.mu.Lock()` (deadlocks_test.go:24); goroutine "),
+        junit.contains("deadlock: TestTransfersDeadlock holds `from.mu.Lock()` (deadlocks_test.go:21), waits in `to.mu.Lock()` (deadlocks_test.go:25); goroutine "),
         "{junit}"
     );
     // The other side: the goroutine it started, blocked on the lock the test holds; the
@@ -1104,6 +1114,57 @@ fn stuck_on_channels_go1_22() {
 #[test]
 fn stuck_on_channels_go1_27() {
     stuck_on_channels("1.27");
+}
+
+/// A test behind a transfer that waits behind a sleeper: the names alone would make the
+/// test and the transfer a ring, but the sleeper, which ends on its own, is at a place that
+/// ends the transfer's wait too: no ring is claimed, and the sleeper is named as a holder.
+fn stuck_behind_a_sleeper(release: &str) {
+    let toolchain = toolchain(release);
+    let dir = module(toolchain);
+    let result = goleash_test(
+        toolchain,
+        &dir,
+        &[
+            "--format",
+            "json",
+            "./failing/deadlocks",
+            "--",
+            "-timeout",
+            "3s",
+            "-run",
+            "^TestTransferBehindASleeper$",
+        ],
+        &[("TESTLEAKS_FAIL", "1")],
+    );
+    let out = text(&result.stdout);
+    assert_eq!(result.code(), 1, "{out}{}", text(&result.stderr));
+    let doc: Value = serde_json::from_slice(&result.stdout).unwrap();
+    let failure = &doc["failures"][0];
+    assert_eq!(failure["test"], "TestTransferBehindASleeper", "{out}");
+    // The sleeper can run: the runtime proves nothing, the timeout stops it.
+    assert_eq!(failure["kind"], "timed_out", "{out}");
+    let stuck = &failure["stuck"];
+    assert_eq!(stuck["cycle"], Value::Array(Vec::new()), "{stuck}");
+    let peers = stuck["waits_on"][0]["peers"].as_array().unwrap();
+    let sleeper = peers
+        .iter()
+        .find(|p| short(p["function"].as_str().unwrap()) == "holdForAnHour")
+        .unwrap_or_else(|| panic!("no holdForAnHour: {stuck}"));
+    assert_eq!(sleeper["role"], "holds", "{sleeper}");
+    let there = sleeper["goroutines"].as_array().unwrap();
+    assert_eq!(there.len(), 1, "{sleeper}");
+    assert_eq!(there[0]["state"], "sleep", "{sleeper}");
+}
+
+#[test]
+fn stuck_behind_a_sleeper_go1_22() {
+    stuck_behind_a_sleeper("1.22");
+}
+
+#[test]
+fn stuck_behind_a_sleeper_go1_27() {
+    stuck_behind_a_sleeper("1.27");
 }
 
 #[test]
