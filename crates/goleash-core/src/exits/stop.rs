@@ -3,7 +3,7 @@
 //! context it was handed, or, said plainly, that the code offers no way at all.
 
 use super::names;
-use super::syntax::{GoFile, children, visit};
+use super::syntax::{GoFile, children, enclosing_function, expressions, line_of, visit};
 use super::{ExitCondition, ExitKind, Exits, Lookup, Possibility, SourceLookup};
 use crate::group::Group;
 use crate::intern::{FrameId, Tables};
@@ -37,6 +37,17 @@ pub fn how_to_stop(
         let file = found()?;
         return by_ticker_field(&file, &function, receiver, field, lookup);
     }
+    let returned = exits.conditions.iter().find(|c| {
+        matches!(c.kind, ExitKind::Close | ExitKind::DoneChannel)
+            && c.can_happen != Possibility::Yes
+            && c.line == frame.line
+    });
+    if let Some(stop) = returned
+        && let Some(file) = found()
+        && let Some(hint) = by_returned_closer(&file, &function, frame.line, stop, lookup)
+    {
+        return Some(hint);
+    }
     let stop = exits.conditions.iter().find(|c| {
         matches!(c.kind, ExitKind::DoneChannel | ExitKind::Cancel)
             && c.can_happen != Possibility::Yes
@@ -47,6 +58,121 @@ pub fn how_to_stop(
         ExitKind::Cancel => by_context(&file, &function, frame.line, group, tables, stop, waited),
         _ => by_channel(&file, &function, waited, lookup),
     }
+}
+
+/// The fix for a goroutine that waits, at `line`, for a channel that only a function
+/// returned by the function that started it closes (`sub, stop := b.Subscribe(…)`): that
+/// function must be called, and the caller found throwing it away (`sub, _ := …`) is named.
+/// The generalisation of a dropped `cancel`.
+fn by_returned_closer(
+    file: &GoFile,
+    function: &str,
+    line: u32,
+    stop: &ExitCondition,
+    lookup: &dyn SourceLookup,
+) -> Option<String> {
+    let channel = match stop.kind {
+        ExitKind::Close => ranged_over(&stop.code),
+        _ => received_from(&stop.code)?,
+    };
+    let waiting = names::find(file, function, line).ok()?;
+    let mut declaration = waiting;
+    while let Some(up) = enclosing_function(declaration) {
+        declaration = up;
+    }
+    if declaration.id() == waiting.id() {
+        return None;
+    }
+    let starter = file.text(declaration.child_by_field_name("name")?);
+    let closing = format!("close({})", channel.replace(' ', ""));
+    let mut returned_at = None;
+    visit(declaration, &mut |n| {
+        if returned_at.is_none() && n.kind() == "return_statement" {
+            let results = n.named_child(0).map(expressions).unwrap_or_default();
+            returned_at = results.iter().position(|r| {
+                r.kind() == "func_literal" && file.text(*r).replace(' ', "").contains(&closing)
+            });
+        }
+        returned_at.is_none()
+    });
+    let position = returned_at?;
+    let package = lookup.package(file);
+    let files: Vec<&GoFile> = if package.is_empty() {
+        vec![file]
+    } else {
+        package.iter().map(|f| &**f).collect()
+    };
+    let dropped = files
+        .iter()
+        .find_map(|f| discarding_call(f, starter, position));
+    let ordinal = match position {
+        0 => "first",
+        1 => "second",
+        2 => "third",
+        _ => "last",
+    };
+    let mut hint = format!(
+        "The goroutine stops when `{channel}` is closed, and only the function {starter} returns (its {ordinal} result) closes it: keep that function and call it when done (`x, stop := …{starter}(…)` and `defer stop()`)."
+    );
+    if let Some((path, at, code)) = dropped {
+        let short = path.rsplit('/').next().unwrap_or(path);
+        hint.push_str(&format!(
+            " `{code}` ({short}:{at}) throws it away, so nothing can ever stop this goroutine."
+        ));
+    }
+    Some(hint)
+}
+
+/// `s.feed` out of `for ev := range s.feed {` (or of `s.feed` itself).
+fn ranged_over(code: &str) -> &str {
+    let ranged = code.rsplit_once("range ").map_or(code, |(_, r)| r);
+    ranged.trim().trim_end_matches('{').trim()
+}
+
+/// The first call of `name` (a function or method) in `file` whose result at `position`
+/// is assigned to `_` or not kept at all: the file's path, the line and the statement.
+fn discarding_call<'f>(
+    file: &'f GoFile,
+    name: &str,
+    position: usize,
+) -> Option<(&'f str, u32, String)> {
+    let mut found = None;
+    visit(file.root(), &mut |n| {
+        if found.is_some() {
+            return false;
+        }
+        if n.kind() != "call_expression" {
+            return true;
+        }
+        let called = n.child_by_field_name("function").map(|f| {
+            let text = file.text(f);
+            text.rsplit('.').next().unwrap_or(text) == name
+        });
+        if called != Some(true) {
+            return true;
+        }
+        let Some(statement) = n.parent().and_then(|list| {
+            if list.kind() == "expression_statement" {
+                return Some(list);
+            }
+            let statement = list.parent()?;
+            let kept = statement.child_by_field_name("left").map(expressions)?;
+            let discarded = matches!(
+                statement.kind(),
+                "short_var_declaration" | "assignment_statement"
+            ) && kept.get(position).is_some_and(|k| file.text(*k) == "_");
+            discarded.then_some(statement)
+        }) else {
+            return true;
+        };
+        found = Some((
+            file.path.as_str(),
+            line_of(statement),
+            file.quote(statement),
+        ));
+        false
+    });
+    found
 }
 
 /// `s.quit` out of `<-s.quit`, `case <-s.quit:`, `case _, ok := <-c.done:`;
@@ -345,6 +471,8 @@ mod tests {
             Some(("s", "tick"))
         );
         assert_eq!(ticker_field("for range ticker.C"), None);
+        assert_eq!(ranged_over("for ev := range s.feed {"), "s.feed");
+        assert_eq!(ranged_over("s.feed"), "s.feed");
         assert_eq!(ticker_field("for line := range lines"), None);
     }
 }

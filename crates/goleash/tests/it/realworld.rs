@@ -362,3 +362,48 @@ fn piped_go_test_output_without_a_dump_passes_the_gate() {
     assert!(stdout.contains("passed"), "{stdout}");
     assert!(stderr.contains("no goroutine dump"), "{stderr}");
 }
+
+/// A subscription whose request threw away the function that ends it (`sub, _ :=
+/// a.broker.subscribe(…)`): the fix names that function and the call that dropped it, for
+/// the goroutine waiting on the channel the function closes; not for the one blocked
+/// handing an event on, which closing that channel would not wake.
+#[test]
+fn a_dropped_unsubscribe_is_named_in_the_fix() {
+    let dump = crate::support::go::workspace().join("tests/data/go1.27/realworld/after_debug2.txt");
+    let source = crate::support::go::workspace().join("fixtures/go");
+    let (code, doc) = goleash(&[
+        "inspect",
+        &dump.to_string_lossy(),
+        "--source",
+        &source.to_string_lossy(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    let at = |line: u64| {
+        doc["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| {
+                g["leak_site"]["function"] == "main.(*broker).subscribe.func1"
+                    && g["leak_site"]["line"] == line
+            })
+            .unwrap_or_else(|| panic!("no subscriber group at parts.go:{line}: {doc}"))
+    };
+    let waiting = at(129);
+    let hint = waiting["hint"].as_str().expect("a fix");
+    assert!(
+        hint.contains("only the function subscribe returns (its second result) closes it")
+            && hint
+                .contains("`sub, _ := a.broker.subscribe(\"orders\")` (api.go:103) throws it away"),
+        "{hint}"
+    );
+    let sending = at(130);
+    assert!(
+        !sending["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("subscribe returns")),
+        "{sending}"
+    );
+}
