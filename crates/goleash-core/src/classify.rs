@@ -739,7 +739,11 @@ fn decide(
     {
         return (
             Verdict::Expected,
-            format!("steady at {} goroutines, as long-lived ones are", g.after),
+            format!(
+                "steady at {} goroutine{}, as long-lived ones are",
+                g.after,
+                if g.after == 1 { "" } else { "s" }
+            ),
         );
     }
     if moment == Moment::TestEnded && blocking.needs_another_goroutine() {
@@ -772,11 +776,18 @@ fn decide(
                 ),
             );
         }
-        let why = if exited {
+        let why = if exited && n == 1 {
             format!(
-                "{n} blocked in {} after the goroutine that started them exited",
+                "blocked in {} after the goroutine that started it exited",
                 blocking.name()
             )
+        } else if exited {
+            let starters = if group.parent.is_some() {
+                "the goroutine that started them"
+            } else {
+                "the goroutines that started them"
+            };
+            format!("{n} blocked in {} after {starters} exited", blocking.name())
         } else {
             format!(
                 "blocked in {}; one snapshot cannot tell whether it will end",

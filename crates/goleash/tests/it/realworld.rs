@@ -399,7 +399,19 @@ fn a_dropped_unsubscribe_is_named_in_the_fix() {
                 .contains("`sub, _ := a.broker.subscribe(\"orders\")` (api.go:103) throws it away"),
         "{hint}"
     );
+    // One goroutine, and many from many requests, each said in its own number.
+    assert_eq!(
+        waiting["why"],
+        "blocked in chan receive after the goroutine that started it exited"
+    );
     let sending = at(130);
+    let many = sending["count"].as_u64().expect("count");
+    assert!(many > 1, "{sending}");
+    assert_eq!(
+        sending["why"],
+        format!("{many} blocked in chan send after the goroutines that started them exited")
+            .as_str()
+    );
     assert!(
         !sending["hint"]
             .as_str()

@@ -7,7 +7,7 @@ use goleash_core::classify::Verdict;
 use goleash_core::trend::Recovery;
 
 use super::watch::{compression_note, duration_text};
-use super::{site_line, thousands, write_exits};
+use super::{plural, site_line, thousands, write_exits};
 use crate::doc::report::{ReportDoc, TargetVerdict};
 use crate::history::DumpRole;
 use crate::render::style::Style;
@@ -80,10 +80,14 @@ pub fn write(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Result<
         };
         writeln!(
             out,
-            "{} {verdict}: {} goroutines ({trend}) · {} samples · {}",
+            "{} {verdict}: {} ({trend}) · {} · {}",
             style.bold(&target.target),
-            target.goroutines.map_or("?".into(), thousands),
-            thousands(target.samples.len() as u64),
+            target.goroutines.map_or("? goroutines".into(), |n| plural(
+                n,
+                "goroutine",
+                "goroutines"
+            )),
+            plural(target.samples.len() as u64, "sample", "samples"),
             match target.processes.len() {
                 1 => "1 process".to_string(),
                 n => format!("{n} processes"),
