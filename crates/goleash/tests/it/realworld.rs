@@ -419,3 +419,31 @@ fn a_dropped_unsubscribe_is_named_in_the_fix() {
         "{sending}"
     );
 }
+
+/// `--source` naming the package's own directory (`fixtures/go/realworld`, not the module
+/// root) finds the files of a dump taken on another machine: the directory's name is the
+/// last part of their path.
+#[test]
+fn source_may_name_the_package_directory() {
+    let dump = crate::support::go::workspace().join("tests/data/go1.27/realworld/after_debug2.txt");
+    let package = crate::support::go::workspace().join("fixtures/go/realworld");
+    let (_, doc) = goleash(&[
+        "inspect",
+        &dump.to_string_lossy(),
+        "--source",
+        &package.to_string_lossy(),
+        "--format",
+        "json",
+    ]);
+    let read: Vec<&Value> = doc["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["exit_conditions"].is_array())
+        .collect();
+    assert!(
+        read.iter()
+            .any(|g| g["leak_site"]["function"] == "main.(*app).handleQuote.func1"),
+        "the source was not read: {doc}"
+    );
+}
