@@ -75,6 +75,11 @@ impl SourceMap {
         out
     }
 
+    /// The checkouts named with `--source`.
+    pub fn checkout_dirs(&self) -> Vec<&Path> {
+        self.checkouts.iter().map(|c| c.dir.as_path()).collect()
+    }
+
     fn goroots(&self) -> &[PathBuf] {
         self.goroots.get_or_init(|| {
             let named = self.checkouts.iter().map(|c| c.dir.clone());
@@ -130,6 +135,12 @@ impl SourceMap {
         let path = Path::new(file);
         in_checkout.or_else(|| (path.is_absolute() && path.is_file()).then(|| path.to_path_buf()))
     }
+}
+
+/// Whether a dump's `file` is of the program's own code: not the standard library's, nor a
+/// dependency's in a module cache.
+pub fn is_program_file(file: &str) -> bool {
+    !file.is_empty() && in_goroot(file).is_none() && in_module_cache(file).is_none()
 }
 
 /// The path inside GOROOT/src of a standard library file a dump names: after the last

@@ -447,3 +447,89 @@ fn source_may_name_the_package_directory() {
         "the source was not read: {doc}"
     );
 }
+
+/// Runs goleash with `stdin` as its standard input: its exit code, stdout and stderr.
+fn goleash_with_input(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_goleash"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run goleash");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("goleash exited");
+    (
+        output.status.code().expect("an exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A dump from another machine, read where none of its program's files is: the document
+/// says so and what `--source` needs, in the text's closing note and in JSON, with nothing
+/// on stderr; with the right `--source`, or `--no-source`, it says nothing.
+#[test]
+fn a_dump_without_its_source_says_how_to_give_it() {
+    let workspace = crate::support::go::workspace();
+    let capture =
+        std::fs::read_to_string(workspace.join("tests/data/go1.27/realworld/after_debug2.txt"))
+            .expect("the stored capture");
+    // The paths of a build machine that is not this one.
+    let elsewhere = capture.replace("/work/wt/qa/", "/build-machine-that-is-not-here/");
+    let fixtures = workspace.join("fixtures/go");
+    let wrong = workspace.join("docs");
+    let (code, text, stderr) = goleash_with_input(&["inspect", "-"], elsewhere.as_bytes());
+    assert_eq!((code, stderr.as_str()), (0, ""), "{text}");
+    let last = text.lines().last().expect("output");
+    assert!(
+        last.contains("note: none of the program's files is here (such as /build-machine-that-is-not-here/fixtures/go/realworld/")
+            && last.contains("`--source DIR`"),
+        "{text}"
+    );
+    for command in ["inspect", "check"] {
+        let json = |extra: &[&str]| -> Value {
+            let mut args = vec![command, "-", "--format", "json"];
+            args.extend_from_slice(extra);
+            let (_, out, stderr) = goleash_with_input(&args, elsewhere.as_bytes());
+            assert_eq!(stderr, "", "{command} {extra:?}");
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{command}: {e}: {out}"))
+        };
+        let note = json(&[]);
+        assert!(
+            note["source_note"]
+                .as_str()
+                .is_some_and(|n| n.contains("`--source DIR`")),
+            "{command}: {}",
+            note["source_note"]
+        );
+        let named_wrong = json(&["--source", &wrong.to_string_lossy()]);
+        assert!(
+            named_wrong["source_note"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&format!(
+                    "none of the program's files is in {}",
+                    wrong.display()
+                ))),
+            "{command}: {}",
+            named_wrong["source_note"]
+        );
+        assert_eq!(
+            json(&["--source", &fixtures.to_string_lossy()])["source_note"],
+            Value::Null,
+            "{command}"
+        );
+        assert_eq!(
+            json(&["--no-source"])["source_note"],
+            Value::Null,
+            "{command}"
+        );
+    }
+}

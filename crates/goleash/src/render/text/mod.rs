@@ -31,6 +31,18 @@ pub struct TextOptions {
     pub all: bool,
 }
 
+/// The closing line that says how to give the analysis the program's source, when it had
+/// none of it.
+pub fn write_source_note(out: &mut dyn Write, note: Option<&str>, style: &Style) -> io::Result<()> {
+    match note {
+        Some(note) => {
+            writeln!(out)?;
+            writeln!(out, "  {}", style.dim(&format!("note: {note}")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// `1 goroutine`, `1,234 goroutines`.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     let word = if n == 1 { one } else { many };
