@@ -16,6 +16,7 @@ mod codes;
 mod postgres;
 mod read;
 mod schema;
+mod sql;
 #[cfg(test)]
 mod tests;
 mod write;

@@ -11,21 +11,21 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use ::postgres::{Client, NoTls, Row, Transaction};
+use ::postgres::types::ToSql;
+use ::postgres::{Client, GenericClient, NoTls, Row};
 use anyhow::{Context, Result, bail};
 use goleash_core::Signature;
 
 use super::codes::{
-    alert_verdict_code, alert_verdict_of, blocking_code, blocking_of, profile_code, profile_of,
-    role_code, role_of, settings_code, settings_of, signature_code, signature_of, source_code,
-    source_of, verdict_code, verdict_of,
+    alert_verdict_of, blocking_of, profile_of, role_of, settings_of, signature_of, source_of,
+    verdict_of,
 };
-use super::write::gzip;
+use super::sql::{self, Kept, Sql, Value};
 use super::{
-    AlertRow, DumpRow, GroupRow, ProcessRef, ProcessRow, Resume, SampleRow, SampleWrite,
-    SessionRow, TargetRow, Written, schema,
+    AlertRow, DumpRow, GroupRow, ProcessRow, Resume, SampleRow, SampleWrite, SessionRow, TargetRow,
+    Written, schema,
 };
-use crate::history::{AlertRecord, Creator, DumpRole, Frame, GroupMeta, Profile, Settings, Site};
+use crate::history::{AlertRecord, Creator, Frame, GroupMeta, Settings, Site};
 
 /// Each entry brings a database to the schema version it names, from the one before. A
 /// new database starts at schema 2 directly: schema 1 was SQLite's alone.
@@ -295,31 +295,18 @@ impl Postgres {
 
     /// Records the start of a watch session.
     pub fn begin_session(&mut self, t: f64, settings: &Settings, simulated: bool) -> Result<i64> {
-        let row = self.client.get_mut().query_one(
-            "INSERT INTO sessions (started, settings, simulated) VALUES ($1, $2, $3) RETURNING id",
-            &[&t, &settings_code(settings), &simulated],
-        )?;
-        Ok(row.get(0))
+        sql::begin_session(&mut Pg(self.client.get_mut()), t, settings, simulated)
     }
 
     /// Records the end of a session.
     pub fn end_session(&mut self, id: i64, t: f64) -> Result<()> {
-        self.client
-            .get_mut()
-            .execute("UPDATE sessions SET stopped = $1 WHERE id = $2", &[&t, &id])?;
-        Ok(())
+        sql::end_session(&mut Pg(self.client.get_mut()), id, t)
     }
 
     /// The id of a target, added if new; a watch also takes the target's lock.
     pub fn target(&mut self, url: &str, t: f64) -> Result<i64> {
         let client = self.client.get_mut();
-        client.execute(
-            "INSERT INTO targets (url, added) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
-            &[&url, &t],
-        )?;
-        let id: i64 = client
-            .query_one("SELECT id FROM targets WHERE url = $1", &[&url])?
-            .get(0);
+        let id = sql::target(&mut Pg(client), url, t)?;
         if self.writer {
             let locked: bool = client
                 .query_one(
@@ -339,105 +326,15 @@ impl Postgres {
 
     /// Writes one observation in one transaction.
     pub fn write(&mut self, w: &SampleWrite<'_>) -> Result<Written> {
-        let mut client = self.client.borrow_mut();
+        let client = self.client.get_mut();
         let mut tx = client.transaction()?;
-        let process = match &w.process {
-            ProcessRef::Known(id) => *id,
-            ProcessRef::New { reason, start_time } => tx
-                .query_one(
-                    "INSERT INTO processes (target_id, seen, start_time, reason)
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                    &[&w.target, &w.t, start_time, reason],
-                )?
-                .get(0),
-        };
-        let sample: i64 = tx
-            .query_one(
-                "INSERT INTO samples (target_id, process_id, session_id, t, goroutines, source, cost_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                &[
-                    &w.target,
-                    &process,
-                    &w.session,
-                    &w.t,
-                    &(w.goroutines as i64),
-                    &source_code(w.source),
-                    &w.cost_ms,
-                ],
-            )?
-            .get(0);
-        let mut added = Vec::new();
-        for g in w.new_groups {
-            if self.groups.contains_key(&(w.target, g.signature)) {
-                continue;
-            }
-            added.push((g.signature, insert_group(&mut tx, w.target, w.t, g)?));
-        }
-        let groups = &self.groups;
-        let id_of = |signature: Signature| {
-            groups
-                .get(&(w.target, signature))
-                .copied()
-                .or_else(|| added.iter().find(|a| a.0 == signature).map(|a| a.1))
-        };
-        if !w.counts.is_empty() {
-            let insert = tx.prepare(
-                "INSERT INTO group_counts (sample_id, group_id, count) VALUES ($1, $2, $3)",
-            )?;
-            for &(signature, count) in w.counts {
-                let group = id_of(signature).with_context(|| {
-                    format!("group {signature} has a count but was never described")
-                })?;
-                tx.execute(&insert, &[&sample, &group, &(count as i64)])?;
-            }
-        }
-        for v in w.verdicts {
-            let Some(group) = id_of(v.signature) else {
-                continue;
-            };
-            tx.execute(
-                "UPDATE groups SET verdict = $1, why = $2, pattern = $3, hint = $4 WHERE id = $5",
-                &[
-                    &verdict_code(v.verdict),
-                    &v.why,
-                    &v.pattern,
-                    &v.hint,
-                    &group,
-                ],
-            )?;
-        }
-        for d in w.dumps {
-            insert_dump(
-                &mut tx, w.target, process, sample, w.t, d.profile, d.debug, d.role, &d.reason,
-                &d.body,
-            )?;
-        }
-        for a in w.alerts {
-            tx.execute(
-                "INSERT INTO alerts (target_id, process_id, t, signature, verdict, why,
-                                     slope_per_minute, p_value, count_before, count_after)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[
-                    &w.target,
-                    &process,
-                    &w.t,
-                    &a.signature.map(signature_code),
-                    &alert_verdict_code(a.verdict),
-                    &a.why,
-                    &a.slope_per_minute,
-                    &a.p_value,
-                    &a.count_before.map(|c| c as i64),
-                    &a.count_after.map(|c| c as i64),
-                ],
-            )?;
-        }
+        let (written, added) = sql::write(&mut Pg(&mut tx), &self.groups, w)?;
         tx.commit()?;
-        drop(client);
         // Only what was committed may be cached: a failed transaction rolled these back.
         for (signature, id) in added {
             self.groups.insert((w.target, signature), id);
         }
-        Ok(Written { sample, process })
+        Ok(written)
     }
 
     /// Keeps `body` as the target's latest profile, replacing the previous one.
@@ -449,20 +346,14 @@ impl Postgres {
         t: f64,
         body: &[u8],
     ) -> Result<()> {
-        let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction()?;
-        insert_dump(
-            &mut tx,
+        let mut tx = self.client.get_mut().transaction()?;
+        let kept = Kept {
             target,
             process,
             sample,
             t,
-            Profile::Goroutine,
-            0,
-            DumpRole::Latest,
-            "the latest profile",
-            body,
-        )?;
+        };
+        sql::keep_latest(&mut Pg(&mut tx), &kept, body)?;
         tx.commit()?;
         Ok(())
     }
@@ -792,102 +683,43 @@ fn process_row(row: &Row) -> ProcessRow {
     }
 }
 
-/// Describes a stack seen for the first time, unless a row already does; its id.
-fn insert_group(tx: &mut Transaction<'_>, target: i64, t: f64, g: &GroupMeta) -> Result<i64> {
-    let site = g.site.as_ref();
-    let creator = g.created_by.as_ref();
-    let inserted = tx.query_opt(
-        "INSERT INTO groups (target_id, signature, first_seen, blocking, site_function,
-                             site_file, site_line, site_source, creator_function, creator_file,
-                             creator_line, verdict, why, pattern, hint)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (target_id, signature) DO NOTHING RETURNING id",
-        &[
-            &target,
-            &signature_code(g.signature),
-            &t,
-            &blocking_code(g.blocking),
-            &site.map(|s| &s.function),
-            &site.map(|s| &s.file),
-            &site.map(|s| i64::from(s.line)),
-            &site.and_then(|s| s.source.as_ref()),
-            &creator.map(|c| &c.function),
-            &creator.map(|c| &c.file),
-            &creator.map(|c| i64::from(c.line)),
-            &verdict_code(g.verdict),
-            &g.why,
-            &g.pattern,
-            &g.hint,
-        ],
-    )?;
-    let Some(row) = inserted else {
-        return Ok(tx
-            .query_one(
-                "SELECT id FROM groups WHERE target_id = $1 AND signature = $2",
-                &[&target, &signature_code(g.signature)],
-            )?
-            .get(0));
-    };
-    let id: i64 = row.get(0);
-    let frame = tx.prepare(
-        "INSERT INTO group_frames (group_id, depth, function, file, line, \"offset\", inlined)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )?;
-    for (depth, f) in g.frames.iter().enumerate() {
-        tx.execute(
-            &frame,
-            &[
-                &id,
-                &(depth as i64),
-                &f.function,
-                &f.file,
-                &i64::from(f.line),
-                &f.offset.map(i64::from),
-                &f.inlined,
-            ],
-        )?;
-    }
-    Ok(id)
+/// A PostgreSQL client or transaction running the statements of [`sql`].
+struct Pg<'c, C: GenericClient>(&'c mut C);
+
+fn bound<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| -> &(dyn ToSql + Sync) {
+            match v {
+                Value::Int(x) => x,
+                Value::Real(x) => x,
+                Value::Text(x) => x,
+                Value::Bool(x) => x,
+                Value::Bytes(x) => x,
+            }
+        })
+        .collect()
 }
 
-/// Keeps a body; a `latest` one replaces the target's previous latest.
-#[allow(clippy::too_many_arguments)]
-fn insert_dump(
-    tx: &mut Transaction<'_>,
-    target: i64,
-    process: i64,
-    sample: i64,
-    t: f64,
-    profile: Profile,
-    debug: u8,
-    role: DumpRole,
-    reason: &str,
-    body: &[u8],
-) -> Result<()> {
-    if role == DumpRole::Latest {
-        tx.execute(
-            "DELETE FROM dumps WHERE target_id = $1 AND role = $2",
-            &[&target, &role_code(DumpRole::Latest)],
-        )?;
+impl<C: GenericClient> Sql for Pg<'_, C> {
+    fn execute(&mut self, statement: &str, values: &[Value<'_>]) -> Result<u64> {
+        Ok(self.0.execute(statement, &bound(values))?)
     }
-    tx.execute(
-        "INSERT INTO dumps (target_id, process_id, sample_id, t, profile, debug, role, reason,
-                            size, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            &target,
-            &process,
-            &sample,
-            &t,
-            &profile_code(profile),
-            &i64::from(debug),
-            &role_code(role),
-            &reason,
-            &(body.len() as i64),
-            &gzip(body)?,
-        ],
-    )?;
-    Ok(())
+
+    fn execute_each(&mut self, statement: &str, rows: &[Vec<Value<'_>>]) -> Result<()> {
+        let prepared = self.0.prepare(statement)?;
+        for row in rows {
+            self.0.execute(&prepared, &bound(row))?;
+        }
+        Ok(())
+    }
+
+    fn id(&mut self, statement: &str, values: &[Value<'_>]) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .query_opt(statement, &bound(values))?
+            .map(|row| row.get(0)))
+    }
 }
 
 #[cfg(test)]
