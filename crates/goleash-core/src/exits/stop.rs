@@ -102,9 +102,6 @@ fn by_returned_closer(
     } else {
         package.iter().map(|f| &**f).collect()
     };
-    let dropped = files
-        .iter()
-        .find_map(|f| discarding_call(f, starter, position));
     let ordinal = match position {
         0 => "first",
         1 => "second",
@@ -114,10 +111,27 @@ fn by_returned_closer(
     let mut hint = format!(
         "The goroutine stops when `{channel}` is closed, and only the function {starter} returns (its {ordinal} result) closes it: keep that function and call it when done (`x, stop := …{starter}(…)` and `defer stop()`)."
     );
-    if let Some((path, at, code)) = dropped {
-        let short = path.rsplit('/').next().unwrap_or(path);
+    let calls: Vec<Call> = files
+        .iter()
+        .flat_map(|f| calls_of(f, starter, position))
+        .collect();
+    let short = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
+    if let Some(dropped) = calls.iter().find(|c| c.kept.is_none()) {
         hint.push_str(&format!(
-            " `{code}` ({short}:{at}) throws it away, so nothing can ever stop this goroutine."
+            " `{}` ({}:{}) throws it away, so nothing can ever stop this goroutine.",
+            dropped.code,
+            short(dropped.path),
+            dropped.line
+        ));
+    } else if let Some(call) = calls.iter().find(|c| !c.deferred) {
+        let kept = call.kept.unwrap_or_default();
+        hint.push_str(&format!(
+            " `{}` ({}:{}) keeps it as `{kept}` but does not defer it: a path that returns \
+             without calling `{kept}()` leaves this goroutine behind; `defer {kept}()` right \
+             after the call ends it on every path.",
+            call.code,
+            short(call.path),
+            call.line
         ));
     }
     Some(hint)
@@ -129,50 +143,70 @@ fn ranged_over(code: &str) -> &str {
     ranged.trim().trim_end_matches('{').trim()
 }
 
-/// The first call of `name` (a function or method) in `file` whose result at `position`
-/// is assigned to `_` or not kept at all: the file's path, the line and the statement.
-fn discarding_call<'f>(
-    file: &'f GoFile,
-    name: &str,
-    position: usize,
-) -> Option<(&'f str, u32, String)> {
-    let mut found = None;
+/// A call of the function that returns a stop function.
+struct Call<'f> {
+    path: &'f str,
+    line: u32,
+    /// The statement, as quoted.
+    code: String,
+    /// The name the stop function is kept under; `None` when it is thrown away (`_`, or
+    /// the call's results not kept at all).
+    kept: Option<&'f str>,
+    /// The function making the call defers calling it (`defer stop()`).
+    deferred: bool,
+}
+
+/// The calls of `name` (a function or method) in `file` that are statements of their own
+/// or assignments, with what becomes of the result at `position`.
+fn calls_of<'f>(file: &'f GoFile, name: &str, position: usize) -> Vec<Call<'f>> {
+    let mut calls = Vec::new();
     visit(file.root(), &mut |n| {
-        if found.is_some() {
-            return false;
-        }
         if n.kind() != "call_expression" {
             return true;
         }
-        let called = n.child_by_field_name("function").map(|f| {
+        let called = n.child_by_field_name("function").is_some_and(|f| {
             let text = file.text(f);
             text.rsplit('.').next().unwrap_or(text) == name
         });
-        if called != Some(true) {
-            return true;
-        }
-        let Some(statement) = n.parent().and_then(|list| {
-            if list.kind() == "expression_statement" {
-                return Some(list);
-            }
-            let statement = list.parent()?;
-            let kept = statement.child_by_field_name("left").map(expressions)?;
-            let discarded = matches!(
-                statement.kind(),
-                "short_var_declaration" | "assignment_statement"
-            ) && kept.get(position).is_some_and(|k| file.text(*k) == "_");
-            discarded.then_some(statement)
-        }) else {
+        let Some(parent) = n.parent().filter(|_| called) else {
             return true;
         };
-        found = Some((
-            file.path.as_str(),
-            line_of(statement),
-            file.quote(statement),
-        ));
-        false
+        let (statement, kept) = if parent.kind() == "expression_statement" {
+            (parent, None)
+        } else {
+            let Some(statement) = parent
+                .parent()
+                .filter(|s| matches!(s.kind(), "short_var_declaration" | "assignment_statement"))
+            else {
+                return true;
+            };
+            let left = statement
+                .child_by_field_name("left")
+                .map(expressions)
+                .unwrap_or_default();
+            let Some(result) = left.get(position) else {
+                return true;
+            };
+            let name = file.text(*result);
+            (statement, (name != "_").then_some(name))
+        };
+        let deferred = kept.is_some_and(|k| {
+            enclosing_function(statement).is_some_and(|f| {
+                file.text(f)
+                    .replace(' ', "")
+                    .contains(&format!("defer{k}()"))
+            })
+        });
+        calls.push(Call {
+            path: file.path.as_str(),
+            line: line_of(statement),
+            code: file.quote(statement),
+            kept,
+            deferred,
+        });
+        true
     });
-    found
+    calls
 }
 
 /// `s.quit` out of `<-s.quit`, `case <-s.quit:`, `case _, ok := <-c.done:`;

@@ -35,7 +35,7 @@ const SUBSCRIBER_SITES: [&str; 2] = ["rw-subscriber", "rw-subscriber-send"];
 /// Long-lived by design.
 const HEALTHY: [&str; 4] = ["rw-worker", "rw-broker", "rw-janitor", "rw-refill"];
 
-fn goleash(args: &[&str]) -> (i32, Value) {
+pub(crate) fn goleash(args: &[&str]) -> (i32, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_goleash"))
         .env("NO_COLOR", "1")
         .args(args)
@@ -81,21 +81,12 @@ fn drive(addr: &str) {
 fn site_of<'m>(group: &Value, markers: &'m Markers) -> Option<&'m str> {
     let file = group["leak_site"]["file"].as_str()?;
     let line = group["leak_site"]["line"].as_u64()?;
-    let site = HEALTHY
-        .iter()
-        .chain(LEAKS.iter().map(|(s, _)| s))
-        .chain(SUBSCRIBER_SITES.iter())
-        .find(|s| {
-            markers.find(s, "block").is_some_and(|m| {
-                file.ends_with(&*m.file.to_string_lossy()) && u64::from(m.line) == line
-            })
-        })?;
-    Some(site)
+    markers.block_site(file, line)
 }
 
 /// Goroutines per site and verdict, in a document's groups; groups at no marked site are
 /// listed by verdict and function.
-fn tally(doc: &Value, markers: &Markers) -> BTreeMap<(String, String), u64> {
+pub(crate) fn tally(doc: &Value, markers: &Markers) -> BTreeMap<(String, String), u64> {
     let mut tally = BTreeMap::new();
     for group in doc["groups"].as_array().expect("groups") {
         let verdict = group["verdict"].as_str().expect("a verdict").to_string();
