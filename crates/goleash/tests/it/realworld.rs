@@ -199,10 +199,11 @@ const CLEAN_TESTS: [&str; 6] = [
     "TestLimiterRefills",
 ];
 
-fn test_suite(release: &str) {
+/// `goleash test --format json ./<package>/` in the fixtures of Go `release`: its exit code
+/// and document.
+pub(crate) fn goleash_test(release: &str, package: &str) -> (i32, Value) {
     let toolchain = toolchain(release);
     let fixtures = toolchain.fixtures();
-    let markers = Markers::read(&fixtures.src(), "realworld");
     let go = toolchain.command();
     let mut command = Command::new(env!("CARGO_BIN_EXE_goleash"));
     for (key, value) in go.get_envs() {
@@ -217,12 +218,22 @@ fn test_suite(release: &str) {
         go.get_program().to_str().expect("a UTF-8 path"),
         "--format",
         "json",
-        "./realworld/",
+        &format!("./{package}/"),
     ]);
     let result = run(&mut command, false);
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert_eq!(result.code(), 1, "{stderr}");
-    let doc: Value = serde_json::from_slice(&result.stdout).expect("JSON");
+    let doc = serde_json::from_slice(&result.stdout).unwrap_or_else(|e| {
+        panic!(
+            "goleash test ./{package}/: not JSON ({e}): {}",
+            String::from_utf8_lossy(&result.stderr)
+        )
+    });
+    (result.code(), doc)
+}
+
+fn test_suite(release: &str) {
+    let markers = Markers::read(&toolchain(release).fixtures().src(), "realworld");
+    let (code, doc) = goleash_test(release, "realworld");
+    assert_eq!(code, 1, "{doc}");
     let failing: BTreeMap<String, (String, u64)> = doc["leaks"]
         .as_array()
         .expect("leaks")

@@ -158,3 +158,46 @@ fn relay_service_go_1_27() {
     drop(waiting);
     drop(service);
 }
+
+/// `goleash test` on the relay's own tests: the two that leak fail, each at its site with the
+/// one goroutine it left; the three that clean up are not reported.
+#[test]
+fn relay_tests_go_1_27() {
+    let markers = Markers::read(&toolchain("1.27").fixtures().src(), "relay");
+    let (code, doc) = crate::realworld::goleash_test("1.27", "relay");
+    assert_eq!(code, 1, "{doc}");
+    let failing: Vec<(String, String, u64)> = doc["leaks"]
+        .as_array()
+        .expect("leaks")
+        .iter()
+        .filter(|l| l["outcome"] == "fail")
+        .map(|l| {
+            let site = l["leak_site"]["file"]
+                .as_str()
+                .zip(l["leak_site"]["line"].as_u64())
+                .and_then(|(file, line)| markers.block_site(file, line))
+                .unwrap_or("unmarked");
+            (
+                l["test"].as_str().expect("a test").to_string(),
+                site.to_string(),
+                l["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failing,
+        [
+            (
+                "TestLookupWithARegionDown".to_string(),
+                "relay-lookup".to_string(),
+                1
+            ),
+            (
+                "TestTenantDefaults".to_string(),
+                "relay-janitor".to_string(),
+                1
+            ),
+        ],
+        "{doc}"
+    );
+}
