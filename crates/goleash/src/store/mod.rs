@@ -14,6 +14,7 @@
 
 mod codes;
 mod postgres;
+mod queries;
 mod read;
 mod schema;
 mod sql;

@@ -14,6 +14,7 @@ use super::codes::{
     alert_verdict_code, blocking_code, profile_code, role_code, settings_code, signature_code,
     source_code, verdict_code,
 };
+use super::queries::Record;
 use super::{ProcessRef, SampleWrite, Written};
 use crate::history::{DumpRole, GroupMeta, Profile, Settings};
 
@@ -104,6 +105,9 @@ pub(super) trait Sql {
 
     /// Runs a statement that returns at most one row, of one id (`RETURNING id`).
     fn id(&mut self, sql: &str, values: &[Value<'_>]) -> Result<Option<i64>>;
+
+    /// Runs a query; its rows.
+    fn query(&mut self, sql: &str, values: &[Value<'_>]) -> Result<Vec<Record>>;
 }
 
 /// Records the start of a watch session.

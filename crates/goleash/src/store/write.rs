@@ -2,9 +2,10 @@
 //! [`super::sql`].
 
 use anyhow::Result;
-use rusqlite::types::ToSqlOutput;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
+use super::queries::{Cell, Record};
 use super::sql::{self, Kept, Sql, Value};
 use super::{SampleWrite, Sqlite, Written};
 use crate::history::Settings;
@@ -22,7 +23,7 @@ impl ToSql for Value<'_> {
 }
 
 /// A connection, or a transaction through it.
-struct Lite<'c>(&'c Connection);
+pub(super) struct Lite<'c>(pub &'c Connection);
 
 impl Lite<'_> {
     /// `$1` as SQLite numbers it: `?1`.
@@ -45,6 +46,28 @@ impl Sql for Lite<'_> {
             prepared.execute(rusqlite::params_from_iter(row))?;
         }
         Ok(())
+    }
+
+    fn query(&mut self, statement: &str, values: &[Value<'_>]) -> Result<Vec<Record>> {
+        let mut prepared = self.prepare(statement)?;
+        let columns = prepared.column_count();
+        let mut rows = prepared.query(rusqlite::params_from_iter(values))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let cells = (0..columns)
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        ValueRef::Null => Cell::Null,
+                        ValueRef::Integer(v) => Cell::Int(v),
+                        ValueRef::Real(v) => Cell::Real(v),
+                        ValueRef::Text(v) => Cell::Text(String::from_utf8_lossy(v).into_owned()),
+                        ValueRef::Blob(v) => Cell::Bytes(v.to_vec()),
+                    })
+                })
+                .collect::<Result<Vec<Cell>>>()?;
+            out.push(Record(cells));
+        }
+        Ok(out)
     }
 
     fn id(&mut self, statement: &str, values: &[Value<'_>]) -> Result<Option<i64>> {
