@@ -122,11 +122,8 @@ impl Engine<'_> {
             else {
                 continue;
             };
-            pending.verdicts.push(VerdictUpdate::of(signature, &info));
+            self.record_verdict(i, signature, &info, pending);
             let target = &mut self.targets[i];
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
             if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect)
                 || reported_elsewhere(&assessment, gi)
             {
@@ -147,6 +144,21 @@ impl Engine<'_> {
                     growth.after
                 ));
             }
+        }
+    }
+
+    /// Stack `signature` of target `i` is judged `info` now: the target follows it so, and
+    /// the history records it with this sample.
+    fn record_verdict(
+        &mut self,
+        i: usize,
+        signature: Signature,
+        info: &GroupInfo,
+        pending: &mut Pending,
+    ) {
+        pending.verdicts.push(VerdictUpdate::of(signature, info));
+        if let Some(g) = self.targets[i].groups.get_mut(&signature) {
+            g.info = info.clone();
         }
     }
 
@@ -234,13 +246,9 @@ impl Engine<'_> {
             else {
                 continue;
             };
-            let target = &mut self.targets[i];
-            target.alerted.insert(Some(signature));
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
+            self.targets[i].alerted.insert(Some(signature));
+            self.record_verdict(i, signature, &info, pending);
             let count = snapshot.groups[gi].count;
-            pending.verdicts.push(VerdictUpdate::of(signature, &info));
             let grounds = Grounds::Proof {
                 leaked,
                 count,
@@ -274,15 +282,11 @@ impl Engine<'_> {
             else {
                 continue;
             };
-            let target = &mut self.targets[i];
-            let before = target.groups[&signature].info.clone();
+            let before = self.targets[i].groups[&signature].info.clone();
             if info.verdict == before.verdict && info.why == before.why {
                 continue;
             }
-            pending.verdicts.push(VerdictUpdate::of(signature, &info));
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
+            self.record_verdict(i, signature, &info, pending);
             let escalated = assessment.verdict == Verdict::Leak && before.verdict != Verdict::Leak;
             if escalated && !reported_elsewhere(&assessment, gi) {
                 let grounds = Grounds::Trend {
