@@ -37,6 +37,14 @@ pub fn how_to_stop(
         let file = found()?;
         return by_ticker_field(&file, &function, receiver, field, lookup);
     }
+    if let Some(fix) = exits
+        .conditions
+        .iter()
+        .filter(|c| c.can_happen == Possibility::No)
+        .find_map(skipped_release)
+    {
+        return Some(fix);
+    }
     let returned = exits.conditions.iter().find(|c| {
         matches!(c.kind, ExitKind::Close | ExitKind::DoneChannel)
             && c.can_happen != Possibility::Yes
@@ -135,6 +143,51 @@ fn by_returned_closer(
         ));
     }
     Some(hint)
+}
+
+/// The fix for a wait whose release an early return skips, as the analysis of the wait
+/// found it (the `why` of [`super::values`]): a `wg.Done()` that is not deferred, an unlock
+/// after a return that leaves with the lock held.
+fn skipped_release(condition: &ExitCondition) -> Option<String> {
+    let why = condition.why.as_str();
+    match condition.kind {
+        ExitKind::WaitGroup => {
+            let (before, after) = why.split_once(" is not deferred, and the return at ")?;
+            let done = before.rsplit_once('`').map(|(head, _)| head)?;
+            let (_, done) = done.rsplit_once('`')?;
+            let at = before.rsplit_once(" (")?.1.trim_end_matches(')');
+            let ret = after.split_once(" skips it")?.0;
+            Some(format!(
+                "`{done}` ({at}) is reached only when the goroutine gets that far: the return at \
+                 {ret} skips it, so the counter never reaches zero and Wait never returns. Make \
+                 `defer {done}` the goroutine's first statement."
+            ))
+        }
+        ExitKind::Unlock => {
+            let (_, after) = why.split_once("the return at ")?;
+            let (ret, rest) = after.split_once(" skips its unlock")?;
+            let lock = condition.code.trim();
+            let name = lock
+                .strip_suffix(".Lock()")
+                .or_else(|| lock.strip_suffix(".RLock()"))?;
+            let unlock = if lock.ends_with(".RLock()") {
+                "RUnlock"
+            } else {
+                "Unlock"
+            };
+            let at = rest
+                .strip_prefix(" (")
+                .and_then(|r| r.split_once(')'))
+                .map(|(at, _)| format!(" at {at}"))
+                .unwrap_or_default();
+            Some(format!(
+                "The return at {ret} leaves `{name}` locked (its {unlock}{at} is never reached), \
+                 and every later `{lock}` waits for ever: write `{lock}` then `defer \
+                 {name}.{unlock}()`, or unlock before that return."
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// `s.feed` out of `for ev := range s.feed {` (or of `s.feed` itself).

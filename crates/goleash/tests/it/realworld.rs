@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::support::go::{run, toolchain};
 use crate::support::http::{Connection, get};
-use crate::support::service::Service;
+use crate::support::service::{Service, idle_dump};
 use crate::support::truth::Markers;
 
 /// Requests of each leaky kind.
@@ -151,16 +151,10 @@ fn service(release: &str) {
         std::fs::write(&path, body).expect("write a capture");
         path.to_string_lossy().into_owned()
     };
-    // The baseline is the idle service: its workers, broker and janitor in their waits, not
-    // still runnable from its start (a loaded machine caught them so).
-    for _ in 0..100 {
-        let body = get(&addr, "/debug/pprof/goroutine?debug=2").body;
-        if !String::from_utf8_lossy(&body).contains("[runnable]") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let before = save("before.txt");
+    // The baseline is the idle service: its workers, broker and janitor in their waits.
+    let before = dir.join("before.txt");
+    std::fs::write(&before, idle_dump(&addr)).expect("write a capture");
+    let before = before.to_string_lossy().into_owned();
     drive(&addr);
     let after = save("after.txt");
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::realworld::{goleash, tally};
 use crate::support::go::toolchain;
 use crate::support::http::get;
-use crate::support::service::Service;
+use crate::support::service::{Service, idle_dump};
 use crate::support::truth::Markers;
 
 /// Requests of each leaky kind.
@@ -95,7 +95,7 @@ fn relay_service_go_1_27() {
     let service = Service::start(&fixtures.binary("relay"), &[]);
     let addr = service.addr.clone();
     let before = dir.join("before.txt");
-    std::fs::write(&before, get(&addr, "/debug/pprof/goroutine?debug=2").body).expect("write");
+    std::fs::write(&before, idle_dump(&addr)).expect("write");
     let waiting = drive(&addr);
     let after = dir.join("after.txt");
     std::fs::write(&after, dump_with_waiters(&addr)).expect("write");
@@ -130,6 +130,20 @@ fn relay_service_go_1_27() {
         why.starts_with(&format!("{ROUNDS} goroutines with no way out"))
             && why.contains("is where the holder locked it too: the return at handlers.go:126 skips its unlock (handlers.go:129)"),
         "{why}"
+    );
+    assert!(
+        stats["hint"].as_str().is_some_and(|h| h.starts_with(
+            "The return at handlers.go:126 leaves `statsMu` locked (its Unlock at handlers.go:129 is never reached)"
+        )),
+        "{stats}"
+    );
+    // The lookup's Done that an early return skips is named in the fix, not only in the why.
+    let lookup = group_at(&doc, &markers, "relay-lookup");
+    assert!(
+        lookup["hint"].as_str().is_some_and(|h| h.starts_with(
+            "`wg.Done()` (handlers.go:75) is reached only when the goroutine gets that far: the return at handlers.go:72 skips it"
+        ) && h.contains("Make `defer wg.Done()` the goroutine's first statement")),
+        "{lookup}"
     );
     // Of the janitors, those of finished requests are counted apart from the service's.
     let janitors = group_at(&doc, &markers, "relay-janitor");
