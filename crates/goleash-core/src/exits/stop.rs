@@ -64,7 +64,12 @@ pub fn how_to_stop(
     let waited = received_from(&stop.code)?;
     match stop.kind {
         ExitKind::Cancel => by_context(&file, &function, frame.line, group, tables, stop, waited),
-        _ => by_channel(&file, &function, waited, lookup),
+        _ => {
+            let maker = group
+                .created_by
+                .map(|f| tables.str(tables.get_frame(f).function).into_owned());
+            by_channel(&file, &function, waited, maker.as_deref(), lookup)
+        }
     }
 }
 
@@ -131,7 +136,7 @@ fn by_returned_closer(
             short(dropped.path),
             dropped.line
         ));
-    } else if let Some(call) = calls.iter().find(|c| !c.deferred) {
+    } else if let Some(call) = calls.iter().find(|c| !c.caller_does("defer{}()")) {
         let kept = call.kept.unwrap_or_default();
         hint.push_str(&format!(
             " `{}` ({}:{}) keeps it as `{kept}` but does not defer it: a path that returns \
@@ -205,8 +210,20 @@ struct Call<'f> {
     /// The name the stop function is kept under; `None` when it is thrown away (`_`, or
     /// the call's results not kept at all).
     kept: Option<&'f str>,
-    /// The function making the call defers calling it (`defer stop()`).
-    deferred: bool,
+    /// The text of the function making the call.
+    caller: &'f str,
+}
+
+impl Call<'_> {
+    /// The caller does `what` (spaces aside) with what it kept: `defer stop()` for
+    /// `defer{}()`, `c.Close` for `{}.Close`.
+    fn caller_does(&self, what: &str) -> bool {
+        self.kept.is_some_and(|k| {
+            self.caller
+                .replace(' ', "")
+                .contains(&what.replace("{}", k))
+        })
+    }
 }
 
 /// The calls of `name` (a function or method) in `file` that are statements of their own
@@ -243,19 +260,12 @@ fn calls_of<'f>(file: &'f GoFile, name: &str, position: usize) -> Vec<Call<'f>> 
             let name = file.text(*result);
             (statement, (name != "_").then_some(name))
         };
-        let deferred = kept.is_some_and(|k| {
-            enclosing_function(statement).is_some_and(|f| {
-                file.text(f)
-                    .replace(' ', "")
-                    .contains(&format!("defer{k}()"))
-            })
-        });
         calls.push(Call {
             path: file.path.as_str(),
             line: line_of(statement),
             code: file.quote(statement),
             kept,
-            deferred,
+            caller: enclosing_function(statement).map_or("", |f| file.text(f)),
         });
         true
     });
@@ -330,6 +340,7 @@ fn by_channel(
     file: &GoFile,
     function: &str,
     channel: &str,
+    maker: Option<&str>,
     lookup: &dyn SourceLookup,
 ) -> Option<String> {
     let Some((_, field)) = channel.rsplit_once('.') else {
@@ -359,10 +370,30 @@ fn by_channel(
         .filter(|m| m.calls)
         .min_by_key(|m| (!STOP_METHODS.contains(&m.name.as_str()), m.name.clone()));
     if let Some(m) = closer {
+        // The function with the `go` statement makes the values: a call of it that keeps
+        // one and never calls the method is the one to fix.
+        let unclosed = maker.map(names::local_name).and_then(|maker| {
+            let maker = maker.rsplit('.').next().unwrap_or(maker);
+            files
+                .iter()
+                .flat_map(|f| calls_of(f, maker, 0))
+                .find(|c| c.kept.is_some() && !c.caller_does(&format!("{{}}.{}", m.name)))
+        });
+        let culprit = match unclosed {
+            Some(call) => format!(
+                " `{}` ({}:{}) makes one and never calls `{}.{}()`.",
+                call.code,
+                call.path.rsplit('/').next().unwrap_or(call.path),
+                call.line,
+                call.kept.unwrap_or_default(),
+                m.name
+            ),
+            None => " Nothing called it here.".to_string(),
+        };
         return Some(format!(
             "The goroutine stops when `{channel}` is closed, and `(*{type_name}).{name}` closes \
              it: call `{name}()` on every {type_name} when done with it (`defer x.{name}()` \
-             after making one; in a test, `t.Cleanup(x.{name})`). Nothing called it here.",
+             after making one; in a test, `t.Cleanup(x.{name})`).{culprit}",
             name = m.name
         ));
     }

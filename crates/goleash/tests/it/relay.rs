@@ -158,7 +158,8 @@ fn relay_service_go_1_27() {
     assert!(
         janitors["hint"]
             .as_str()
-            .is_some_and(|h| h.contains("call `Close()` on every cache")),
+            .is_some_and(|h| h.contains("call `Close()` on every cache")
+                && h.ends_with("`c := newCache(time.Second, 50*time.Millisecond)` (handlers.go:103) makes one and never calls `c.Close()`.")),
         "{janitors}"
     );
     // The long poll keeps its stop function but calls it on one path only.
