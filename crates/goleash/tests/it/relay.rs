@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::realworld::{goleash, tally};
+use crate::realworld::{assert_only_expected, goleash, tally};
 use crate::support::go::toolchain;
 use crate::support::http::get;
 use crate::support::service::{Service, idle_dump};
@@ -111,14 +111,7 @@ fn relay_service_go_1_27() {
     assert_eq!(leak("relay-stats"), Some(ROUNDS), "{tally:#?}");
     // The service's own janitor shares the stack of the leaked ones.
     assert_eq!(leak("relay-janitor"), Some(ROUNDS + 1), "{tally:#?}");
-    for site in HEALTHY {
-        let verdicts: Vec<&String> = tally
-            .keys()
-            .filter(|(s, _)| s == site)
-            .map(|(_, v)| v)
-            .collect();
-        assert_eq!(verdicts, ["expected"], "{site}: {tally:#?}");
-    }
+    assert_only_expected(&tally, &HEALTHY, "check before after");
 
     // One dump alone: requests stuck in a handler are not a pool of the accept loop, and
     // the lock they wait for was kept by the same code on its error path.
