@@ -130,6 +130,21 @@ fn relay_service_go_1_27() {
         )),
         "{stats}"
     );
+    // net/http's returns under the stuck handler are one line of the text, not one each.
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_goleash"))
+        .args(["inspect", &after, "--color", "never"])
+        .output()
+        .expect("run goleash");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let folded = text
+        .lines()
+        .filter(|l| l.contains("`return`s (server.go:"))
+        .count();
+    assert_eq!(folded, 1, "{text}");
+    assert!(
+        text.contains("main.(*relay).handleStats never returns to them"),
+        "{text}"
+    );
     // The lookup's Done that an early return skips is named in the fix, not only in the why.
     let lookup = group_at(&doc, &markers, "relay-lookup");
     assert!(
