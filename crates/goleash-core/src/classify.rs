@@ -337,6 +337,9 @@ struct Facts<'a> {
     only_runtime: bool,
     exits: Option<&'a Exits>,
     several_per_parent: bool,
+    /// An HTTP server's connection goroutine that waits inside the program's handler: a
+    /// request, which should end, however long its parent (the accept loop) lives.
+    serving_request: bool,
     test_ended: bool,
     new_server: bool,
 }
@@ -440,6 +443,10 @@ pub fn assess(
         only_runtime: !origins.is_empty() && origins.iter().all(|&o| o == Origin::Runtime),
         exits: analysis.exits.as_ref(),
         several_per_parent: shared_parent && started_in_loop == Some(true),
+        serving_request: origins.iter().any(|o| o.is_user())
+            && group.created_by.is_some_and(|f| {
+                tables.bytes(tables.get_frame(f).function) == b"net/http.(*Server).Serve"
+            }),
         test_ended: options.moment == Moment::TestEnded,
         // New since the baseline, and more servers than there were: not the same servers
         // moved to other lines by a new build.
@@ -699,7 +706,7 @@ fn decide(
         );
     }
     if let Some(exits) = facts.exits
-        && let Some(decided) = by_exits(exits, group, growth, moment)
+        && let Some(decided) = by_exits(exits, group, facts, growth, moment)
     {
         return decided;
     }
@@ -739,7 +746,11 @@ fn decide(
     {
         return (
             Verdict::Expected,
-            format!("steady at {} goroutines, as long-lived ones are", g.after),
+            format!(
+                "steady at {} goroutine{}, as long-lived ones are",
+                g.after,
+                if g.after == 1 { "" } else { "s" }
+            ),
         );
     }
     if moment == Moment::TestEnded && blocking.needs_another_goroutine() {
@@ -755,7 +766,7 @@ fn decide(
         // its creator (the dialler) always exits, and without parent ids it would pass for
         // a single long-lived goroutine.
         let held_by_body = pattern.is_some_and(|p| p.id == HELD_BY_BODY);
-        if !held_by_body && let Some(why) = by_design(group) {
+        if !held_by_body && let Some(why) = by_design(group, facts) {
             return (Verdict::Expected, why);
         }
         let exited = group.parents.iter().any(|(p, _)| *p == ParentRef::Exited);
@@ -772,9 +783,43 @@ fn decide(
                 ),
             );
         }
-        let why = if exited {
+        let why = if facts.serving_request {
             format!(
-                "{n} blocked in {} after the goroutine that started them exited",
+                "{} blocked in {} inside the handler: a request should end when it is answered, \
+                 and one snapshot cannot tell whether this wait will",
+                if n == 1 {
+                    "a request".to_string()
+                } else {
+                    format!("{n} requests")
+                },
+                blocking.name()
+            )
+        } else if exited && n == 1 {
+            format!(
+                "blocked in {} after the goroutine that started it exited",
+                blocking.name()
+            )
+        } else if exited {
+            let starters = if group.parent.is_some() {
+                "the goroutine that started them"
+            } else {
+                "the goroutines that started them"
+            };
+            let orphans: u64 = group
+                .parents
+                .iter()
+                .filter(|(p, _)| *p == ParentRef::Exited)
+                .map(|(_, c)| c)
+                .sum();
+            // Some of the group may still have their parent (the one a live goroutine
+            // started beside those of finished requests): say how many outlived theirs.
+            let how_many = if orphans < n {
+                format!("{orphans} of {n}")
+            } else {
+                n.to_string()
+            };
+            format!(
+                "{how_many} blocked in {} after {starters} exited",
                 blocking.name()
             )
         } else {
@@ -798,6 +843,7 @@ fn decide(
 fn by_exits(
     exits: &Exits,
     group: &Group,
+    facts: &Facts<'_>,
     growth: Option<Growth>,
     moment: Moment,
 ) -> Option<(Verdict, String)> {
@@ -855,7 +901,7 @@ fn by_exits(
             // A loop or a pool its live starter keeps is by design even then.
             // A loop or a pool its live starter keeps is by design even then; without
             // parent ids (profiles) a pool a live goroutine keeps and a leak look alike.
-            Moment::Quiescent => Some(match by_design(group) {
+            Moment::Quiescent => Some(match by_design(group, facts) {
                 Some(why) => (Verdict::Expected, format!("{why}, with no way out: {none}")),
                 None if group.parents.is_empty() => (
                     Verdict::Suspect,
@@ -871,7 +917,7 @@ fn by_exits(
                     ),
                 ),
             }),
-            Moment::Live => match by_design(group) {
+            Moment::Live => match by_design(group, facts) {
                 Some(why) => Some((Verdict::Expected, format!("{why}, with no way out: {none}"))),
                 None => Some((
                     Verdict::Suspect,
@@ -939,7 +985,10 @@ const POOL_MAX: u64 = 256;
 
 /// Why a blocked group looks long-lived by design: one loop, or a pool, whose creator is
 /// still running (or is the program's start-up).
-fn by_design(group: &Group) -> Option<String> {
+fn by_design(group: &Group, facts: &Facts<'_>) -> Option<String> {
+    if facts.serving_request {
+        return None;
+    }
     let parents_alive = !group.parents.is_empty()
         && group
             .parents

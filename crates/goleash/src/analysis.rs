@@ -1,6 +1,7 @@
 //! Classifying what was read: verdicts for every group, with the program's source when it is
 //! on this machine.
 
+use std::cell::{Cell, RefCell};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -11,13 +12,18 @@ use goleash_core::exits::{GoFile, Lookup, SourceFiles, SourceLookup, Sources};
 use goleash_core::model::CauseKind;
 use goleash_core::{Capture, Snapshot};
 
-use crate::source_map::SourceMap;
+use crate::source_map::{SourceMap, is_program_file};
 
 /// The program's Go source as the analysis of exit conditions reads it: files found through
 /// the [`SourceMap`], each read and parsed once.
 pub struct FileSource {
     sources: Sources<Disk>,
     disabled: bool,
+    /// Whether a file of the program's own code (not the standard library's, not a
+    /// dependency's) was found here.
+    found_program_file: Cell<bool>,
+    /// The first file of the program's own code that was looked for and not found.
+    missing_program_file: RefCell<Option<String>>,
 }
 
 /// The file system, through a [`SourceMap`].
@@ -78,7 +84,36 @@ impl FileSource {
         FileSource {
             sources: Sources::new(Disk(map)),
             disabled,
+            found_program_file: Cell::new(false),
+            missing_program_file: RefCell::new(None),
         }
+    }
+
+    /// What to tell the user when none of the program's files the analysis looked for was
+    /// found: without them, the ways out of each wait and the fixes read from the code are
+    /// missing, and nothing else would say so. `None` once any was found, or when source
+    /// reading is off.
+    pub fn note(&self) -> Option<String> {
+        if self.disabled || self.found_program_file.get() {
+            return None;
+        }
+        let missing = self.missing_program_file.borrow().clone()?;
+        let dirs = self.map().checkout_dirs();
+        Some(if dirs.is_empty() {
+            format!(
+                "none of the program's files is here (such as {missing}): `--source DIR`, a \
+                 checkout of the program, adds the ways out of each wait and the fixes read from \
+                 its code"
+            )
+        } else {
+            let named: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            format!(
+                "none of the program's files is in {} (such as {missing}): point \
+                 `--source` at the checkout the binary was built from (the directory of its \
+                 go.mod)",
+                named.join(", ")
+            )
+        })
     }
 
     /// Where the files of the dumps are.
@@ -100,7 +135,17 @@ impl SourceLookup for FileSource {
         if self.disabled {
             return Lookup::Missing;
         }
-        self.sources.frame_file(file, function, line)
+        let lookup = self.sources.frame_file(file, function, line);
+        if is_program_file(file) {
+            match lookup {
+                Lookup::Missing => {
+                    let mut missing = self.missing_program_file.borrow_mut();
+                    missing.get_or_insert_with(|| file.to_string());
+                }
+                Lookup::Found(_) | Lookup::Mismatch(_) => self.found_program_file.set(true),
+            }
+        }
+        lookup
     }
 
     fn package(&self, file: &GoFile) -> Rc<[Rc<GoFile>]> {

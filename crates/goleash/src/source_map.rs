@@ -75,6 +75,11 @@ impl SourceMap {
         out
     }
 
+    /// The checkouts named with `--source`.
+    pub fn checkout_dirs(&self) -> Vec<&Path> {
+        self.checkouts.iter().map(|c| c.dir.as_path()).collect()
+    }
+
     fn goroots(&self) -> &[PathBuf] {
         self.goroots.get_or_init(|| {
             let named = self.checkouts.iter().map(|c| c.dir.clone());
@@ -111,18 +116,31 @@ impl SourceMap {
             }
         }
         // The longest trailing part of the path that is a file in a checkout; a bare file
-        // name is too common (`main.go`) to say which one.
+        // name is too common (`main.go`) to say which one. The checkout's own directory
+        // name counts as part of the path: `--source svc/internal/cache` finds
+        // `/build/svc/internal/cache/cache.go`.
         let parts: Vec<&str> = file.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
         let in_checkout = (0..parts.len().saturating_sub(1)).find_map(|skip| {
             let rest = parts[skip..].join("/");
-            self.checkouts
-                .iter()
-                .map(|c| c.dir.join(&rest))
-                .find(|candidate| candidate.is_file())
+            self.checkouts.iter().find_map(|c| {
+                let inside = c.dir.join(&rest);
+                if inside.is_file() {
+                    return Some(inside);
+                }
+                let named = c.dir.file_name().is_some_and(|n| *n == *parts[skip]);
+                let own = c.dir.join(parts[skip + 1..].join("/"));
+                (named && own.is_file()).then_some(own)
+            })
         });
         let path = Path::new(file);
         in_checkout.or_else(|| (path.is_absolute() && path.is_file()).then(|| path.to_path_buf()))
     }
+}
+
+/// Whether a dump's `file` is of the program's own code: not the standard library's, nor a
+/// dependency's in a module cache.
+pub fn is_program_file(file: &str) -> bool {
+    !file.is_empty() && in_goroot(file).is_none() && in_module_cache(file).is_none()
 }
 
 /// The path inside GOROOT/src of a standard library file a dump names: after the last
@@ -364,6 +382,12 @@ mod tests {
             Some(fixtures().join("leakysvc/leaks.go"))
         );
         assert_eq!(map.resolve("/elsewhere/main.go"), None);
+        let package = SourceMap::new(&[fixtures().join("leakysvc")]);
+        assert_eq!(
+            package.resolve("/build/src/leakysvc/leaks.go"),
+            Some(fixtures().join("leakysvc/leaks.go"))
+        );
+        assert_eq!(package.resolve("/build/src/other/leaks.go"), None);
         assert_eq!(map.resolve(""), None);
     }
 }

@@ -3,7 +3,7 @@
 //! context it was handed, or, said plainly, that the code offers no way at all.
 
 use super::names;
-use super::syntax::{GoFile, children, visit};
+use super::syntax::{GoFile, children, enclosing_function, expressions, line_of, visit};
 use super::{ExitCondition, ExitKind, Exits, Lookup, Possibility, SourceLookup};
 use crate::group::Group;
 use crate::intern::{FrameId, Tables};
@@ -37,6 +37,25 @@ pub fn how_to_stop(
         let file = found()?;
         return by_ticker_field(&file, &function, receiver, field, lookup);
     }
+    if let Some(fix) = exits
+        .conditions
+        .iter()
+        .filter(|c| c.can_happen == Possibility::No)
+        .find_map(skipped_release)
+    {
+        return Some(fix);
+    }
+    let returned = exits.conditions.iter().find(|c| {
+        matches!(c.kind, ExitKind::Close | ExitKind::DoneChannel)
+            && c.can_happen != Possibility::Yes
+            && c.line == frame.line
+    });
+    if let Some(stop) = returned
+        && let Some(file) = found()
+        && let Some(hint) = by_returned_closer(&file, &function, frame.line, stop, lookup)
+    {
+        return Some(hint);
+    }
     let stop = exits.conditions.iter().find(|c| {
         matches!(c.kind, ExitKind::DoneChannel | ExitKind::Cancel)
             && c.can_happen != Possibility::Yes
@@ -45,8 +64,212 @@ pub fn how_to_stop(
     let waited = received_from(&stop.code)?;
     match stop.kind {
         ExitKind::Cancel => by_context(&file, &function, frame.line, group, tables, stop, waited),
-        _ => by_channel(&file, &function, waited, lookup),
+        _ => {
+            let maker = group
+                .created_by
+                .map(|f| tables.str(tables.get_frame(f).function).into_owned());
+            by_channel(&file, &function, waited, maker.as_deref(), lookup)
+        }
     }
+}
+
+/// The fix for a goroutine that waits, at `line`, for a channel that only a function
+/// returned by the function that started it closes (`sub, stop := b.Subscribe(…)`): that
+/// function must be called, and the caller found throwing it away (`sub, _ := …`) is named.
+/// The generalisation of a dropped `cancel`.
+fn by_returned_closer(
+    file: &GoFile,
+    function: &str,
+    line: u32,
+    stop: &ExitCondition,
+    lookup: &dyn SourceLookup,
+) -> Option<String> {
+    let channel = match stop.kind {
+        ExitKind::Close => ranged_over(&stop.code),
+        _ => received_from(&stop.code)?,
+    };
+    let waiting = names::find(file, function, line).ok()?;
+    let mut declaration = waiting;
+    while let Some(up) = enclosing_function(declaration) {
+        declaration = up;
+    }
+    if declaration.id() == waiting.id() {
+        return None;
+    }
+    let starter = file.text(declaration.child_by_field_name("name")?);
+    let closing = format!("close({})", channel.replace(' ', ""));
+    let mut returned_at = None;
+    visit(declaration, &mut |n| {
+        if returned_at.is_none() && n.kind() == "return_statement" {
+            let results = n.named_child(0).map(expressions).unwrap_or_default();
+            returned_at = results.iter().position(|r| {
+                r.kind() == "func_literal" && file.text(*r).replace(' ', "").contains(&closing)
+            });
+        }
+        returned_at.is_none()
+    });
+    let position = returned_at?;
+    let package = lookup.package(file);
+    let files: Vec<&GoFile> = if package.is_empty() {
+        vec![file]
+    } else {
+        package.iter().map(|f| &**f).collect()
+    };
+    let ordinal = match position {
+        0 => "first",
+        1 => "second",
+        2 => "third",
+        _ => "last",
+    };
+    let mut hint = format!(
+        "The goroutine stops when `{channel}` is closed, and only the function {starter} returns (its {ordinal} result) closes it: keep that function and call it when done (`x, stop := …{starter}(…)` and `defer stop()`)."
+    );
+    let calls: Vec<Call> = files
+        .iter()
+        .flat_map(|f| calls_of(f, starter, position))
+        .collect();
+    let short = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
+    if let Some(dropped) = calls.iter().find(|c| c.kept.is_none()) {
+        hint.push_str(&format!(
+            " `{}` ({}:{}) throws it away, so nothing can ever stop this goroutine.",
+            dropped.code,
+            short(dropped.path),
+            dropped.line
+        ));
+    } else if let Some(call) = calls.iter().find(|c| !c.caller_does("defer{}()")) {
+        let kept = call.kept.unwrap_or_default();
+        hint.push_str(&format!(
+            " `{}` ({}:{}) keeps it as `{kept}` but does not defer it: a path that returns \
+             without calling `{kept}()` leaves this goroutine behind; `defer {kept}()` right \
+             after the call ends it on every path.",
+            call.code,
+            short(call.path),
+            call.line
+        ));
+    }
+    Some(hint)
+}
+
+/// The fix for a wait whose release an early return skips, as the analysis of the wait
+/// found it (the `why` of [`super::values`]): a `wg.Done()` that is not deferred, an unlock
+/// after a return that leaves with the lock held.
+fn skipped_release(condition: &ExitCondition) -> Option<String> {
+    let why = condition.why.as_str();
+    match condition.kind {
+        ExitKind::WaitGroup => {
+            let (before, after) = why.split_once(" is not deferred, and the return at ")?;
+            let done = before.rsplit_once('`').map(|(head, _)| head)?;
+            let (_, done) = done.rsplit_once('`')?;
+            let at = before.rsplit_once(" (")?.1.trim_end_matches(')');
+            let ret = after.split_once(" skips it")?.0;
+            Some(format!(
+                "`{done}` ({at}) is reached only when the goroutine gets that far: the return at \
+                 {ret} skips it, so the counter never reaches zero and Wait never returns. Make \
+                 `defer {done}` the goroutine's first statement."
+            ))
+        }
+        ExitKind::Unlock => {
+            let (_, after) = why.split_once("the return at ")?;
+            let (ret, rest) = after.split_once(" skips its unlock")?;
+            let lock = condition.code.trim();
+            let name = lock
+                .strip_suffix(".Lock()")
+                .or_else(|| lock.strip_suffix(".RLock()"))?;
+            let unlock = if lock.ends_with(".RLock()") {
+                "RUnlock"
+            } else {
+                "Unlock"
+            };
+            let at = rest
+                .strip_prefix(" (")
+                .and_then(|r| r.split_once(')'))
+                .map(|(at, _)| format!(" at {at}"))
+                .unwrap_or_default();
+            Some(format!(
+                "The return at {ret} leaves `{name}` locked (its {unlock}{at} is never reached), \
+                 and every later `{lock}` waits for ever: write `{lock}` then `defer \
+                 {name}.{unlock}()`, or unlock before that return."
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// `s.feed` out of `for ev := range s.feed {` (or of `s.feed` itself).
+fn ranged_over(code: &str) -> &str {
+    let ranged = code.rsplit_once("range ").map_or(code, |(_, r)| r);
+    ranged.trim().trim_end_matches('{').trim()
+}
+
+/// A call of the function that returns a stop function.
+struct Call<'f> {
+    path: &'f str,
+    line: u32,
+    /// The statement, as quoted.
+    code: String,
+    /// The name the stop function is kept under; `None` when it is thrown away (`_`, or
+    /// the call's results not kept at all).
+    kept: Option<&'f str>,
+    /// The text of the function making the call.
+    caller: &'f str,
+}
+
+impl Call<'_> {
+    /// The caller does `what` (spaces aside) with what it kept: `defer stop()` for
+    /// `defer{}()`, `c.Close` for `{}.Close`.
+    fn caller_does(&self, what: &str) -> bool {
+        self.kept.is_some_and(|k| {
+            self.caller
+                .replace(' ', "")
+                .contains(&what.replace("{}", k))
+        })
+    }
+}
+
+/// The calls of `name` (a function or method) in `file` that are statements of their own
+/// or assignments, with what becomes of the result at `position`.
+fn calls_of<'f>(file: &'f GoFile, name: &str, position: usize) -> Vec<Call<'f>> {
+    let mut calls = Vec::new();
+    visit(file.root(), &mut |n| {
+        if n.kind() != "call_expression" {
+            return true;
+        }
+        let called = n.child_by_field_name("function").is_some_and(|f| {
+            let text = file.text(f);
+            text.rsplit('.').next().unwrap_or(text) == name
+        });
+        let Some(parent) = n.parent().filter(|_| called) else {
+            return true;
+        };
+        let (statement, kept) = if parent.kind() == "expression_statement" {
+            (parent, None)
+        } else {
+            let Some(statement) = parent
+                .parent()
+                .filter(|s| matches!(s.kind(), "short_var_declaration" | "assignment_statement"))
+            else {
+                return true;
+            };
+            let left = statement
+                .child_by_field_name("left")
+                .map(expressions)
+                .unwrap_or_default();
+            let Some(result) = left.get(position) else {
+                return true;
+            };
+            let name = file.text(*result);
+            (statement, (name != "_").then_some(name))
+        };
+        calls.push(Call {
+            path: file.path.as_str(),
+            line: line_of(statement),
+            code: file.quote(statement),
+            kept,
+            caller: enclosing_function(statement).map_or("", |f| file.text(f)),
+        });
+        true
+    });
+    calls
 }
 
 /// `s.quit` out of `<-s.quit`, `case <-s.quit:`, `case _, ok := <-c.done:`;
@@ -117,6 +340,7 @@ fn by_channel(
     file: &GoFile,
     function: &str,
     channel: &str,
+    maker: Option<&str>,
     lookup: &dyn SourceLookup,
 ) -> Option<String> {
     let Some((_, field)) = channel.rsplit_once('.') else {
@@ -146,10 +370,30 @@ fn by_channel(
         .filter(|m| m.calls)
         .min_by_key(|m| (!STOP_METHODS.contains(&m.name.as_str()), m.name.clone()));
     if let Some(m) = closer {
+        // The function with the `go` statement makes the values: a call of it that keeps
+        // one and never calls the method is the one to fix.
+        let unclosed = maker.map(names::local_name).and_then(|maker| {
+            let maker = maker.rsplit('.').next().unwrap_or(maker);
+            files
+                .iter()
+                .flat_map(|f| calls_of(f, maker, 0))
+                .find(|c| c.kept.is_some() && !c.caller_does(&format!("{{}}.{}", m.name)))
+        });
+        let culprit = match unclosed {
+            Some(call) => format!(
+                " `{}` ({}:{}) makes one and never calls `{}.{}()`.",
+                call.code,
+                call.path.rsplit('/').next().unwrap_or(call.path),
+                call.line,
+                call.kept.unwrap_or_default(),
+                m.name
+            ),
+            None => " Nothing called it here.".to_string(),
+        };
         return Some(format!(
             "The goroutine stops when `{channel}` is closed, and `(*{type_name}).{name}` closes \
              it: call `{name}()` on every {type_name} when done with it (`defer x.{name}()` \
-             after making one; in a test, `t.Cleanup(x.{name})`). Nothing called it here.",
+             after making one; in a test, `t.Cleanup(x.{name})`).{culprit}",
             name = m.name
         ));
     }
@@ -345,6 +589,8 @@ mod tests {
             Some(("s", "tick"))
         );
         assert_eq!(ticker_field("for range ticker.C"), None);
+        assert_eq!(ranged_over("for ev := range s.feed {"), "s.feed");
+        assert_eq!(ranged_over("s.feed"), "s.feed");
         assert_eq!(ticker_field("for line := range lines"), None);
     }
 }

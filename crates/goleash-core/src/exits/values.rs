@@ -1797,6 +1797,18 @@ fn early_return<'t>(function: Node<'t>, node: Node<'t>) -> Option<Node<'t>> {
     found
 }
 
+/// A `return` of `function` after `node`, not inside a literal: with no unlock in the
+/// function at all, a path that leaves with the lock held.
+fn early_return_after<'t>(function: Node<'t>, node: Node<'t>) -> Option<Node<'t>> {
+    let mut found = None;
+    super::syntax::own_nodes(function, &mut |n| {
+        if found.is_none() && n.kind() == "return_statement" && n.start_byte() >= node.end_byte() {
+            found = Some(n);
+        }
+    });
+    found
+}
+
 /// What a `Lock` (or `RLock`, `read`) waits for: the holder unlocking.
 pub fn lock<'c>(
     cx: &'c Cx<'_>,
@@ -1891,6 +1903,27 @@ pub fn lock<'c>(
             peers.push(unlocks);
         }
         can = can.or(runs(cx, &uses, u, owner));
+    }
+    // The waiting statement itself may be where the holder took the lock: an earlier
+    // goroutine through the same code that left by a return skipping the unlock.
+    let own = uses
+        .list
+        .iter()
+        .find(|u| method(u, &["Unlock", "RUnlock"]) && own_unlock(u));
+    let skipped = match own {
+        Some(u) if !u.deferred => between_return(place.function, statement, u.node)
+            .map(|ret| (ret, format!(" ({})", u.place.at(u.node)))),
+        Some(_) => None,
+        None => early_return_after(place.function, statement).map(|ret| (ret, String::new())),
+    };
+    if let Some((ret, unlock)) = skipped {
+        holder_seen = true;
+        said.push(format!(
+            "this `{}` ({}) is where the holder locked it too: the return at {} skips its unlock{unlock}, so a goroutine that left that way keeps it locked",
+            place.file.quote(statement),
+            place.at(statement),
+            place.at(ret)
+        ));
     }
     if !holder_seen && said.is_empty() {
         return Traced::unknown_because(&format!(

@@ -145,6 +145,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
 
     let mut doc = CheckDoc::build(&judged, &gate);
     doc.load = load_run;
+    doc.source_note = source.note();
     let style = Style::for_stdout(args.output.color);
     super::print(
         args.output.format(),

@@ -70,7 +70,7 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
     let before_assessed =
         analysis::assess_snapshot(&before, b, &|_| None, args.judge.quiescent, &source);
     source.report_warnings();
-    let doc = DiffDoc::build(
+    let mut doc = DiffDoc::build(
         Side {
             name: &before_input.name(),
             argument: &args.before,
@@ -87,6 +87,7 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
         },
         &rows,
     );
+    doc.source_note = source.note();
     let leaks = after_assessed.iter().any(|x| x.verdict == Verdict::Leak);
 
     let style = Style::for_stdout(args.output.color);

@@ -100,7 +100,8 @@ pub fn run(args: &InspectArgs) -> Result<Outcome> {
             assessments,
         })
         .collect();
-    let doc = InspectDoc::build(&judged);
+    let mut doc = InspectDoc::build(&judged);
+    doc.source_note = source.note();
     let leaks = doc.groups.iter().any(|g| g.verdict == Verdict::Leak);
 
     let style = Style::for_stdout(args.output.color);

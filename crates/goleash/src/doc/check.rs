@@ -20,6 +20,8 @@ pub struct CheckDoc {
     pub goroutines: u64,
     /// Every group judged, with its outcome.
     pub groups: Vec<CheckGroup>,
+    /// What to do when the program's source was not found here (`--source DIR`).
+    pub source_note: Option<String>,
     /// Each judged snapshot (groups refer to it by `dump`): its input and total.
     #[serde(skip)]
     pub snapshots: Vec<JudgedSnapshot>,
@@ -121,6 +123,7 @@ impl CheckDoc {
             strict: gate.strict,
             goroutines: 0,
             groups: Vec::new(),
+            source_note: None,
             snapshots: Vec::new(),
             config: gate.config.path.as_ref().map(|p| p.display().to_string()),
             load: None,

@@ -22,6 +22,8 @@ pub struct DiffDoc {
     pub after: Dump,
     /// Every stack of either snapshot, largest growth first.
     pub groups: Vec<DiffGroup>,
+    /// What to do when the program's source was not found here (`--source DIR`).
+    pub source_note: Option<String>,
     /// BEFORE and AFTER as the user gave them (`-` for standard input).
     #[serde(skip)]
     pub arguments: [String; 2],
@@ -157,6 +159,7 @@ impl DiffDoc {
             before: Dump::of(0, before.name, b),
             after: Dump::of(1, after.name, a),
             groups,
+            source_note: None,
             arguments: [before.argument.to_string(), after.argument.to_string()],
         }
     }

@@ -21,6 +21,8 @@ pub struct InspectDoc {
     pub races: Vec<Race>,
     /// Problems with the input that did not stop the parse.
     pub warnings: Vec<Warning>,
+    /// What to do when the program's source was not found here (`--source DIR`).
+    pub source_note: Option<String>,
     /// The dumps and races in the order the inputs held them.
     #[serde(skip)]
     pub order: Vec<Section>,
@@ -56,6 +58,7 @@ impl InspectDoc {
             dumps: Vec::new(),
             races: Vec::new(),
             warnings: Vec::new(),
+            source_note: None,
             order: Vec::new(),
         };
         for input in inputs {

@@ -3,6 +3,7 @@
 //! all draw from. Nothing in it depends on the clock of the machine that renders it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use anyhow::Result;
 use goleash_core::classify::{self, AssessOptions, Growth, SourceLookup, Verdict};
@@ -89,7 +90,8 @@ fn target_report(
     for g in &mut group_reports {
         g.alerted = alerted.contains(&g.signature);
     }
-    read_exit_conditions(store, &dumps, &mut group_reports, source)?;
+    let mut parsed = ParsedDumps::new(store);
+    read_exit_conditions(&mut parsed, &dumps, &mut group_reports, source)?;
     // Alerted and rising stacks first, the most severe first; then the largest.
     group_reports.sort_by(|a, b| {
         let rank = |g: &GroupReport| (!(g.alerted || g.trend.rising()), g.verdict);
@@ -111,7 +113,7 @@ fn target_report(
     } else {
         TargetVerdict::Ok
     };
-    let diff = snapshot_diff(store, &dumps, &processes, &group_reports, source)?;
+    let diff = snapshot_diff(&mut parsed, &dumps, &processes, &group_reports, source)?;
     Ok(TargetReport {
         target: url.to_string(),
         verdict,
@@ -269,7 +271,7 @@ const EXIT_DUMPS: usize = 4;
 /// Reads each stack's exit conditions from the source at its leak site, assessed in the
 /// latest kept dump that holds it, with the growth the history saw.
 fn read_exit_conditions(
-    store: &Store,
+    parsed: &mut ParsedDumps,
     dumps: &[DumpRow],
     groups: &mut [GroupReport],
     source: &dyn SourceLookup,
@@ -280,7 +282,7 @@ fn read_exit_conditions(
         if missing.is_empty() {
             break;
         }
-        let capture = read_dump(store, dump)?;
+        let capture = parsed.get(dump)?;
         let Some(snapshot) = capture.snapshots.last() else {
             continue;
         };
@@ -312,13 +314,34 @@ fn read_exit_conditions(
     Ok(())
 }
 
-fn read_dump(store: &Store, dump: &DumpRow) -> Result<Capture> {
-    let body = store.dump_body(dump.id)?;
-    Ok(goleash_core::read(
-        &body[..],
-        &ReadOptions::default(),
-        None,
-    )?)
+/// The kept dumps of one target as parsed, each parsed once: the exit conditions and the
+/// snapshot diff both read the latest. Holds at most the dumps those two read.
+struct ParsedDumps<'a> {
+    store: &'a Store,
+    parsed: HashMap<i64, Rc<Capture>>,
+}
+
+impl<'a> ParsedDumps<'a> {
+    fn new(store: &'a Store) -> Self {
+        Self {
+            store,
+            parsed: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, dump: &DumpRow) -> Result<Rc<Capture>> {
+        if let Some(capture) = self.parsed.get(&dump.id) {
+            return Ok(Rc::clone(capture));
+        }
+        let body = self.store.dump_body(dump.id)?;
+        let capture = Rc::new(goleash_core::read(
+            &body[..],
+            &ReadOptions::default(),
+            None,
+        )?);
+        self.parsed.insert(dump.id, Rc::clone(&capture));
+        Ok(capture)
+    }
 }
 
 /// The first and the last dump kept, compared stack by stack. Two moments of a service under
@@ -326,7 +349,7 @@ fn read_dump(store: &Store, dump: &DumpRow) -> Result<Capture> {
 /// along is judged by its trend there, not by the two counts (`watched`: each stack's
 /// report).
 fn snapshot_diff(
-    store: &Store,
+    parsed: &mut ParsedDumps,
     dumps: &[DumpRow],
     processes: &[ProcessRow],
     watched: &[GroupReport],
@@ -338,7 +361,7 @@ fn snapshot_diff(
     if first.id == last.id {
         return Ok(None);
     }
-    let (before, after) = (read_dump(store, first)?, read_dump(store, last)?);
+    let (before, after) = (parsed.get(first)?, parsed.get(last)?);
     let (Some(b), Some(a)) = (before.snapshots.last(), after.snapshots.last()) else {
         return Ok(None);
     };

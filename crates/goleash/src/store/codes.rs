@@ -10,8 +10,6 @@
 
 use goleash_core::Signature;
 use goleash_core::classify::{Blocking, Verdict};
-use rusqlite::Row;
-use rusqlite::types::Type;
 use serde::{Deserialize, Serialize};
 
 use crate::history::{AlertVerdict, DumpRole, Profile, SampleSource, Settings};
@@ -147,39 +145,5 @@ pub(super) fn settings_of(code: &str) -> Option<Settings> {
         min_windows: text.min_windows,
         min_rise: text.min_rise,
         compressed: text.compressed,
-    })
-}
-
-/// Column `index` of `row`, decoded: a code this release does not know is an error, never
-/// a default.
-pub(super) fn decode<T>(
-    row: &Row<'_>,
-    index: usize,
-    decode: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
-    let code: String = row.get(index)?;
-    unknown(row, index, &code, decode(&code))
-}
-
-/// [`decode`] of a column that may be NULL.
-pub(super) fn decode_nullable<T>(
-    row: &Row<'_>,
-    index: usize,
-    decode: fn(&str) -> Option<T>,
-) -> rusqlite::Result<Option<T>> {
-    match row.get::<_, Option<String>>(index)? {
-        Some(code) => unknown(row, index, &code, decode(&code)).map(Some),
-        None => Ok(None),
-    }
-}
-
-fn unknown<T>(row: &Row<'_>, index: usize, code: &str, value: Option<T>) -> rusqlite::Result<T> {
-    value.ok_or_else(|| {
-        let name = row.as_ref().column_name(index).unwrap_or("?").to_string();
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            Type::Text,
-            format!("{name}: unknown code {code:?}").into(),
-        )
     })
 }

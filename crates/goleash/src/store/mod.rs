@@ -14,8 +14,10 @@
 
 mod codes;
 mod postgres;
+mod queries;
 mod read;
 mod schema;
+mod sql;
 #[cfg(test)]
 mod tests;
 mod write;

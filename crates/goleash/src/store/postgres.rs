@@ -11,21 +11,18 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use ::postgres::{Client, NoTls, Row, Transaction};
+use ::postgres::types::{ToSql, Type};
+use ::postgres::{Client, GenericClient, NoTls, Row};
 use anyhow::{Context, Result, bail};
 use goleash_core::Signature;
 
-use super::codes::{
-    alert_verdict_code, alert_verdict_of, blocking_code, blocking_of, profile_code, profile_of,
-    role_code, role_of, settings_code, settings_of, signature_code, signature_of, source_code,
-    source_of, verdict_code, verdict_of,
-};
-use super::write::gzip;
+use super::queries::{self, Cell, Record};
+use super::sql::{self, Kept, Sql, Value};
 use super::{
-    AlertRow, DumpRow, GroupRow, ProcessRef, ProcessRow, Resume, SampleRow, SampleWrite,
-    SessionRow, TargetRow, Written, schema,
+    AlertRow, DumpRow, GroupRow, ProcessRow, Resume, SampleRow, SampleWrite, SessionRow, TargetRow,
+    Written, schema,
 };
-use crate::history::{AlertRecord, Creator, DumpRole, Frame, GroupMeta, Profile, Settings, Site};
+use crate::history::Settings;
 
 /// Each entry brings a database to the schema version it names, from the one before. A
 /// new database starts at schema 2 directly: schema 1 was SQLite's alone.
@@ -178,18 +175,6 @@ fn without_password(url: &str) -> String {
     }
 }
 
-fn code<T>(value: &str, column: &str, decode: fn(&str) -> Option<T>) -> Result<T> {
-    decode(value).with_context(|| format!("{column}: unknown code {value:?}"))
-}
-
-fn nullable_code<T>(
-    value: Option<String>,
-    column: &str,
-    decode: fn(&str) -> Option<T>,
-) -> Result<Option<T>> {
-    value.map(|v| code(&v, column, decode)).transpose()
-}
-
 impl Postgres {
     /// Connects for a watch, creating or upgrading the schema.
     pub fn open_for_writing(url: &str) -> Result<Postgres> {
@@ -295,31 +280,18 @@ impl Postgres {
 
     /// Records the start of a watch session.
     pub fn begin_session(&mut self, t: f64, settings: &Settings, simulated: bool) -> Result<i64> {
-        let row = self.client.get_mut().query_one(
-            "INSERT INTO sessions (started, settings, simulated) VALUES ($1, $2, $3) RETURNING id",
-            &[&t, &settings_code(settings), &simulated],
-        )?;
-        Ok(row.get(0))
+        sql::begin_session(&mut Pg(self.client.get_mut()), t, settings, simulated)
     }
 
     /// Records the end of a session.
     pub fn end_session(&mut self, id: i64, t: f64) -> Result<()> {
-        self.client
-            .get_mut()
-            .execute("UPDATE sessions SET stopped = $1 WHERE id = $2", &[&t, &id])?;
-        Ok(())
+        sql::end_session(&mut Pg(self.client.get_mut()), id, t)
     }
 
     /// The id of a target, added if new; a watch also takes the target's lock.
     pub fn target(&mut self, url: &str, t: f64) -> Result<i64> {
         let client = self.client.get_mut();
-        client.execute(
-            "INSERT INTO targets (url, added) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING",
-            &[&url, &t],
-        )?;
-        let id: i64 = client
-            .query_one("SELECT id FROM targets WHERE url = $1", &[&url])?
-            .get(0);
+        let id = sql::target(&mut Pg(client), url, t)?;
         if self.writer {
             let locked: bool = client
                 .query_one(
@@ -339,105 +311,15 @@ impl Postgres {
 
     /// Writes one observation in one transaction.
     pub fn write(&mut self, w: &SampleWrite<'_>) -> Result<Written> {
-        let mut client = self.client.borrow_mut();
+        let client = self.client.get_mut();
         let mut tx = client.transaction()?;
-        let process = match &w.process {
-            ProcessRef::Known(id) => *id,
-            ProcessRef::New { reason, start_time } => tx
-                .query_one(
-                    "INSERT INTO processes (target_id, seen, start_time, reason)
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                    &[&w.target, &w.t, start_time, reason],
-                )?
-                .get(0),
-        };
-        let sample: i64 = tx
-            .query_one(
-                "INSERT INTO samples (target_id, process_id, session_id, t, goroutines, source, cost_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                &[
-                    &w.target,
-                    &process,
-                    &w.session,
-                    &w.t,
-                    &(w.goroutines as i64),
-                    &source_code(w.source),
-                    &w.cost_ms,
-                ],
-            )?
-            .get(0);
-        let mut added = Vec::new();
-        for g in w.new_groups {
-            if self.groups.contains_key(&(w.target, g.signature)) {
-                continue;
-            }
-            added.push((g.signature, insert_group(&mut tx, w.target, w.t, g)?));
-        }
-        let groups = &self.groups;
-        let id_of = |signature: Signature| {
-            groups
-                .get(&(w.target, signature))
-                .copied()
-                .or_else(|| added.iter().find(|a| a.0 == signature).map(|a| a.1))
-        };
-        if !w.counts.is_empty() {
-            let insert = tx.prepare(
-                "INSERT INTO group_counts (sample_id, group_id, count) VALUES ($1, $2, $3)",
-            )?;
-            for &(signature, count) in w.counts {
-                let group = id_of(signature).with_context(|| {
-                    format!("group {signature} has a count but was never described")
-                })?;
-                tx.execute(&insert, &[&sample, &group, &(count as i64)])?;
-            }
-        }
-        for v in w.verdicts {
-            let Some(group) = id_of(v.signature) else {
-                continue;
-            };
-            tx.execute(
-                "UPDATE groups SET verdict = $1, why = $2, pattern = $3, hint = $4 WHERE id = $5",
-                &[
-                    &verdict_code(v.verdict),
-                    &v.why,
-                    &v.pattern,
-                    &v.hint,
-                    &group,
-                ],
-            )?;
-        }
-        for d in w.dumps {
-            insert_dump(
-                &mut tx, w.target, process, sample, w.t, d.profile, d.debug, d.role, &d.reason,
-                &d.body,
-            )?;
-        }
-        for a in w.alerts {
-            tx.execute(
-                "INSERT INTO alerts (target_id, process_id, t, signature, verdict, why,
-                                     slope_per_minute, p_value, count_before, count_after)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &[
-                    &w.target,
-                    &process,
-                    &w.t,
-                    &a.signature.map(signature_code),
-                    &alert_verdict_code(a.verdict),
-                    &a.why,
-                    &a.slope_per_minute,
-                    &a.p_value,
-                    &a.count_before.map(|c| c as i64),
-                    &a.count_after.map(|c| c as i64),
-                ],
-            )?;
-        }
+        let (written, added) = sql::write(&mut Pg(&mut tx), &self.groups, w)?;
         tx.commit()?;
-        drop(client);
         // Only what was committed may be cached: a failed transaction rolled these back.
         for (signature, id) in added {
             self.groups.insert((w.target, signature), id);
         }
-        Ok(Written { sample, process })
+        Ok(written)
     }
 
     /// Keeps `body` as the target's latest profile, replacing the previous one.
@@ -449,20 +331,14 @@ impl Postgres {
         t: f64,
         body: &[u8],
     ) -> Result<()> {
-        let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction()?;
-        insert_dump(
-            &mut tx,
+        let mut tx = self.client.get_mut().transaction()?;
+        let kept = Kept {
             target,
             process,
             sample,
             t,
-            Profile::Goroutine,
-            0,
-            DumpRole::Latest,
-            "the latest profile",
-            body,
-        )?;
+        };
+        sql::keep_latest(&mut Pg(&mut tx), &kept, body)?;
         tx.commit()?;
         Ok(())
     }
@@ -474,420 +350,140 @@ impl Postgres {
         max_samples: usize,
         max_profiles: usize,
     ) -> Result<Resume> {
-        let groups = self.groups_of(target)?;
-        for g in &groups {
+        let resume = queries::resume(
+            &mut Pg(self.client.get_mut()),
+            target,
+            max_samples,
+            max_profiles,
+        )?;
+        for g in &resume.groups {
             self.groups.insert((target, g.meta.signature), g.id);
         }
-        let client = self.client.get_mut();
-        let mut resume = Resume {
-            groups,
-            last_t: client
-                .query_one(
-                    "SELECT max(t) FROM samples WHERE target_id = $1",
-                    &[&target],
-                )?
-                .get(0),
-            ..Resume::default()
-        };
-        let Some(process) = client
-            .query_opt(
-                "SELECT id, seen, start_time, reason FROM processes WHERE target_id = $1
-                 ORDER BY id DESC LIMIT 1",
-                &[&target],
-            )?
-            .map(|row| process_row(&row))
-        else {
-            return Ok(resume);
-        };
-        let mut samples: Vec<(f64, u64)> = client
-            .query(
-                "SELECT t, goroutines FROM samples WHERE process_id = $1 ORDER BY t DESC LIMIT $2",
-                &[&process.id, &(max_samples as i64)],
-            )?
-            .iter()
-            .map(|row| (row.get(0), row.get::<_, i64>(1) as u64))
-            .collect();
-        samples.reverse();
-        resume.samples = samples;
-        let mut profiles: Vec<(i64, f64)> = client
-            .query(
-                "SELECT s.id, s.t FROM samples s WHERE s.process_id = $1
-                   AND EXISTS (SELECT 1 FROM group_counts c WHERE c.sample_id = s.id)
-                 ORDER BY s.t DESC LIMIT $2",
-                &[&process.id, &(max_profiles as i64)],
-            )?
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
-        profiles.reverse();
-        let position: HashMap<i64, usize> = profiles
-            .iter()
-            .enumerate()
-            .map(|(i, &(id, _))| (id, i))
-            .collect();
-        let signature_by_group: HashMap<i64, Signature> = resume
-            .groups
-            .iter()
-            .map(|g| (g.id, g.meta.signature))
-            .collect();
-        let mut series: HashMap<Signature, Vec<u64>> = HashMap::new();
-        if let Some(&(_, first_t)) = profiles.first() {
-            let rows = client.query(
-                "SELECT c.sample_id, c.group_id, c.count FROM group_counts c
-                 JOIN samples s ON s.id = c.sample_id
-                 WHERE s.process_id = $1 AND s.t >= $2",
-                &[&process.id, &first_t],
-            )?;
-            for row in rows {
-                let (sample, group, count): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-                let (Some(&i), Some(&signature)) =
-                    (position.get(&sample), signature_by_group.get(&group))
-                else {
-                    continue;
-                };
-                series
-                    .entry(signature)
-                    .or_insert_with(|| vec![0; profiles.len()])[i] = count as u64;
-            }
-        }
-        let mut group_counts: Vec<(Signature, Vec<u64>)> = series.into_iter().collect();
-        group_counts.sort_by_key(|(s, _)| *s);
-        resume.group_counts = group_counts;
-        resume.profile_times = profiles.iter().map(|p| p.1).collect();
-        resume.alerted = client
-            .query(
-                "SELECT DISTINCT signature FROM alerts WHERE process_id = $1",
-                &[&process.id],
-            )?
-            .iter()
-            .map(|row| nullable_code(row.get(0), "alerts.signature", signature_of))
-            .collect::<Result<_>>()?;
-        resume.process = Some(process);
         Ok(resume)
     }
 
     /// Every target, oldest first.
     pub fn targets(&self) -> Result<Vec<TargetRow>> {
-        Ok(self
-            .client
-            .borrow_mut()
-            .query("SELECT id, url, added FROM targets ORDER BY id", &[])?
-            .iter()
-            .map(|row| TargetRow {
-                id: row.get(0),
-                url: row.get(1),
-                added: row.get(2),
-            })
-            .collect())
+        queries::targets(&mut Pg(&mut *self.client.borrow_mut()))
     }
 
     /// Every session, oldest first.
     pub fn sessions(&self) -> Result<Vec<SessionRow>> {
-        Ok(self
-            .client
-            .borrow_mut()
-            .query(
-                "SELECT id, started, stopped, settings, simulated FROM sessions ORDER BY id",
-                &[],
-            )?
-            .iter()
-            .map(|row| SessionRow {
-                id: row.get(0),
-                started: row.get(1),
-                stopped: row.get(2),
-                settings: settings_of(row.get(3)),
-                simulated: row.get(4),
-            })
-            .collect())
+        queries::sessions(&mut Pg(&mut *self.client.borrow_mut()))
     }
 
     /// The processes of a target, oldest first.
     pub fn processes(&self, target: i64) -> Result<Vec<ProcessRow>> {
-        Ok(self
-            .client
-            .borrow_mut()
-            .query(
-                "SELECT id, seen, start_time, reason FROM processes WHERE target_id = $1 ORDER BY id",
-                &[&target],
-            )?
-            .iter()
-            .map(process_row)
-            .collect())
+        queries::processes(&mut Pg(&mut *self.client.borrow_mut()), target)
     }
 
     /// The samples of a target, in time order.
     pub fn samples(&self, target: i64) -> Result<Vec<SampleRow>> {
-        self.client
-            .borrow_mut()
-            .query(
-                "SELECT id, process_id, t, goroutines, source FROM samples WHERE target_id = $1
-                 ORDER BY t, id",
-                &[&target],
-            )?
-            .iter()
-            .map(|row| {
-                Ok(SampleRow {
-                    id: row.get(0),
-                    process: row.get(1),
-                    t: row.get(2),
-                    goroutines: row.get::<_, i64>(3) as u64,
-                    source: code(row.get(4), "samples.source", source_of)?,
-                })
-            })
-            .collect()
+        queries::samples(&mut Pg(&mut *self.client.borrow_mut()), target)
     }
 
     /// Every group of a target, by id.
     pub fn groups_of(&self, target: i64) -> Result<Vec<GroupRow>> {
-        let mut client = self.client.borrow_mut();
-        let mut frames: HashMap<i64, Vec<Frame>> = HashMap::new();
-        for row in client.query(
-            "SELECT f.group_id, f.function, f.file, f.line, f.\"offset\", f.inlined
-             FROM group_frames f JOIN groups g ON g.id = f.group_id
-             WHERE g.target_id = $1 ORDER BY f.group_id, f.depth",
-            &[&target],
-        )? {
-            frames.entry(row.get(0)).or_default().push(Frame {
-                function: row.get(1),
-                file: row.get(2),
-                line: row.get::<_, i64>(3) as u32,
-                offset: row.get::<_, Option<i64>>(4).map(|o| o as u32),
-                inlined: row.get(5),
-            });
-        }
-        client
-            .query(
-                "SELECT id, first_seen, signature, blocking, site_function, site_file, site_line,
-                        site_source, creator_function, creator_file, creator_line, verdict, why,
-                        pattern, hint
-                 FROM groups WHERE target_id = $1 ORDER BY id",
-                &[&target],
-            )?
-            .iter()
-            .map(|row| {
-                let id: i64 = row.get(0);
-                let site = row.get::<_, Option<String>>(4).map(|function| Site {
-                    function,
-                    file: row.get(5),
-                    line: row.get::<_, i64>(6) as u32,
-                    source: row.get(7),
-                });
-                let created_by = row.get::<_, Option<String>>(8).map(|function| Creator {
-                    function,
-                    file: row.get(9),
-                    line: row.get::<_, i64>(10) as u32,
-                });
-                Ok(GroupRow {
-                    id,
-                    first_seen: row.get(1),
-                    meta: GroupMeta {
-                        signature: code(row.get(2), "groups.signature", signature_of)?,
-                        blocking: code(row.get(3), "groups.blocking", blocking_of)?,
-                        site,
-                        frames: frames.remove(&id).unwrap_or_default(),
-                        created_by,
-                        verdict: code(row.get(11), "groups.verdict", verdict_of)?,
-                        why: row.get(12),
-                        pattern: row.get(13),
-                        hint: row.get(14),
-                    },
-                })
-            })
-            .collect()
+        queries::groups_of(&mut Pg(&mut *self.client.borrow_mut()), target)
     }
 
     /// The per-group counts of a target: (sample id, group id, count).
     pub fn group_counts(&self, target: i64) -> Result<Vec<(i64, i64, u64)>> {
-        Ok(self
-            .client
-            .borrow_mut()
-            .query(
-                "SELECT c.sample_id, c.group_id, c.count FROM group_counts c
-                 JOIN samples s ON s.id = c.sample_id WHERE s.target_id = $1",
-                &[&target],
-            )?
-            .iter()
-            .map(|row| (row.get(0), row.get(1), row.get::<_, i64>(2) as u64))
-            .collect())
+        queries::group_counts(&mut Pg(&mut *self.client.borrow_mut()), target)
     }
 
     /// The stored bodies of a target, without the bodies, in time order.
     pub fn dumps(&self, target: i64) -> Result<Vec<DumpRow>> {
-        self.client
-            .borrow_mut()
-            .query(
-                "SELECT id, process_id, sample_id, t, profile, debug, role, reason, size
-                 FROM dumps WHERE target_id = $1 ORDER BY t, id",
-                &[&target],
-            )?
-            .iter()
-            .map(|row| {
-                Ok(DumpRow {
-                    id: row.get(0),
-                    process: row.get(1),
-                    sample: row.get(2),
-                    t: row.get(3),
-                    profile: code(row.get(4), "dumps.profile", profile_of)?,
-                    debug: row.get::<_, i64>(5) as u8,
-                    role: code(row.get(6), "dumps.role", role_of)?,
-                    reason: row.get(7),
-                    size: row.get::<_, i64>(8) as u64,
-                })
-            })
-            .collect()
+        queries::dumps(&mut Pg(&mut *self.client.borrow_mut()), target)
     }
 
     /// One stored body, decompressed.
     pub fn dump_body(&self, id: i64) -> Result<Vec<u8>> {
-        let compressed: Vec<u8> = self
-            .client
-            .borrow_mut()
-            .query_one("SELECT body FROM dumps WHERE id = $1", &[&id])?
-            .get(0);
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(
-            &mut flate2::read::GzDecoder::new(&compressed[..]),
-            &mut body,
-        )
-        .with_context(|| format!("stored dump {id} is damaged"))?;
-        Ok(body)
+        queries::dump_body(&mut Pg(&mut *self.client.borrow_mut()), id)
     }
 
     /// The alerts of a target, in time order.
     pub fn alerts(&self, target: i64) -> Result<Vec<AlertRow>> {
-        self.client
-            .borrow_mut()
-            .query(
-                "SELECT process_id, t, signature, verdict, why, slope_per_minute, p_value,
-                        count_before, count_after
-                 FROM alerts WHERE target_id = $1 ORDER BY t, id",
-                &[&target],
-            )?
+        queries::alerts(&mut Pg(&mut *self.client.borrow_mut()), target)
+    }
+}
+
+/// Column `i` of `row`, in the types the history's tables use.
+fn cell(row: &Row, i: usize) -> Result<Cell> {
+    let ty = row.columns()[i].type_();
+    Ok(match *ty {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Cell::Null, Cell::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Cell::Null, |v| Cell::Int(i64::from(v))),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)?
+            .map_or(Cell::Null, Cell::Real),
+        Type::TEXT | Type::VARCHAR => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(Cell::Null, Cell::Text),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Cell::Null, Cell::Bool),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(i)?
+            .map_or(Cell::Null, Cell::Bytes),
+        ref other => bail!("column {i} is of type {other}, which the history does not use"),
+    })
+}
+
+/// A PostgreSQL client or transaction running the statements of [`sql`].
+struct Pg<'c, C: GenericClient>(&'c mut C);
+
+fn bound<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| -> &(dyn ToSql + Sync) {
+            match v {
+                Value::Int(x) => x,
+                Value::Real(x) => x,
+                Value::Text(x) => x,
+                Value::Bool(x) => x,
+                Value::Bytes(x) => x,
+            }
+        })
+        .collect()
+}
+
+impl<C: GenericClient> Sql for Pg<'_, C> {
+    fn execute(&mut self, statement: &str, values: &[Value<'_>]) -> Result<u64> {
+        Ok(self.0.execute(statement, &bound(values))?)
+    }
+
+    fn execute_each(&mut self, statement: &str, rows: &[Vec<Value<'_>>]) -> Result<()> {
+        let prepared = self.0.prepare(statement)?;
+        for row in rows {
+            self.0.execute(&prepared, &bound(row))?;
+        }
+        Ok(())
+    }
+
+    fn query(&mut self, statement: &str, values: &[Value<'_>]) -> Result<Vec<Record>> {
+        self.0
+            .query(statement, &bound(values))?
             .iter()
             .map(|row| {
-                Ok(AlertRow {
-                    process: row.get(0),
-                    t: row.get(1),
-                    alert: AlertRecord {
-                        signature: nullable_code(row.get(2), "alerts.signature", signature_of)?,
-                        verdict: code(row.get(3), "alerts.verdict", alert_verdict_of)?,
-                        why: row.get(4),
-                        slope_per_minute: row.get(5),
-                        p_value: row.get(6),
-                        count_before: row.get::<_, Option<i64>>(7).map(|c| c as u64),
-                        count_after: row.get::<_, Option<i64>>(8).map(|c| c as u64),
-                    },
-                })
+                let cells = (0..row.len())
+                    .map(|i| cell(row, i))
+                    .collect::<Result<Vec<Cell>>>()?;
+                Ok(Record(cells))
             })
             .collect()
     }
-}
 
-fn process_row(row: &Row) -> ProcessRow {
-    ProcessRow {
-        id: row.get(0),
-        seen: row.get(1),
-        start_time: row.get(2),
-        reason: row.get(3),
+    fn id(&mut self, statement: &str, values: &[Value<'_>]) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .query_opt(statement, &bound(values))?
+            .map(|row| row.get(0)))
     }
-}
-
-/// Describes a stack seen for the first time, unless a row already does; its id.
-fn insert_group(tx: &mut Transaction<'_>, target: i64, t: f64, g: &GroupMeta) -> Result<i64> {
-    let site = g.site.as_ref();
-    let creator = g.created_by.as_ref();
-    let inserted = tx.query_opt(
-        "INSERT INTO groups (target_id, signature, first_seen, blocking, site_function,
-                             site_file, site_line, site_source, creator_function, creator_file,
-                             creator_line, verdict, why, pattern, hint)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (target_id, signature) DO NOTHING RETURNING id",
-        &[
-            &target,
-            &signature_code(g.signature),
-            &t,
-            &blocking_code(g.blocking),
-            &site.map(|s| &s.function),
-            &site.map(|s| &s.file),
-            &site.map(|s| i64::from(s.line)),
-            &site.and_then(|s| s.source.as_ref()),
-            &creator.map(|c| &c.function),
-            &creator.map(|c| &c.file),
-            &creator.map(|c| i64::from(c.line)),
-            &verdict_code(g.verdict),
-            &g.why,
-            &g.pattern,
-            &g.hint,
-        ],
-    )?;
-    let Some(row) = inserted else {
-        return Ok(tx
-            .query_one(
-                "SELECT id FROM groups WHERE target_id = $1 AND signature = $2",
-                &[&target, &signature_code(g.signature)],
-            )?
-            .get(0));
-    };
-    let id: i64 = row.get(0);
-    let frame = tx.prepare(
-        "INSERT INTO group_frames (group_id, depth, function, file, line, \"offset\", inlined)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )?;
-    for (depth, f) in g.frames.iter().enumerate() {
-        tx.execute(
-            &frame,
-            &[
-                &id,
-                &(depth as i64),
-                &f.function,
-                &f.file,
-                &i64::from(f.line),
-                &f.offset.map(i64::from),
-                &f.inlined,
-            ],
-        )?;
-    }
-    Ok(id)
-}
-
-/// Keeps a body; a `latest` one replaces the target's previous latest.
-#[allow(clippy::too_many_arguments)]
-fn insert_dump(
-    tx: &mut Transaction<'_>,
-    target: i64,
-    process: i64,
-    sample: i64,
-    t: f64,
-    profile: Profile,
-    debug: u8,
-    role: DumpRole,
-    reason: &str,
-    body: &[u8],
-) -> Result<()> {
-    if role == DumpRole::Latest {
-        tx.execute(
-            "DELETE FROM dumps WHERE target_id = $1 AND role = $2",
-            &[&target, &role_code(DumpRole::Latest)],
-        )?;
-    }
-    tx.execute(
-        "INSERT INTO dumps (target_id, process_id, sample_id, t, profile, debug, role, reason,
-                            size, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            &target,
-            &process,
-            &sample,
-            &t,
-            &profile_code(profile),
-            &i64::from(debug),
-            &role_code(role),
-            &reason,
-            &(body.len() as i64),
-            &gzip(body)?,
-        ],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]

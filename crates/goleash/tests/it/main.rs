@@ -8,6 +8,7 @@ mod golden;
 mod gotest;
 mod output;
 mod realworld;
+mod relay;
 mod shared_history;
 mod support;
 mod verdicts;

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::support::go::{run, toolchain};
 use crate::support::http::{Connection, get};
-use crate::support::service::Service;
+use crate::support::service::{Service, idle_dump};
 use crate::support::truth::Markers;
 
 /// Requests of each leaky kind.
@@ -35,7 +35,7 @@ const SUBSCRIBER_SITES: [&str; 2] = ["rw-subscriber", "rw-subscriber-send"];
 /// Long-lived by design.
 const HEALTHY: [&str; 4] = ["rw-worker", "rw-broker", "rw-janitor", "rw-refill"];
 
-fn goleash(args: &[&str]) -> (i32, Value) {
+pub(crate) fn goleash(args: &[&str]) -> (i32, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_goleash"))
         .env("NO_COLOR", "1")
         .args(args)
@@ -81,21 +81,12 @@ fn drive(addr: &str) {
 fn site_of<'m>(group: &Value, markers: &'m Markers) -> Option<&'m str> {
     let file = group["leak_site"]["file"].as_str()?;
     let line = group["leak_site"]["line"].as_u64()?;
-    let site = HEALTHY
-        .iter()
-        .chain(LEAKS.iter().map(|(s, _)| s))
-        .chain(SUBSCRIBER_SITES.iter())
-        .find(|s| {
-            markers.find(s, "block").is_some_and(|m| {
-                file.ends_with(&*m.file.to_string_lossy()) && u64::from(m.line) == line
-            })
-        })?;
-    Some(site)
+    markers.block_site(file, line)
 }
 
 /// Goroutines per site and verdict, in a document's groups; groups at no marked site are
 /// listed by verdict and function.
-fn tally(doc: &Value, markers: &Markers) -> BTreeMap<(String, String), u64> {
+pub(crate) fn tally(doc: &Value, markers: &Markers) -> BTreeMap<(String, String), u64> {
     let mut tally = BTreeMap::new();
     for group in doc["groups"].as_array().expect("groups") {
         let verdict = group["verdict"].as_str().expect("a verdict").to_string();
@@ -106,6 +97,22 @@ fn tally(doc: &Value, markers: &Markers) -> BTreeMap<(String, String), u64> {
         *tally.entry((site, verdict)).or_insert(0) += group["count"].as_u64().unwrap_or(0);
     }
     tally
+}
+
+/// Every group at each of `sites` (long-lived by design) is `expected`, and nothing else.
+pub(crate) fn assert_only_expected(
+    tally: &BTreeMap<(String, String), u64>,
+    sites: &[&str],
+    what: &str,
+) {
+    for site in sites {
+        let verdicts: Vec<&String> = tally
+            .keys()
+            .filter(|(s, _)| s == site)
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(verdicts, ["expected"], "{what}: {site}: {tally:#?}");
+    }
 }
 
 /// The verdicts `goleash check` must give: every leak site a leak with all its goroutines,
@@ -125,14 +132,7 @@ fn assert_verdicts(doc: &Value, markers: &Markers, what: &str) {
         .filter_map(|s| tally.get(&(s.to_string(), "leak".into())))
         .sum();
     assert_eq!(subscribers, ROUNDS, "{what}: subscriptions: {tally:#?}");
-    for site in HEALTHY {
-        let verdicts: Vec<&String> = tally
-            .keys()
-            .filter(|(s, _)| s == site)
-            .map(|(_, v)| v)
-            .collect();
-        assert_eq!(verdicts, ["expected"], "{what}: {site}: {tally:#?}");
-    }
+    assert_only_expected(&tally, &HEALTHY, what);
     let leaky: Vec<&str> = LEAKS
         .iter()
         .map(|(s, _)| *s)
@@ -160,16 +160,10 @@ fn service(release: &str) {
         std::fs::write(&path, body).expect("write a capture");
         path.to_string_lossy().into_owned()
     };
-    // The baseline is the idle service: its workers, broker and janitor in their waits, not
-    // still runnable from its start (a loaded machine caught them so).
-    for _ in 0..100 {
-        let body = get(&addr, "/debug/pprof/goroutine?debug=2").body;
-        if !String::from_utf8_lossy(&body).contains("[runnable]") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let before = save("before.txt");
+    // The baseline is the idle service: its workers, broker and janitor in their waits.
+    let before = dir.join("before.txt");
+    std::fs::write(&before, idle_dump(&addr)).expect("write a capture");
+    let before = before.to_string_lossy().into_owned();
     drive(&addr);
     let after = save("after.txt");
 
@@ -208,10 +202,11 @@ const CLEAN_TESTS: [&str; 6] = [
     "TestLimiterRefills",
 ];
 
-fn test_suite(release: &str) {
+/// `goleash test --format json ./<package>/` in the fixtures of Go `release`: its exit code
+/// and document.
+pub(crate) fn goleash_test(release: &str, package: &str) -> (i32, Value) {
     let toolchain = toolchain(release);
     let fixtures = toolchain.fixtures();
-    let markers = Markers::read(&fixtures.src(), "realworld");
     let go = toolchain.command();
     let mut command = Command::new(env!("CARGO_BIN_EXE_goleash"));
     for (key, value) in go.get_envs() {
@@ -226,12 +221,22 @@ fn test_suite(release: &str) {
         go.get_program().to_str().expect("a UTF-8 path"),
         "--format",
         "json",
-        "./realworld/",
+        &format!("./{package}/"),
     ]);
     let result = run(&mut command, false);
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert_eq!(result.code(), 1, "{stderr}");
-    let doc: Value = serde_json::from_slice(&result.stdout).expect("JSON");
+    let doc = serde_json::from_slice(&result.stdout).unwrap_or_else(|e| {
+        panic!(
+            "goleash test ./{package}/: not JSON ({e}): {}",
+            String::from_utf8_lossy(&result.stderr)
+        )
+    });
+    (result.code(), doc)
+}
+
+fn test_suite(release: &str) {
+    let markers = Markers::read(&toolchain(release).fixtures().src(), "realworld");
+    let (code, doc) = goleash_test(release, "realworld");
+    assert_eq!(code, 1, "{doc}");
     let failing: BTreeMap<String, (String, u64)> = doc["leaks"]
         .as_array()
         .expect("leaks")
@@ -369,4 +374,175 @@ fn piped_go_test_output_without_a_dump_passes_the_gate() {
     );
     assert!(stdout.contains("passed"), "{stdout}");
     assert!(stderr.contains("no goroutine dump"), "{stderr}");
+}
+
+/// A subscription whose request threw away the function that ends it (`sub, _ :=
+/// a.broker.subscribe(…)`): the fix names that function and the call that dropped it, for
+/// the goroutine waiting on the channel the function closes; not for the one blocked
+/// handing an event on, which closing that channel would not wake.
+#[test]
+fn a_dropped_unsubscribe_is_named_in_the_fix() {
+    let dump = crate::support::go::workspace().join("tests/data/go1.27/realworld/after_debug2.txt");
+    let source = crate::support::go::workspace().join("fixtures/go");
+    let (code, doc) = goleash(&[
+        "inspect",
+        &dump.to_string_lossy(),
+        "--source",
+        &source.to_string_lossy(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    let at = |line: u64| {
+        doc["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| {
+                g["leak_site"]["function"] == "main.(*broker).subscribe.func1"
+                    && g["leak_site"]["line"] == line
+            })
+            .unwrap_or_else(|| panic!("no subscriber group at parts.go:{line}: {doc}"))
+    };
+    let waiting = at(129);
+    let hint = waiting["hint"].as_str().expect("a fix");
+    assert!(
+        hint.contains("only the function subscribe returns (its second result) closes it")
+            && hint
+                .contains("`sub, _ := a.broker.subscribe(\"orders\")` (api.go:103) throws it away"),
+        "{hint}"
+    );
+    // One goroutine, and many from many requests, each said in its own number.
+    assert_eq!(
+        waiting["why"],
+        "blocked in chan receive after the goroutine that started it exited"
+    );
+    let sending = at(130);
+    let many = sending["count"].as_u64().expect("count");
+    assert!(many > 1, "{sending}");
+    assert_eq!(
+        sending["why"],
+        format!("{many} blocked in chan send after the goroutines that started them exited")
+            .as_str()
+    );
+    assert!(
+        !sending["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("subscribe returns")),
+        "{sending}"
+    );
+}
+
+/// `--source` naming the package's own directory (`fixtures/go/realworld`, not the module
+/// root) finds the files of a dump taken on another machine: the directory's name is the
+/// last part of their path.
+#[test]
+fn source_may_name_the_package_directory() {
+    let dump = crate::support::go::workspace().join("tests/data/go1.27/realworld/after_debug2.txt");
+    let package = crate::support::go::workspace().join("fixtures/go/realworld");
+    let (_, doc) = goleash(&[
+        "inspect",
+        &dump.to_string_lossy(),
+        "--source",
+        &package.to_string_lossy(),
+        "--format",
+        "json",
+    ]);
+    let read: Vec<&Value> = doc["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["exit_conditions"].is_array())
+        .collect();
+    assert!(
+        read.iter()
+            .any(|g| g["leak_site"]["function"] == "main.(*app).handleQuote.func1"),
+        "the source was not read: {doc}"
+    );
+}
+
+/// Runs goleash with `stdin` as its standard input: its exit code, stdout and stderr.
+fn goleash_with_input(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_goleash"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run goleash");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("goleash exited");
+    (
+        output.status.code().expect("an exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A dump from another machine, read where none of its program's files is: the document
+/// says so and what `--source` needs, in the text's closing note and in JSON, with nothing
+/// on stderr; with the right `--source`, or `--no-source`, it says nothing.
+#[test]
+fn a_dump_without_its_source_says_how_to_give_it() {
+    let workspace = crate::support::go::workspace();
+    let capture =
+        std::fs::read_to_string(workspace.join("tests/data/go1.27/realworld/after_debug2.txt"))
+            .expect("the stored capture");
+    // The paths of a build machine that is not this one.
+    let elsewhere = capture.replace("/work/wt/qa/", "/build-machine-that-is-not-here/");
+    let fixtures = workspace.join("fixtures/go");
+    let wrong = workspace.join("docs");
+    let (code, text, stderr) = goleash_with_input(&["inspect", "-"], elsewhere.as_bytes());
+    assert_eq!((code, stderr.as_str()), (0, ""), "{text}");
+    let last = text.lines().last().expect("output");
+    assert!(
+        last.contains("note: none of the program's files is here (such as /build-machine-that-is-not-here/fixtures/go/realworld/")
+            && last.contains("`--source DIR`"),
+        "{text}"
+    );
+    for command in ["inspect", "check"] {
+        let json = |extra: &[&str]| -> Value {
+            let mut args = vec![command, "-", "--format", "json"];
+            args.extend_from_slice(extra);
+            let (_, out, stderr) = goleash_with_input(&args, elsewhere.as_bytes());
+            assert_eq!(stderr, "", "{command} {extra:?}");
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{command}: {e}: {out}"))
+        };
+        let note = json(&[]);
+        assert!(
+            note["source_note"]
+                .as_str()
+                .is_some_and(|n| n.contains("`--source DIR`")),
+            "{command}: {}",
+            note["source_note"]
+        );
+        let named_wrong = json(&["--source", &wrong.to_string_lossy()]);
+        assert!(
+            named_wrong["source_note"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&format!(
+                    "none of the program's files is in {}",
+                    wrong.display()
+                ))),
+            "{command}: {}",
+            named_wrong["source_note"]
+        );
+        assert_eq!(
+            json(&["--source", &fixtures.to_string_lossy()])["source_note"],
+            Value::Null,
+            "{command}"
+        );
+        assert_eq!(
+            json(&["--no-source"])["source_note"],
+            Value::Null,
+            "{command}"
+        );
+    }
 }

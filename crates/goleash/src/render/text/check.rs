@@ -142,5 +142,5 @@ pub fn write(
             plural(baselined, "stack", "stacks")
         )?;
     }
-    Ok(())
+    super::write_source_note(out, doc.source_note.as_deref(), style)
 }

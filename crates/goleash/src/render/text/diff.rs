@@ -96,5 +96,5 @@ pub fn write(
             style.dim("no group grew while stuck: no leak found")
         )?;
     }
-    Ok(())
+    super::write_source_note(out, doc.source_note.as_deref(), style)
 }

@@ -30,7 +30,7 @@ pub fn write(
             Section::Race(index) => write_race(out, &doc.races[index], style)?,
         }
     }
-    Ok(())
+    super::write_source_note(out, doc.source_note.as_deref(), style)
 }
 
 fn write_race(out: &mut dyn Write, race: &doc::Race, style: &Style) -> io::Result<()> {

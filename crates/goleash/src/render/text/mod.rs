@@ -31,6 +31,18 @@ pub struct TextOptions {
     pub all: bool,
 }
 
+/// The closing line that says how to give the analysis the program's source, when it had
+/// none of it.
+pub fn write_source_note(out: &mut dyn Write, note: Option<&str>, style: &Style) -> io::Result<()> {
+    match note {
+        Some(note) => {
+            writeln!(out)?;
+            writeln!(out, "  {}", style.dim(&format!("note: {note}")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// `1 goroutine`, `1,234 goroutines`.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     let word = if n == 1 { one } else { many };
@@ -270,14 +282,37 @@ pub fn write_exits(
         return Ok(());
     };
     writeln!(out, "{indent}{}", style.bold("exits when"))?;
-    for c in conditions {
+    let mut rest = conditions;
+    while let Some(c) = rest.first() {
         let mark = match c.can_happen {
             Possibility::Yes => style.green("✓"),
             Possibility::No => style.red("✗"),
             Possibility::Unknown => style.yellow("?"),
         };
         let file = c.file.rsplit('/').next().unwrap_or(&c.file);
-        let text = format!("`{}` ({file}:{}): {}", c.code, c.line, c.why);
+        // The returns of a caller the goroutine never gets back to (net/http's conn loop
+        // under a handler stuck for good) are one fact, said once.
+        let unreached = unreached_by(c);
+        let alike = unreached.map_or(1, |by| {
+            rest.iter()
+                .take_while(|o| o.file == c.file && unreached_by(o) == Some(by))
+                .count()
+        });
+        let text = match unreached {
+            Some(by) if alike >= 3 => {
+                let lines: Vec<String> = rest[..alike].iter().map(|o| o.line.to_string()).collect();
+                format!(
+                    "{alike} `return`s ({file}:{}), but {by} never returns to them",
+                    lines.join(", ")
+                )
+            }
+            _ => format!("`{}` ({file}:{}): {}", c.code, c.line, c.why),
+        };
+        rest = &rest[if unreached.is_some() && alike >= 3 {
+            alike
+        } else {
+            1
+        }..];
         for (n, line) in wrap(&text, 96).iter().enumerate() {
             let lead = if n == 0 {
                 format!("{mark} ")
@@ -288,6 +323,17 @@ pub fn write_exits(
         }
     }
     Ok(())
+}
+
+/// `X` of a `return` that cannot happen because `X never returns to it`.
+fn unreached_by(c: &ExitCondition) -> Option<&str> {
+    if c.code != "return" || c.can_happen != Possibility::No {
+        return None;
+    }
+    c.why
+        .rsplit_once(", but ")?
+        .1
+        .strip_suffix(" never returns to it")
 }
 
 /// Where the lines of a group under its header start.

@@ -7,7 +7,7 @@ use goleash_core::classify::Verdict;
 use goleash_core::trend::Recovery;
 
 use super::watch::{compression_note, duration_text};
-use super::{site_line, thousands, write_exits};
+use super::{plural, site_line, thousands, write_exits};
 use crate::doc::report::{ReportDoc, TargetVerdict};
 use crate::history::DumpRole;
 use crate::render::style::Style;
@@ -80,10 +80,14 @@ pub fn write(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Result<
         };
         writeln!(
             out,
-            "{} {verdict}: {} goroutines ({trend}) · {} samples · {}",
+            "{} {verdict}: {} ({trend}) · {} · {}",
             style.bold(&target.target),
-            target.goroutines.map_or("?".into(), thousands),
-            thousands(target.samples.len() as u64),
+            target.goroutines.map_or("? goroutines".into(), |n| plural(
+                n,
+                "goroutine",
+                "goroutines"
+            )),
+            plural(target.samples.len() as u64, "sample", "samples"),
             match target.processes.len() {
                 1 => "1 process".to_string(),
                 n => format!("{n} processes"),
@@ -103,10 +107,29 @@ pub fn write(out: &mut dyn Write, doc: &ReportDoc, style: &Style) -> io::Result<
             .filter(|p| matches!(p.outcome, Recovery::Recovered { .. }))
             .count();
         if !target.phases.is_empty() {
+            // Every phase is counted somewhere: one whose cool-down the watch did not see
+            // end is neither back down nor stuck.
+            let mut others: Vec<(&str, usize)> = Vec::new();
+            for phase in &target.phases {
+                if matches!(
+                    phase.outcome,
+                    Recovery::Stuck { .. } | Recovery::Recovered { .. }
+                ) {
+                    continue;
+                }
+                match others.iter_mut().find(|(n, _)| *n == phase.outcome.name()) {
+                    Some((_, count)) => *count += 1,
+                    None => others.push((phase.outcome.name(), 1)),
+                }
+            }
+            let others: String = others
+                .iter()
+                .map(|(name, count)| format!(", {count} {name}"))
+                .collect();
             writeln!(
                 out,
-                "  {} load phases: {recovered} came back down, {stuck} stayed up",
-                target.phases.len()
+                "  {}: {recovered} came back down, {stuck} stayed up{others}",
+                plural(target.phases.len() as u64, "load phase", "load phases")
             )?;
         }
         for group in target

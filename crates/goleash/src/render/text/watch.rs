@@ -310,11 +310,11 @@ fn event_line(event: &WatchEvent, style: &Style) -> Option<String> {
             format!("{} {} {}", short_time(a.t), a.target, alert_text(a, style))
         }
         WatchEvent::Dump(d) => format!(
-            "{} {} kept {}?debug=2 ({} goroutines{}) as evidence: {}",
+            "{} {} kept {}?debug=2 ({}{}) as evidence: {}",
             short_time(d.t),
             d.target,
             d.profile.name(),
-            thousands(d.goroutines),
+            plural(d.goroutines, "goroutine", "goroutines"),
             if d.proven_leaked > 0 {
                 format!(
                     ", {} proven leaked by the runtime",
@@ -357,9 +357,9 @@ fn alert_text(a: &Alert, style: &Style) -> String {
         .unwrap_or_default();
     if let Some(leaked) = a.proven_leaked {
         return format!(
-            "{label}{site} {} of {} goroutines proven leaked by the runtime",
+            "{label}{site} {} of {} proven leaked by the runtime",
             thousands(leaked),
-            thousands(a.count_after)
+            plural(a.count_after, "goroutine", "goroutines")
         );
     }
     format!(
@@ -505,9 +505,13 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary, style: &Style) -> i
         }
         writeln!(
             out,
-            "{}: {} goroutines ({trend}) · {}",
+            "{}: {} ({trend}) · {}",
             style.bold(&target.target),
-            target.goroutines.map_or("?".into(), thousands),
+            target.goroutines.map_or("? goroutines".into(), |n| plural(
+                n,
+                "goroutine",
+                "goroutines"
+            )),
             facts.join(" · ")
         )?;
         for alert in &target.alerts {

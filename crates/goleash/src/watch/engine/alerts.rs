@@ -122,24 +122,20 @@ impl Engine<'_> {
             else {
                 continue;
             };
-            pending.verdicts.push(VerdictUpdate::of(signature, &info));
+            self.record_verdict(i, signature, &info, pending);
             let target = &mut self.targets[i];
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
             if !matches!(assessment.verdict, Verdict::Leak | Verdict::Suspect)
                 || reported_elsewhere(&assessment, gi)
             {
                 continue;
             }
-            pending.alerts.push(group_alert(
-                t,
-                signature,
-                &info,
-                &assessment,
+            let grounds = Grounds::Trend {
                 growth,
-                &status,
-            ));
+                status: &status,
+            };
+            pending
+                .alerts
+                .push(group_alert(t, signature, &info, &assessment, grounds));
             if target.pending_dump.is_none() {
                 target.pending_dump = Some(format!(
                     "{} grew from {} to {}",
@@ -148,6 +144,21 @@ impl Engine<'_> {
                     growth.after
                 ));
             }
+        }
+    }
+
+    /// Stack `signature` of target `i` is judged `info` now: the target follows it so, and
+    /// the history records it with this sample.
+    fn record_verdict(
+        &mut self,
+        i: usize,
+        signature: Signature,
+        info: &GroupInfo,
+        pending: &mut Pending,
+    ) {
+        pending.verdicts.push(VerdictUpdate::of(signature, info));
+        if let Some(g) = self.targets[i].groups.get_mut(&signature) {
+            g.info = info.clone();
         }
     }
 
@@ -235,29 +246,17 @@ impl Engine<'_> {
             else {
                 continue;
             };
-            let target = &mut self.targets[i];
-            target.alerted.insert(Some(signature));
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
+            self.targets[i].alerted.insert(Some(signature));
+            self.record_verdict(i, signature, &info, pending);
             let count = snapshot.groups[gi].count;
-            pending.verdicts.push(VerdictUpdate::of(signature, &info));
-            pending.alerts.push(Alert {
-                t,
-                record: AlertRecord {
-                    signature: Some(signature),
-                    verdict: AlertVerdict::Group(info.verdict),
-                    why: info.why.clone(),
-                    slope_per_minute: None,
-                    p_value: None,
-                    count_before: None,
-                    count_after: Some(count),
-                },
-                group: Some(info),
-                proven_leaked: Some(leaked),
+            let grounds = Grounds::Proof {
+                leaked,
+                count,
                 stack: stack_lines(&capture.tables, &snapshot.groups[gi]),
-                exits: exits_of(&assessment),
-            });
+            };
+            pending
+                .alerts
+                .push(group_alert(t, signature, &info, &assessment, grounds));
         }
     }
 
@@ -283,25 +282,20 @@ impl Engine<'_> {
             else {
                 continue;
             };
-            let target = &mut self.targets[i];
-            let before = target.groups[&signature].info.clone();
+            let before = self.targets[i].groups[&signature].info.clone();
             if info.verdict == before.verdict && info.why == before.why {
                 continue;
             }
-            pending.verdicts.push(VerdictUpdate::of(signature, &info));
-            if let Some(g) = target.groups.get_mut(&signature) {
-                g.info = info.clone();
-            }
+            self.record_verdict(i, signature, &info, pending);
             let escalated = assessment.verdict == Verdict::Leak && before.verdict != Verdict::Leak;
             if escalated && !reported_elsewhere(&assessment, gi) {
-                pending.alerts.push(group_alert(
-                    t,
-                    signature,
-                    &info,
-                    &assessment,
+                let grounds = Grounds::Trend {
                     growth,
-                    &status,
-                ));
+                    status: &status,
+                };
+                pending
+                    .alerts
+                    .push(group_alert(t, signature, &info, &assessment, grounds));
             }
         }
     }
@@ -315,29 +309,60 @@ fn reported_elsewhere(assessment: &Assessment, gi: usize) -> bool {
         .is_some_and(|h| h.write_loops == gi && h.whole_write_group)
 }
 
-/// The alert on a stack judged `info` (from `assessment`) with the growth and trend seen.
+/// What an alert on a stack rests on.
+enum Grounds<'a> {
+    /// The stack's trend rose from `growth.before` to `growth.after`.
+    Trend {
+        growth: Growth,
+        status: &'a TrendState,
+    },
+    /// The runtime marked `leaked` of the stack's `count` goroutines `(leaked)`: no trend
+    /// was needed, and the stack is at hand from the dump.
+    Proof {
+        leaked: u64,
+        count: u64,
+        stack: Vec<String>,
+    },
+}
+
+/// The alert on a stack judged `info` (from `assessment`), on `grounds`.
 fn group_alert(
     t: f64,
     signature: Signature,
     info: &GroupInfo,
     assessment: &Assessment,
-    growth: Growth,
-    status: &TrendState,
+    grounds: Grounds,
 ) -> Alert {
+    let (slope_per_minute, p_value, count_before, count_after, proven_leaked, stack) = match grounds
+    {
+        Grounds::Trend { growth, status } => (
+            Some(status.slope_per_minute().unwrap_or(0.0)),
+            Some(status.p_value().unwrap_or(1.0)),
+            Some(growth.before),
+            Some(growth.after),
+            None,
+            Vec::new(),
+        ),
+        Grounds::Proof {
+            leaked,
+            count,
+            stack,
+        } => (None, None, None, Some(count), Some(leaked), stack),
+    };
     Alert {
         t,
         record: AlertRecord {
             signature: Some(signature),
             verdict: AlertVerdict::Group(info.verdict),
             why: info.why.clone(),
-            slope_per_minute: Some(status.slope_per_minute().unwrap_or(0.0)),
-            p_value: Some(status.p_value().unwrap_or(1.0)),
-            count_before: Some(growth.before),
-            count_after: Some(growth.after),
+            slope_per_minute,
+            p_value,
+            count_before,
+            count_after,
         },
         group: Some(info.clone()),
-        proven_leaked: None,
-        stack: Vec::new(),
+        proven_leaked,
+        stack,
         exits: exits_of(assessment),
     }
 }

@@ -20,6 +20,7 @@ const PROGRAMS: &[&str] = &[
     "exits",
     "acceptsvc",
     "realworld",
+    "relay",
 ];
 
 /// How long any fixture process may take before it counts as hung.

@@ -98,3 +98,18 @@ impl Drop for Service {
         let _ = std::fs::remove_file(&self.stderr);
     }
 }
+
+/// A debug=2 dump of the service at `addr` once nothing in it is runnable: its long-lived
+/// goroutines in their waits, not still starting (a loaded machine catches them so), as
+/// a baseline must show them. The last dump taken after 5 s in any case.
+pub fn idle_dump(addr: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    for _ in 0..100 {
+        body = crate::support::http::get(addr, "/debug/pprof/goroutine?debug=2").body;
+        if !String::from_utf8_lossy(&body).contains("[runnable]") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    body
+}

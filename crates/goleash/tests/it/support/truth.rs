@@ -139,6 +139,17 @@ impl Markers {
         })
     }
 
+    /// The site whose `block` marker is at `file`:`line` (a leak site as a document gives
+    /// it: the path the binary was built with), if there is one.
+    pub fn block_site(&self, file: &str, line: u64) -> Option<&str> {
+        self.0.iter().find_map(|(key, mark)| {
+            let site = key.strip_suffix(" block")?;
+            let here =
+                file.ends_with(&*mark.file.to_string_lossy()) && u64::from(mark.line) == line;
+            here.then_some(site)
+        })
+    }
+
     pub fn line(&self, site: &str, kind: &str) -> u32 {
         self.get(site, kind).line
     }
