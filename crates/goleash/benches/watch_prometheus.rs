@@ -233,6 +233,10 @@ fn watch(dir: &Path, prometheus: &str, job: &str, series: u64, evals: u64) {
         .iter()
         .filter_map(|e| e["query_secs"].as_f64())
         .collect();
+    let mut records: Vec<f64> = evaluations
+        .iter()
+        .filter_map(|e| e["record_secs"].as_f64())
+        .collect();
     let samples: u64 = evaluations
         .iter()
         .filter_map(|e| e["samples"].as_u64())
@@ -245,13 +249,15 @@ fn watch(dir: &Path, prometheus: &str, job: &str, series: u64, evals: u64) {
     let totals = &summary["evaluations"];
     let late = totals["late"].as_u64().unwrap_or(0);
     println!(
-        "{series:>5} series: exit {code}, {} evaluations after the first ({} late, lag p50 {:.3}s max {:.3}s), Prometheus answered in p50 {:.3}s max {:.3}s; {samples} samples recorded; {wall:.0}s wall, {cpu:.1}s CPU ({:.2}% of a core), peak RSS {} MiB; {} targets in the summary",
+        "{series:>5} series: exit {code}, {} evaluations after the first ({} late, lag p50 {:.3}s max {:.3}s), Prometheus answered in p50 {:.3}s max {:.3}s, recording took p50 {:.3}s max {:.3}s; {samples} samples recorded; {wall:.0}s wall, {cpu:.1}s CPU ({:.2}% of a core), peak RSS {} MiB; {} targets in the summary",
         evaluations.len(),
         late,
         percentile(&mut lags, 0.5),
         totals["max_lag_secs"].as_f64().unwrap_or(f64::NAN),
         percentile(&mut queries, 0.5),
         totals["max_query_secs"].as_f64().unwrap_or(f64::NAN),
+        percentile(&mut records, 0.5),
+        percentile(&mut records, 1.0),
         100.0 * cpu / wall,
         rss_kib >> 10,
         summary["targets"].as_array().map_or(0, Vec::len),
@@ -261,14 +267,15 @@ fn watch(dir: &Path, prometheus: &str, job: &str, series: u64, evals: u64) {
             .iter()
             .map(|e| {
                 format!(
-                    "{:.3}/{:.3}",
+                    "{:.3}/{:.3}/{:.3}",
                     e["lag_secs"].as_f64().unwrap_or(f64::NAN),
-                    e["query_secs"].as_f64().unwrap_or(f64::NAN)
+                    e["query_secs"].as_f64().unwrap_or(f64::NAN),
+                    e["record_secs"].as_f64().unwrap_or(f64::NAN)
                 )
             })
             .collect();
         println!(
-            "       per evaluation, lag/query seconds: {}",
+            "       per evaluation, lag/query/record seconds: {}",
             per.join(" ")
         );
     }

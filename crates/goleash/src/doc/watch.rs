@@ -146,6 +146,9 @@ pub struct Evaluation {
     pub lag_secs: f64,
     /// How long Prometheus took to answer, seconds.
     pub query_secs: f64,
+    /// How long recording the new samples took (trends, verdicts, the history), seconds:
+    /// goleash's share.
+    pub record_secs: f64,
     /// Series that had samples in the range asked.
     pub series: u64,
     /// New samples recorded.

@@ -215,12 +215,15 @@ impl Engine<'_> {
             }))?;
         }
         let series = evaluation.series.len() as u64;
+        let recording = Instant::now();
         let samples = self.absorb(evaluation, at, now, false)?;
+        let record = recording.elapsed();
         self.sink.event(&WatchEvent::Evaluation(watch::Evaluation {
             schema_version: SCHEMA_VERSION,
             t: at,
             lag_secs: lag.as_secs_f64(),
             query_secs: query.as_secs_f64(),
+            record_secs: record.as_secs_f64(),
             series,
             samples,
         }))?;
