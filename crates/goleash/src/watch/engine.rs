@@ -135,12 +135,13 @@ pub fn run(
     options.trend.validate().context("trend options")?;
     let settings = options.settings();
     let started_at = unix_now();
-    let session = store.begin_session(started_at, &settings, options.simulated)?;
-    let now = Instant::now();
+    // A Prometheus that cannot be read is an error before the history records a session.
     let (polled, fleet): (&[String], _) = match watched {
         Watched::Services(bases) => (bases, None),
         Watched::Fleet(counts) => (&[], Some(FleetWatch::start(counts, options, started_at)?)),
     };
+    let session = store.begin_session(started_at, &settings, options.simulated)?;
+    let now = Instant::now();
     // The series a fleet watch starts with become targets as their first samples come in.
     let bases: Vec<String> = match &fleet {
         Some(fleet) => fleet.names_at_start(),

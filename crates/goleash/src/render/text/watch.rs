@@ -332,11 +332,17 @@ fn event_line(event: &WatchEvent, style: &Style) -> Option<String> {
             },
             d.reason
         ),
-        WatchEvent::Error(e) => format!(
+        WatchEvent::Error(e) if e.retry_in_secs > 0.0 => format!(
             "{} {} (retry in {})",
             short_time(e.t),
             style.red(&format!("error: {}", e.message)),
             duration_text(e.retry_in_secs)
+        ),
+        // Nothing is retried: a problem told once (a series Prometheus counts).
+        WatchEvent::Error(e) => format!(
+            "{} {}",
+            short_time(e.t),
+            style.red(&format!("error: {}", e.message))
         ),
         WatchEvent::Recovered(r) => format!(
             "{} {} answers again after {} failed requests",

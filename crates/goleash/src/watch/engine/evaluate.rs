@@ -51,6 +51,8 @@ pub(super) struct FleetWatch<'a> {
     failures: u32,
     /// The last message told, so that repeats are not told again.
     last_error: Option<String>,
+    /// The problems of the last answer (warnings, start times not read).
+    problems: Vec<String>,
     due: u64,
     late: u64,
     max_lag: Duration,
@@ -90,6 +92,7 @@ impl<'a> FleetWatch<'a> {
             index: HashMap::new(),
             failures: 0,
             last_error: None,
+            problems: Vec::new(),
             due: 1,
             late: 0,
             max_lag: Duration::ZERO,
@@ -245,14 +248,20 @@ impl Engine<'_> {
         else {
             return Ok(0);
         };
-        for problem in evaluation.problems {
+        let told = self
+            .fleet
+            .as_mut()
+            .map(|f| std::mem::replace(&mut f.problems, evaluation.problems.clone()))
+            .unwrap_or_default();
+        // A problem that lasts (a warning on every answer) is told when it starts.
+        for problem in evaluation.problems.iter().filter(|p| !told.contains(p)) {
             self.sink.event(&WatchEvent::Error(Failure {
                 schema_version: SCHEMA_VERSION,
                 target: url.clone(),
                 t: at,
-                message: problem,
+                message: problem.clone(),
                 failures: 0,
-                retry_in_secs: self.options.interval.as_secs_f64(),
+                retry_in_secs: 0.0,
             }))?;
         }
         let mut answered = HashSet::new();
@@ -407,11 +416,12 @@ impl Engine<'_> {
 
     /// Tells a problem of one series (`error`), without counting it as a failed request.
     fn tell(&mut self, i: usize, t: f64, message: String) -> Result<()> {
+        let target = &self.targets[i].base;
         let event = WatchEvent::Error(Failure {
             schema_version: SCHEMA_VERSION,
-            target: self.targets[i].base.clone(),
+            target: target.clone(),
             t,
-            message,
+            message: format!("{target}: {message}"),
             failures: 0,
             retry_in_secs: 0.0,
         });
@@ -436,7 +446,7 @@ impl Engine<'_> {
             schema_version: SCHEMA_VERSION,
             target: target.base.clone(),
             t,
-            message: format!("no stacks for this suspect yet: {message}"),
+            message: format!("{}: no stacks for this suspect yet: {message}", target.base),
             failures: 0,
             retry_in_secs: gap.as_secs_f64(),
         });
