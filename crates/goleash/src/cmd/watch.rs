@@ -69,23 +69,14 @@ pub struct WatchArgs {
     /// instead of polling services: every series --match selects is a target.
     #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
-    /// With --prometheus: the series to watch, a selector of goroutine counts.
-    #[arg(
-        long = "match",
-        default_value = "go_goroutines",
-        value_name = "SELECTOR",
-        requires = "prometheus"
-    )]
-    pub selector: String,
+    /// With --prometheus: the series to watch, a selector of goroutine counts [default:
+    /// go_goroutines].
+    #[arg(long = "match", value_name = "SELECTOR", requires = "prometheus")]
+    pub selector: Option<String>,
     /// With --prometheus: where a suspect's pprof endpoint is; `{label}` is replaced by the
-    /// series' label.
-    #[arg(
-        long,
-        default_value = "http://{instance}/debug/pprof",
-        value_name = "TEMPLATE",
-        requires = "prometheus"
-    )]
-    pub pprof: String,
+    /// series' label [default: http://{instance}/debug/pprof].
+    #[arg(long, value_name = "TEMPLATE", requires = "prometheus")]
+    pub pprof: Option<String>,
     /// How often to sample the goroutine count (default 5s, or less to fit --duration).
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
@@ -185,6 +176,12 @@ impl WatchArgs {
 }
 
 pub fn run(args: &WatchArgs) -> Result<Outcome> {
+    // clap's `requires` does not hold beside service URLs, which conflict with --prometheus.
+    if args.prometheus.is_none() && (args.selector.is_some() || args.pprof.is_some()) {
+        bail!(
+            "--match and --pprof choose series of --prometheus\n  hint: goleash watch --prometheus http://prometheus:9090 --match 'go_goroutines{{job=\"api\"}}'"
+        );
+    }
     let fleet = match &args.prometheus {
         Some(url) => {
             let client = Client::new(HttpOptions {
@@ -192,10 +189,14 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
                 connect_timeout: args.timeout.min(Duration::from_secs(3)),
                 ..HttpOptions::default()
             });
-            let template = stacks::Template::parse(&args.pprof)?;
+            let template = stacks::Template::parse(
+                args.pprof
+                    .as_deref()
+                    .unwrap_or("http://{instance}/debug/pprof"),
+            )?;
             Some(FleetCounts::new(
                 Prometheus::new(url, client),
-                &args.selector,
+                args.selector.as_deref().unwrap_or("go_goroutines"),
                 template,
             )?)
         }

@@ -277,4 +277,14 @@ fn watch_prometheus_without_a_prometheus_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot reach Prometheus"), "{stderr}");
     assert!(stderr.contains("go_goroutines"), "{stderr}");
+
+    // --match without --prometheus, beside a service URL: a usage error, not ignored.
+    let out = goleash()
+        .args(["watch", "--match", "go_goroutines", "http://127.0.0.1:1"])
+        .arg("--db")
+        .arg(dir.join("watch.db"))
+        .output()
+        .expect("run goleash watch");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--prometheus"));
 }
