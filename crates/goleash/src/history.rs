@@ -60,6 +60,8 @@ pub enum SampleSource {
     Profile,
     /// A `debug=2` dump.
     Dump,
+    /// Prometheus, which scraped the count (`watch --prometheus`).
+    Prometheus,
 }
 
 impl SampleSource {
@@ -71,6 +73,7 @@ impl SampleSource {
             SampleSource::Index => "index",
             SampleSource::Profile => "profile",
             SampleSource::Dump => "dump",
+            SampleSource::Prometheus => "prometheus",
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The Prometheus HTTP API, as far as a fleet scan needs it: `/api/v1/series` to enumerate
-//! the series a selector matches, `/api/v1/query_range` to read them.
+//! The Prometheus HTTP API, as far as goleash needs it: `/api/v1/series` to enumerate the
+//! series a selector matches, `/api/v1/query_range` to read them over a range (`scan`), and
+//! `/api/v1/query` for the samples scraped since the last look (`watch --prometheus`).
 //!
 //! Every failure becomes a message that says what went wrong on which side: Prometheus
 //! down, slow, refusing the query (with its own explanation), or answering something that is
@@ -129,6 +130,24 @@ struct Matrix {
     result: Vec<MatrixSeries>,
 }
 
+/// What an instant query returns: a vector (one point per series, at the evaluation time)
+/// or, for a range-vector selector like `go_goroutines[30s]`, a matrix of the samples as
+/// scraped, with their own times.
+#[derive(Deserialize)]
+struct InstantAnswer {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<InstantSeries>,
+}
+
+#[derive(Deserialize)]
+struct InstantSeries {
+    metric: Labels,
+    value: Option<(f64, String)>,
+    #[serde(default)]
+    values: Vec<(f64, String)>,
+}
+
 #[derive(Deserialize)]
 struct MatrixSeries {
     metric: Labels,
@@ -230,6 +249,49 @@ impl Prometheus {
                 points: s
                     .values
                     .into_iter()
+                    .map(|(t, v)| (t, parse_value(&v)))
+                    .collect(),
+            })
+            .collect();
+        Ok(RangeResult {
+            series,
+            warnings: envelope.warnings,
+        })
+    }
+
+    /// `query` evaluated at `at` (unix seconds). A range-vector selector answers every
+    /// sample in its range with the time it was scraped; anything else, one point per
+    /// series at `at`.
+    pub fn query(&self, query: &str, at: f64) -> Result<RangeResult, ApiError> {
+        let url = format!(
+            "{}/api/v1/query?query={}&time={}",
+            self.base,
+            encode(query),
+            seconds(at)
+        );
+        let envelope: Envelope<InstantAnswer> = self.get(&url)?;
+        let answer = envelope.data.ok_or_else(|| ApiError::Malformed {
+            url: url.clone(),
+            reason: "no data".into(),
+        })?;
+        if !matches!(answer.result_type.as_str(), "vector" | "matrix") {
+            return Err(ApiError::Malformed {
+                url,
+                reason: format!(
+                    "a {} where a selector returns a vector or a matrix",
+                    answer.result_type
+                ),
+            });
+        }
+        let series = answer
+            .result
+            .into_iter()
+            .map(|s| RangeSeries {
+                labels: s.metric,
+                points: s
+                    .value
+                    .into_iter()
+                    .chain(s.values)
                     .map(|(t, v)| (t, parse_value(&v)))
                     .collect(),
             })

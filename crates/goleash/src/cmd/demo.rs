@@ -187,7 +187,13 @@ pub fn run(args: &DemoArgs) -> Result<Outcome> {
     let bases: Vec<String> = urls.iter().map(|u| crate::collect::pprof_base(u)).collect();
     let source = EmbeddedSource::new();
     watch::run(
-        &bases, &options, &mut store, &http, &source, &mut until, &stop,
+        &watch::Watched::Services(&bases),
+        &options,
+        &mut store,
+        &http,
+        &source,
+        &mut until,
+        &stop,
     )?;
     let leak_found = until.leak_found;
     drop(store);

@@ -9,13 +9,16 @@ use clap::Args;
 use crate::Outcome;
 use crate::cli::{SourceArgs, StreamFormat, parse_duration};
 use crate::cmd::{event_sink, history_db};
-use crate::collect::{self, HttpOptions};
+use crate::collect::{self, Client, HttpOptions};
 use crate::doc::watch::EventSink;
+use crate::prometheus::Prometheus;
 use crate::render::style::ColorChoice;
 use crate::render::text::watch as text;
+use crate::scan::stacks;
 use crate::store::Store;
+use crate::watch::fleet::FleetCounts;
 use crate::watch::plan::{Asked, Plan};
-use crate::watch::{self, Timeouts, WatchOptions, metrics_listen, stop_on_signals};
+use crate::watch::{self, Timeouts, WatchOptions, Watched, metrics_listen, stop_on_signals};
 
 /// Watch live Go services: sample their goroutines, keep the history, and report the stacks
 /// that leak.
@@ -34,7 +37,17 @@ use crate::watch::{self, Timeouts, WatchOptions, metrics_listen, stop_on_signals
     goleash watch http://127.0.0.1:6060                       until Ctrl-C
     goleash watch --duration 30m --fail-on-leak http://svc:6060   a load test's CI gate
     goleash watch --format json http://a:6060 http://b:6060 | jq 'select(.event == \"alert\")'
+    goleash watch --prometheus http://prometheus:9090 --match 'go_goroutines{job=\"api\"}'
     goleash report -o report.html                                 draw the history
+
+FLEETS:
+    With --prometheus, the counts of every series --match selects come from Prometheus,
+    read each --interval (the samples scraped since the last read): the services are not
+    asked for counts at all. Each series is a target, named by its labels. Only a series
+    whose trend rises is asked for stacks, at --pprof (goroutineleak first, then
+    goroutine), within the same cost rule. Series that appear later are added; series no
+    longer scraped are told gone, not leaks. A Prometheus down mid-watch is told, and the
+    watch goes on with the history it has.
 
 TIMING:
     Goroutines the runtime proves leaked (Go 1.26+, the goroutineleak profile) are reported
@@ -47,10 +60,23 @@ TIMING:
 pub struct WatchArgs {
     /// Services to watch: `http://host:port` (their /debug/pprof is assumed) or the URL of
     /// their pprof base.
+    #[arg(conflicts_with = "prometheus")]
     pub urls: Vec<String>,
     /// A file with more service URLs, one per line (`#` starts a comment).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "prometheus")]
     pub targets_file: Option<PathBuf>,
+    /// Read the goroutine counts of a fleet from this Prometheus server (`http://host:9090`)
+    /// instead of polling services: every series --match selects is a target.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// With --prometheus: the series to watch, a selector of goroutine counts [default:
+    /// go_goroutines].
+    #[arg(long = "match", value_name = "SELECTOR", requires = "prometheus")]
+    pub selector: Option<String>,
+    /// With --prometheus: where a suspect's pprof endpoint is; `{label}` is replaced by the
+    /// series' label [default: http://{instance}/debug/pprof].
+    #[arg(long, value_name = "TEMPLATE", requires = "prometheus")]
+    pub pprof: Option<String>,
     /// How often to sample the goroutine count (default 5s, or less to fit --duration).
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
@@ -150,7 +176,40 @@ impl WatchArgs {
 }
 
 pub fn run(args: &WatchArgs) -> Result<Outcome> {
-    let bases = args.bases()?;
+    // clap's `requires` does not hold beside service URLs, which conflict with --prometheus.
+    if args.prometheus.is_none() && (args.selector.is_some() || args.pprof.is_some()) {
+        bail!(
+            "--match and --pprof choose series of --prometheus\n  hint: goleash watch --prometheus http://prometheus:9090 --match 'go_goroutines{{job=\"api\"}}'"
+        );
+    }
+    let fleet = match &args.prometheus {
+        Some(url) => {
+            let client = Client::new(HttpOptions {
+                timeout: args.timeout,
+                connect_timeout: args.timeout.min(Duration::from_secs(3)),
+                ..HttpOptions::default()
+            });
+            let template = stacks::Template::parse(
+                args.pprof
+                    .as_deref()
+                    .unwrap_or("http://{instance}/debug/pprof"),
+            )?;
+            Some(FleetCounts::new(
+                Prometheus::new(url, client),
+                args.selector.as_deref().unwrap_or("go_goroutines"),
+                template,
+            )?)
+        }
+        None => None,
+    };
+    let bases = match fleet {
+        Some(_) => Vec::new(),
+        None => args.bases()?,
+    };
+    let watched = match &fleet {
+        Some(counts) => Watched::Fleet(counts),
+        None => Watched::Services(&bases),
+    };
     let plan = args.plan();
     if plan.interval < Duration::from_millis(10) {
         bail!("--interval must be at least 10ms");
@@ -196,10 +255,16 @@ pub fn run(args: &WatchArgs) -> Result<Outcome> {
         None => printer.as_mut(),
     };
     let source = args.source.files();
-    let ended = watch::run(&bases, &options, &mut store, &http, &source, sink, &stop)?;
+    let ended = watch::run(&watched, &options, &mut store, &http, &source, sink, &stop)?;
     source.report_warnings();
     if !ended.any_sample {
-        eprintln!("goleash: no service answered; nothing was recorded");
+        match &fleet {
+            Some(counts) => eprintln!(
+                "goleash: Prometheus gave no sample of {}; nothing was recorded",
+                counts.selector
+            ),
+            None => eprintln!("goleash: no service answered; nothing was recorded"),
+        }
         return Ok(Outcome::InputError);
     }
     let summary = &ended.summary;

@@ -149,7 +149,11 @@ impl MetricsDoc {
                     .or_default()
                     .fetch_errors += 1;
             }
-            WatchEvent::Dump(_) | WatchEvent::Recovered(_) | WatchEvent::Summary(_) => {}
+            WatchEvent::Dump(_)
+            | WatchEvent::Recovered(_)
+            | WatchEvent::Evaluation(_)
+            | WatchEvent::Series(_)
+            | WatchEvent::Summary(_) => {}
         }
     }
 }

@@ -47,6 +47,10 @@ pub enum WatchEvent {
     Error(Failure),
     /// A target answers again after failures.
     Recovered(Recovered),
+    /// `watch --prometheus` read the counts of every series.
+    Evaluation(Evaluation),
+    /// `watch --prometheus`: a series appeared, came back, or is gone.
+    Series(SeriesChange),
     /// The watch ended.
     Summary(Box<Summary>),
 }
@@ -105,8 +109,11 @@ pub struct Plan {
 pub struct Start {
     /// Always [`super::SCHEMA_VERSION`].
     pub schema_version: u32,
-    /// The pprof bases watched.
+    /// The pprof bases watched, or with `--prometheus` the series matched at the start.
     pub targets: Vec<String>,
+    /// Where the counts come from, with `--prometheus`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusSource>,
     /// The history database.
     pub db: String,
     /// The settings.
@@ -115,6 +122,84 @@ pub struct Start {
     pub plan: Plan,
     /// The targets are simulated (`goleash demo`).
     pub simulated: bool,
+}
+
+/// The Prometheus a watch reads the counts from.
+#[derive(Clone, Debug, Serialize)]
+pub struct PrometheusSource {
+    /// Its base URL.
+    pub url: String,
+    /// The series selector.
+    pub selector: String,
+    /// Where the suspects' profiles are (`{label}` filled from each series).
+    pub pprof: String,
+}
+
+/// `evaluation`: one read of every series' new samples from Prometheus.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    /// Always [`super::SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// When it was asked, unix seconds.
+    pub t: f64,
+    /// How long after it was due it was asked, seconds.
+    pub lag_secs: f64,
+    /// How long Prometheus took to answer, seconds.
+    pub query_secs: f64,
+    /// How long recording the new samples took (trends, verdicts, the history), seconds:
+    /// goleash's share.
+    pub record_secs: f64,
+    /// Series that had samples in the range asked.
+    pub series: u64,
+    /// New samples recorded.
+    pub samples: u64,
+}
+
+/// Whether a series is there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Seen for the first time after the start, or again after it was gone.
+    Appeared,
+    /// No new sample for three scrape intervals (or three watch intervals, whichever is
+    /// longer): the service went away. Not a leak; its history is kept.
+    Gone,
+}
+
+/// `series`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeriesChange {
+    /// Always [`super::SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The series.
+    pub target: String,
+    /// Unix seconds.
+    pub t: f64,
+    /// What changed.
+    pub presence: Presence,
+    /// Its newest sample, unix seconds (null for a series never seen before).
+    pub last_sample: Option<f64>,
+}
+
+/// How the evaluations of a `watch --prometheus` went.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluations {
+    /// The Prometheus, the selector and the template.
+    pub source: PrometheusSource,
+    /// Evaluations that came due.
+    pub due: u64,
+    /// Of those, how many were asked later than half an interval after they were due.
+    pub late: u64,
+    /// The largest delay, seconds.
+    pub max_lag_secs: f64,
+    /// Evaluations Prometheus did not answer (down, slow, refusing).
+    pub errors: u64,
+    /// The longest time Prometheus took to answer one, seconds.
+    pub max_query_secs: f64,
+    /// The mean time Prometheus took to answer one, seconds.
+    pub mean_query_secs: f64,
+    /// Series gone at the end.
+    pub gone: u64,
 }
 
 /// A count per stack.
@@ -382,6 +467,10 @@ pub struct TargetSummary {
     pub proof_available: bool,
     /// Sampling on time.
     pub schedule: Schedule,
+    /// `watch --prometheus`: the series had no new sample at the end (it is not judged a
+    /// leak for it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
 }
 
 /// How many goroutines a target created and ended: a busy healthy service ends about as
@@ -414,6 +503,9 @@ pub struct Summary {
     pub earlier_leaks: u64,
     /// Per target.
     pub targets: Vec<TargetSummary>,
+    /// `watch --prometheus`: its evaluations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluations: Option<Evaluations>,
 }
 
 impl Summary {
@@ -436,6 +528,7 @@ impl Summary {
                 .count() as u64,
             earlier_leaks: targets.iter().map(|t| t.earlier_leaks).sum(),
             targets,
+            evaluations: None,
         }
     }
 

@@ -118,15 +118,15 @@ pub fn start_time_selector(selector: &str) -> Option<String> {
     split_selector(selector).map(|(_, matchers)| format!("process_start_time_seconds{matchers}"))
 }
 
-/// Reads every series `query.selector` matches. Fails only when nothing could be read:
-/// a failed chunk or a missing start time becomes a problem, and the rest is kept.
-pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
-    if query.selector.trim().is_empty() {
+/// Refuses a selector that cannot be a goroutine count: empty, or of a metric its targets
+/// declare a counter, histogram or summary.
+pub fn check_selector(prometheus: &Prometheus, selector: &str) -> Result<()> {
+    if selector.trim().is_empty() {
         bail!(
             "the selector is empty\n  hint: --match go_goroutines, or e.g. 'go_goroutines{{job=\"api\"}}'"
         );
     }
-    let declared = split_selector(query.selector)
+    let declared = split_selector(selector)
         .and_then(|(metric, _)| Some((metric, prometheus.metric_type(metric)?)));
     if let Some((metric, kind)) = declared
         && matches!(kind.as_str(), "counter" | "histogram" | "summary")
@@ -135,6 +135,13 @@ pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
             "{metric} is a {kind}, not a goroutine count: its targets declare it so\n  hint: --match go_goroutines, or the gauge your services export their goroutine count as"
         );
     }
+    Ok(())
+}
+
+/// Reads every series `query.selector` matches. Fails only when nothing could be read:
+/// a failed chunk or a missing start time becomes a problem, and the rest is kept.
+pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
+    check_selector(prometheus, query.selector)?;
     let mut problems = Vec::new();
     let (labels, warnings) = prometheus
         .series(query.selector, query.start, query.end)

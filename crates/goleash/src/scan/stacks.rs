@@ -41,6 +41,11 @@ impl Template {
         })
     }
 
+    /// As given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The URL for a series, or the labels it lacks.
     pub fn fill(&self, labels: &Labels) -> Result<String, Vec<String>> {
         let mut out = String::with_capacity(self.text.len() + 32);

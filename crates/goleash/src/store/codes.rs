@@ -86,6 +86,7 @@ codes!(SampleSource, source_code, source_of, SOURCES {
     SampleSource::Index => "index",
     SampleSource::Profile => "profile",
     SampleSource::Dump => "dump",
+    SampleSource::Prometheus => "prometheus",
 });
 
 /// An alert's verdict: a stack's, or `rising` for the total.

@@ -3,10 +3,11 @@
 //! trends, verdicts and alerts.
 //!
 //! This module runs the loop and the schedule; one answer is recorded by [`observe`], the
-//! trends it moves and the alerts they raise are [`alerts`], and a history is continued by
-//! [`resume`].
+//! trends it moves and the alerts they raise are [`alerts`], a history is continued by
+//! [`resume`], and with `--prometheus` the counts of every series are read by [`evaluate`].
 
 mod alerts;
+mod evaluate;
 mod observe;
 mod resume;
 
@@ -20,8 +21,10 @@ use anyhow::{Context, Result, bail};
 use goleash_core::classify::SourceLookup;
 use goleash_core::trend::TrendOptions;
 
+use self::evaluate::FleetWatch;
 use self::observe::{DumpTaken, Observed};
 use super::fetch::{self, Done, Fetched, Job, JobKind, Timeouts};
+use super::fleet::FleetCounts;
 use super::sources::CountSource;
 use super::target::{Probe, Target};
 use super::{live, plan};
@@ -111,9 +114,17 @@ fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Watches `bases` (pprof base URLs) until `options.duration` passes or `stop` is set.
+/// What a watch watches.
+pub enum Watched<'a> {
+    /// Services at these pprof bases, polled for their counts.
+    Services(&'a [String]),
+    /// The series of a selector, counted by Prometheus.
+    Fleet(&'a FleetCounts),
+}
+
+/// Watches `watched` until `options.duration` passes or `stop` is set.
 pub fn run(
-    bases: &[String],
+    watched: &Watched<'_>,
     options: &WatchOptions,
     store: &mut Store,
     http: &HttpOptions,
@@ -124,10 +135,20 @@ pub fn run(
     options.trend.validate().context("trend options")?;
     let settings = options.settings();
     let started_at = unix_now();
+    // A Prometheus that cannot be read is an error before the history records a session.
+    let (polled, fleet): (&[String], _) = match watched {
+        Watched::Services(bases) => (bases, None),
+        Watched::Fleet(counts) => (&[], Some(FleetWatch::start(counts, options, started_at)?)),
+    };
     let session = store.begin_session(started_at, &settings, options.simulated)?;
     let now = Instant::now();
+    // The series a fleet watch starts with become targets as their first samples come in.
+    let bases: Vec<String> = match &fleet {
+        Some(fleet) => fleet.names_at_start(),
+        None => polled.to_vec(),
+    };
     let mut targets = Vec::with_capacity(bases.len());
-    for base in bases {
+    for base in polled {
         let id = store.target(base, started_at)?;
         let mut target = Target::new(
             base.clone(),
@@ -144,7 +165,8 @@ pub fn run(
     }
     sink.event(&WatchEvent::Start(Start {
         schema_version: SCHEMA_VERSION,
-        targets: bases.to_vec(),
+        targets: bases.clone(),
+        prometheus: fleet.as_ref().map(FleetWatch::source),
         db: store.path().display().to_string(),
         settings: watch::Settings::from(&settings),
         plan: options.plan(),
@@ -170,10 +192,12 @@ pub fn run(
         source,
         queue: BinaryHeap::new(),
         jobs: job_tx,
+        fleet,
     };
     for i in 0..engine.targets.len() {
         engine.schedule(i, now);
     }
+    engine.absorb_first(now)?;
     let started = now;
     let deadline = options.duration.map(|d| now + d);
     let refresh_every = Duration::from_millis(500);
@@ -183,7 +207,10 @@ pub fn run(
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
             break;
         }
-        engine.dispatch_due(now);
+        if engine.fleet.as_ref().is_some_and(|f| now >= f.next_due) {
+            engine.evaluate(now)?;
+        }
+        engine.dispatch_due(Instant::now());
         let live_room = engine.sink.live_room();
         if let Some(room) = live_room
             && now >= next_refresh
@@ -204,6 +231,9 @@ pub fn run(
         }
         if let Some(d) = deadline {
             wake = wake.min(d);
+        }
+        if let Some(fleet) = &engine.fleet {
+            wake = wake.min(fleet.next_due);
         }
         if live_room.is_some() {
             wake = wake.min(next_refresh);
@@ -253,12 +283,17 @@ struct Engine<'a> {
     /// (due, target, generation): the next request of each target not in flight.
     queue: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     jobs: mpsc::Sender<Job>,
+    /// With `--prometheus`: the series and their evaluations.
+    fleet: Option<FleetWatch<'a>>,
 }
 
 impl Engine<'_> {
     /// The earliest moment target `i` needs a request.
     fn due(&self, i: usize, now: Instant) -> Instant {
         let t = &self.targets[i];
+        if t.counted_by_prometheus() {
+            return t.dump_not_before.max(now);
+        }
         let regular = if t.probe == Probe::Nothing {
             t.next_sample.max(t.next_profile)
         } else {
@@ -278,6 +313,12 @@ impl Engine<'_> {
         let due = self.due(i, now);
         let target = &mut self.targets[i];
         target.generation += 1;
+        // A series Prometheus counts is asked for nothing until its trend wants evidence.
+        if target.counted_by_prometheus()
+            && (target.pending_dump.is_none() || target.pprof.is_none())
+        {
+            return;
+        }
         self.queue.push(Reverse((due, i, target.generation)));
     }
 
@@ -315,7 +356,7 @@ impl Engine<'_> {
             // answers again before another is due.
             target.next_proof = Some(now + interval);
             JobKind::Proof
-        } else if now >= regular_due {
+        } else if !target.counted_by_prometheus() && now >= regular_due {
             let lag = now - regular_due;
             target.stats.due += 1;
             if lag > interval / 2 {
@@ -341,10 +382,13 @@ impl Engine<'_> {
             self.schedule(i, now);
             return;
         };
+        let Some(base) = target.pprof.clone() else {
+            return;
+        };
         target.in_flight = true;
         let job = Job {
             target: i,
-            base: target.base.clone(),
+            base,
             kind,
             leak_profile: target.leak_profile,
         };
@@ -360,6 +404,9 @@ impl Engine<'_> {
         let interval = self.options.interval;
         let factor = |cost: Duration| cost.mul_f64(COST_FACTOR).max(interval);
         match done.fetched {
+            Fetched::Failed { message, .. } if self.targets[i].counted_by_prometheus() => {
+                self.profile_failed(i, done.t, message)?;
+            }
             Fetched::Failed {
                 message,
                 refused,
@@ -526,6 +573,7 @@ impl Engine<'_> {
                 restarts: t.stats.restarts,
                 errors: t.stats.errors,
                 count_source: match t.probe {
+                    _ if t.counted_by_prometheus() => Some(SampleSource::Prometheus),
                     Probe::Source(s) => Some(s.into()),
                     Probe::Nothing => Some(SampleSource::Profile),
                     Probe::Unknown => None,
@@ -548,14 +596,17 @@ impl Engine<'_> {
                     late: t.stats.late,
                     max_lag_secs: t.stats.max_lag.as_secs_f64(),
                 },
+                gone: t.scrapes.as_ref().is_some_and(|s| s.gone),
             })
             .collect();
-        Summary::new(
+        let mut summary = Summary::new(
             duration_secs,
             watch::Settings::from(&self.settings),
             self.options.plan(),
             targets,
-        )
+        );
+        summary.evaluations = self.fleet.as_ref().map(|f| f.evaluations(&self.targets));
+        summary
     }
 }
 
@@ -643,6 +694,7 @@ mod tests {
             source: &NoSource,
             queue: BinaryHeap::new(),
             jobs,
+            fleet: None,
         };
         engine.handle(count(10.0, 50, 1000.0)).unwrap();
         engine
@@ -761,6 +813,7 @@ mod tests {
             source: &NoSource,
             queue: BinaryHeap::new(),
             jobs,
+            fleet: None,
         };
         for step in 0..120u32 {
             let t = T0 + f64::from(step) * 0.5;
@@ -869,6 +922,7 @@ mod tests {
             source: &NoSource,
             queue: BinaryHeap::new(),
             jobs,
+            fleet: None,
         };
         let start_time = Some(T0 - 100.0);
         for step in 0..160u32 {

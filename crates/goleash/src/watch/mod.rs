@@ -6,10 +6,13 @@
 //! count alone at the base interval, the `debug=0` profile (per-stack counts) no more often
 //! than its measured cost allows, the goroutineleak profile (Go 1.26+) for the runtime's
 //! proof at the start and as its cost allows, and `debug=2` dumps only when a stack rises.
-//! [`plan`] fits the trend windows to a `--duration`.
+//! [`plan`] fits the trend windows to a `--duration`. With `--prometheus` ([`fleet`]) the
+//! counts of every target come from Prometheus instead, and a target is asked for nothing
+//! but the dumps its rising count wants as evidence.
 
 pub mod engine;
 pub mod fetch;
+pub mod fleet;
 mod live;
 pub mod metrics_listen;
 pub mod plan;
@@ -19,7 +22,7 @@ pub mod target;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-pub use engine::{WatchOptions, run};
+pub use engine::{WatchOptions, Watched, run};
 pub use fetch::Timeouts;
 
 /// The stop flag set by Ctrl-C and SIGTERM; a second Ctrl-C exits at once.

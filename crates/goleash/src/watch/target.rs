@@ -94,12 +94,43 @@ pub struct Stats {
     pub max_lag: Duration,
 }
 
+/// What Prometheus scraped of a series.
+#[derive(Clone, Debug)]
+pub struct Scrapes {
+    /// When its newest sample recorded was scraped, unix seconds.
+    pub newest: f64,
+    /// The time between its last two samples: its scrape interval.
+    pub gap: f64,
+    /// No new sample for a while: the service went away.
+    pub gone: bool,
+    /// A value that is not a goroutine count was told.
+    pub not_a_count_told: bool,
+}
+
+impl Default for Scrapes {
+    fn default() -> Self {
+        Scrapes {
+            newest: f64::NEG_INFINITY,
+            gap: 0.0,
+            gone: false,
+            not_a_count_told: false,
+        }
+    }
+}
+
 /// One watched service.
 pub struct Target {
-    /// Its pprof base.
+    /// Its name in the history and the output: its pprof base, or for a series Prometheus
+    /// counts, the series.
     pub base: String,
     /// Its id in the history.
     pub id: i64,
+    /// Where its profiles are fetched; None for a series whose labels do not fill the pprof
+    /// template.
+    pub pprof: Option<String>,
+    /// Prometheus gives its counts (`watch --prometheus`): what it scraped of it. Such a
+    /// target is asked for nothing but the dumps its trends want.
+    pub scrapes: Option<Scrapes>,
 
     /// A request is in flight: never more than one per target.
     pub in_flight: bool,
@@ -192,6 +223,8 @@ impl Target {
         leak_profile: bool,
     ) -> Self {
         Target {
+            pprof: Some(base.clone()),
+            scrapes: None,
             base,
             id,
             in_flight: false,
@@ -231,6 +264,28 @@ impl Target {
             latest_stored_t: f64::NEG_INFINITY,
             stats: Stats::default(),
         }
+    }
+
+    /// A series Prometheus counts, named `name`, whose profiles are at `pprof`. No look for
+    /// the runtime's proof before it is a suspect: only suspects are asked for profiles.
+    pub fn scraped(
+        name: String,
+        id: i64,
+        now: Instant,
+        interval: Duration,
+        pprof: Option<String>,
+        leak_profile: bool,
+    ) -> Self {
+        let mut target = Target::new(name, id, now, interval, leak_profile);
+        target.pprof = pprof;
+        target.scrapes = Some(Scrapes::default());
+        target.next_proof = None;
+        target
+    }
+
+    /// Prometheus gives its counts.
+    pub fn counted_by_prometheus(&self) -> bool {
+        self.scrapes.is_some()
     }
 
     /// When a look for the runtime's proof is due: only once the target answers (a target

@@ -13,3 +13,4 @@ mod shared_history;
 mod support;
 mod verdicts;
 mod watch;
+mod watch_prometheus;

@@ -9,7 +9,7 @@ use goleash_core::trend::{TrendOptions, TrendState};
 
 use super::{plural, site_line, thousands};
 use crate::doc::watch::{
-    Alert, EventSink, LiveDoc, LiveTarget, Plan, Settings, Summary, WatchEvent,
+    Alert, EventSink, LiveDoc, LiveTarget, Plan, Presence, Settings, Summary, WatchEvent,
 };
 use crate::history::AlertVerdict;
 use crate::render::style::Style;
@@ -38,6 +38,13 @@ impl<W: Write> EventSink for Log<W> {
                     start.db,
                     duration_text(start.settings.interval_secs)
                 )?;
+                if let Some(source) = &start.prometheus {
+                    writeln!(
+                        self.out,
+                        "  counts of {} from Prometheus at {}; profiles only from suspects, at {}",
+                        source.selector, source.url, source.pprof
+                    )?;
+                }
                 for note in plan_notes(&start.settings, &start.plan) {
                     writeln!(self.out, "  {}", self.style.yellow(&note))?;
                 }
@@ -325,11 +332,17 @@ fn event_line(event: &WatchEvent, style: &Style) -> Option<String> {
             },
             d.reason
         ),
-        WatchEvent::Error(e) => format!(
+        WatchEvent::Error(e) if e.retry_in_secs > 0.0 => format!(
             "{} {} (retry in {})",
             short_time(e.t),
             style.red(&format!("error: {}", e.message)),
             duration_text(e.retry_in_secs)
+        ),
+        // Nothing is retried: a problem told once (a series Prometheus counts).
+        WatchEvent::Error(e) => format!(
+            "{} {}",
+            short_time(e.t),
+            style.red(&format!("error: {}", e.message))
         ),
         WatchEvent::Recovered(r) => format!(
             "{} {} answers again after {} failed requests",
@@ -337,7 +350,31 @@ fn event_line(event: &WatchEvent, style: &Style) -> Option<String> {
             r.target,
             r.after_failures
         ),
-        WatchEvent::Start(_) | WatchEvent::Sample(_) | WatchEvent::Summary(_) => return None,
+        WatchEvent::Series(change) => match change.presence {
+            Presence::Appeared => format!(
+                "{} {} {}",
+                short_time(change.t),
+                change.target,
+                if change.last_sample.is_some() {
+                    "is back in Prometheus"
+                } else {
+                    "appeared in Prometheus"
+                }
+            ),
+            Presence::Gone => format!(
+                "{} {} {}: no sample since {}; not judged a leak",
+                short_time(change.t),
+                change.target,
+                style.yellow("gone"),
+                change
+                    .last_sample
+                    .map_or("its start".to_string(), short_time)
+            ),
+        },
+        WatchEvent::Start(_)
+        | WatchEvent::Sample(_)
+        | WatchEvent::Evaluation(_)
+        | WatchEvent::Summary(_) => return None,
     })
 }
 
