@@ -1,5 +1,7 @@
 //! What the trend statistics cost per series:
-//! `cargo run --release -p goleash-core --example trend_cost`.
+//! `cargo run --release -p goleash-core --example trend_cost`. The second table is a
+//! series as `scan` reads it from Prometheus (one point a minute, 1 to 7 days): its cost
+//! should grow with the days, not with their square.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -53,6 +55,28 @@ fn main() {
         println!(
             "{n:>7} {:>14} {ts:>14} {:>14}",
             format!("{mk:.2?}"),
+            format!("{all:.2?}")
+        );
+    }
+
+    println!();
+    println!(
+        "{:>5} {:>7} {:>8} {:>14}",
+        "days", "points", "windows", "analyze"
+    );
+    for days in [1, 2, 4, 7] {
+        // A flat count with deterministic noise: every statistic runs to the end.
+        let samples: Vec<Sample> = (0..days * 24 * 60)
+            .map(|i| Sample::new(i as f64 * 60.0, 100.0 + ((i * 7919) % 11) as f64))
+            .collect();
+        let options = TrendOptions::default();
+        let windows = analyze(&samples, &options).unwrap().current().windows;
+        let all = time(11, || {
+            black_box(analyze(black_box(&samples), &options).unwrap());
+        });
+        println!(
+            "{days:>5} {:>7} {windows:>8} {:>14}",
+            samples.len(),
             format!("{all:.2?}")
         );
     }

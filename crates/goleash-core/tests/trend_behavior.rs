@@ -484,3 +484,79 @@ fn calibration_table() {
         );
     }
 }
+
+/// A week sampled every minute, as `scan` reads it from Prometheus: the count
+/// `level(t, rng)` rounded, with a new process every `restart_days` days.
+fn week_at_one_minute(
+    seed: u64,
+    restart_days: f64,
+    mut level: impl FnMut(f64, &mut Rng) -> f64,
+) -> Vec<Sample> {
+    let mut rng = Rng(seed);
+    let process_secs = restart_days * 86_400.0;
+    (0..7 * 24 * 60)
+        .map(|i| {
+            let t = i as f64 * 60.0;
+            let since_start = t % process_secs;
+            let v = level(since_start, &mut rng).round().max(0.0);
+            Sample::with_process(t, v, (t / process_secs) as u64)
+        })
+        .collect()
+}
+
+#[test]
+fn a_week_at_one_minute_gets_the_right_verdict_from_merged_windows() {
+    let options = TrendOptions::default();
+    // Noise and bursts of up to 150 goroutines lasting under the cool-down.
+    let flat = week_at_one_minute(11, 7.0, |_, r| {
+        let burst = if r.uniform() < 0.05 {
+            150.0 * r.uniform()
+        } else {
+            0.0
+        };
+        100.0 + burst + r.normal(3.0)
+    });
+    // Three goroutines an hour: about 500 over the week, under the same noise.
+    let climb = week_at_one_minute(12, 7.0, |t, r| 100.0 + 3.0 * t / 3600.0 + r.normal(3.0));
+    for (name, series, rising) in [("flat", &flat, false), ("slow climb", &climb, true)] {
+        let analysis = analyze(series, &options).unwrap();
+        let current = analysis.current();
+        assert_eq!(current.windows, (7 * 86_400 - 120) / 300, "{name}");
+        // The window statistics see merged windows, so their cost does not grow with the
+        // square of the week.
+        let levels = current.floors.unwrap().n;
+        assert!(levels <= 200 && levels > 150, "{name}: {levels} levels");
+        assert_eq!(
+            matches!(current.direction, Direction::Rising { .. }),
+            rising,
+            "{name}: {:?}",
+            current.direction
+        );
+        if !rising {
+            assert_eq!(current.direction, Direction::Flat, "{name}");
+        }
+    }
+    // A leak of one goroutine every 10 minutes, restarted every day: every day is a
+    // leaking process of its own (288 windows, merged), and no restart ends it.
+    let restarted = week_at_one_minute(13, 1.0, |t, r| 40.0 + t / 600.0 + r.normal(2.0));
+    let analysis = analyze(&restarted, &options).unwrap();
+    assert_eq!(analysis.trends.len(), 7);
+    for trend in &analysis.trends {
+        assert!(trend.windows > 200, "{}", trend.windows);
+        assert!(
+            matches!(trend.direction, Direction::Rising { .. }),
+            "{:?}",
+            trend.direction
+        );
+    }
+    // The same restarts without a leak: each day flat, the sawtooth of restarts no trend.
+    let restarted_flat = week_at_one_minute(14, 1.0, |_, r| 40.0 + r.normal(2.0));
+    let analysis = analyze(&restarted_flat, &options).unwrap();
+    assert_eq!(analysis.trends.len(), 7);
+    assert!(
+        analysis
+            .trends
+            .iter()
+            .all(|trend| trend.direction == Direction::Flat)
+    );
+}

@@ -155,6 +155,26 @@ pub struct JudgeArgs {
     pub source: SourceArgs,
 }
 
+/// The trend thresholds `watch` and `scan` share. Unset, each command picks its own:
+/// `scan` the production defaults, `watch` those or windows fitted to a short --duration.
+#[derive(Args, Debug, Clone)]
+pub struct TrendArgs {
+    /// Ignore this long after each process starts (default 2m; watch fits it to a short
+    /// --duration).
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// How long a healthy count may take to come back after load; also the width of the
+    /// windows whose floors must rise (default 5m; watch fits it to a short --duration).
+    #[arg(long, value_parser = parse_duration)]
+    pub cooldown: Option<Duration>,
+    /// Cool-down windows a verdict needs (default 6, at least 3).
+    #[arg(long, value_name = "N")]
+    pub min_windows: Option<usize>,
+    /// Smallest rise of the floor, in goroutines, that counts (default 5).
+    #[arg(long, value_name = "N")]
+    pub min_rise: Option<f64>,
+}
+
 /// Where the program's source is, and whether to read it.
 #[derive(Args, Debug, Clone)]
 pub struct SourceArgs {

@@ -120,6 +120,11 @@ pub enum Shortfall {
 /// and what withdraws `Rising` as soon as the floor falls back. `Falling` is the mirror
 /// image, with window maxima; negating a series swaps the two.
 ///
+/// Over more than 200 cool-down windows (17 hours at the default cool-down), 4 to 6 are
+/// judged on consecutive windows merged into at most 200 wider ones, so that a week costs
+/// about seven times a day, not fifty times; [`Trend::windows`] still counts the cool-down
+/// windows.
+///
 /// Known limit: a healthy count that wanders up and down slowly (over tens of minutes) by
 /// more than `min_rise` can look like a leak for a while. In simulation with the defaults,
 /// a mean-reverting count (standard deviation 10, time constant 10 to 30 minutes) was
@@ -153,6 +158,7 @@ fn segment_trend(
     let points: Vec<(f64, f64)> = kept.iter().map(|s| (s.t - start, s.value)).collect();
     let (floors, ceilings) = window_extremes(&points, 0.0, options.cooldown_secs);
     let windows = floors.len();
+    let (floors, ceilings) = merge_windows(&floors, &ceilings);
 
     let (mk, ts) = if points.len() >= super::MIN_SAMPLES {
         let fitted = decimate(&points, options.max_points);
@@ -289,6 +295,42 @@ pub fn window_extremes(points: &[(f64, f64)], start: f64, width: f64) -> (Vec<f6
         ceilings.push(high);
     }
     (floors, ceilings)
+}
+
+/// Most window levels the window statistics see. Their Mann–Kendall tests and the
+/// Theil–Sen line of [`steady_change`] cost O(levels²): a week of 5-minute windows is 2,016
+/// levels, 2 million pairs per statistic and series, where 200 levels are 20,000.
+pub(crate) const MAX_WINDOW_LEVELS: usize = 200;
+
+/// The floors and ceilings of consecutive windows merged into at most
+/// [`MAX_WINDOW_LEVELS`] wider windows (the minimum of the floors, the maximum of the
+/// ceilings), so that the window statistics cost the same however long the series. Short
+/// series are returned as they are. A merged window is an exact wider cool-down window: a
+/// burst that cannot hold up one window's floor cannot hold up a wider one's, so merging
+/// costs resolution, not soundness. The groups are counted from the newest window back, so
+/// that the newest level, which the record test compares with all the others, is a whole
+/// group; a shorter oldest group has a floor at least as high as a whole one would, which
+/// can only make a rise look smaller.
+pub(crate) fn merge_windows(floors: &[f64], ceilings: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    if floors.len() <= MAX_WINDOW_LEVELS {
+        return (floors.to_vec(), ceilings.to_vec());
+    }
+    let group = floors.len().div_ceil(MAX_WINDOW_LEVELS);
+    let merge = |levels: &[f64], pick: fn(f64, f64) -> f64| -> Vec<f64> {
+        let mut merged: Vec<f64> = levels
+            .rchunks(group)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .copied()
+                    .reduce(pick)
+                    .expect("chunks are not empty")
+            })
+            .collect();
+        merged.reverse();
+        merged
+    };
+    (merge(floors, f64::min), merge(ceilings, f64::max))
 }
 
 /// At most `max` points: `points` as is when short enough, else `max` runs of consecutive

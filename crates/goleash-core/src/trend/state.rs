@@ -1,6 +1,7 @@
 //! Where one series stands now (a service's total, or one stack's count, within one
 //! process), cheaply enough to ask after every sample of a thousand services.
 
+use super::analysis::merge_windows;
 use super::{Direction, Sample, TrendOptions, analyze, mann_kendall, window_extremes};
 
 /// Where a series stands.
@@ -114,11 +115,13 @@ pub fn state(points: &[(f64, f64)], options: &TrendOptions) -> TrendState {
         };
     }
     let (floors, ceilings) = window_extremes(kept, start, options.cooldown_secs);
+    let complete = floors.len();
+    let (floors, ceilings) = merge_windows(&floors, &ceilings);
     if !could_rise(&floors, options) && !could_fall(&ceilings, options) {
         return TrendState::Judged {
             direction: Direction::Flat,
             slope_per_minute: None,
-            windows: floors.len(),
+            windows: complete,
         };
     }
     // One process: the caller cuts series at restarts, so nothing is to be inferred here.

@@ -9,7 +9,7 @@ use clap::Args;
 use goleash_core::trend::TrendOptions;
 
 use crate::Outcome;
-use crate::cli::{GroupingArgs, OutputFormat, SourceArgs, parse_duration};
+use crate::cli::{GroupingArgs, OutputFormat, SourceArgs, TrendArgs, parse_duration};
 use crate::collect::{Client, HttpOptions};
 use crate::doc::SCHEMA_VERSION;
 use crate::doc::scan::{Direction, ScanDoc, Timings};
@@ -81,19 +81,8 @@ pub struct ScanArgs {
     /// detection in the service).
     #[arg(long)]
     pub no_leak_profile: bool,
-    /// Ignore this long after each process starts (default 2m).
-    #[arg(long, value_parser = parse_duration)]
-    pub warmup: Option<Duration>,
-    /// How long a healthy count may take to come back after load; also the width of the
-    /// windows whose floors must rise (default 5m).
-    #[arg(long, value_parser = parse_duration)]
-    pub cooldown: Option<Duration>,
-    /// Cool-down windows a verdict needs (default 6, at least 3).
-    #[arg(long, value_name = "N")]
-    pub min_windows: Option<usize>,
-    /// Smallest rise of the floor, in goroutines, that counts (default 5).
-    #[arg(long, value_name = "N")]
-    pub min_rise: Option<f64>,
+    #[command(flatten)]
+    pub trend: TrendArgs,
     /// Also write the scan as a self-contained HTML page to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
@@ -134,17 +123,17 @@ impl ScanArgs {
             max_points: SCAN_MAX_POINTS,
             ..TrendOptions::default()
         };
-        if let Some(w) = self.warmup {
+        if let Some(w) = self.trend.warmup {
             trend.warmup_secs = w.as_secs_f64();
         }
-        if let Some(c) = self.cooldown {
+        if let Some(c) = self.trend.cooldown {
             trend.cooldown_secs = c.as_secs_f64();
             trend.baseline_secs = trend.cooldown_secs / 5.0;
         }
-        if let Some(n) = self.min_windows {
+        if let Some(n) = self.trend.min_windows {
             trend.min_windows = n;
         }
-        if let Some(r) = self.min_rise {
+        if let Some(r) = self.trend.min_rise {
             trend.min_rise = r;
         }
         trend.validate()?;

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::Outcome;
-use crate::cli::{SourceArgs, StreamFormat, parse_duration};
+use crate::cli::{SourceArgs, StreamFormat, TrendArgs, parse_duration};
 use crate::cmd::{event_sink, history_db};
 use crate::collect::{self, Client, HttpOptions};
 use crate::doc::watch::EventSink;
@@ -93,19 +93,8 @@ pub struct WatchArgs {
     /// verdict could have failed it.
     #[arg(long)]
     pub fail_on_leak: bool,
-    /// Ignore this long after each process starts (default 2m, or less to fit --duration).
-    #[arg(long, value_parser = parse_duration)]
-    pub warmup: Option<Duration>,
-    /// How long a healthy count may take to come back after load; also the width of the
-    /// windows whose floors must rise (default 5m, or less to fit --duration).
-    #[arg(long, value_parser = parse_duration)]
-    pub cooldown: Option<Duration>,
-    /// Cool-down windows a verdict needs (default 6, at least 3).
-    #[arg(long, value_name = "N")]
-    pub min_windows: Option<usize>,
-    /// Smallest rise of the floor, in goroutines, that counts (default 5).
-    #[arg(long, value_name = "N")]
-    pub min_rise: Option<f64>,
+    #[command(flatten)]
+    pub trend: TrendArgs,
     /// Requests in flight at once, over all services.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
@@ -137,10 +126,10 @@ impl WatchArgs {
         Plan::for_run(&Asked {
             duration: self.duration,
             interval: self.interval,
-            warmup: self.warmup,
-            cooldown: self.cooldown,
-            min_windows: self.min_windows,
-            min_rise: self.min_rise,
+            warmup: self.trend.warmup,
+            cooldown: self.trend.cooldown,
+            min_windows: self.trend.min_windows,
+            min_rise: self.trend.min_rise,
         })
     }
 
