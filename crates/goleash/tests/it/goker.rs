@@ -22,14 +22,17 @@ use serde_json::Value;
 use crate::support::go::{Toolchain, fixtures_dir, run, toolchain};
 
 /// Kernels of every class (channel misuse, WaitGroup, mutex and RWMutex deadlocks,
-/// sync.Once, sync.Cond, nil channels; deadlocks of the test's own goroutine) and controls.
-const FAST: [&str; 14] = [
+/// sync.Once, sync.Cond, nil channels, polling loops; deadlocks of the test's own goroutine) and controls.
+const FAST: [&str; 16] = [
     "cockroach_584",
     "cockroach_1055",
     "etcd_6873",
     "grpc_1460",
     "hugo_5379",
     "istio_16224",
+    // A sleep loop polling a flag nobody sets, and its fix: one leak, one control.
+    "syncthing_4345",
+    "control_pollflag",
     "moby_30408",
     "kubernetes_10182",
     "moby_33293",
