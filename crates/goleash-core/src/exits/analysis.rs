@@ -760,10 +760,12 @@ fn loop_exits<'c>(
                 Some(traced) => (ExitKind::Cancel, traced),
                 None => (
                     ExitKind::LoopCondition,
-                    Traced::unknown_because(&format!(
-                        "the loop ends when `{}` is false",
-                        file.quote(condition)
-                    )),
+                    values::loop_flag(cx, place, condition).unwrap_or_else(|| {
+                        Traced::unknown_because(&format!(
+                            "the loop ends when `{}` is false",
+                            file.quote(condition)
+                        ))
+                    }),
                 ),
             };
             out.push(condition_at(

@@ -123,6 +123,10 @@ enum How {
     Method(String),
     /// `signal.Notify(x, …)`: the runtime sends on `x`.
     Notify,
+    /// `x = …`, `x++`: a new value.
+    Assign,
+    /// `atomic.StoreInt32(&x, …)`: a function of `sync/atomic` given `&x`.
+    Atomic(String),
 }
 
 /// One use of a variable somewhere.
@@ -414,6 +418,7 @@ fn use_of<'c>(cx: &'c Cx<'_>, place: &Place<'c>, occ: Node<'c>, uses: &mut Uses<
         )),
         "unary_expression" => record(How::Receive, uses),
         "range_clause" if is("right") => record(How::Range, uses),
+        "inc_statement" | "dec_statement" => record(How::Assign, uses),
         "selector_expression" if is("operand") => {
             if let Some(call) = parent.parent()
                 && call.kind() == "call_expression"
@@ -438,6 +443,13 @@ fn use_of<'c>(cx: &'c Cx<'_>, place: &Place<'c>, occ: Node<'c>, uses: &mut Uses<
                 record(How::Notify, uses);
                 return;
             }
+            if first
+                && let Some(("atomic", function)) = qualified_call(file, call)
+                && file_imports(file, "atomic")
+            {
+                record(How::Atomic(function.to_string()), uses);
+                return;
+            }
             match callee.map(|c| (c.kind(), file.text(c))) {
                 Some(("identifier", "close")) => record(How::Close, uses),
                 Some(("identifier", "len" | "cap" | "print" | "println")) => {}
@@ -459,7 +471,12 @@ fn use_of<'c>(cx: &'c Cx<'_>, place: &Place<'c>, occ: Node<'c>, uses: &mut Uses<
                 .parent()
                 .and_then(|p| p.child_by_field_name("left"))
                 .is_some_and(|l| l.id() == parent.id());
-            if !assigned_to {
+            if assigned_to {
+                // A declaration gives the first value, before any loop could read it.
+                if stored == Some("assignment_statement") {
+                    record(How::Assign, uses);
+                }
+            } else {
                 uses.escapes.push(format!(
                     "`{}` is stored or returned ({})",
                     uses.name,
@@ -1209,6 +1226,88 @@ pub fn context_check<'c>(cx: &'c Cx<'_>, place: &Place<'c>, condition: Node<'_>)
         ),
         ..traced
     })
+}
+
+/// A loop that polls a flag (`for !s.stopped.Load()`, `for running`, `for
+/// atomic.LoadInt32(&s.state) == 0`): ends only when something sets the flag, so when
+/// nothing in the source ever does, the loop goes round for ever. None when the condition
+/// is not a flag (a call, a comparison of two variables) or the flag leaves what the
+/// analysis follows.
+pub fn loop_flag<'c>(cx: &'c Cx<'_>, place: &Place<'c>, condition: Node<'c>) -> Option<Traced> {
+    let file = place.file;
+    let flag = flag_in(file, condition)?;
+    let uses = uses_of(cx, place, flag, 0);
+    let writes: Vec<&Use<'_>> = uses
+        .list
+        .iter()
+        .filter(|u| match &u.how {
+            How::Assign => true,
+            How::Method(m) | How::Atomic(m) => !m.starts_with("Load"),
+            _ => false,
+        })
+        .collect();
+    if !uses.escapes.is_empty() || !writes.is_empty() {
+        return None;
+    }
+    let mut traced = judge(cx, &uses, &writes, ("set", "sets"), None);
+    traced.why = format!(
+        "the loop ends when `{}` is false, and {}",
+        file.quote(condition),
+        traced.why
+    );
+    Some(traced)
+}
+
+/// The variable or field a loop condition reads, through `!`, parentheses, a comparison
+/// with a literal, a `Load` method or `atomic.LoadX(&v)`.
+fn flag_in<'t>(file: &'t GoFile, condition: Node<'t>) -> Option<Node<'t>> {
+    let expr = unparen(condition);
+    match expr.kind() {
+        "identifier" | "selector_expression" => Some(expr),
+        "unary_expression"
+            if expr
+                .child_by_field_name("operator")
+                .is_some_and(|o| file.text(o) == "!") =>
+        {
+            flag_in(file, expr.child_by_field_name("operand")?)
+        }
+        "binary_expression" => {
+            let operator = file.text(expr.child_by_field_name("operator")?);
+            if operator != "==" && operator != "!=" {
+                return None;
+            }
+            let left = unparen(expr.child_by_field_name("left")?);
+            let right = unparen(expr.child_by_field_name("right")?);
+            let literal = |n: Node<'_>| {
+                n.kind().ends_with("_literal")
+                    || matches!(n.kind(), "true" | "false" | "nil" | "iota")
+            };
+            match (literal(left), literal(right)) {
+                (false, true) => flag_in(file, left),
+                (true, false) => flag_in(file, right),
+                _ => None,
+            }
+        }
+        "call_expression" if arguments(expr).is_empty() => {
+            let (operand, method, _) = method_call(file, expr)?;
+            (method == "Load").then_some(operand)
+        }
+        "call_expression" => {
+            let ("atomic", function) = qualified_call(file, expr)? else {
+                return None;
+            };
+            if !function.starts_with("Load") || !file_imports(file, "atomic") {
+                return None;
+            }
+            let pointer = unparen(*arguments(expr).first()?);
+            let is_address = pointer.kind() == "unary_expression"
+                && pointer
+                    .child_by_field_name("operator")
+                    .is_some_and(|o| file.text(o) == "&");
+            is_address.then(|| pointer.child_by_field_name("operand"))?
+        }
+        _ => None,
+    }
 }
 
 /// The context an expression checks: `ctx` in `ctx.Err() != nil`, `<-ctx.Done()`.

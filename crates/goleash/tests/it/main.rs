@@ -4,6 +4,7 @@ mod captures;
 mod ci_formats;
 mod exits;
 mod fleet;
+mod goker;
 mod golden;
 mod gotest;
 mod output;
