@@ -53,21 +53,26 @@ fn drive(addr: &str) -> Vec<TcpStream> {
         .collect()
 }
 
-/// A debug=2 dump once the requests waiting for the stats lock are all in their wait.
+/// A debug=2 dump once the requests waiting for the stats lock are all in their wait, and
+/// so are the forwarders their polls started: on a loaded machine a forwarder can still be
+/// runnable at its first line when the poll's response is already back.
 fn dump_with_waiters(addr: &str) -> Vec<u8> {
     for _ in 0..100 {
         let body = get(addr, "/debug/pprof/goroutine?debug=2").body;
         let text = String::from_utf8_lossy(&body);
-        let waiting = text
-            .split("\n\n")
-            .filter(|g| g.contains("main.(*relay).handleStats") && g.contains("sync.Mutex.Lock"))
-            .count() as u64;
-        if waiting >= ROUNDS {
+        let count = |frame: &str, wait: &str| {
+            text.split("\n\n")
+                .filter(|g| g.contains(frame) && g.contains(wait))
+                .count() as u64
+        };
+        if count("main.(*relay).handleStats", "sync.Mutex.Lock") >= ROUNDS
+            && count("main.(*broker).Subscribe.func1", "[chan receive") >= ROUNDS
+        {
             return body;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("the stats requests never all waited for the lock");
+    panic!("the stats requests never all waited for the lock, or the forwarders for messages");
 }
 
 fn group_at<'d>(doc: &'d Value, markers: &Markers, site: &str) -> &'d Value {
