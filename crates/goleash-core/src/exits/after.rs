@@ -87,10 +87,16 @@ pub fn blocks_after<'c>(
 fn judge<'c>(cx: &'c Cx<'_>, place: &Place<'c>, op: Node<'_>) -> Option<Traced> {
     if op.kind() == "send_statement" {
         let channel = op.child_by_field_name("channel")?;
+        if !values::made_unbuffered(cx, place, channel) {
+            return None;
+        }
         return Some(values::channel_wait(cx, place, channel, values::Wait::Send));
     }
     let receive = receive_of(op)?;
     let channel = receive.child_by_field_name("operand")?;
+    if !values::made_unbuffered(cx, place, channel) {
+        return None;
+    }
     let bound = op.kind() != "expression_statement";
     Some(values::receive(cx, place, channel, bound).1)
 }

@@ -149,6 +149,8 @@ struct Uses<'c> {
     package_wide: Option<String>,
     /// `made in main.f (main.go:12)`.
     made: Option<String>,
+    /// Where it is made, whether as a channel without a buffer (`make(chan T)`).
+    unbuffered: Option<bool>,
     /// The name as the code writes it.
     name: String,
     /// The functions (name → still run by a goroutine) owning the value, for the message.
@@ -162,6 +164,7 @@ impl<'c> Uses<'c> {
             escapes: Vec::new(),
             package_wide: None,
             made: None,
+            unbuffered: None,
             name,
             owners: Vec::new(),
         }
@@ -175,6 +178,7 @@ impl<'c> Uses<'c> {
         }
         if other.made.is_some() {
             self.made = other.made;
+            self.unbuffered = other.unbuffered;
         }
         self.owners.extend(other.owners);
     }
@@ -251,6 +255,7 @@ fn uses_of<'c>(cx: &'c Cx<'_>, place: &Place<'c>, expr: Node<'c>, depth: u32) ->
             match resolve(file, expr) {
                 Some(binding @ Binding::Local { owner, value, .. }) => {
                     let owner_place = place.with_function(owner);
+                    uses.unbuffered = value.map(|v| makes_unbuffered_channel(file, v));
                     uses.made = Some(match value {
                         Some(v) => format!(
                             "`{name}` is `{}` in {} ({})",
@@ -969,6 +974,33 @@ pub fn channel_wait<'c>(
         Wait::Close => format!("ends when `{}` is closed: {}", uses.name, traced.why),
     };
     traced
+}
+
+/// `make(chan T)` or `make(chan T, 0)`.
+fn makes_unbuffered_channel(file: &GoFile, value: Node<'_>) -> bool {
+    let value = unparen(value);
+    if value.kind() != "call_expression"
+        || value
+            .child_by_field_name("function")
+            .is_none_or(|f| file.text(f) != "make")
+    {
+        return false;
+    }
+    // tree-sitter-go puts the type among the arguments.
+    let args = arguments(value);
+    let channel_type = args.first().is_some_and(|t| t.kind() == "channel_type");
+    channel_type
+        && match args.get(1) {
+            None => true,
+            Some(capacity) => file.text(*capacity).trim() == "0",
+        }
+}
+
+/// Whether `channel` is a local made without a buffer (`make(chan T)`): only then is an
+/// operation the goroutine has not reached yet as sure to block as one already waiting,
+/// since a buffer may still have room for the send, or a value for the receive.
+pub fn made_unbuffered<'c>(cx: &'c Cx<'_>, place: &Place<'c>, channel: Node<'c>) -> bool {
+    uses_of(cx, place, channel, 0).unbuffered == Some(true)
 }
 
 /// The function that owns a local variable named by `expr`, when it is one.

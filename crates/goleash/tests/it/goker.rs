@@ -23,7 +23,7 @@ use crate::support::go::{Toolchain, fixtures_dir, run, toolchain};
 
 /// Kernels of every class (channel misuse, WaitGroup, mutex and RWMutex deadlocks,
 /// sync.Once, sync.Cond, nil channels, polling loops; deadlocks of the test's own goroutine) and controls.
-const FAST: [&str; 16] = [
+const FAST: [&str; 18] = [
     "cockroach_584",
     "cockroach_1055",
     "etcd_6873",
@@ -41,6 +41,9 @@ const FAST: [&str; 16] = [
     "control_closeatend",
     "control_signal",
     "control_cancelled",
+    // A sleep, then a send a buffer has room for: the goroutine ends, whoever receives.
+    "control_buffered",
+    "control_exitslate",
 ];
 
 /// Long enough for the kernels that do finish, short for the ones that deadlock.
