@@ -123,34 +123,21 @@ struct Envelope<T> {
     warnings: Vec<String>,
 }
 
+/// What a query returns. A range query answers a matrix; an instant query a vector (one
+/// point per series, at the evaluation time) or, for a range-vector selector like
+/// `go_goroutines[30s]`, a matrix of the samples as scraped, with their own times.
 #[derive(Deserialize)]
-struct Matrix {
+struct Answer {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Vec<MatrixSeries>,
+    result: Vec<AnswerSeries>,
 }
 
-/// What an instant query returns: a vector (one point per series, at the evaluation time)
-/// or, for a range-vector selector like `go_goroutines[30s]`, a matrix of the samples as
-/// scraped, with their own times.
+/// A vector's series carries its one `value`, a matrix's its `values`.
 #[derive(Deserialize)]
-struct InstantAnswer {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: Vec<InstantSeries>,
-}
-
-#[derive(Deserialize)]
-struct InstantSeries {
+struct AnswerSeries {
     metric: Labels,
     value: Option<(f64, String)>,
-    #[serde(default)]
-    values: Vec<(f64, String)>,
-}
-
-#[derive(Deserialize)]
-struct MatrixSeries {
-    metric: Labels,
     #[serde(default)]
     values: Vec<(f64, String)>,
 }
@@ -227,36 +214,7 @@ impl Prometheus {
             seconds(end),
             seconds(step)
         );
-        let envelope: Envelope<Matrix> = self.get(&url)?;
-        let matrix = envelope.data.ok_or_else(|| ApiError::Malformed {
-            url: url.clone(),
-            reason: "no data".into(),
-        })?;
-        if matrix.result_type != "matrix" {
-            return Err(ApiError::Malformed {
-                url,
-                reason: format!(
-                    "a {} where a range query returns a matrix",
-                    matrix.result_type
-                ),
-            });
-        }
-        let series = matrix
-            .result
-            .into_iter()
-            .map(|s| RangeSeries {
-                labels: s.metric,
-                points: s
-                    .values
-                    .into_iter()
-                    .map(|(t, v)| (t, parse_value(&v)))
-                    .collect(),
-            })
-            .collect();
-        Ok(RangeResult {
-            series,
-            warnings: envelope.warnings,
-        })
+        self.answer(url, &["matrix"], "a range query returns a matrix")
     }
 
     /// `query` evaluated at `at` (unix seconds). A range-vector selector answers every
@@ -269,18 +227,25 @@ impl Prometheus {
             encode(query),
             seconds(at)
         );
-        let envelope: Envelope<InstantAnswer> = self.get(&url)?;
+        self.answer(
+            url,
+            &["vector", "matrix"],
+            "a selector returns a vector or a matrix",
+        )
+    }
+
+    /// The series `url` answers, when its result is one of `types`; `expected` says what
+    /// the query should have returned.
+    fn answer(&self, url: String, types: &[&str], expected: &str) -> Result<RangeResult, ApiError> {
+        let envelope: Envelope<Answer> = self.get(&url)?;
         let answer = envelope.data.ok_or_else(|| ApiError::Malformed {
             url: url.clone(),
             reason: "no data".into(),
         })?;
-        if !matches!(answer.result_type.as_str(), "vector" | "matrix") {
+        if !types.contains(&answer.result_type.as_str()) {
             return Err(ApiError::Malformed {
                 url,
-                reason: format!(
-                    "a {} where a selector returns a vector or a matrix",
-                    answer.result_type
-                ),
+                reason: format!("a {} where {expected}", answer.result_type),
             });
         }
         let series = answer
