@@ -19,13 +19,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 struct Server(Child);
 
 impl Drop for Server {
@@ -92,8 +85,8 @@ fn write_history(path: &Path, series: u64, start: i64, end: i64) -> u64 {
 }
 
 fn main() {
-    let series = env_or("GOLEASH_BENCH_SERIES", 1000);
-    let days = env_or("GOLEASH_BENCH_DAYS", 7) as i64;
+    let series = support::env_or("GOLEASH_BENCH_SERIES", 1000);
+    let days = support::env_or("GOLEASH_BENCH_DAYS", 7) as i64;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("scan-fleet-{series}x{days}d"));
     // The backfill is the slow part (promtool took 160 s for 2 M samples here): a history
     // written within the last day is read again, its range a few minutes short.

@@ -115,16 +115,9 @@ fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let rounds = env_or("GOLEASH_CALIB_ROUNDS", 4);
-    let secs = env_or("GOLEASH_CALIB_SECS", 50);
+    let rounds = support::env_or("GOLEASH_CALIB_ROUNDS", 4);
+    let secs = support::env_or("GOLEASH_CALIB_SECS", 50);
     let binary = watchsvc::build("watchsvc-calibration");
     let goleash = env!("CARGO_BIN_EXE_goleash");
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("watch-calibration");

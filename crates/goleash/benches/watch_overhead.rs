@@ -85,12 +85,7 @@ fn goroutines(addr: &str) -> u64 {
 fn main() {
     // `cargo bench` passes --bench; a plain run of the binary may pass filters. Neither
     // changes what is measured.
-    let period = Duration::from_secs(
-        std::env::var("GOLEASH_BENCH_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(120),
-    );
+    let period = Duration::from_secs(support::env_or("GOLEASH_BENCH_SECS", 120));
     let sizes: Vec<usize> = std::env::var("GOLEASH_BENCH_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())

@@ -26,13 +26,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const INTERVAL_SECS: u64 = 15;
 const BASELINE_SERIES: u64 = 500;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 struct Server(Child);
 
 impl Drop for Server {
@@ -282,8 +275,8 @@ fn watch(dir: &Path, prometheus: &str, job: &str, series: u64, evals: u64) {
 }
 
 fn main() {
-    let series = env_or("GOLEASH_BENCH_SERIES", 5000);
-    let evals = env_or("GOLEASH_BENCH_EVALS", 20);
+    let series = support::env_or("GOLEASH_BENCH_SERIES", 5000);
+    let evals = support::env_or("GOLEASH_BENCH_EVALS", 20);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("watch-prometheus-{series}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

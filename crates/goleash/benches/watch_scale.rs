@@ -17,13 +17,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 struct Served(Child);
 
 impl Drop for Served {
@@ -34,8 +27,8 @@ impl Drop for Served {
 }
 
 fn main() {
-    let n = env_or("GOLEASH_BENCH_TARGETS", 1000) as usize;
-    let secs = env_or("GOLEASH_BENCH_SECS", 120);
+    let n = support::env_or("GOLEASH_BENCH_TARGETS", 1000) as usize;
+    let secs = support::env_or("GOLEASH_BENCH_SECS", 120);
     let interval = 10;
     let goleash = env!("CARGO_BIN_EXE_goleash");
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("watch-scale");

@@ -22,3 +22,11 @@ pub fn reap(child: Child) -> (i32, f64, u64) {
         usage.ru_maxrss as u64,
     )
 }
+
+/// The number in the environment variable `name` (a bench's size or length), or `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
