@@ -59,37 +59,6 @@ fn rising(doc: &Value) -> Vec<String> {
     addrs
 }
 
-/// Waits until Prometheus holds `seconds` of samples of every target.
-fn wait_for_history(prometheus: &Prometheus, targets: usize, seconds: usize) {
-    let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 60);
-    let addr = prometheus.url.trim_start_matches("http://");
-    let path = format!("/api/v1/query?query=count_over_time(go_goroutines%5B{seconds}s%5D)");
-    loop {
-        let body = crate::support::http::get(addr, &path).text();
-        let doc: Value = serde_json::from_str(&body).expect("Prometheus answers JSON");
-        let full = doc["data"]["result"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| {
-                r["value"][1]
-                    .as_str()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .is_some_and(|n| n >= seconds as f64 - 3.0)
-            })
-            .count();
-        if full >= targets {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus did not scrape {seconds}s of history: {body}\n{}",
-            prometheus.log()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
 #[test]
 fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     // Two leaks: one under steady load (Go 1.27: the goroutineleak profile proves it), one
@@ -135,11 +104,11 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
     ];
     let prometheus = Prometheus::start("svc", &addrs.map(String::as_str), "1s", None);
 
-    wait_for_history(&prometheus, addrs.len(), 10);
+    prometheus.wait_for_history(addrs.len(), 10);
     drop(restarting);
     let restarted = watchsvc(&["-load", "steady", "-hold", "60", "-addr", &restart_addr]);
     assert_eq!(restarted.addr, restart_addr);
-    wait_for_history(&prometheus, addrs.len(), 48);
+    prometheus.wait_for_history(addrs.len(), 48);
 
     let (code, doc, stderr) = scan(
         &prometheus.url,

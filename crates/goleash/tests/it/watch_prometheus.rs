@@ -2,7 +2,7 @@
 //! Prometheus scraped them, judged live; the services are asked for nothing but the stacks
 //! of the suspect, which the services' own request logs prove.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -32,37 +32,6 @@ fn by_goleash(service: &Service) -> Vec<String> {
 
 fn series_of(addr: &str) -> String {
     format!(r#"go_goroutines{{instance="{addr}",job="svc"}}"#)
-}
-
-/// Waits until Prometheus holds `seconds` of samples of `targets` series.
-fn wait_for_history(prometheus: &Prometheus, targets: usize, seconds: usize) {
-    let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 60);
-    let addr = prometheus.url.trim_start_matches("http://");
-    let path = format!("/api/v1/query?query=count_over_time(go_goroutines%5B{seconds}s%5D)");
-    loop {
-        let body = crate::support::http::get(addr, &path).text();
-        let doc: Value = serde_json::from_str(&body).expect("Prometheus answers JSON");
-        let full = doc["data"]["result"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| {
-                r["value"][1]
-                    .as_str()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .is_some_and(|n| n >= seconds as f64 - 3.0)
-            })
-            .count();
-        if full >= targets {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus did not scrape {seconds}s of history: {body}\n{}",
-            prometheus.log()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 #[test]
@@ -102,7 +71,7 @@ fn watch_prometheus_names_the_leaking_series_and_asks_only_it_for_stacks() {
     );
     // Enough history for a verdict at the first evaluation, which reads the last minute:
     // the 2 s warm-up and six 3 s windows.
-    wait_for_history(&prometheus, 3, 21);
+    prometheus.wait_for_history(3, 21);
 
     let dir = workdir("watch-prometheus");
     let db = dir.join("watch.db");

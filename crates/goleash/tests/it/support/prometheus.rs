@@ -113,6 +113,38 @@ impl Prometheus {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
     }
+
+    /// Waits until Prometheus holds `seconds` of samples of `targets` series.
+    pub fn wait_for_history(&self, targets: usize, seconds: usize) {
+        let deadline = Instant::now() + Duration::from_secs(seconds as u64 + 60);
+        let addr = self.url.trim_start_matches("http://");
+        let path = format!("/api/v1/query?query=count_over_time(go_goroutines%5B{seconds}s%5D)");
+        loop {
+            let body = http::get(addr, &path).text();
+            let doc: serde_json::Value =
+                serde_json::from_str(&body).expect("Prometheus answers JSON");
+            let full = doc["data"]["result"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| {
+                    r["value"][1]
+                        .as_str()
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .is_some_and(|n| n >= seconds as f64 - 3.0)
+                })
+                .count();
+            if full >= targets {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus did not scrape {seconds}s of history: {body}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
 }
 
 impl Drop for Prometheus {
