@@ -34,11 +34,17 @@ fn bin_dir() -> PathBuf {
 impl Postgres {
     /// A fresh server with a database `history`, user `goleash`, trusted on loopback.
     pub fn start() -> Postgres {
-        let dir = scratch("postgres");
-        std::fs::create_dir_all(&dir).expect("create the PostgreSQL dir");
         // SAFETY: geteuid has no preconditions and cannot fail.
         let root = unsafe { libc::geteuid() } == 0;
         let user = root.then_some("postgres");
+        let dir = scratch("postgres");
+        // The postgres user must reach its directory, and a checkout may sit in a directory
+        // only root can enter (mktemp -d makes them so): /tmp is open to every user.
+        let dir = match (user, dir.file_name()) {
+            (Some(_), Some(name)) => std::env::temp_dir().join(name),
+            _ => dir,
+        };
+        std::fs::create_dir_all(&dir).expect("create the PostgreSQL dir");
         if let Some(user) = user {
             let chown = Command::new("chown")
                 .args([user, &dir.display().to_string()])
@@ -169,5 +175,9 @@ impl Drop for Postgres {
         let _ = command
             .args(["-D", &data, "-m", "immediate", "stop"])
             .output();
+        // Nothing cleans /tmp after the tests, as cargo clean does their target directory.
+        if self.dir.starts_with(std::env::temp_dir()) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
