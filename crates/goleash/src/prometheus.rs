@@ -6,9 +6,9 @@
 //! down, slow, refusing the query (with its own explanation), or answering something that is
 //! not its API.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -22,14 +22,14 @@ pub type Labels = BTreeMap<String, String>;
 /// ("exceeded maximum resolution of 11,000 points per timeseries").
 pub const MAX_POINTS_PER_SERIES: usize = 11_000;
 
-/// A Prometheus server.
+/// A Prometheus server, asked from as many threads as the caller likes.
 pub struct Prometheus {
     base: String,
     client: Client,
-    /// Time spent waiting for answers: Prometheus's share.
-    waited: Cell<Duration>,
-    /// Time spent decoding them: goleash's.
-    decoded: Cell<Duration>,
+    /// Nanoseconds spent waiting for answers, over every thread: Prometheus's share.
+    waited: AtomicU64,
+    /// Nanoseconds spent decoding them, over every thread: goleash's.
+    decoded: AtomicU64,
 }
 
 /// Why a request to Prometheus failed.
@@ -137,9 +137,29 @@ struct Answer {
 #[derive(Deserialize)]
 struct AnswerSeries {
     metric: Labels,
-    value: Option<(f64, String)>,
+    value: Option<(f64, SampleValue)>,
     #[serde(default)]
-    values: Vec<(f64, String)>,
+    values: Vec<(f64, SampleValue)>,
+}
+
+/// A sample's value, which Prometheus writes as a string, parsed where it is read: a week
+/// of a fleet is 100 M of them, and a `String` each would be 100 M allocations.
+struct SampleValue(f64);
+
+impl<'de> Deserialize<'de> for SampleValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SampleValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sample value as a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SampleValue, E> {
+                Ok(SampleValue(parse_value(text)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
 }
 
 impl Prometheus {
@@ -148,15 +168,16 @@ impl Prometheus {
         Prometheus {
             base: url.trim_end_matches('/').to_string(),
             client,
-            waited: Cell::new(Duration::ZERO),
-            decoded: Cell::new(Duration::ZERO),
+            waited: AtomicU64::new(0),
+            decoded: AtomicU64::new(0),
         }
     }
 
     /// Time spent so far waiting for Prometheus (its query time and the transfer), and
-    /// decoding its answers.
+    /// decoding its answers, each summed over the threads that asked.
     pub fn spent(&self) -> (Duration, Duration) {
-        (self.waited.get(), self.decoded.get())
+        let read = |nanos: &AtomicU64| Duration::from_nanos(nanos.load(Ordering::Relaxed));
+        (read(&self.waited), read(&self.decoded))
     }
 
     /// Its base URL.
@@ -257,7 +278,7 @@ impl Prometheus {
                     .value
                     .into_iter()
                     .chain(s.values)
-                    .map(|(t, v)| (t, parse_value(&v)))
+                    .map(|(t, v)| (t, v.0))
                     .collect(),
             })
             .collect();
@@ -271,10 +292,10 @@ impl Prometheus {
         let asked = Instant::now();
         let answer = self.client.get_any_status(url, Limits::default());
         let answered = Instant::now();
-        self.waited.set(self.waited.get() + (answered - asked));
+        add(&self.waited, answered - asked);
         let (status, body) = answer.map_err(ApiError::Fetch)?;
         let decoded = serde_json::from_slice(&body);
-        self.decoded.set(self.decoded.get() + answered.elapsed());
+        add(&self.decoded, answered.elapsed());
         let envelope: Envelope<T> = decoded.map_err(|e| {
             let reason = if status == 200 {
                 format!("not its JSON ({e})")
@@ -298,6 +319,13 @@ impl Prometheus {
         }
         Ok(envelope)
     }
+}
+
+fn add(nanos: &AtomicU64, spent: Duration) {
+    nanos.fetch_add(
+        u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }
 
 /// Prometheus writes sample values as strings: numbers, `NaN`, `+Inf`, `-Inf`.
