@@ -7,12 +7,14 @@
 pub mod stacks;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use anyhow::{Result, bail};
 use goleash_core::trend::{self, Direction as TrendDirection, Sample, SegmentStart, TrendOptions};
 
 use crate::doc::scan::{Direction, Instance};
-use crate::prometheus::{ApiError, Labels, MAX_POINTS_PER_SERIES, Prometheus};
+use crate::prometheus::{ApiError, Labels, MAX_POINTS_PER_SERIES, Prometheus, RangeResult};
 
 /// Samples asked for per range query, over all series: bounds the JSON Prometheus sends
 /// and goleash parses at once (about 30 MB) however large the fleet.
@@ -47,11 +49,9 @@ pub struct Fleet {
 pub struct Series {
     /// Its labels.
     pub labels: Labels,
-    /// One per grid time, `NaN` where Prometheus had none. `f32` holds every goroutine
-    /// count up to 16 million exactly, in half the memory of `f64`: 7 days at one minute
-    /// for 10,000 series is 400 MB as `f32`.
-    values: Vec<f32>,
-    /// `(grid index, process_start_time_seconds)` wherever the start time changes.
+    /// One per grid time.
+    counts: Counts,
+    /// `(grid index, process_start_time_seconds)` from the first grid time of each process.
     starts: Vec<(u32, f64)>,
     /// A value that is not a count, and where.
     not_a_count: Option<(f64, f64)>,
@@ -62,9 +62,64 @@ impl Series {
     fn empty(labels: Labels, len: usize) -> Series {
         Series {
             labels,
-            values: vec![f32::NAN; len],
+            counts: Counts::new(len),
             starts: Vec::new(),
             not_a_count: None,
+        }
+    }
+}
+
+/// A series' counts on the grid. Nearly every count fits in 16 bits, and stored so a week
+/// at one minute for 10,000 series is 200 MB; a series is widened to `f32` (exact up to
+/// 16 million) at its first larger count, which a leak of a few hours can reach.
+enum Counts {
+    Narrow(Vec<u16>),
+    Wide(Vec<f32>),
+}
+
+/// Where a narrow series has no point.
+const NARROW_MISSING: u16 = u16::MAX;
+
+impl Counts {
+    fn new(len: usize) -> Counts {
+        Counts::Narrow(vec![NARROW_MISSING; len])
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Counts::Narrow(counts) => counts.len(),
+            Counts::Wide(counts) => counts.len(),
+        }
+    }
+
+    /// `count` (a whole number ≥ 0) at grid index `at`.
+    fn set(&mut self, at: usize, count: f64) {
+        match self {
+            Counts::Narrow(counts) if count < f64::from(NARROW_MISSING) => {
+                counts[at] = count as u16
+            }
+            Counts::Narrow(counts) => {
+                let mut wide: Vec<f32> = counts
+                    .iter()
+                    .map(|&c| {
+                        if c == NARROW_MISSING {
+                            f32::NAN
+                        } else {
+                            f32::from(c)
+                        }
+                    })
+                    .collect();
+                wide[at] = count as f32;
+                *self = Counts::Wide(wide);
+            }
+            Counts::Wide(counts) => counts[at] = count as f32,
+        }
+    }
+
+    fn get(&self, at: usize) -> Option<f64> {
+        match self {
+            Counts::Narrow(counts) => (counts[at] != NARROW_MISSING).then(|| f64::from(counts[at])),
+            Counts::Wide(counts) => (!counts[at].is_nan()).then(|| f64::from(counts[at])),
         }
     }
 }
@@ -168,46 +223,48 @@ pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
         series.push(Series::empty(l, len));
     }
     let chunks = query.chunks(series.len());
-    let mut queries = 0;
+    let mut queries = chunks.len();
     let mut read_any = false;
-    for &(a, b) in &chunks {
-        queries += 1;
-        match prometheus.query_range(query.selector, query.time(a), query.time(b - 1), query.step) {
-            Ok(result) => {
-                read_any = true;
-                problems.extend(
-                    result
-                        .warnings
-                        .into_iter()
-                        .map(|w| format!("Prometheus warns: {w}")),
-                );
-                for s in result.series {
-                    let i = match index.get(&s.labels) {
-                        Some(&i) => i,
-                        // A series that appeared after the listing.
-                        None => {
-                            index.insert(s.labels.clone(), series.len());
-                            series.push(Series::empty(s.labels.clone(), len));
-                            series.len() - 1
-                        }
-                    };
-                    let target = &mut series[i];
-                    for (t, v) in s.points {
-                        let Some(at) = query.index(t) else { continue };
-                        if v.is_nan() {
-                            continue;
-                        }
-                        if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
-                            target.not_a_count.get_or_insert((t, v));
-                            continue;
-                        }
-                        target.values[at] = v as f32;
-                    }
+    let failed = read_chunks(prometheus, query, &chunks, |result| {
+        read_any = true;
+        problems.extend(
+            result
+                .warnings
+                .into_iter()
+                .map(|w| format!("Prometheus warns: {w}")),
+        );
+        for s in result.series {
+            let i = match index.get(&s.labels) {
+                Some(&i) => i,
+                // A series that appeared after the listing.
+                None => {
+                    index.insert(s.labels.clone(), series.len());
+                    series.push(Series::empty(s.labels.clone(), len));
+                    series.len() - 1
                 }
+            };
+            let target = &mut series[i];
+            for (t, v) in s.points {
+                let Some(at) = query.index(t) else { continue };
+                if v.is_nan() {
+                    continue;
+                }
+                if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
+                    // The earliest, whichever chunk came first.
+                    if target.not_a_count.is_none_or(|(first, _)| t < first) {
+                        target.not_a_count = Some((t, v));
+                    }
+                    continue;
+                }
+                target.counts.set(at, v);
             }
-            Err(e) => problems.push(chunk_problem(query, a, b, &e)),
         }
-    }
+    });
+    problems.extend(
+        failed
+            .iter()
+            .map(|&((a, b), ref e)| chunk_problem(query, a, b, e)),
+    );
     if !read_any {
         bail!(
             "no range query of {} succeeded: {}",
@@ -215,19 +272,60 @@ pub fn read(prometheus: &Prometheus, query: &Query<'_>) -> Result<Fleet> {
             problems.last().map_or("", String::as_str)
         );
     }
-    read_starts(
-        prometheus,
-        query,
-        &chunks,
-        &mut series,
-        &mut problems,
-        &mut queries,
-    );
+    read_starts(prometheus, query, &mut series, &mut problems, &mut queries);
     Ok(Fleet {
         series,
         queries,
         problems,
     })
+}
+
+/// Range queries in flight at once. Prometheus answers one on about one core while
+/// goleash decodes another's answer on the other: two keep both busy.
+const QUERIES_IN_FLIGHT: usize = 2;
+
+/// `grid.selector` over each chunk of `grid`, asked [`QUERIES_IN_FLIGHT`] at a time. `take`
+/// gets every answer on the calling thread, in the order they come; the chunks that failed
+/// come back in grid order.
+fn read_chunks(
+    prometheus: &Prometheus,
+    grid: &Query<'_>,
+    chunks: &[(usize, usize)],
+    mut take: impl FnMut(RangeResult),
+) -> Vec<((usize, usize), ApiError)> {
+    let next = AtomicUsize::new(0);
+    // Answers wait for `take` one at a time, so no more than QUERIES_IN_FLIGHT + 2 are
+    // in memory however slow `take` is.
+    let (sender, answers) = mpsc::sync_channel(1);
+    let mut failed = std::thread::scope(|scope| {
+        for _ in 0..QUERIES_IN_FLIGHT.min(chunks.len()) {
+            let (sender, next) = (sender.clone(), &next);
+            scope.spawn(move || {
+                while let Some(&(a, b)) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let answer = prometheus.query_range(
+                        grid.selector,
+                        grid.time(a),
+                        grid.time(b - 1),
+                        grid.step,
+                    );
+                    if sender.send(((a, b), answer)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut failed = Vec::new();
+        for (chunk, answer) in answers {
+            match answer {
+                Ok(result) => take(result),
+                Err(e) => failed.push((chunk, e)),
+            }
+        }
+        failed
+    });
+    failed.sort_by_key(|&(chunk, _)| chunk);
+    failed
 }
 
 fn chunk_problem(query: &Query<'_>, a: usize, b: usize, e: &ApiError) -> String {
@@ -238,12 +336,21 @@ fn chunk_problem(query: &Query<'_>, a: usize, b: usize, e: &ApiError) -> String 
     )
 }
 
+/// `process_start_time_seconds` is read on a coarser grid than the counts: its value is
+/// the start time itself, so the process alive at each point places its own start
+/// exactly. A process that started and died between two points goes unseen (its counts
+/// then count as its predecessor's, where a count reset can still mark its start), so
+/// the points are at most an hour apart, or a hundredth of the range if that is less:
+/// over a week, a sixtieth of the samples a point a minute would make Prometheus read.
+const START_POINTS_SECS: f64 = 3600.0;
+/// See [`START_POINTS_SECS`].
+const START_POINTS_PER_RANGE: f64 = 100.0;
+
 /// `process_start_time_seconds` of the same targets, matched to the counts by their labels
 /// without `__name__`: it tells restarts apart where the counts alone could not.
 fn read_starts(
     prometheus: &Prometheus,
     query: &Query<'_>,
-    chunks: &[(usize, usize)],
     series: &mut [Series],
     problems: &mut Vec<String>,
     queries: &mut usize,
@@ -265,32 +372,44 @@ fn read_starts(
         .enumerate()
         .map(|(i, s)| (key(&s.labels), i))
         .collect();
-    for &(a, b) in chunks {
-        *queries += 1;
-        match prometheus.query_range(&selector, query.time(a), query.time(b - 1), query.step) {
-            Ok(result) => {
-                for s in result.series {
-                    let Some(&i) = index.get(&key(&s.labels)) else {
-                        continue;
-                    };
-                    let starts = &mut series[i].starts;
-                    for (t, v) in s.points {
-                        let (Some(at), true) = (query.index(t), v.is_finite()) else {
-                            continue;
-                        };
-                        if starts.last().is_none_or(|&(_, last)| last != v) {
-                            starts.push((at as u32, v));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                problems.push(format!(
-                    "process_start_time_seconds: {}; restarts there are inferred from the counts",
-                    chunk_problem(query, a, b, &e)
-                ));
-            }
+    // The last point at the end of the range, where the process judged is alive.
+    let step = ((query.end - query.start) / START_POINTS_PER_RANGE)
+        .min(START_POINTS_SECS)
+        .max(query.step);
+    let points = Query {
+        selector: &selector,
+        start: query.end - ((query.end - query.start) / step).ceil() * step,
+        end: query.end,
+        step,
+    };
+    let mut seen: Vec<Vec<f64>> = vec![Vec::new(); series.len()];
+    let chunks = points.chunks(series.len());
+    *queries += chunks.len();
+    let failed = read_chunks(prometheus, &points, &chunks, |result| {
+        for s in result.series {
+            let Some(&i) = index.get(&key(&s.labels)) else {
+                continue;
+            };
+            seen[i].extend(s.points.iter().map(|&(_, v)| v).filter(|v| v.is_finite()));
         }
+    });
+    problems.extend(failed.iter().map(|&((a, b), ref e)| {
+        format!(
+            "process_start_time_seconds: {}; restarts there are inferred from the counts",
+            chunk_problem(&points, a, b, e)
+        )
+    }));
+    let len = query.grid_len();
+    for (series, mut starts) in series.iter_mut().zip(seen) {
+        starts.sort_by(f64::total_cmp);
+        starts.dedup();
+        series.starts = starts
+            .into_iter()
+            .filter_map(|start| {
+                let at = ((start - query.start) / query.step).ceil().max(0.0) as usize;
+                (at < len).then_some((at as u32, start))
+            })
+            .collect();
     }
 }
 
@@ -350,7 +469,7 @@ fn judge_one(series: &Series, query: &Query<'_>, options: &TrendOptions) -> Inst
     let mut samples = Vec::new();
     let mut starts = series.starts.iter().peekable();
     let mut process = None;
-    for (i, &v) in series.values.iter().enumerate() {
+    for i in 0..series.counts.len() {
         while let Some(&&(at, start)) = starts.peek() {
             if at as usize > i {
                 break;
@@ -358,10 +477,10 @@ fn judge_one(series: &Series, query: &Query<'_>, options: &TrendOptions) -> Inst
             process = Some(start.to_bits());
             starts.next();
         }
-        if !v.is_nan() {
+        if let Some(value) = series.counts.get(i) {
             samples.push(Sample {
                 t: query.time(i),
-                value: f64::from(v),
+                value,
                 process,
             });
         }
@@ -456,6 +575,23 @@ mod tests {
         );
         assert_eq!(start_time_selector(r#"{__name__="go_goroutines"}"#), None);
         assert_eq!(start_time_selector("sum(go_goroutines)"), None);
+    }
+
+    #[test]
+    fn a_count_too_large_for_16_bits_widens_the_series_and_keeps_its_points() {
+        let mut counts = Counts::new(4);
+        counts.set(0, 12.0);
+        counts.set(1, 65_534.0);
+        assert!(matches!(counts, Counts::Narrow(_)));
+        counts.set(3, 65_535.0);
+        assert!(matches!(counts, Counts::Wide(_)));
+        counts.set(2, 0.0);
+        let read: Vec<Option<f64>> = (0..counts.len()).map(|i| counts.get(i)).collect();
+        assert_eq!(
+            read,
+            [Some(12.0), Some(65_534.0), Some(0.0), Some(65_535.0)]
+        );
+        assert_eq!(Counts::new(2).get(1), None);
     }
 
     #[test]
