@@ -13,6 +13,8 @@
 //! no load, so that its own CPU is the idle runtime's (the forced GC every two minutes
 //! scans every stack) and whatever the watch asks of it.
 
+#[path = "support/cpu.rs"]
+mod cpu;
 mod support;
 #[path = "support/watchsvc.rs"]
 mod watchsvc;
@@ -21,23 +23,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Clock ticks a second, for /proc/PID/stat.
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf reads a constant of the system.
-    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
-}
-
-/// User + system CPU seconds a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    // The command name may hold spaces; the fields after it are space-separated.
-    let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
-    let fields: Vec<&str> = after.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / ticks_per_second()
-}
 
 struct Service {
     child: Child,
@@ -124,12 +109,12 @@ fn main() {
         std::thread::sleep(Duration::from_secs(5));
         let pid = service.child.id();
 
-        let before = cpu_seconds(pid);
+        let before = cpu::cpu_seconds(pid);
         std::thread::sleep(period);
-        let idle = cpu_seconds(pid) - before;
+        let idle = cpu::cpu_seconds(pid) - before;
 
         let db = scratch.join(format!("history-{n}.db"));
-        let before = cpu_seconds(pid);
+        let before = cpu::cpu_seconds(pid);
         let mut watch = Command::new(goleash)
             .args(["watch", "--format", "json", "--db"])
             .arg(&db)
@@ -147,7 +132,7 @@ fn main() {
             output
         });
         let (_, watch_cpu, _) = support::reap(watch);
-        let watched = cpu_seconds(pid) - before;
+        let watched = cpu::cpu_seconds(pid) - before;
         let output = reader.join().unwrap();
         let summary: serde_json::Value = output
             .lines()
