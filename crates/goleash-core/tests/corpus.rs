@@ -697,6 +697,25 @@ fn appended_dumps_stay_apart() {
 }
 
 #[test]
+fn a_goroutine_running_in_a_system_call_stays_in_its_dump() {
+    // Go 1.27.3's ?debug=2 of leakysvc: after the writer (goroutine 5), the background
+    // read of its own connection is `[running]` too, with a stack, in syscall.Syscall.
+    let text = read_file("../go1.27/running-syscall/goroutine_debug2.txt");
+    let (_, records) = records(&text);
+    assert_eq!(records.dumps.len(), 1, "one ?debug=2 output is one dump");
+    let ids: Vec<u64> = records.dumps[0].1.iter().filter_map(|r| r.id).collect();
+    assert_eq!(ids.len() as u64, count_headers(&text));
+    assert_eq!(ids.first(), Some(&5));
+    assert_eq!(ids.last(), Some(&10));
+    assert!(records.warnings.is_empty(), "{:?}", records.warnings);
+
+    // Two of them appended are still two dumps.
+    let mut both = text.clone();
+    both.extend_from_slice(&text);
+    assert_eq!(capture(&both).snapshots.len(), 2);
+}
+
+#[test]
 fn a_dump_cut_anywhere_keeps_what_was_there() {
     let full = read_file("go1.27/crash/gotest_timeout_2s.txt");
     // The dump ends where `go test` prints its FAIL line; every frame in it has an offset.

@@ -304,6 +304,7 @@ impl TracebackDump {
                 if std::mem::take(&mut self.running_after_first)
                     && pending == Pending::Frame
                     && dump.record.frames.is_empty()
+                    && !in_system_call(&self.function)
                 {
                     self.split_before_record(dump, tables, sink)?;
                 }
@@ -372,7 +373,8 @@ impl TracebackDump {
                 self.begin(dump, prefix, line.offset, Cause::default());
             }
             // A dump lists first the goroutine that writes it, the only one running whose
-            // stack it can print: another such goroutine after it starts the next dump.
+            // stack it can print, but for those in a system call: another such goroutine
+            // after it starts the next dump.
             self.running_after_first = !self.thread_sections
                 && !self.ids.is_empty()
                 && (header.state == b"running" || header.state.starts_with(b"running,"));
@@ -672,6 +674,25 @@ impl TracebackDump {
         }
         dump.close(tables, sink)
     }
+}
+
+/// Whether a goroutine's innermost function is the entry of a system call or a cgo call. Such
+/// a goroutine keeps running while the world is stopped for a dump, and Go 1.27 prints it
+/// `[running]` with its whole stack (`syscall.Syscall` of an HTTP connection's background
+/// read): a running goroutine after the dump's writer that is not a second dump's writer.
+fn in_system_call(function: &[u8]) -> bool {
+    const PACKAGES: [&[u8]; 6] = [
+        b"syscall.",
+        b"internal/runtime/syscall.",
+        b"runtime/internal/syscall.",
+        b"internal/syscall/",
+        b"golang.org/x/sys/unix.",
+        b"golang.org/x/sys/windows.",
+    ];
+    PACKAGES.iter().any(|p| function.starts_with(p))
+        || function == b"runtime.cgocall"
+        || function == b"runtime.asmcgocall"
+        || memchr::memmem::find(function, b"._Cfunc_").is_some()
 }
 
 /// A line that begins a frame: a function line or `created by`.
