@@ -44,22 +44,17 @@ fn watch_prometheus_names_the_leaking_series_and_asks_only_it_for_stacks() {
         ]
         .concat(),
     );
-    let bursty = watchsvc(
-        &[
-            &logged[..],
-            &[
-                "-load",
-                "bursty",
-                "-burst-max",
-                "200",
-                "-burst-period",
-                "1s",
-                "-cycle",
-                "10s",
-            ],
-        ]
-        .concat(),
-    );
+    let bursty_load = [
+        "-load",
+        "bursty",
+        "-burst-max",
+        "200",
+        "-burst-period",
+        "1s",
+        "-cycle",
+        "10s",
+    ];
+    let bursty = watchsvc(&[&logged[..], &bursty_load].concat());
     let steady = watchsvc(&[&logged[..], &["-load", "steady", "-rps", "20"]].concat());
     // Scraped from the start, up only once the watch runs: a series that appears later.
     let late_addr = format!("127.0.0.1:{}", free_port());
@@ -128,6 +123,12 @@ fn watch_prometheus_names_the_leaking_series_and_asks_only_it_for_stacks() {
         "the late series was not added; stderr:\n{}",
         watch.stderr()
     );
+    // The bursty service restarts on its address: a new process, which its
+    // process_start_time_seconds tells, not a gone series and a new one.
+    let bursty_addr = bursty.addr.clone();
+    drop(bursty);
+    let bursty = watchsvc(&[&logged[..], &bursty_load, &["-addr", &bursty_addr]].concat());
+    assert_eq!(bursty.addr, bursty_addr);
     let steady_series = series_of(&steady.addr);
     drop(steady);
     assert!(
@@ -164,6 +165,23 @@ fn watch_prometheus_names_the_leaking_series_and_asks_only_it_for_stacks() {
     for alert in of_kind(&events, "alert") {
         assert_eq!(alert["target"], leaking_series, "{alert:#}");
     }
+    let bursty_series = series_of(&bursty_addr);
+    let restarts: Vec<&Value> = of_kind(&events, "restart")
+        .into_iter()
+        .filter(|r| r["target"] == bursty_series)
+        .collect();
+    assert_eq!(
+        restarts.len(),
+        1,
+        "the restart of {bursty_series}: {events:#?}"
+    );
+    assert_eq!(restarts[0]["reason"], "process_start_time_seconds changed");
+    assert!(
+        of_kind(&events, "restart")
+            .iter()
+            .all(|r| r["target"] == bursty_series),
+        "only the restarted service restarted: {events:#?}"
+    );
     let errors = of_kind(&events, "error");
     assert!(
         errors.iter().any(|e| e["target"] == prometheus_url
