@@ -394,7 +394,7 @@ pub const PATTERNS: &[Pattern] = &[
     },
     Pattern {
         id: "range-never-closed",
-        title: "ranging over a channel nobody closes",
+        title: "ranging over a channel that is not closed",
         kind: Kind::Leak,
         when: When {
             blocking: &[B::ChanReceive],
