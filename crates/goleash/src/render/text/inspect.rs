@@ -33,6 +33,15 @@ pub fn write(
     super::write_source_note(out, doc.source_note.as_deref(), style)
 }
 
+/// The runtime's `PC=0x… m=0 sigcode=0` after `SIGQUIT: quit`: where a thread happened to be
+/// when someone asked for the dump, which says nothing to its reader (after a crash signal
+/// the same line's `addr=` does, and stays).
+fn is_quit_context(cause: &doc::Cause, detail: &str) -> bool {
+    cause.kind == CauseKind::Signal
+        && cause.message.starts_with("SIGQUIT")
+        && detail.starts_with("PC=0x")
+}
+
 fn write_race(out: &mut dyn Write, race: &doc::Race, style: &Style) -> io::Result<()> {
     writeln!(out, "{}", style.red(&format!("{}: data race", race.source)))?;
     let paths = Paths::new(
@@ -98,7 +107,12 @@ fn write_dump(
             dump.cause.running_tests.join(", ")
         )?;
     }
-    for detail in &dump.cause.details {
+    for detail in dump
+        .cause
+        .details
+        .iter()
+        .filter(|d| !is_quit_context(&dump.cause, d))
+    {
         writeln!(out, "  {detail}")?;
     }
     if dump.truncated {
