@@ -15,80 +15,22 @@
 
 #[path = "support/cpu.rs"]
 mod cpu;
+#[path = "support/prometheus.rs"]
+mod prometheus;
 mod support;
 
-use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A Prometheus on loopback over `dir/data`, killed when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-}
+use prometheus::Prometheus;
 
-impl Prometheus {
-    fn start(dir: &Path, flags: &[&str]) -> Prometheus {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        std::fs::write(
-            dir.join("prometheus.yml"),
-            "global:\n  scrape_interval: 1m\n",
-        )
-        .unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg("--storage.tsdb.retention.time=3650d")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(flags)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("start prometheus (bash scripts/packages.sh installs it)");
-        let prometheus = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while !std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-            let _ = write!(s, "GET /-/ready HTTP/1.0\r\n\r\n");
-            let mut answer = String::new();
-            let _ = std::io::Read::read_to_string(&mut s, &mut answer);
-            answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
-        }) {
-            assert!(Instant::now() < deadline, "Prometheus did not get ready");
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        prometheus
-    }
+/// A history of GOLEASH_BENCH_DAYS may reach further back than the 15 days Prometheus keeps
+/// by default.
+const RETENTION: &str = "--storage.tsdb.retention.time=3650d";
 
-    /// Stops it as an operator would, so that its head is written out before the history is
-    /// read again.
-    fn stop(mut self) {
-        // SAFETY: signals our own child, which has not been waited on.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// Nothing to scrape: the history comes by remote write.
+const CONFIG: &str = "global:\n  scrape_interval: 1m\n";
 
 /// A cheap deterministic noise: bursts of up to 150 goroutines lasting a minute or so.
 fn burst(t: i64, seed: u64) -> i64 {
@@ -248,7 +190,11 @@ fn backfill(dir: &Path, series: u64, days: i64) {
         .as_secs() as i64;
     let end = now - 60;
     let start = end - days * 86_400;
-    let prometheus = Prometheus::start(dir, &["--web.enable-remote-write-receiver"]);
+    let prometheus = Prometheus::start(
+        dir,
+        CONFIG,
+        &[RETENTION, "--web.enable-remote-write-receiver"],
+    );
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -290,7 +236,7 @@ fn backfill(dir: &Path, series: u64, days: i64) {
         began.elapsed().as_secs_f64(),
         samples as f64 / began.elapsed().as_secs_f64() / 1e3
     );
-    prometheus.stop();
+    drop(prometheus);
     std::fs::write(dir.join("done"), "").unwrap();
 }
 
@@ -341,7 +287,7 @@ fn prometheus_alone(url: &str, series: u64, days: i64) -> (f64, usize) {
 
 fn serve_and_scan(dir: &Path, series: u64, days: i64) {
     let goleash = env!("CARGO_BIN_EXE_goleash");
-    let prometheus = Prometheus::start(dir, &[]);
+    let prometheus = Prometheus::start(dir, CONFIG, &[RETENTION]);
     let url = &prometheus.url;
     let pid = prometheus.child.id();
     let before = cpu::cpu_seconds(pid);

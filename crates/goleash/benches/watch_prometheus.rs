@@ -15,25 +15,20 @@
 //! GOLEASH_BENCH_SERIES=5000 GOLEASH_BENCH_EVALS=4 cargo bench --bench watch_prometheus
 //! ```
 
+#[path = "support/prometheus.rs"]
+mod prometheus;
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use prometheus::Prometheus;
 
 const INTERVAL_SECS: u64 = 15;
 const BASELINE_SERIES: u64 = 500;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn unix_now() -> f64 {
     SystemTime::now()
@@ -110,43 +105,18 @@ fn answer(mut stream: TcpStream, series: u64, started: f64) -> std::io::Result<(
     stream.flush()
 }
 
-fn start_prometheus(dir: &Path, exporter: u16) -> (Server, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+fn start_prometheus(dir: &Path, exporter: u16) -> Prometheus {
     let job = |name: &str| {
         format!(
             "  - job_name: {name}\n    honor_labels: true\n    metrics_path: /{name}\n    static_configs:\n      - targets: ['127.0.0.1:{exporter}']\n"
         )
     };
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: {INTERVAL_SECS}s\nscrape_configs:\n{}{}",
-            job("fleet"),
-            job("base")
-        ),
-    )
-    .unwrap();
-    let server = Server(
-        Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("start prometheus (bash scripts/packages.sh installs it)"),
+    let config = format!(
+        "global:\n  scrape_interval: {INTERVAL_SECS}s\nscrape_configs:\n{}{}",
+        job("fleet"),
+        job("base")
     );
-    (server, format!("127.0.0.1:{port}"))
+    Prometheus::start(dir, &config, &[])
 }
 
 fn get(addr: &str, path: &str) -> String {
@@ -281,7 +251,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let exporter = serve_exporter(series);
-    let (_prometheus, addr) = start_prometheus(&dir, exporter);
+    let prometheus = start_prometheus(&dir, exporter);
+    let addr = prometheus.url.trim_start_matches("http://").to_string();
     wait_for_scrapes(&addr, series);
     println!(
         "watch --prometheus every {INTERVAL_SECS}s, {evals} evaluations; Prometheus scrapes {} series every {INTERVAL_SECS}s",
