@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::support::go::{scratch, toolchain, workspace};
 use crate::support::prometheus::{self, Prometheus};
 use crate::support::service::Service;
-use crate::watch::{COMPRESSED as WATCH_COMPRESSED, Watch, goleash, watchsvc, watchsvc_line};
+use crate::watch::{
+    BURSTY_LOAD, COMPRESSED as WATCH_COMPRESSED, Watch, goleash, watchsvc, watchsvc_line,
+};
 
 /// Trend windows compressed from minutes to seconds, for a 1 s scrape interval: 2 s
 /// warm-up, then six 3 s cool-down windows.
@@ -82,16 +84,7 @@ fn scan_names_exactly_the_leaking_instances_of_a_scraped_fleet() {
         ],
         &[],
     );
-    let bursty = watchsvc(&[
-        "-load",
-        "bursty",
-        "-burst-max",
-        "200",
-        "-burst-period",
-        "1s",
-        "-cycle",
-        "10s",
-    ]);
+    let bursty = watchsvc(&BURSTY_LOAD);
     let bursty_too = watchsvc(&["-load", "bursty", "-burst-max", "100"]);
     let restarting = watchsvc(&["-load", "steady"]);
     let restart_addr = restarting.addr.clone();

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::prometheus::{Prometheus, free_port};
 use crate::support::service::Service;
-use crate::watch::{Watch, goleash, of_kind, watchsvc, watchsvc_line, workdir};
+use crate::watch::{BURSTY_LOAD, Watch, goleash, of_kind, watchsvc, watchsvc_line, workdir};
 
 /// Who asked a service for what: its `-log-requests` lines, `(URI, user agent)`.
 fn requests(service: &Service) -> Vec<(String, String)> {
@@ -44,17 +44,7 @@ fn watch_prometheus_names_the_leaking_series_and_asks_only_it_for_stacks() {
         ]
         .concat(),
     );
-    let bursty_load = [
-        "-load",
-        "bursty",
-        "-burst-max",
-        "200",
-        "-burst-period",
-        "1s",
-        "-cycle",
-        "10s",
-    ];
-    let bursty = watchsvc(&[&logged[..], &bursty_load].concat());
+    let bursty = watchsvc(&[&logged[..], &BURSTY_LOAD].concat());
     let steady = watchsvc(&[&logged[..], &["-load", "steady", "-rps", "20"]].concat());
     // Scraped from the start, up only once the watch runs: a series that appears later.
     let late_addr = format!("127.0.0.1:{}", free_port());
@@ -127,7 +117,7 @@ fn watch_prometheus_names_the_leaking_series_and_asks_only_it_for_stacks() {
     // process_start_time_seconds tells, not a gone series and a new one.
     let bursty_addr = bursty.addr.clone();
     drop(bursty);
-    let bursty = watchsvc(&[&logged[..], &bursty_load, &["-addr", &bursty_addr]].concat());
+    let bursty = watchsvc(&[&logged[..], &BURSTY_LOAD, &["-addr", &bursty_addr]].concat());
     assert_eq!(bursty.addr, bursty_addr);
     let steady_series = series_of(&steady.addr);
     drop(steady);

@@ -29,6 +29,20 @@ pub fn goleash() -> Command {
     command
 }
 
+/// watchsvc's arguments for a healthy service under a burst every second of up to 200
+/// concurrent requests, growing and shrinking over 10 s: a count that swings hard and
+/// never rises.
+pub const BURSTY_LOAD: [&str; 8] = [
+    "-load",
+    "bursty",
+    "-burst-max",
+    "200",
+    "-burst-period",
+    "1s",
+    "-cycle",
+    "10s",
+];
+
 /// The fixture service, built once per test run with Go 1.27.
 pub fn watchsvc(args: &[&str]) -> Service {
     let binary = toolchain("1.27").fixtures().binary("watch/watchsvc");
